@@ -1,0 +1,28 @@
+// The `matspec` command line: a thin client of the public API
+// (matspec/matspec.h, matspec/run_config.h). Each subcommand returns the
+// process exit code; errors go to stderr as "matspec: <message>".
+#ifndef MATSPEC_CLI_COMMANDS_H_
+#define MATSPEC_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "matspec/run_config.h"
+
+namespace matspec::cli {
+
+// Parses `args` (after the subcommand) into `config`: --config PRESET first,
+// then every flag in order, so flags override the preset. `-h/--help` sets *help.
+absl::Status ParseArgs(const std::vector<std::string>& args, RunConfig* config, bool* help);
+
+int RunGenerate(const RunConfig& config);
+int RunSlices(const RunConfig& config);
+int RunInspect(const RunConfig& config);
+
+// Prints "matspec: <status message>" to stderr and returns 1.
+int Fail(const absl::Status& status);
+
+}  // namespace matspec::cli
+
+#endif  // MATSPEC_CLI_COMMANDS_H_

@@ -1,0 +1,55 @@
+// `matspec slices` and `matspec inspect`.
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/commands.h"
+#include "matspec/matspec.h"
+
+namespace matspec::cli {
+namespace {
+
+std::string Params(int64_t n) {
+  if (n >= 1'000'000'000) return absl::StrFormat("%.3fB", n / 1e9);
+  if (n >= 1'000'000) return absl::StrFormat("%.3fM", n / 1e6);
+  return absl::StrFormat("%.1fK", n / 1e3);
+}
+
+}  // namespace
+
+int RunSlices(const RunConfig& config) {
+  const std::string& table = config.generation.draft.slice_table;
+  if (table.empty()) return Fail(absl::InvalidArgumentError("slices needs --matformer-config-path CSV"));
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(config.load);
+  if (!engine.ok()) return Fail(engine.status());
+  absl::StatusOr<std::vector<SliceInfo>> slices = (*engine)->DescribeSlices(table);
+  if (!slices.ok()) return Fail(slices.status());
+  std::cout << absl::StrFormat("%-40s %6s %12s %10s  %-6s %s\n", "name", "layers", "params", "table (B)", "valid",
+                               "FFN widths / skipped / reason");
+  for (const SliceInfo& s : *slices) {
+    std::string detail = s.short_widths;
+    if (!s.skipped_layers.empty()) detail += " skip [" + absl::StrJoin(s.skipped_layers, ", ") + "]";
+    if (!s.valid) detail += "  -- " + s.error;
+    std::cout << absl::StrFormat("%-40s %6d %12s %10s  %-6s %s\n", s.name, s.layers,
+                                 s.valid ? Params(s.parameters) : "-",
+                                 s.declared_params_b > 0 ? absl::StrFormat("%.4g", s.declared_params_b) : "-",
+                                 s.valid ? "yes" : "no", detail);
+  }
+  return 0;
+}
+
+int RunInspect(const RunConfig& config) {
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(config.load);
+  if (!engine.ok()) return Fail(engine.status());
+  const ModelInfo m = (*engine)->Describe();
+  std::cout << absl::StrFormat(
+      "model:          %s\narchitecture:   %s\nvocab:          %d\nhidden:         %d\nlayers:         %d\n"
+      "heads:          %d query, %d key/value, head_dim %d\nFFN widths:     [%s]\nmax positions:  %d\n"
+      "tied head:      %s\ndtype:          %s\nparameters:     %d (%s)\nweight bytes:   %d (%.2f MiB, %d tensors)\n",
+      m.model_dir, m.architecture, m.vocab_size, m.hidden_size, m.num_layers, m.num_heads, m.num_kv_heads,
+      m.head_dim, absl::StrJoin(m.ffn_widths, ", "), m.max_position_embeddings, m.tied_embeddings ? "yes" : "no",
+      m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
+  return 0;
+}
+
+}  // namespace matspec::cli

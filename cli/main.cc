@@ -1,0 +1,50 @@
+// matspec: speculative decoding with a MatFormer slice as the draft.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: matspec <command> [flags]\n\n"
+         "commands:\n"
+         "  generate   generate text (speculative by default)\n"
+         "  slices     list the slices of a table with their sizes and validity for a model\n"
+         "  inspect    describe a model checkpoint\n\n"
+         "flags (also usable as keys of a TOML preset given with --config FILE; flags override it):\n";
+  for (const matspec::RunOptionDoc& d : matspec::RunOptionDocs()) {
+    std::string flag = "  --" + d.name + (d.boolean ? "" : " V");
+    if (!d.alias.empty()) flag += ", -" + d.alias;
+    out << flag << std::string(flag.size() < 32 ? 32 - flag.size() : 1, ' ') << d.help << "\n";
+  }
+  out << "  --config FILE                 TOML preset (keys = the long flag names)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(std::cerr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  matspec::RunConfig config;
+  bool help = false;
+  if (absl::Status s = matspec::cli::ParseArgs(args, &config, &help); !s.ok()) return matspec::cli::Fail(s);
+  if (help) {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  if (command == "generate") return matspec::cli::RunGenerate(config);
+  if (command == "slices") return matspec::cli::RunSlices(config);
+  if (command == "inspect") return matspec::cli::RunInspect(config);
+  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices or inspect)\n";
+  return 2;
+}

@@ -1,0 +1,83 @@
+#include "draft/drafter.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/random.h"
+#include "engine/status_macros.h"
+
+namespace matspec {
+namespace {
+
+// Probability of the most likely token under softmax(logits) at temperature 1.
+float TopProbability(const float* logits, int64_t n) {
+  float m = logits[0];
+  for (int64_t i = 1; i < n; ++i) m = std::max(m, logits[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - m));
+  return static_cast<float>(1.0 / sum);
+}
+
+}  // namespace
+
+Drafter::Drafter(Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed)
+    : model_(model),
+      slice_(std::move(slice)),
+      cache_(model->NewKvCache(slice_, capacity)),
+      sampling_(sampling),
+      seed_(seed),
+      logits_(model->vocab_size()),
+      scratch_(model->vocab_size()) {}
+
+absl::Status Drafter::Prefill(const std::vector<int32_t>& sequence) {
+  const int64_t have = cache_->length();
+  const int64_t want = static_cast<int64_t>(sequence.size()) - 1;
+  if (want <= have) return absl::OkStatus();
+  ForwardArgs args;
+  args.slice = &slice_;
+  args.tokens = sequence.data() + have;
+  args.t = want - have;
+  args.kv = cache_.get();
+  return model_->Forward(args);
+}
+
+absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_tokens,
+                              const DraftPolicy& policy, DraftProposal* out) {
+  const int64_t vocab = model_->vocab_size();
+  out->tokens.clear();
+  out->q.clear();
+  if (max_tokens <= 0) return absl::OkStatus();
+  const int64_t committed = static_cast<int64_t>(sequence.size());
+  // Catch up: feed every committed token the cache has not seen.
+  ForwardArgs args;
+  args.slice = &slice_;
+  args.kv = cache_.get();
+  args.logits = logits_.data();
+  args.tokens = sequence.data() + cache_->length();
+  args.t = committed - cache_->length();
+  for (int64_t i = 0; i < max_tokens; ++i) {
+    RETURN_IF_ERROR(model_->Forward(args));
+    if (i >= policy.draft_min && policy.draft_p_min > 0.f &&
+        TopProbability(logits_.data(), vocab) < policy.draft_p_min) {
+      break;
+    }
+    out->q.resize((i + 1) * vocab);
+    float* q = out->q.data() + i * vocab;
+    ProcessLogits(logits_.data(), vocab, sampling_, q, scratch_.data());
+    const int32_t token = sampling_.greedy()
+                              ? Argmax(q, vocab)
+                              : SampleFromWeights(q, vocab, Uniform(seed_, committed + i, RandomStream::kDraft));
+    out->tokens.push_back(token);
+    if (i + 1 == max_tokens) break;  // the last proposal need not enter the cache
+    args.tokens = &out->tokens.back();
+    args.t = 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Drafter::Rollback(int64_t committed_length) {
+  const int64_t keep = std::min(cache_->length(), committed_length - 1);
+  return cache_->Truncate(std::max<int64_t>(keep, 0));
+}
+
+}  // namespace matspec

@@ -1,0 +1,70 @@
+// Drafter: proposes the next tokens with a MatFormer slice of the verifier's
+// own weights. It owns nothing but its KV cache bookkeeping: the Model and the
+// weights are the verifier's, read through another SliceView.
+//
+// Cache protocol: the committed sequence s has length L; the draft cache holds
+// some prefix of s[0..L-2]. Propose() first feeds the missing committed tokens
+// (usually 1, or 2 after a fully accepted round) in one Forward, then drafts
+// autoregressively. Rollback(L') after verification keeps only positions that
+// are still part of the committed sequence.
+#ifndef MATSPEC_DRAFT_DRAFTER_H_
+#define MATSPEC_DRAFT_DRAFTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "engine/slice_view.h"
+#include "kernels/logits.h"
+
+namespace matspec {
+
+// How many tokens to draft in a round.
+struct DraftPolicy {
+  int64_t draft_max = 4;    // k: at most this many per round (>= 1)
+  int64_t draft_min = 0;    // always draft at least this many (<= draft_max)
+  float draft_p_min = 0.f;  // stop once the draft's top-1 probability (softmax of
+                            // its raw logits) falls below this, after draft_min
+};
+
+struct DraftProposal {
+  std::vector<int32_t> tokens;  // [n] proposed tokens, n <= requested
+  std::vector<float> q;         // [n, vocab] processed draft distributions
+};
+
+class Drafter {
+ public:
+  // `model` and `slice` must outlive the drafter. The cache holds up to `capacity` positions.
+  Drafter(Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed);
+
+  // Drafts up to `max_tokens` tokens continuing `sequence` (the committed tokens,
+  // at least one). Token i of the proposal sits at position sequence.size() + i.
+  absl::Status Propose(const std::vector<int32_t>& sequence, int64_t max_tokens, const DraftPolicy& policy,
+                       DraftProposal* out);
+
+  // Rolls the cache back to at most committed_length - 1 positions.
+  absl::Status Rollback(int64_t committed_length);
+
+  // Feeds s[0..L-2] ahead of the first round (prefill), so Propose only feeds the last token.
+  absl::Status Prefill(const std::vector<int32_t>& sequence);
+
+  const SliceView& slice() const { return slice_; }
+  int64_t cache_bytes() const { return cache_->bytes(); }
+  int64_t cache_length() const { return cache_->length(); }
+
+ private:
+  Model* model_;
+  SliceView slice_;
+  std::unique_ptr<KvCache> cache_;
+  SamplingConfig sampling_;
+  uint64_t seed_;
+  std::vector<float> logits_;
+  std::vector<int32_t> scratch_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_DRAFT_DRAFTER_H_

@@ -1,0 +1,174 @@
+#include "matspec/run_config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <toml++/toml.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace matspec {
+namespace {
+
+// Debian's Abseil has its own absl::string_view (not std::string_view), so
+// std::string_view values are passed to StrCat as std::string.
+absl::Status BadValue(std::string_view origin, std::string_view value, std::string_view want) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(origin), ": expected ", std::string(want), ", got \"", std::string(value), "\""));
+}
+
+absl::Status ParseInt(std::string_view origin, std::string_view v, int64_t* out) {
+  if (!absl::SimpleAtoi(std::string(v), out)) return BadValue(origin, v, "an integer");
+  return absl::OkStatus();
+}
+
+absl::Status ParseDouble(std::string_view origin, std::string_view v, double* out) {
+  if (!absl::SimpleAtod(std::string(v), out) || !std::isfinite(*out)) return BadValue(origin, v, "a number");
+  return absl::OkStatus();
+}
+
+absl::Status ParseBool(std::string_view origin, std::string_view v, bool* out) {
+  if (v == "true" || v == "1" || v.empty()) {
+    *out = true;
+  } else if (v == "false" || v == "0") {
+    *out = false;
+  } else {
+    return BadValue(origin, v, "true or false");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<RunOptionDoc>& RunOptionDocs() {
+  static const std::vector<RunOptionDoc> kDocs = {
+      {"model", "m", false, "model directory (config.json, model.safetensors, tokenizer.model)"},
+      {"prompt", "p", false, "prompt text"},
+      {"file", "f", false, "read the prompt from this file"},
+      {"n-predict", "n", false, "tokens to generate (default 128)"},
+      {"temp", "", false, "temperature; 0 = greedy (default 0)"},
+      {"top-k", "", false, "keep the k most probable tokens; 0 = off"},
+      {"top-p", "", false, "nucleus sampling mass in (0, 1]; 1 = off"},
+      {"seed", "s", false, "random seed (non-negative integer; default 0)"},
+      {"draft-max", "", false, "k: most tokens drafted per round (default 4)"},
+      {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
+      {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
+      {"matformer-config-path", "", false, "slice table (CSV, Gemma 3n format)"},
+      {"matformer-slice-name", "", false, "draft with this row of the slice table"},
+      {"draft-ffn", "", false, "draft FFN width: one number, or one per kept layer (comma-separated)"},
+      {"draft-skip", "", false, "draft skips these layers (comma-separated indices)"},
+      {"no-speculative", "", true, "plain decoding with the full model"},
+      {"ignore-eos", "", true, "do not stop at end-of-sequence tokens"},
+      {"no-bos", "", true, "do not prepend the BOS token"},
+      {"ctx-size", "c", false, "context length in tokens; 0 = the model's maximum"},
+      {"threads", "t", false, "CPU threads; 0 = all"},
+      {"device", "", false, "cpu or cuda (default cpu)"},
+      {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
+  };
+  return kDocs;
+}
+
+const RunOptionDoc* FindRunOption(std::string_view name) {
+  for (const RunOptionDoc& d : RunOptionDocs()) {
+    if (d.name == name || (!d.alias.empty() && d.alias == name)) return &d;
+  }
+  return nullptr;
+}
+
+absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view v, std::string_view origin) {
+  const RunOptionDoc* doc = FindRunOption(name);
+  if (doc == nullptr) return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": unknown option"));
+  GenerationOptions& g = c->generation;
+  const std::string_view n = doc->name;
+  int64_t i = 0;
+  if (n == "model") {
+    c->load.model_dir = std::string(v);
+  } else if (n == "prompt") {
+    c->prompt = std::string(v);
+  } else if (n == "file") {
+    c->prompt_file = std::string(v);
+  } else if (n == "n-predict") {
+    return ParseInt(origin, v, &g.max_new_tokens);
+  } else if (n == "temp") {
+    return ParseDouble(origin, v, &g.temperature);
+  } else if (n == "top-k") {
+    return ParseInt(origin, v, &g.top_k);
+  } else if (n == "top-p") {
+    return ParseDouble(origin, v, &g.top_p);
+  } else if (n == "seed") {
+    uint64_t seed = 0;
+    if (!absl::SimpleAtoi(std::string(v), &seed)) return BadValue(origin, v, "a non-negative integer");
+    g.seed = seed;
+  } else if (n == "draft-max") {
+    return ParseInt(origin, v, &g.draft.draft_max);
+  } else if (n == "draft-min") {
+    return ParseInt(origin, v, &g.draft.draft_min);
+  } else if (n == "draft-p-min") {
+    return ParseDouble(origin, v, &g.draft.draft_p_min);
+  } else if (n == "matformer-config-path") {
+    g.draft.slice_table = std::string(v);
+  } else if (n == "matformer-slice-name") {
+    g.draft.slice_name = std::string(v);
+  } else if (n == "draft-ffn") {
+    g.draft.ffn = std::string(v);
+  } else if (n == "draft-skip") {
+    g.draft.skip = std::string(v);
+  } else if (n == "no-speculative") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    g.speculative = !b;
+  } else if (n == "ignore-eos") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    g.stop_at_eos = !b;
+  } else if (n == "no-bos") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    g.add_bos = !b;
+  } else if (n == "ctx-size") {
+    return ParseInt(origin, v, &g.context_size);
+  } else if (n == "threads") {
+    if (absl::Status s = ParseInt(origin, v, &i); !s.ok()) return s;
+    if (i < 0 || i > 1024) return BadValue(origin, v, "a thread count in [0, 1024]");
+    c->load.num_threads = static_cast<int>(i);
+  } else if (n == "device") {
+    if (v != "cpu" && v != "cuda") return BadValue(origin, v, "cpu or cuda");
+    c->load.device = std::string(v);
+  } else if (n == "json") {
+    return ParseBool(origin, v, &c->json);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyPresetFile(const std::string& path, RunConfig* config) {
+  std::ifstream probe(path);
+  if (!probe) return absl::NotFoundError(absl::StrCat("preset ", path, ": cannot open the file"));
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat("preset ", path, ":", e.source().begin.line, ":",
+                                                   e.source().begin.column, ": ", std::string(e.description())));
+  }
+  for (const auto& [key, node] : table) {
+    const std::string origin = absl::StrCat("preset ", path, ": ", std::string(key.str()));
+    std::string text;
+    if (auto s = node.value<std::string>(); s && node.is_string()) {
+      text = *s;
+    } else if (node.is_integer()) {
+      text = absl::StrCat(*node.value<int64_t>());
+    } else if (node.is_floating_point()) {
+      text = absl::StrCat(*node.value<double>());
+    } else if (node.is_boolean()) {
+      text = *node.value<bool>() ? "true" : "false";
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": expected a string, number or boolean"));
+    }
+    if (absl::Status s = SetRunOption(config, std::string(key.str()), text, origin); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace matspec

@@ -1,0 +1,72 @@
+// SpeculativeDecoder: drives one generation. Each round the Drafter proposes
+// up to k tokens with the draft slice, the full model verifies all k+1
+// positions in ONE Forward, Accept() decides, and both KV caches roll back to
+// the committed length. With speculation off it is plain decoding of the full
+// model through the very same Forward. Owns the statistics.
+//
+// Cache protocol (both caches): the committed sequence s has length L and the
+// caches hold at most s[0..L-2]; the last committed token is fed by the next
+// forward. Positions are absolute indices into s.
+#ifndef MATSPEC_ENGINE_DECODING_SPECULATIVE_DECODER_H_
+#define MATSPEC_ENGINE_DECODING_SPECULATIVE_DECODER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "draft/drafter.h"
+#include "engine/model.h"
+#include "kernels/logits.h"
+#include "matspec/matspec.h"
+
+namespace matspec {
+
+// The longest draft a round may propose.
+inline constexpr int64_t kMaxDraft = 64;
+
+struct DecodeParams {
+  int64_t max_new_tokens = 0;
+  int64_t context_size = 0;            // committed tokens may not exceed this
+  SamplingConfig sampling;
+  uint64_t seed = 0;
+  std::optional<SliceView> draft;      // none: plain decoding
+  DraftPolicy policy;
+  std::vector<int32_t> stop_tokens;    // generation ends after emitting one of these
+};
+
+// Receives newly committed tokens; returns false to stop.
+using TokenCallback = std::function<bool(const std::vector<int32_t>& tokens)>;
+
+class SpeculativeDecoder {
+ public:
+  SpeculativeDecoder(Model* model, DecodeParams params);
+
+  // Generates after `prompt` (>= 1 token). Fills `tokens` and `stats`
+  // (timings, counts, stop_reason). OutOfRange if the prompt does not leave
+  // room for one new token in the context.
+  absl::Status Run(const std::vector<int32_t>& prompt, const TokenCallback& on_tokens,
+                   std::vector<int32_t>* tokens, GenerationStats* stats);
+
+ private:
+  // One verifier pass over [last committed, proposal...]; returns the tokens to commit.
+  absl::StatusOr<std::vector<int32_t>> Round(const std::vector<int32_t>& sequence, int64_t budget,
+                                             GenerationStats* stats);
+
+  Model* model_;
+  DecodeParams params_;
+  SliceView full_;
+  std::unique_ptr<KvCache> target_cache_;
+  std::unique_ptr<Drafter> drafter_;
+  DraftProposal proposal_;
+  std::vector<float> logits_;   // [k+1, vocab]
+  std::vector<float> p_;        // [k+1, vocab]
+  std::vector<float> residual_;
+  std::vector<int32_t> scratch_;
+  std::vector<int32_t> verify_tokens_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_DECODING_SPECULATIVE_DECODER_H_

@@ -1,0 +1,160 @@
+// matspec public C++ API: load a Hugging Face checkpoint once, then generate
+// text with speculative decoding whose draft is a MatFormer slice of the same
+// weights. The `matspec` CLI is a thin client of exactly this header; a
+// program embedding matspec as its decoding backend uses it the same way.
+//
+//   ASSIGN_OR_RETURN(auto engine, matspec::Engine::Load({.model_dir = "models/matlm-tiny"}));
+//   matspec::GenerationOptions opt;
+//   opt.max_new_tokens = 64;
+//   opt.draft.slice_table = "matformer_configs/matlm-tiny.csv";
+//   opt.draft.slice_name = "half";
+//   auto result = engine->Generate("Once upon a time", opt, [](std::string_view text) {
+//     std::cout << text << std::flush; return true; });
+//
+// Output is exactly what the full model alone produces: token for token under
+// greedy decoding, in distribution under sampling.
+#ifndef MATSPEC_MATSPEC_H_
+#define MATSPEC_MATSPEC_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace matspec {
+
+class Model;
+class Tokenizer;
+class WeightStore;
+
+struct LoadOptions {
+  std::string model_dir;     // config.json, model.safetensors[.index.json], tokenizer.model
+  int num_threads = 0;       // CPU threads; 0 = all hardware threads
+  std::string device = "cpu";  // "cpu" ("cuda" once the CUDA backend is built in)
+};
+
+// Which MatFormer slice drafts, and how much.
+struct DraftOptions {
+  std::string slice_table;   // CSV in the Gemma 3n table format ("" = none)
+  std::string slice_name;    // exact row name in slice_table
+  std::string ffn;           // or: "512" (uniform) / "512,256,..." (per kept layer)
+  std::string skip;          // and: "3,4" layers to skip
+  int64_t draft_max = 4;     // k, >= 1
+  int64_t draft_min = 0;     // 0 <= draft_min <= draft_max
+  double draft_p_min = 0.0;  // [0, 1): stop drafting below this top-1 probability
+};
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 128;  // -n; >= 0
+  double temperature = 0.0;      // 0 = greedy
+  int64_t top_k = 0;             // 0 = off
+  double top_p = 1.0;            // (0, 1]
+  uint64_t seed = 0;
+  bool speculative = true;       // false: plain decoding with the full model
+  bool add_bos = true;           // prepend the tokenizer's BOS
+  bool stop_at_eos = true;
+  int64_t context_size = 0;      // 0 = the model's max_position_embeddings
+  DraftOptions draft;
+
+  // InvalidArgument naming the option (as its CLI flag) when out of range.
+  absl::Status Validate() const;
+};
+
+// Speculation statistics with vLLM's definitions.
+struct GenerationStats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  int64_t rounds = 0;               // verifier passes (plain decoding: one per token)
+  int64_t drafted_tokens = 0;
+  int64_t accepted_tokens = 0;
+  double acceptance_rate = 0.0;         // accepted / drafted
+  double mean_acceptance_length = 0.0;  // 1 + accepted / rounds (counts the bonus token)
+  std::vector<double> per_position_acceptance;  // [i]: accepted at position i / drafted at position i
+  std::vector<int64_t> per_position_drafted;
+  std::vector<int64_t> per_position_accepted;
+  double prefill_seconds = 0.0;
+  double draft_seconds = 0.0;
+  double verify_seconds = 0.0;
+  double decode_seconds = 0.0;      // wall time after prefill
+  double tokens_per_second = 0.0;   // generated_tokens / decode_seconds
+  std::string draft_slice;          // slice name ("" when not speculative)
+  int64_t draft_kv_bytes = 0;       // the draft's only memory: its cache
+  int64_t weight_bytes = 0;         // weights in the one store
+  int64_t resident_weight_bytes = 0;  // of those, pages resident in RAM now (mincore)
+  std::string stop_reason;          // "eos", "length", "context", "callback"
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_tokens;
+  std::vector<int32_t> tokens;  // generated ids (an EOS that stopped generation included)
+  std::string text;             // decoded generated text (EOS not rendered)
+  GenerationStats stats;
+};
+
+// Receives text as tokens commit; return false to stop generating.
+using TextCallback = std::function<bool(std::string_view text)>;
+
+// One slice table row, described against the loaded model.
+struct SliceInfo {
+  std::string name;
+  int64_t layers = 0;                 // kept layers
+  std::vector<int64_t> ffn_widths;    // per kept layer
+  std::vector<int64_t> skipped_layers;
+  std::string short_widths;           // run-length form
+  int64_t parameters = 0;             // computed from the model (0 if invalid)
+  double declared_params_b = 0.0;     // the table's column (0 if absent)
+  bool valid = false;
+  std::string error;                  // why not valid
+};
+
+struct ModelInfo {
+  std::string model_dir;
+  std::string architecture;  // model_type
+  int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  std::vector<int64_t> ffn_widths;
+  int64_t max_position_embeddings = 0;
+  bool tied_embeddings = false;
+  std::string dtype;          // of the projection weights ("BF16", ...)
+  int64_t parameters = 0;
+  int64_t weight_bytes = 0;
+  int64_t num_tensors = 0;
+};
+
+class Engine {
+ public:
+  // Loads config, weights (memory-mapped, validated) and tokenizer. Errors name
+  // the file, tensor or field at fault.
+  static absl::StatusOr<std::unique_ptr<Engine>> Load(const LoadOptions& options);
+  ~Engine();
+
+  // Generates from text. The callback (optional) streams the text.
+  absl::StatusOr<GenerationResult> Generate(const std::string& prompt, const GenerationOptions& options,
+                                            const TextCallback& on_text = nullptr);
+  // Generates from token ids (no BOS added, nothing decoded unless a tokenizer is loaded).
+  absl::StatusOr<GenerationResult> GenerateTokens(const std::vector<int32_t>& prompt,
+                                                  const GenerationOptions& options,
+                                                  const TextCallback& on_text = nullptr);
+
+  // Every row of a slice table, validated against this model.
+  absl::StatusOr<std::vector<SliceInfo>> DescribeSlices(const std::string& table_path) const;
+  ModelInfo Describe() const;
+
+  // Bytes of the weight store currently resident in RAM (mincore over the mappings).
+  int64_t ResidentWeightBytes() const;
+
+  Model& model();
+  const Tokenizer* tokenizer() const;
+
+ private:
+  Engine();
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_MATSPEC_H_

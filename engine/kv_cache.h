@@ -1,0 +1,54 @@
+// KvCache: keys and values of one sequence for every layer that stores any,
+// f32, laid out [capacity, num_kv_heads, head_dim] per layer. The draft and
+// the verifier each own one. Rollback is O(1): Truncate() only moves the
+// length; the rejected slots are overwritten by the next forward.
+#ifndef MATSPEC_ENGINE_KV_CACHE_H_
+#define MATSPEC_ENGINE_KV_CACHE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace matspec {
+
+class KvCache {
+ public:
+  // `stored[l]` says whether layer l keeps entries (a draft that skips layer l
+  // stores nothing for it). capacity = the most positions ever held.
+  KvCache(const std::vector<bool>& stored, int64_t num_kv_heads, int64_t head_dim, int64_t capacity);
+
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return capacity_; }
+  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+  bool stores(int64_t layer) const { return !keys_[layer].empty(); }
+  int64_t row_floats() const { return num_kv_heads_ * head_dim_; }
+
+  // [capacity, num_kv_heads, head_dim] of one stored layer.
+  float* keys(int64_t layer) { return keys_[layer].data(); }
+  float* values(int64_t layer) { return values_[layer].data(); }
+  const float* keys(int64_t layer) const { return keys_[layer].data(); }
+  const float* values(int64_t layer) const { return values_[layer].data(); }
+
+  // OutOfRange if length() + t would exceed the capacity.
+  absl::Status CheckRoom(int64_t t) const;
+  // Marks t more positions as written (after a forward filled them).
+  void Advance(int64_t t) { length_ += t; }
+  // Rolls back to the first n positions; InvalidArgument if n > length().
+  absl::Status Truncate(int64_t n);
+
+  // Bytes allocated for keys and values.
+  int64_t bytes() const;
+
+ private:
+  int64_t num_kv_heads_;
+  int64_t head_dim_;
+  int64_t capacity_;
+  int64_t length_ = 0;
+  std::vector<std::vector<float>> keys_;
+  std::vector<std::vector<float>> values_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_KV_CACHE_H_

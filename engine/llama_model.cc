@@ -1,0 +1,227 @@
+#include "engine/llama_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/embedding.h"
+#include "kernels/matmul.h"
+#include "kernels/rms_norm.h"
+#include "kernels/rope.h"
+
+namespace matspec {
+namespace {
+
+std::string LayerName(int64_t l, const char* leaf) { return absl::StrCat("model.layers.", l, ".", leaf); }
+
+// y[t, w.rows] (+)= x[t, w.cols] w^T with dense row strides.
+void Linear(const CpuContext& ctx, const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y,
+            int64_t y_ld, bool accumulate) {
+  MatMulParams p;
+  p.x = x;
+  p.x_ld = x_ld;
+  p.t = t;
+  p.w = w;
+  p.y = y;
+  p.y_ld = y_ld;
+  p.accumulate = accumulate;
+  MatMul(ctx, p);
+}
+
+void Norm(const float* x, const VectorView& w, double eps, int64_t rows, int64_t dim, float* out) {
+  RmsNormParams p;
+  p.x = x;
+  p.weight = w;
+  p.eps = static_cast<float>(eps);
+  p.rows = rows;
+  p.dim = dim;
+  p.out = out;
+  RmsNorm(p);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig& config,
+                                                               const WeightStore& store) {
+  if (config.model_type != "llama") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LlamaModel cannot run model_type \"", config.model_type, "\""));
+  }
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  m->config_ = config;
+  const int64_t hidden = config.hidden_size;
+  const int64_t qdim = config.num_heads * config.head_dim;
+  const int64_t kvdim = config.num_kv_heads * config.head_dim;
+  ASSIGN_OR_RETURN(m->embed_, store.Matrix("model.embed_tokens.weight", config.vocab_size, hidden));
+  ASSIGN_OR_RETURN(m->final_norm_, store.Vector("model.norm.weight", hidden));
+  if (config.tie_word_embeddings && !store.Has("lm_head.weight")) {
+    m->lm_head_ = m->embed_;
+  } else {
+    ASSIGN_OR_RETURN(m->lm_head_, store.Matrix("lm_head.weight", config.vocab_size, hidden));
+  }
+  m->layers_.resize(config.num_layers);
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    LlamaLayerWeights& w = m->layers_[l];
+    const int64_t ffn = config.ffn_widths[l];
+    ASSIGN_OR_RETURN(w.input_norm, store.Vector(LayerName(l, "input_layernorm.weight"), hidden));
+    ASSIGN_OR_RETURN(w.post_norm, store.Vector(LayerName(l, "post_attention_layernorm.weight"), hidden));
+    ASSIGN_OR_RETURN(w.q, store.Matrix(LayerName(l, "self_attn.q_proj.weight"), qdim, hidden));
+    ASSIGN_OR_RETURN(w.k, store.Matrix(LayerName(l, "self_attn.k_proj.weight"), kvdim, hidden));
+    ASSIGN_OR_RETURN(w.v, store.Matrix(LayerName(l, "self_attn.v_proj.weight"), kvdim, hidden));
+    ASSIGN_OR_RETURN(w.o, store.Matrix(LayerName(l, "self_attn.o_proj.weight"), hidden, qdim));
+    ASSIGN_OR_RETURN(w.gate, store.Matrix(LayerName(l, "mlp.gate_proj.weight"), ffn, hidden));
+    ASSIGN_OR_RETURN(w.up, store.Matrix(LayerName(l, "mlp.up_proj.weight"), ffn, hidden));
+    ASSIGN_OR_RETURN(w.down, store.Matrix(LayerName(l, "mlp.down_proj.weight"), hidden, ffn));
+  }
+  return m;
+}
+
+std::unique_ptr<KvCache> LlamaModel::NewKvCache(const SliceView& slice, int64_t capacity) const {
+  std::vector<bool> stored(config_.num_layers, false);
+  for (int64_t l : slice.layers) stored[l] = true;
+  return std::make_unique<KvCache>(stored, config_.num_kv_heads, config_.head_dim, capacity);
+}
+
+void LlamaModel::EnsureScratch(int64_t t, int64_t kv_len) {
+  const int64_t hidden = config_.hidden_size;
+  if (t > scratch_t_) {
+    const int64_t qdim = config_.num_heads * config_.head_dim;
+    const int64_t kvdim = config_.num_kv_heads * config_.head_dim;
+    const int64_t ffn = config_.max_ffn_width();
+    x_.resize(t * hidden);
+    h_.resize(t * hidden);
+    q_.resize(t * qdim);
+    k_.resize(t * kvdim);
+    v_.resize(t * kvdim);
+    attn_.resize(t * qdim);
+    gate_.resize(t * ffn);
+    up_.resize(t * ffn);
+    positions_.resize(t);
+    scratch_t_ = t;
+  }
+  const int64_t need = AttentionScratchFloats(kv_len, ctx_.num_threads);
+  if (static_cast<int64_t>(attn_scratch_.size()) < need) attn_scratch_.resize(need);
+}
+
+void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv,
+                          const ActivationTap* tap) {
+  const LlamaLayerWeights& w = layers_[l];
+  const int64_t hidden = config_.hidden_size;
+  const int64_t hd = config_.head_dim;
+  const int64_t qdim = config_.num_heads * hd;
+  const int64_t kvdim = config_.num_kv_heads * hd;
+  const int64_t ffn_ld = config_.max_ffn_width();
+
+  // Attention block.
+  Norm(x_.data(), w.input_norm, config_.rms_norm_eps, t, hidden, h_.data());
+  Linear(ctx_, h_.data(), hidden, t, w.q, q_.data(), qdim, false);
+  Linear(ctx_, h_.data(), hidden, t, w.k, k_.data(), kvdim, false);
+  Linear(ctx_, h_.data(), hidden, t, w.v, v_.data(), kvdim, false);
+  for (float* target : {q_.data(), k_.data()}) {
+    RopeParams rp;
+    rp.x = target;
+    rp.num_heads = target == q_.data() ? config_.num_heads : config_.num_kv_heads;
+    rp.row_stride = rp.num_heads * hd;
+    rp.t = t;
+    rp.head_dim = hd;
+    rp.positions = positions_.data();
+    rp.theta = config_.rope_theta;
+    ApplyRope(rp);
+  }
+  std::memcpy(kv.keys(l) + past * kvdim, k_.data(), t * kvdim * sizeof(float));
+  std::memcpy(kv.values(l) + past * kvdim, v_.data(), t * kvdim * sizeof(float));
+  AttentionParams ap;
+  ap.q = q_.data();
+  ap.q_stride = qdim;
+  ap.k_cache = kv.keys(l);
+  ap.v_cache = kv.values(l);
+  ap.past = past;
+  ap.t = t;
+  ap.num_heads = config_.num_heads;
+  ap.num_kv_heads = config_.num_kv_heads;
+  ap.head_dim = hd;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
+  ap.out = attn_.data();
+  ap.out_stride = qdim;
+  ap.scratch = attn_scratch_.data();
+  Attention(ctx_, ap);
+  Linear(ctx_, attn_.data(), qdim, t, w.o, x_.data(), hidden, true);
+  if (tap) (*tap)("attn_residual", l, x_.data(), t, hidden);
+
+  // FFN block over the slice's prefix of the hidden units.
+  Norm(x_.data(), w.post_norm, config_.rms_norm_eps, t, hidden, h_.data());
+  Linear(ctx_, h_.data(), hidden, t, w.gate.FirstRows(width), gate_.data(), ffn_ld, false);
+  Linear(ctx_, h_.data(), hidden, t, w.up.FirstRows(width), up_.data(), ffn_ld, false);
+  GatedActivationParams gp;
+  gp.act = Activation::kSilu;
+  gp.gate = gate_.data();
+  gp.up = up_.data();
+  gp.out = gate_.data();
+  gp.rows = t;
+  gp.n = width;
+  gp.stride = ffn_ld;
+  GatedActivation(gp);
+  Linear(ctx_, gate_.data(), ffn_ld, t, w.down.FirstCols(width), x_.data(), hidden, true);
+  if (tap) (*tap)("layer_out", l, x_.data(), t, hidden);
+}
+
+absl::Status LlamaModel::Forward(const ForwardArgs& args) {
+  RETURN_IF_ERROR(args.Validate(config_.vocab_size));
+  const SliceView& slice = *args.slice;
+  if (static_cast<int64_t>(slice.ffn_widths.size()) != config_.num_layers) {
+    return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" has ", slice.ffn_widths.size(),
+                                                   " layer widths; the model has ", config_.num_layers, " layers"));
+  }
+  KvCache& kv = *args.kv;
+  const int64_t t = args.t;
+  const int64_t past = kv.length();
+  const int64_t hidden = config_.hidden_size;
+  for (int64_t l : slice.layers) {
+    if (!kv.stores(l)) {
+      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", l, " of slice \"",
+                                                     slice.name, "\""));
+    }
+  }
+  EnsureScratch(t, past + t);
+  for (int64_t i = 0; i < t; ++i) positions_[i] = past + i;
+
+  EmbeddingGather(embed_, args.tokens, t, 1.f, x_.data());
+  if (args.tap) (*args.tap)("embed", -1, x_.data(), t, hidden);
+  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
+  kv.Advance(t);
+
+  if (args.logits == nullptr) return absl::OkStatus();
+  const int64_t rows = args.all_logits ? t : 1;
+  const float* first = x_.data() + (t - rows) * hidden;
+  Norm(first, final_norm_, config_.rms_norm_eps, rows, hidden, h_.data());
+  if (args.tap) (*args.tap)("final_norm", -1, h_.data(), rows, hidden);
+  Linear(ctx_, h_.data(), hidden, rows, lm_head_, args.logits, config_.vocab_size, false);
+  return absl::OkStatus();
+}
+
+int64_t LlamaModel::ParameterCount(const SliceView& slice) const {
+  const int64_t hidden = config_.hidden_size;
+  const int64_t qdim = config_.num_heads * config_.head_dim;
+  const int64_t kvdim = config_.num_kv_heads * config_.head_dim;
+  int64_t n = config_.vocab_size * hidden + hidden;  // embedding + final norm
+  if (lm_head_.data != embed_.data) n += config_.vocab_size * hidden;
+  for (int64_t l : slice.layers) {
+    n += 2 * hidden + 2 * hidden * qdim + 2 * hidden * kvdim + 3 * hidden * slice.ffn_widths[l];
+  }
+  return n;
+}
+
+int64_t LlamaModel::WeightBytesRead(const SliceView& slice) const {
+  const int64_t es = DTypeSize(layers_.empty() ? embed_.dtype : layers_[0].q.dtype);
+  const int64_t hidden = config_.hidden_size;
+  // A decode step gathers one embedding row and reads everything else once.
+  int64_t params = ParameterCount(slice) - config_.vocab_size * hidden + hidden;
+  if (lm_head_.data == embed_.data) params += config_.vocab_size * hidden;
+  return params * es;
+}
+
+}  // namespace matspec

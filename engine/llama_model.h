@@ -1,0 +1,66 @@
+// The llama-family decoder (model_type "llama"; MatLM is one): RMSNorm, RoPE
+// with rope_theta, grouped-query attention, SwiGLU FFN, tied or untied head.
+// Weights are views into the WeightStore in their checkpoint dtype; compute is
+// f32. A SliceView selects the layers that run and the FFN prefix width of
+// each: gate/up use their first f rows, down its first f columns.
+#ifndef MATSPEC_ENGINE_LLAMA_MODEL_H_
+#define MATSPEC_ENGINE_LLAMA_MODEL_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model.h"
+#include "engine/weight_store.h"
+#include "kernels/cpu_context.h"
+#include "kernels/tensor_view.h"
+
+namespace matspec {
+
+struct LlamaLayerWeights {
+  VectorView input_norm;  // [hidden]
+  VectorView post_norm;   // [hidden]
+  MatrixView q;           // [heads * head_dim, hidden]
+  MatrixView k;           // [kv_heads * head_dim, hidden]
+  MatrixView v;           // [kv_heads * head_dim, hidden]
+  MatrixView o;           // [hidden, heads * head_dim]
+  MatrixView gate;        // [ffn, hidden]
+  MatrixView up;          // [ffn, hidden]
+  MatrixView down;        // [hidden, ffn]
+};
+
+class LlamaModel final : public Model {
+ public:
+  // Binds every tensor of `config` in `store` (which must outlive the model).
+  // NotFound / InvalidArgument name the missing or mis-shaped tensor.
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Create(const ModelConfig& config,
+                                                            const WeightStore& store);
+
+  const ModelConfig& config() const override { return config_; }
+  std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const override;
+  absl::Status Forward(const ForwardArgs& args) override;
+  int64_t ParameterCount(const SliceView& slice) const override;
+  int64_t WeightBytesRead(const SliceView& slice) const override;
+  void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
+
+ private:
+  LlamaModel() = default;
+  void EnsureScratch(int64_t t, int64_t kv_len);
+  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, const ActivationTap* tap);
+
+  ModelConfig config_;
+  CpuContext ctx_;
+  MatrixView embed_;
+  MatrixView lm_head_;
+  VectorView final_norm_;
+  std::vector<LlamaLayerWeights> layers_;
+
+  // Scratch, grown on demand and then reused ([t, ...] f32 rows).
+  int64_t scratch_t_ = 0;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, attn_scratch_;
+  std::vector<int64_t> positions_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_LLAMA_MODEL_H_

@@ -1,0 +1,56 @@
+// A memory-mapped, fully validated safetensors file.
+//
+// Format: 8-byte little-endian header length N, N bytes of JSON mapping tensor
+// names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to
+// the data section that follows the header), plus an optional "__metadata__".
+// Open() validates everything before any tensor is handed out: the header
+// length fits in the file, the JSON parses, each dtype is F32/F16/BF16,
+// shape product x dtype size == end - begin, every range lies inside the data
+// section, and no two ranges overlap. Any violation is InvalidArgument naming
+// the file and the tensor.
+#ifndef MATSPEC_ENGINE_SAFETENSORS_H_
+#define MATSPEC_ENGINE_SAFETENSORS_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/dtype.h"
+
+namespace matspec {
+
+struct TensorRecord {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;  // inside the mapping
+  int64_t nbytes = 0;
+  std::string file;            // path of the file holding it
+};
+
+class SafetensorsFile {
+ public:
+  // Maps and validates `path`. NotFound if it does not exist.
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
+  int64_t file_size() const { return size_; }
+
+ private:
+  SafetensorsFile() = default;
+  std::string path_;
+  void* map_ = nullptr;
+  int64_t size_ = 0;
+  std::map<std::string, TensorRecord> tensors_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_SAFETENSORS_H_

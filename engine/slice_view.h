@@ -1,0 +1,39 @@
+// SliceView: a validated MatFormer sub-model of the loaded weights. It names
+// which of the model's layers run (original indices, ascending) and the FFN
+// width each uses. The full model is the identity slice. A SliceView holds no
+// weights: the forward pass reads FirstRows/FirstCols views of the one store.
+// Built by draft/slice_spec.h (from a table row or from flags), which checks it
+// against the model; engine code only consumes it.
+#ifndef MATSPEC_ENGINE_SLICE_VIEW_H_
+#define MATSPEC_ENGINE_SLICE_VIEW_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace matspec {
+
+struct SliceView {
+  std::string name;                  // "full" for the identity slice
+  std::vector<int64_t> layers;       // kept layers, original indices, ascending
+  std::vector<int64_t> ffn_widths;   // per ORIGINAL layer; 0 for a skipped layer
+  bool identity = false;             // every layer at full width
+
+  bool Keeps(int64_t layer) const {
+    return layer >= 0 && layer < static_cast<int64_t>(ffn_widths.size()) && ffn_widths[layer] > 0;
+  }
+};
+
+// The identity slice for a model with these full per-layer widths.
+inline SliceView IdentitySlice(const std::vector<int64_t>& full_widths) {
+  SliceView v;
+  v.name = "full";
+  v.identity = true;
+  v.ffn_widths = full_widths;
+  for (int64_t i = 0; i < static_cast<int64_t>(full_widths.size()); ++i) v.layers.push_back(i);
+  return v;
+}
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_SLICE_VIEW_H_

@@ -1,0 +1,105 @@
+// The only translation unit that includes sentencepiece (no Abseil header here).
+#include "engine/tokenizer.h"
+
+#include <sentencepiece_processor.h>
+
+namespace matspec {
+
+struct Tokenizer::Impl {
+  sentencepiece::SentencePieceProcessor sp;
+};
+
+Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
+Tokenizer::~Tokenizer() = default;
+
+std::unique_ptr<Tokenizer> Tokenizer::Load(const std::string& path, std::string* error) {
+  std::unique_ptr<Tokenizer> t(new Tokenizer());
+  const auto status = t->impl_->sp.Load(path);
+  if (!status.ok()) {
+    *error = "cannot load tokenizer " + path + ": " + status.ToString();
+    return nullptr;
+  }
+  return t;
+}
+
+std::vector<int32_t> Tokenizer::Encode(const std::string& text) const {
+  std::vector<int> ids;
+  impl_->sp.Encode(text, &ids).IgnoreError();
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+std::string Tokenizer::Decode(const std::vector<int32_t>& ids) const {
+  std::vector<int> v(ids.begin(), ids.end());
+  const int n = impl_->sp.GetPieceSize();
+  for (int& id : v) {
+    if (id < 0 || id >= n) id = impl_->sp.unk_id();
+  }
+  std::string out;
+  impl_->sp.Decode(v, &out).IgnoreError();
+  return out;
+}
+
+int32_t Tokenizer::PieceToId(const std::string& piece) const {
+  const int id = impl_->sp.PieceToId(piece);
+  if (id == impl_->sp.unk_id() && piece != impl_->sp.IdToPiece(id)) return -1;
+  return id;
+}
+
+int64_t Tokenizer::vocab_size() const { return impl_->sp.GetPieceSize(); }
+int32_t Tokenizer::bos_id() const { return impl_->sp.bos_id(); }
+int32_t Tokenizer::eos_id() const { return impl_->sp.eos_id(); }
+
+namespace {
+
+// Length of the longest prefix of s that does not end in an incomplete UTF-8
+// sequence or in U+FFFD (what a partial byte-fallback character decodes to).
+size_t CompletePrefix(const std::string& s) {
+  size_t n = s.size();
+  // A trailing U+FFFD (EF BF BD) may be a character still being assembled.
+  if (n >= 3 && static_cast<unsigned char>(s[n - 3]) == 0xEF && static_cast<unsigned char>(s[n - 2]) == 0xBF &&
+      static_cast<unsigned char>(s[n - 1]) == 0xBD) {
+    return n - 3;
+  }
+  // Walk back over continuation bytes to the last lead byte.
+  size_t i = n;
+  int cont = 0;
+  while (i > 0 && cont < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) {
+    --i;
+    ++cont;
+  }
+  if (i == 0) return n;
+  const unsigned char lead = static_cast<unsigned char>(s[i - 1]);
+  int need = 0;
+  if (lead >= 0xF0) need = 3;
+  else if (lead >= 0xE0) need = 2;
+  else if (lead >= 0xC0) need = 1;
+  return cont < need ? i - 1 : n;
+}
+
+}  // namespace
+
+void TextStreamer::Prime(const std::vector<int32_t>& prompt) {
+  ids_ = prompt;
+  text_ = tokenizer_->Decode(ids_);
+  prompt_bytes_ = text_.size();
+  emitted_ = text_.size();
+}
+
+std::string TextStreamer::Push(const std::vector<int32_t>& tokens) {
+  ids_.insert(ids_.end(), tokens.begin(), tokens.end());
+  text_ = tokenizer_->Decode(ids_);
+  const size_t ready = CompletePrefix(text_);
+  if (ready <= emitted_) return "";
+  std::string out = text_.substr(emitted_, ready - emitted_);
+  emitted_ = ready;
+  return out;
+}
+
+std::string TextStreamer::Flush() {
+  if (emitted_ >= text_.size()) return "";
+  std::string out = text_.substr(emitted_);
+  emitted_ = text_.size();
+  return out;
+}
+
+}  // namespace matspec

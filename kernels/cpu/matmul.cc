@@ -1,0 +1,304 @@
+// CPU matrix product y = x W^T against bf16 / f16 / f32 weight views.
+//
+// Work layout. Output rows (= weight rows) are split statically over the OpenMP
+// team. Each thread takes its rows in small groups and runs every token of x
+// against a group while those weight rows sit in L1, so each weight byte comes
+// from memory once per call whatever t is: verifying k+1 tokens reads the
+// weights once, like a single decode step. k is cut into chunks so that the
+// slice of x for all tokens stays in L2 (this only matters when t * k is large).
+//
+// Two paths with the same structure: AVX2 + FMA + F16C intrinsics, chosen once
+// at run time with __builtin_cpu_supports, and a portable one the compiler
+// vectorises as it can. Both accumulate in f32 with several accumulators.
+#include "kernels/matmul.h"
+
+
+#include <algorithm>
+#include <cassert>
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MATSPEC_HAVE_X86 1
+#define MATSPEC_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define MATSPEC_HAVE_X86 0
+#endif
+
+namespace matspec {
+namespace {
+
+// Below this many multiply-adds a team costs more than it saves.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
+// Weight rows a thread owns as one unit of the static schedule.
+constexpr int64_t kRowGroup = 4;
+// Tokens run against one group of weight rows per kernel call.
+constexpr int kTokenBlock = 4;
+// Budget (floats) for the x chunk of all tokens: 128 KiB, well inside L2.
+constexpr int64_t kXChunkFloats = 32 * 1024;
+
+int64_t ChunkCols(int64_t t, int64_t k) {
+  int64_t c = kXChunkFloats / std::max<int64_t>(t, 1);
+  c = std::max<int64_t>(512, c / 64 * 64);  // a multiple of every SIMD step
+  return c >= k ? k : c;
+}
+
+// One kernel call: s[r * T + j] = sum over c in [k0, k1) of W[r, c] * x[j, c]
+// for R weight rows starting at `w` (rows w_ld elements apart) and T tokens
+// starting at `x` (rows x_ld apart).
+struct BlockArgs {
+  const char* w;
+  int64_t w_ld_bytes;
+  const float* x;
+  int64_t x_ld;
+  int64_t k0;
+  int64_t k1;
+};
+
+// ---------------------------------------------------------------- portable --
+
+template <DType D>
+inline float LoadW(const char* row, int64_t c) {
+  return LoadAsF32(row, D, c);
+}
+
+template <DType D, int R, int T>
+void BlockPortable(const BlockArgs& a, float* s) {
+  constexpr int kLanes = 8;
+  float acc[R][T][kLanes] = {};
+  int64_t c = a.k0;
+  for (; c + kLanes <= a.k1; c += kLanes) {
+    for (int r = 0; r < R; ++r) {
+      const char* row = a.w + r * a.w_ld_bytes;
+      float wv[kLanes];
+      for (int l = 0; l < kLanes; ++l) wv[l] = LoadW<D>(row, c + l);
+      for (int j = 0; j < T; ++j) {
+        const float* xj = a.x + j * a.x_ld + c;
+        for (int l = 0; l < kLanes; ++l) acc[r][j][l] += wv[l] * xj[l];
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const char* row = a.w + r * a.w_ld_bytes;
+    for (int j = 0; j < T; ++j) {
+      float v = ((acc[r][j][0] + acc[r][j][4]) + (acc[r][j][1] + acc[r][j][5])) +
+                ((acc[r][j][2] + acc[r][j][6]) + (acc[r][j][3] + acc[r][j][7]));
+      const float* xj = a.x + j * a.x_ld;
+      for (int64_t cc = c; cc < a.k1; ++cc) v += LoadW<D>(row, cc) * xj[cc];
+      s[r * T + j] = v;
+    }
+  }
+}
+
+// -------------------------------------------------------------------- AVX2 --
+
+#if MATSPEC_HAVE_X86
+
+template <DType D>
+MATSPEC_AVX2 inline __m256 Load8(const char* row, int64_t c) {
+  if constexpr (D == DType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+        reinterpret_cast<const uint16_t*>(row) + c));
+    if constexpr (D == DType::kF16) {
+      return _mm256_cvtph_ps(h);
+    } else {  // bf16: the upper half of an f32
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+  }
+}
+
+MATSPEC_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <DType D, int R, int T>
+MATSPEC_AVX2 void BlockAvx2(const BlockArgs& a, float* s) {
+  // Two accumulator sets when few rows x tokens, so the FMA chains overlap.
+  constexpr int U = (R * T <= 4) ? 2 : 1;
+  __m256 acc[U][R][T];
+#pragma GCC unroll 16
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (int j = 0; j < T; ++j) acc[u][r][j] = _mm256_setzero_ps();
+
+  int64_t c = a.k0;
+  for (; c + 8 * U <= a.k1; c += 8 * U) {
+#pragma GCC unroll 16
+    for (int u = 0; u < U; ++u) {
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m256 wv = Load8<D>(a.w + r * a.w_ld_bytes, c + 8 * u);
+#pragma GCC unroll 16
+        for (int j = 0; j < T; ++j) {
+          acc[u][r][j] =
+              _mm256_fmadd_ps(wv, _mm256_loadu_ps(a.x + j * a.x_ld + c + 8 * u), acc[u][r][j]);
+        }
+      }
+    }
+  }
+  for (; c + 8 <= a.k1; c += 8) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = Load8<D>(a.w + r * a.w_ld_bytes, c);
+#pragma GCC unroll 16
+      for (int j = 0; j < T; ++j) {
+        acc[0][r][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a.x + j * a.x_ld + c), acc[0][r][j]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const char* row = a.w + r * a.w_ld_bytes;
+    for (int j = 0; j < T; ++j) {
+      __m256 sum = acc[0][r][j];
+      if constexpr (U == 2) sum = _mm256_add_ps(sum, acc[1][r][j]);
+      float v = HorizontalSum(sum);
+      const float* xj = a.x + j * a.x_ld;
+      for (int64_t cc = c; cc < a.k1; ++cc) v += LoadW<D>(row, cc) * xj[cc];
+      s[r * T + j] = v;
+    }
+  }
+}
+
+#endif  // MATSPEC_HAVE_X86
+
+template <DType D, int R, int T, bool kSimd>
+void Block(const BlockArgs& a, float* s) {
+#if MATSPEC_HAVE_X86
+  if constexpr (kSimd) {
+    BlockAvx2<D, R, T>(a, s);
+    return;
+  }
+#endif
+  BlockPortable<D, R, T>(a, s);
+}
+
+// Runs rows [r0, r0 + R) against all tokens over columns [k0, k1), writing or
+// adding into y. `store` is true for the first column chunk of a
+// non-accumulating product.
+template <DType D, int R, bool kSimd>
+void RowGroup(const MatMulParams& p, int64_t r0, int64_t k0, int64_t k1, bool store) {
+  const int64_t elem = DTypeSize(D);
+  BlockArgs a{static_cast<const char*>(p.w.Row(r0)), p.w.ld * elem, nullptr, p.x_ld, k0, k1};
+  float s[R * kTokenBlock];
+  for (int64_t j0 = 0; j0 < p.t; j0 += kTokenBlock) {
+    const int tb = static_cast<int>(std::min<int64_t>(kTokenBlock, p.t - j0));
+    a.x = p.x + j0 * p.x_ld;
+    switch (tb) {
+      case 1: Block<D, R, 1, kSimd>(a, s); break;
+      case 2: Block<D, R, 2, kSimd>(a, s); break;
+      case 3: Block<D, R, 3, kSimd>(a, s); break;
+      default: Block<D, R, 4, kSimd>(a, s); break;
+    }
+    for (int j = 0; j < tb; ++j) {
+      float* yj = p.y + (j0 + j) * p.y_ld + r0;
+      for (int r = 0; r < R; ++r) yj[r] = store ? s[r * tb + j] : yj[r] + s[r * tb + j];
+    }
+  }
+}
+
+// Rows [r_begin, r_end) over columns [k0, k1): four rows at a time for a single
+// token (more independent accumulators), two at a time for several tokens
+// (R * 4 accumulators must fit the 16 vector registers).
+template <DType D, bool kSimd>
+void RowRange(const MatMulParams& p, int64_t r_begin, int64_t r_end, int64_t k0, int64_t k1,
+              bool store) {
+  int64_t r = r_begin;
+  if (p.t == 1) {
+    for (; r + 4 <= r_end; r += 4) RowGroup<D, 4, kSimd>(p, r, k0, k1, store);
+  } else {
+    for (; r + 2 <= r_end; r += 2) RowGroup<D, 2, kSimd>(p, r, k0, k1, store);
+  }
+  for (; r < r_end; ++r) RowGroup<D, 1, kSimd>(p, r, k0, k1, store);
+}
+
+template <DType D, bool kSimd>
+void MatMulTyped(const CpuContext& ctx, const MatMulParams& p) {
+  const int64_t n = p.w.rows, k = p.w.cols;
+  const int64_t groups = (n + kRowGroup - 1) / kRowGroup;
+  int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, groups);
+  if (n * k * p.t < kMinParallelMacs) threads = 1;
+  const int64_t chunk = ChunkCols(p.t, k);
+  if (k == 0) {  // empty sum
+    if (!p.accumulate) {
+      for (int64_t j = 0; j < p.t; ++j) std::fill_n(p.y + j * p.y_ld, n, 0.f);
+    }
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
+  {
+    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
+      const int64_t k1 = std::min(k, k0 + chunk);
+      const bool store = k0 == 0 && !p.accumulate;
+      // Same iteration space in every chunk: each thread keeps its rows.
+#pragma omp for schedule(static) nowait
+      for (int64_t g = 0; g < groups; ++g) {
+        RowRange<D, kSimd>(p, g * kRowGroup, std::min(n, (g + 1) * kRowGroup), k0, k1, store);
+      }
+    }
+  }
+}
+
+template <bool kSimd>
+void MatMulDispatch(const CpuContext& ctx, const MatMulParams& p) {
+  assert(p.Valid());
+  if (p.t <= 0 || p.w.rows <= 0) return;
+  switch (p.w.dtype) {
+    case DType::kBF16: MatMulTyped<DType::kBF16, kSimd>(ctx, p); return;
+    case DType::kF16: MatMulTyped<DType::kF16, kSimd>(ctx, p); return;
+    case DType::kF32: MatMulTyped<DType::kF32, kSimd>(ctx, p); return;
+  }
+}
+
+bool CpuHasAvx2() {
+#if MATSPEC_HAVE_X86
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool MatMulParams::Valid() const {
+  return x != nullptr && y != nullptr && w.data != nullptr && t >= 0 && w.rows >= 0 &&
+         w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows;
+}
+
+void MatMul(const CpuContext& ctx, const MatMulParams& p) {
+  if (CpuHasAvx2()) {
+    MatMulDispatch<true>(ctx, p);
+  } else {
+    MatMulDispatch<false>(ctx, p);
+  }
+}
+
+void MatMulPortable(const CpuContext& ctx, const MatMulParams& p) {
+  MatMulDispatch<false>(ctx, p);
+}
+
+const char* MatMulIsaName() { return CpuHasAvx2() ? "avx2+fma+f16c" : "portable"; }
+
+void MatMulReference(const MatMulParams& p) {
+  for (int64_t j = 0; j < p.t; ++j) {
+    const float* xj = p.x + j * p.x_ld;
+    float* yj = p.y + j * p.y_ld;
+    for (int64_t r = 0; r < p.w.rows; ++r) {
+      double s = 0.0;
+      for (int64_t c = 0; c < p.w.cols; ++c) {
+        s += static_cast<double>(xj[c]) * static_cast<double>(p.w.At(r, c));
+      }
+      yj[r] = static_cast<float>(p.accumulate ? static_cast<double>(yj[r]) + s : s);
+    }
+  }
+}
+
+}  // namespace matspec

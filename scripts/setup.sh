@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages matspec builds with, when any is missing.
+# Sourced by run.sh and test.sh; safe to run again.
+set -euo pipefail
+
+MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
+  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev)
+
+missing=()
+for p in "${MATSPEC_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "matspec: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi

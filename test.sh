@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# ./test.sh: install what is missing, build, and run every test: the CPU suite
+# (release build), the same unit tests under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and, when nvcc is present, the CUDA build (its GPU
+# tests skip cleanly on a machine without a GPU).
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/setup.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== release build (CUDA: AUTO) =="
+bash scripts/build.sh build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
+bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATSPEC_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
