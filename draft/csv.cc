@@ -4,11 +4,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace matspec {
 namespace {
 
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // Where a CSV reader stands inside the current field.
 enum class FieldState {
@@ -20,7 +21,10 @@ enum class FieldState {
 
 class CsvReader {
  public:
-  CsvReader(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+  // Abseil 20220623 here has its own absl::string_view (not std's), so the
+  // reader works on absl views built from the caller's std views.
+  CsvReader(std::string_view text, std::string_view source)
+      : text_(text.data(), text.size()), source_(source.data(), source.size()) {}
 
   absl::StatusOr<std::vector<CsvRecord>> Read() {
     if (text_.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
@@ -122,13 +126,13 @@ class CsvReader {
     record_line_ = line_ + 1;
   }
 
-  absl::Status Error(int64_t line, int64_t column, std::string_view what) const {
+  absl::Status Error(int64_t line, int64_t column, absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(source_, ": line ", line, ", column ", column,
                                                    ": broken CSV quoting: ", what));
   }
 
-  std::string_view text_;
-  std::string_view source_;
+  absl::string_view text_;
+  absl::string_view source_;
   size_t pos_ = 0;
   size_t line_start_ = 0;  // offset of the first byte of the current line
   int64_t line_ = 1;

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_split.h"
 #include "engine/status_macros.h"
 
@@ -18,7 +19,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // Recursive-descent evaluator over one expression; `pos_` is the next byte.
 class ExprParser {
  public:
-  explicit ExprParser(std::string_view text) : text_(text) {}
+  explicit ExprParser(absl::string_view text) : text_(text) {}
 
   absl::StatusOr<int64_t> Run() {
     SkipSpace();
@@ -112,40 +113,46 @@ class ExprParser {
     }
   }
 
-  absl::Status Error(std::string_view what) const {
+  absl::Status Error(absl::string_view what) const {
     return absl::InvalidArgumentError(
         absl::StrCat("bad integer expression \"", text_, "\": ", what));
   }
 
-  std::string_view text_;
+  absl::string_view text_;
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-absl::StatusOr<int64_t> EvalIntExpr(std::string_view text) { return ExprParser(text).Run(); }
+// Abseil 20220623 here has its own absl::string_view (not std's): convert once
+// at the boundary and use absl views inside.
+absl::StatusOr<int64_t> EvalIntExpr(std::string_view text) {
+  return ExprParser(absl::string_view(text.data(), text.size())).Run();
+}
 
-absl::StatusOr<std::vector<int64_t>> ParseIntList(std::string_view text, bool allow_empty) {
-  const std::string_view list = absl::StripAsciiWhitespace(text);
-  auto error = [&](std::string_view what) {
+absl::StatusOr<std::vector<int64_t>> ParseIntList(std::string_view std_text, bool allow_empty) {
+  const absl::string_view text(std_text.data(), std_text.size());
+  const absl::string_view list = absl::StripAsciiWhitespace(text);
+  auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("bad list \"", text, "\": ", what));
   };
   if (list.size() < 2 || list.front() != '[' || list.back() != ']') {
     return error("expected a bracketed list such as [1, 2, 3]");
   }
-  const std::string_view inner = absl::StripAsciiWhitespace(list.substr(1, list.size() - 2));
+  const absl::string_view inner = absl::StripAsciiWhitespace(list.substr(1, list.size() - 2));
   std::vector<int64_t> values;
   if (inner.empty()) {
     if (!allow_empty) return error("the list is empty");
     return values;
   }
   int item_index = 0;
-  for (std::string_view item : absl::StrSplit(inner, ',')) {
+  for (absl::string_view item : absl::StrSplit(inner, ',')) {
     ++item_index;
     if (absl::StripAsciiWhitespace(item).empty()) {
       return error(absl::StrCat("item ", item_index, " is empty"));
     }
-    absl::StatusOr<int64_t> value = EvalIntExpr(absl::StripAsciiWhitespace(item));
+    const absl::string_view expr = absl::StripAsciiWhitespace(item);
+    absl::StatusOr<int64_t> value = EvalIntExpr(std::string_view(expr.data(), expr.size()));
     if (!value.ok()) return error(absl::StrCat("item ", item_index, ": ", value.status().message()));
     values.push_back(*value);
   }

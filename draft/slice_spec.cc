@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "draft/csv.h"
 #include "draft/int_expr.h"
 #include "engine/status_macros.h"
@@ -22,13 +23,18 @@
 namespace matspec {
 namespace {
 
-constexpr std::string_view kNameColumn = "name";
-constexpr std::string_view kLayersColumn = "# Layers";
-constexpr std::string_view kParamsColumn = "# Effective Params (B)";
-constexpr std::string_view kWidthsColumn = "FFN Hidden Dims";
-constexpr std::string_view kSkippedColumn = "Layers Skipped";
-constexpr std::string_view kFfnFlag = "--draft-ffn";
-constexpr std::string_view kSkipFlag = "--draft-skip";
+// Abseil 20220623 here has its own absl::string_view (not std's): the public
+// functions take std views and convert once; helpers work on absl views.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+constexpr absl::string_view kNameColumn = "name";
+constexpr absl::string_view kLayersColumn = "# Layers";
+constexpr absl::string_view kParamsColumn = "# Effective Params (B)";
+constexpr absl::string_view kWidthsColumn = "FFN Hidden Dims";
+constexpr absl::string_view kSkippedColumn = "Layers Skipped";
+constexpr absl::string_view kFfnFlag = "--draft-ffn";
+constexpr absl::string_view kSkipFlag = "--draft-skip";
 
 // Column positions of the required headers.
 struct TableColumns {
@@ -39,7 +45,7 @@ struct TableColumns {
   size_t skipped = 0;
 };
 
-absl::StatusOr<TableColumns> FindColumns(const CsvRecord& header, std::string_view source) {
+absl::StatusOr<TableColumns> FindColumns(const CsvRecord& header, absl::string_view source) {
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < header.fields.size(); ++i) {
     if (!by_name.emplace(header.fields[i], i).second) {
@@ -49,7 +55,7 @@ absl::StatusOr<TableColumns> FindColumns(const CsvRecord& header, std::string_vi
     }
   }
   TableColumns columns;
-  const std::pair<std::string_view, size_t*> required[] = {
+  const std::pair<absl::string_view, size_t*> required[] = {
       {kNameColumn, &columns.name},         {kLayersColumn, &columns.layers},
       {kParamsColumn, &columns.params},     {kWidthsColumn, &columns.widths},
       {kSkippedColumn, &columns.skipped}};
@@ -67,8 +73,8 @@ absl::StatusOr<TableColumns> FindColumns(const CsvRecord& header, std::string_vi
 
 // Parses one data row; errors name the row and the column.
 absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::string>& header,
-                                   const TableColumns& columns, std::string_view source) {
-  auto error = [&](std::string_view column, std::string_view what) {
+                                   const TableColumns& columns, absl::string_view source) {
+  auto error = [&](absl::string_view column, absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": row ", row.line, ", column \"", column, "\": ", what));
   };
@@ -82,7 +88,7 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
   spec.name = std::string(absl::StripAsciiWhitespace(row.fields[columns.name]));
   if (spec.name.empty()) return error(kNameColumn, "the slice name is empty");
 
-  const std::string_view layers = absl::StripAsciiWhitespace(row.fields[columns.layers]);
+  const absl::string_view layers = absl::StripAsciiWhitespace(row.fields[columns.layers]);
   if (!layers.empty()) {
     int64_t value = 0;
     if (!absl::SimpleAtoi(layers, &value) || value <= 0) {
@@ -90,7 +96,7 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
     }
     spec.declared_layers = value;
   }
-  const std::string_view params = absl::StripAsciiWhitespace(row.fields[columns.params]);
+  const absl::string_view params = absl::StripAsciiWhitespace(row.fields[columns.params]);
   if (!params.empty()) {
     double value = 0;
     if (!absl::SimpleAtod(params, &value) || !std::isfinite(value) || value < 0) {
@@ -110,10 +116,10 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
   }
   spec.ffn_widths = *std::move(widths);
 
-  const std::string_view skipped = absl::StripAsciiWhitespace(row.fields[columns.skipped]);
+  const absl::string_view skipped = absl::StripAsciiWhitespace(row.fields[columns.skipped]);
   if (!skipped.empty()) {
     absl::StatusOr<std::vector<int64_t>> layers_skipped =
-        ParseIntList(skipped, /*allow_empty=*/true);
+        ParseIntList(Sv(skipped), /*allow_empty=*/true);
     if (!layers_skipped.ok()) return error(kSkippedColumn, layers_skipped.status().message());
     for (int64_t layer : *layers_skipped) {
       if (layer < 0) return error(kSkippedColumn, absl::StrCat("layer index ", layer, " is negative"));
@@ -140,9 +146,9 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
 
 // Parses a non-negative decimal integer written in a flag; nullopt-like error
 // text on failure.
-absl::StatusOr<int64_t> ParseFlagInt(std::string_view flag, std::string_view item, int index) {
-  const std::string_view text = absl::StripAsciiWhitespace(item);
-  auto error = [&](std::string_view what) {
+absl::StatusOr<int64_t> ParseFlagInt(absl::string_view flag, absl::string_view item, int index) {
+  const absl::string_view text = absl::StripAsciiWhitespace(item);
+  auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": item ", index, " (\"", text, "\") ", what));
   };
@@ -157,11 +163,11 @@ absl::StatusOr<int64_t> ParseFlagInt(std::string_view flag, std::string_view ite
 }
 
 // Splits a comma-separated flag value; "" gives no items.
-absl::StatusOr<std::vector<int64_t>> ParseFlagList(std::string_view flag, std::string_view value) {
+absl::StatusOr<std::vector<int64_t>> ParseFlagList(absl::string_view flag, absl::string_view value) {
   std::vector<int64_t> out;
   if (absl::StripAsciiWhitespace(value).empty()) return out;
   int index = 0;
-  for (std::string_view item : absl::StrSplit(value, ',')) {
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
     ASSIGN_OR_RETURN(int64_t parsed, ParseFlagInt(flag, item, ++index));
     out.push_back(parsed);
   }
@@ -173,8 +179,9 @@ std::string Quoted(const std::string& s) { return absl::StrCat("\"", s, "\""); }
 }  // namespace
 
 absl::StatusOr<std::vector<SliceSpec>> ParseSliceTable(std::string_view csv_text,
-                                                       std::string_view source) {
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(csv_text, source));
+                                                       std::string_view std_source) {
+  const absl::string_view source = Av(std_source);
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(csv_text, std_source));
   if (records.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": empty slice table (no header row)"));
   }
@@ -213,11 +220,13 @@ absl::StatusOr<std::vector<SliceSpec>> LoadSliceTable(const std::string& path) {
   return ParseSliceTable(text.str(), path);
 }
 
-absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table, std::string_view name,
-                                    std::string_view source) {
+absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table,
+                                    std::string_view std_name, std::string_view std_source) {
+  const absl::string_view name = Av(std_name);
+  const absl::string_view source = Av(std_source);
   std::vector<std::string> names;
   for (const SliceSpec& spec : table) {
-    if (spec.name == name) return spec;
+    if (spec.name == std_name) return spec;
     names.push_back(Quoted(spec.name));
   }
   if (names.empty()) {
@@ -231,7 +240,7 @@ absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table, std::st
 absl::StatusOr<SliceSpec> SliceSpecFromFlags(std::string_view ffn, std::string_view skip,
                                              const ModelConfig& model) {
   const int64_t num_layers = static_cast<int64_t>(model.ffn_widths.size());
-  ASSIGN_OR_RETURN(std::vector<int64_t> skipped, ParseFlagList(kSkipFlag, skip));
+  ASSIGN_OR_RETURN(std::vector<int64_t> skipped, ParseFlagList(kSkipFlag, Av(skip)));
   std::set<int64_t> skipped_set;
   for (int64_t layer : skipped) {
     if (layer >= num_layers) {
@@ -248,7 +257,7 @@ absl::StatusOr<SliceSpec> SliceSpecFromFlags(std::string_view ffn, std::string_v
     if (!skipped_set.count(layer)) kept_full_widths.push_back(model.ffn_widths[layer]);
   }
 
-  ASSIGN_OR_RETURN(std::vector<int64_t> widths, ParseFlagList(kFfnFlag, ffn));
+  ASSIGN_OR_RETURN(std::vector<int64_t> widths, ParseFlagList(kFfnFlag, Av(ffn)));
   for (size_t i = 0; i < widths.size(); ++i) {
     if (widths[i] == 0) {
       return absl::InvalidArgumentError(
@@ -276,7 +285,7 @@ absl::StatusOr<SliceSpec> SliceSpecFromFlags(std::string_view ffn, std::string_v
 absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig& model,
                                         const std::vector<int64_t>& reserved_layers) {
   const std::string where = spec.source.empty() ? "" : absl::StrCat(" (", spec.source, ")");
-  auto error = [&](std::string_view what) {
+  auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("slice \"", spec.name, "\": ", what, where));
   };
   const int64_t num_layers = static_cast<int64_t>(model.ffn_widths.size());

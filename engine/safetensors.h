@@ -7,7 +7,13 @@
 // length fits in the file, the JSON parses, each dtype is F32/F16/BF16,
 // shape product x dtype size == end - begin, every range lies inside the data
 // section, and no two ranges overlap. Any violation is InvalidArgument naming
-// the file and the tensor.
+// the file and the tensor. "__metadata__" is skipped; dtypes other than the
+// three above (I64, U8, ...) are rejected by name.
+//
+// Tensor bytes are read in place from a read-only private mapping (no copy);
+// the only exception is a tensor whose start is not aligned to its element
+// size (legal in the format, never produced by the reference writers), which
+// gets one aligned copy so kernels may read it as float / uint16_t.
 #ifndef MATSPEC_ENGINE_SAFETENSORS_H_
 #define MATSPEC_ENGINE_SAFETENSORS_H_
 
@@ -49,6 +55,7 @@ class SafetensorsFile {
   void* map_ = nullptr;
   int64_t size_ = 0;
   std::map<std::string, TensorRecord> tensors_;
+  std::vector<std::vector<uint64_t>> aligned_copies_;  // misaligned tensors only
 };
 
 }  // namespace matspec

@@ -1,0 +1,225 @@
+// The public API: loading, option validation (errors name the CLI flag),
+// draft resolution, plain vs speculative through Engine, and the claim that
+// the draft adds no weight memory (resident bytes measured with mincore).
+#include "matspec/matspec.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "matspec/run_config.h"
+#include "tests/testing/checkpoint_writer.h"
+
+namespace matspec {
+namespace {
+
+using ::testing::HasSubstr;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("engine");
+    testing::TinyLlamaOptions opt;
+    opt.vocab = 71;
+    opt.hidden = 32;
+    opt.layers = 4;
+    opt.ffn_widths = {64, 64, 64, 64};
+    opt.dtype = DType::kBF16;
+    opt.max_pos = 96;
+    ASSERT_TRUE(testing::WriteTinyLlama(dir_, opt).ok());
+    std::ofstream(dir_ + "/slices.csv") << "name,# Layers,# Effective Params (B),FFN Hidden Dims,Layers Skipped\n"
+                                           "full,4,,\"[64, 64, 64, 64]\",\n"
+                                           "quarter,4,,\"[16, 16, 16, 16]\",\n"
+                                           "skip,3,,\"[32, 32, 32]\",[2]\n"
+                                           "too wide,4,,\"[64, 128, 64, 64]\",\n";
+    LoadOptions lo;
+    lo.model_dir = dir_;
+    auto e = Engine::Load(lo);
+    ASSERT_TRUE(e.ok()) << e.status();
+    engine_ = std::move(*e);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  std::unique_ptr<Engine> engine_;
+  const std::vector<int32_t> prompt_ = {3, 14, 15, 9, 26, 53, 58};
+};
+
+TEST_F(EngineTest, SpeculativeEqualsPlainAndAddsNoWeightMemory) {
+  GenerationOptions plain;
+  plain.max_new_tokens = 40;
+  plain.speculative = false;
+  auto a = engine_->GenerateTokens(prompt_, plain);
+  ASSERT_TRUE(a.ok()) << a.status();
+  GenerationOptions spec = plain;
+  spec.speculative = true;
+  spec.draft.slice_table = dir_ + "/slices.csv";
+  spec.draft.slice_name = "quarter";
+  spec.draft.draft_max = 3;
+  auto b = engine_->GenerateTokens(prompt_, spec);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->tokens, b->tokens);
+  EXPECT_EQ(b->stats.draft_slice, "quarter");
+  EXPECT_GT(b->stats.drafted_tokens, 0);
+  // One store: same weight bytes, same resident bytes, with or without a draft.
+  EXPECT_EQ(a->stats.weight_bytes, b->stats.weight_bytes);
+  EXPECT_GT(a->stats.resident_weight_bytes, 0);
+  EXPECT_EQ(a->stats.resident_weight_bytes, b->stats.resident_weight_bytes);
+  EXPECT_GT(b->stats.draft_kv_bytes, 0);
+}
+
+TEST_F(EngineTest, DefaultDraftIsHalfWidth) {
+  GenerationOptions o;
+  o.max_new_tokens = 8;
+  auto r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->stats.draft_slice, HasSubstr("ffn/2"));
+}
+
+TEST_F(EngineTest, DraftFromFlags) {
+  GenerationOptions o;
+  o.max_new_tokens = 8;
+  o.draft.ffn = "16,8,16";
+  o.draft.skip = "0";
+  auto r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  o.draft.ffn = "16,8";
+  r = engine_->GenerateTokens(prompt_, o);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("3"));  // expected 3 widths
+}
+
+TEST_F(EngineTest, BadDraftsAreRefusedWithNames) {
+  GenerationOptions o;
+  o.draft.slice_table = dir_ + "/slices.csv";
+  o.draft.slice_name = "nope";
+  auto r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nope"));
+  o.draft.slice_name = "too wide";
+  r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("too wide"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("layer 1"));
+  o.draft.slice_name = "";
+  o.draft.slice_table = "";
+  o.draft.skip = "9";
+  r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("9"));
+}
+
+TEST_F(EngineTest, OptionValidationNamesTheFlag) {
+  struct Case {
+    std::function<void(GenerationOptions&)> set;
+    std::string flag;
+  };
+  const std::vector<Case> cases = {
+      {[](GenerationOptions& o) { o.draft.draft_max = 0; }, "--draft-max"},
+      {[](GenerationOptions& o) { o.draft.draft_max = -2; }, "--draft-max"},
+      {[](GenerationOptions& o) { o.draft.draft_min = -1; }, "--draft-min"},
+      {[](GenerationOptions& o) { o.draft.draft_min = 9; }, "--draft-min"},
+      {[](GenerationOptions& o) { o.draft.draft_p_min = 1.5; }, "--draft-p-min"},
+      {[](GenerationOptions& o) { o.max_new_tokens = -5; }, "-n"},
+      {[](GenerationOptions& o) { o.temperature = -1; }, "--temp"},
+      {[](GenerationOptions& o) { o.top_k = -1; }, "--top-k"},
+      {[](GenerationOptions& o) { o.top_p = 0; }, "--top-p"},
+      {[](GenerationOptions& o) { o.context_size = -3; }, "--ctx-size"},
+      {[](GenerationOptions& o) { o.draft.slice_name = "x"; }, "--matformer-config-path"},
+  };
+  for (const Case& c : cases) {
+    GenerationOptions o;
+    c.set(o);
+    auto r = engine_->GenerateTokens(prompt_, o);
+    ASSERT_FALSE(r.ok()) << c.flag;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.flag));
+  }
+}
+
+TEST_F(EngineTest, PromptLongerThanContextIsRefused) {
+  GenerationOptions o;
+  o.context_size = 5;
+  auto r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("context"));
+  o.context_size = 1000;  // above max_position_embeddings (96)
+  r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("max_position_embeddings"));
+}
+
+TEST_F(EngineTest, TokenOutsideVocabularyIsRefused) {
+  auto r = engine_->GenerateTokens({1, 2, 71}, GenerationOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("71"));
+}
+
+TEST_F(EngineTest, TextNeedsATokenizer) {
+  auto r = engine_->Generate("hello", GenerationOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("tokenizer.model"));
+}
+
+TEST_F(EngineTest, DescribeAndSlices) {
+  const ModelInfo m = engine_->Describe();
+  EXPECT_EQ(m.architecture, "llama");
+  EXPECT_EQ(m.num_layers, 4);
+  EXPECT_EQ(m.dtype, "BF16");
+  EXPECT_GT(m.parameters, 0);
+  EXPECT_GT(m.weight_bytes, m.parameters);  // 2 bytes each
+  auto slices = engine_->DescribeSlices(dir_ + "/slices.csv");
+  ASSERT_TRUE(slices.ok()) << slices.status();
+  ASSERT_EQ(slices->size(), 4u);
+  EXPECT_TRUE((*slices)[0].valid);
+  EXPECT_EQ((*slices)[0].parameters, m.parameters);
+  EXPECT_LT((*slices)[1].parameters, m.parameters);
+  EXPECT_TRUE((*slices)[2].valid);
+  EXPECT_FALSE((*slices)[3].valid);
+  EXPECT_THAT((*slices)[3].error, HasSubstr("layer 1"));
+}
+
+TEST(EngineLoadTest, MissingDirectoryIsNamed) {
+  LoadOptions lo;
+  lo.model_dir = "/nonexistent/model";
+  auto e = Engine::Load(lo);
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()), HasSubstr("/nonexistent/model"));
+}
+
+TEST(EngineLoadTest, UnknownDeviceIsRefused) {
+  LoadOptions lo;
+  lo.model_dir = "x";
+  lo.device = "tpu";
+  EXPECT_FALSE(Engine::Load(lo).ok());
+}
+
+TEST(RunConfigTest, FlagsAndPresetsShareKeys) {
+  const std::string dir = testing::MakeTempDir("preset");
+  std::ofstream(dir + "/p.toml") << "model = \"m\"\ndraft-max = 6\ntemp = 0.5\nno-speculative = true\n";
+  RunConfig c;
+  ASSERT_TRUE(ApplyPresetFile(dir + "/p.toml", &c).ok());
+  EXPECT_EQ(c.load.model_dir, "m");
+  EXPECT_EQ(c.generation.draft.draft_max, 6);
+  EXPECT_DOUBLE_EQ(c.generation.temperature, 0.5);
+  EXPECT_FALSE(c.generation.speculative);
+  ASSERT_TRUE(SetRunOption(&c, "draft-max", "2", "--draft-max").ok());
+  EXPECT_EQ(c.generation.draft.draft_max, 2);
+
+  std::ofstream(dir + "/bad_key.toml") << "draft-maxx = 3\n";
+  absl::Status s = ApplyPresetFile(dir + "/bad_key.toml", &c);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("draft-maxx"));
+  std::ofstream(dir + "/bad_syntax.toml") << "draft-max = = 3\n";
+  s = ApplyPresetFile(dir + "/bad_syntax.toml", &c);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("bad_syntax.toml"));
+  std::ofstream(dir + "/bad_value.toml") << "draft-max = \"four\"\n";
+  s = ApplyPresetFile(dir + "/bad_value.toml", &c);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("draft-max"));
+  EXPECT_FALSE(SetRunOption(&c, "seed", "-1", "--seed").ok());
+  EXPECT_FALSE(SetRunOption(&c, "top-p", "abc", "--top-p").ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace matspec
