@@ -43,8 +43,9 @@ class CsvReader {
             continue;
           } else if (c == '"') {
             if (state_ == FieldState::kUnquoted) {
-              return Error(line_, Column(), "quote inside an unquoted field (quote the whole field "
-                                            "and double the quote)");
+              return Error(line_, Column(),
+                           "quote inside an unquoted field (quote the whole field "
+                           "and double the quote)");
             }
             state_ = FieldState::kQuoted;
             quoted_ = true;
@@ -91,8 +92,7 @@ class CsvReader {
       ++pos_;
     }
     if (state_ == FieldState::kQuoted) {
-      return Error(quote_line_, quote_column_,
-                   "quoted field is never closed (missing closing quote)");
+      return Error(quote_line_, quote_column_, "quoted field is never closed (missing closing quote)");
     }
     // The last record need not end with a line break.
     if (state_ != FieldState::kStart || !fields_.empty()) EndRecord();
@@ -127,8 +127,8 @@ class CsvReader {
   }
 
   absl::Status Error(int64_t line, int64_t column, absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(source_, ": line ", line, ", column ", column,
-                                                   ": broken CSV quoting: ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": line ", line, ", column ", column, ": broken CSV quoting: ", what));
   }
 
   absl::string_view text_;

@@ -5,8 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -27,8 +27,7 @@ class ExprParser {
     ASSIGN_OR_RETURN(int64_t value, Expr(0));
     SkipSpace();
     if (pos_ != text_.size()) {
-      return Error(absl::StrCat("unexpected trailing text \"", text_.substr(pos_), "\" at offset ",
-                                pos_));
+      return Error(absl::StrCat("unexpected trailing text \"", text_.substr(pos_), "\" at offset ", pos_));
     }
     return value;
   }
@@ -41,8 +40,8 @@ class ExprParser {
       if (pos_ == text_.size() || (text_[pos_] != '+' && text_[pos_] != '-')) return value;
       const char op = text_[pos_++];
       ASSIGN_OR_RETURN(int64_t rhs, Term(depth));
-      const bool overflow = op == '+' ? __builtin_add_overflow(value, rhs, &value)
-                                      : __builtin_sub_overflow(value, rhs, &value);
+      const bool overflow =
+          op == '+' ? __builtin_add_overflow(value, rhs, &value) : __builtin_sub_overflow(value, rhs, &value);
       if (overflow) return Error("integer overflow");
     }
   }
@@ -114,8 +113,7 @@ class ExprParser {
   }
 
   absl::Status Error(absl::string_view what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad integer expression \"", text_, "\": ", what));
+    return absl::InvalidArgumentError(absl::StrCat("bad integer expression \"", text_, "\": ", what));
   }
 
   absl::string_view text_;

@@ -49,22 +49,22 @@ absl::StatusOr<TableColumns> FindColumns(const CsvRecord& header, absl::string_v
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < header.fields.size(); ++i) {
     if (!by_name.emplace(header.fields[i], i).second) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": row ", header.line,
-                                                     ": header names column \"", header.fields[i],
-                                                     "\" twice"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": row ", header.line, ": header names column \"", header.fields[i], "\" twice"));
     }
   }
   TableColumns columns;
-  const std::pair<absl::string_view, size_t*> required[] = {
-      {kNameColumn, &columns.name},         {kLayersColumn, &columns.layers},
-      {kParamsColumn, &columns.params},     {kWidthsColumn, &columns.widths},
-      {kSkippedColumn, &columns.skipped}};
+  const std::pair<absl::string_view, size_t*> required[] = {{kNameColumn, &columns.name},
+                                                            {kLayersColumn, &columns.layers},
+                                                            {kParamsColumn, &columns.params},
+                                                            {kWidthsColumn, &columns.widths},
+                                                            {kSkippedColumn, &columns.skipped}};
   for (const auto& [title, index] : required) {
     auto it = by_name.find(std::string(title));
     if (it == by_name.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": row ", header.line, ": missing required column \"", title,
-          "\" (header has: \"", absl::StrJoin(header.fields, "\", \""), "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": row ", header.line, ": missing required column \"", title,
+                       "\" (header has: \"", absl::StrJoin(header.fields, "\", \""), "\")"));
     }
     *index = it->second;
   }
@@ -79,9 +79,8 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
         absl::StrCat(source, ": row ", row.line, ", column \"", column, "\": ", what));
   };
   if (row.fields.size() != header.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": row ", row.line, ": has ",
-                                                   row.fields.size(), " fields but the header has ",
-                                                   header.size()));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": row ", row.line, ": has ", row.fields.size(),
+                                                   " fields but the header has ", header.size()));
   }
   SliceSpec spec;
   spec.source = absl::StrCat(source, ":row ", row.line);
@@ -110,16 +109,15 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
   if (!widths.ok()) return error(kWidthsColumn, widths.status().message());
   for (size_t i = 0; i < widths->size(); ++i) {
     if ((*widths)[i] <= 0) {
-      return error(kWidthsColumn, absl::StrCat("width ", i + 1, " is ", (*widths)[i],
-                                               "; widths must be positive"));
+      return error(kWidthsColumn,
+                   absl::StrCat("width ", i + 1, " is ", (*widths)[i], "; widths must be positive"));
     }
   }
   spec.ffn_widths = *std::move(widths);
 
   const absl::string_view skipped = absl::StripAsciiWhitespace(row.fields[columns.skipped]);
   if (!skipped.empty()) {
-    absl::StatusOr<std::vector<int64_t>> layers_skipped =
-        ParseIntList(Sv(skipped), /*allow_empty=*/true);
+    absl::StatusOr<std::vector<int64_t>> layers_skipped = ParseIntList(Sv(skipped), /*allow_empty=*/true);
     if (!layers_skipped.ok()) return error(kSkippedColumn, layers_skipped.status().message());
     for (int64_t layer : *layers_skipped) {
       if (layer < 0) return error(kSkippedColumn, absl::StrCat("layer index ", layer, " is negative"));
@@ -149,8 +147,7 @@ absl::StatusOr<SliceSpec> ParseRow(const CsvRecord& row, const std::vector<std::
 absl::StatusOr<int64_t> ParseFlagInt(absl::string_view flag, absl::string_view item, int index) {
   const absl::string_view text = absl::StripAsciiWhitespace(item);
   auto error = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": item ", index, " (\"", text, "\") ", what));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": item ", index, " (\"", text, "\") ", what));
   };
   if (text.empty()) return error("is empty");
   if (text.front() == '-') return error("is negative");
@@ -194,10 +191,9 @@ absl::StatusOr<std::vector<SliceSpec>> ParseSliceTable(std::string_view csv_text
     ASSIGN_OR_RETURN(SliceSpec spec, ParseRow(records[r], header.fields, columns, source));
     auto [it, inserted] = row_of_name.emplace(spec.name, records[r].line);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": row ", records[r].line,
-                                                     ", column \"", kNameColumn, "\": slice name \"",
-                                                     spec.name, "\" already used on row ",
-                                                     it->second));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": row ", records[r].line, ", column \"",
+                                                     kNameColumn, "\": slice name \"", spec.name,
+                                                     "\" already used on row ", it->second));
     }
     table.push_back(std::move(spec));
   }
@@ -220,8 +216,8 @@ absl::StatusOr<std::vector<SliceSpec>> LoadSliceTable(const std::string& path) {
   return ParseSliceTable(text.str(), path);
 }
 
-absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table,
-                                    std::string_view std_name, std::string_view std_source) {
+absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table, std::string_view std_name,
+                                    std::string_view std_source) {
   const absl::string_view name = Av(std_name);
   const absl::string_view source = Av(std_source);
   std::vector<std::string> names;
@@ -244,12 +240,11 @@ absl::StatusOr<SliceSpec> SliceSpecFromFlags(std::string_view ffn, std::string_v
   std::set<int64_t> skipped_set;
   for (int64_t layer : skipped) {
     if (layer >= num_layers) {
-      return absl::InvalidArgumentError(absl::StrCat(kSkipFlag, ": layer ", layer,
-                                                     " is out of range [0, ", num_layers, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kSkipFlag, ": layer ", layer, " is out of range [0, ", num_layers, ")"));
     }
     if (!skipped_set.insert(layer).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kSkipFlag, ": layer ", layer, " is listed twice"));
+      return absl::InvalidArgumentError(absl::StrCat(kSkipFlag, ": layer ", layer, " is listed twice"));
     }
   }
   std::vector<int64_t> kept_full_widths;
@@ -274,8 +269,8 @@ absl::StatusOr<SliceSpec> SliceSpecFromFlags(std::string_view ffn, std::string_v
     spec.ffn_widths.assign(kept_full_widths.size(), widths[0]);
   } else if (widths.size() != kept_full_widths.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kFfnFlag, ": expected one width or ", kept_full_widths.size(), " (one per kept layer: ",
-        num_layers, " layers, ", skipped_set.size(), " skipped), got ", widths.size()));
+        kFfnFlag, ": expected one width or ", kept_full_widths.size(), " (one per kept layer: ", num_layers,
+        " layers, ", skipped_set.size(), " skipped), got ", widths.size()));
   } else {
     spec.ffn_widths = std::move(widths);
   }
@@ -290,8 +285,8 @@ absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig
   };
   const int64_t num_layers = static_cast<int64_t>(model.ffn_widths.size());
   if (num_layers == 0 || (model.num_layers != 0 && model.num_layers != num_layers)) {
-    return error(absl::StrCat("the model config is inconsistent: ", model.num_layers,
-                              " layers but ", num_layers, " FFN widths"));
+    return error(absl::StrCat("the model config is inconsistent: ", model.num_layers, " layers but ",
+                              num_layers, " FFN widths"));
   }
   const std::set<int64_t> reserved(reserved_layers.begin(), reserved_layers.end());
   std::vector<bool> skipped(num_layers, false);
@@ -325,8 +320,7 @@ absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig
       return error(absl::StrCat("layer ", layer, " FFN width ", width, " is not positive"));
     }
     if (width > full) {
-      return error(
-          absl::StrCat("layer ", layer, " FFN width ", width, " exceeds the model's ", full));
+      return error(absl::StrCat("layer ", layer, " FFN width ", width, " exceeds the model's ", full));
     }
     if (width != full) view.identity = false;
     view.layers.push_back(layer);
@@ -341,8 +335,7 @@ std::string ShortWidths(const std::vector<int64_t>& widths) {
     size_t j = i;
     while (j < widths.size() && widths[j] == widths[i]) ++j;
     const size_t count = j - i;
-    runs.push_back(count == 1 ? absl::StrCat(widths[i])
-                              : absl::StrCat(widths[i], " x ", count));
+    runs.push_back(count == 1 ? absl::StrCat(widths[i]) : absl::StrCat(widths[i], " x ", count));
     i = j;
   }
   return absl::StrCat("[", absl::StrJoin(runs, ", "), "]");

@@ -67,7 +67,7 @@ class Validator {
  public:
   Validator(const std::string& path, int64_t data_size) : path_(path), data_size_(data_size) {}
 
-  absl::Status Error(std::string_view tensor, std::string_view what) const {
+  absl::Status Error(absl::string_view tensor, absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": tensor '", tensor, "': ", what));
   }
 
@@ -142,18 +142,15 @@ class Validator {
     std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
       return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
     });
-    int64_t max_end = 0;
-    const std::string* owner = nullptr;
+    const Range* owner = nullptr;  // the non-empty range reaching furthest so far
     for (const Range& r : ranges) {
       if (r.end == r.begin) continue;
-      if (owner != nullptr && r.begin < max_end) {
-        return absl::InvalidArgumentError(absl::StrCat(path_, ": tensors '", *owner, "' and '", *r.name,
-                                                       "' have overlapping data_offsets"));
+      if (owner != nullptr && r.begin < owner->end) {
+        return absl::InvalidArgumentError(absl::StrCat(path_, ": tensors '", *owner->name, "' [", owner->begin, ", ",
+                                                       owner->end, ") and '", *r.name, "' [", r.begin, ", ", r.end,
+                                                       ") have overlapping data_offsets"));
       }
-      if (r.end > max_end) {
-        max_end = r.end;
-        owner = r.name;
-      }
+      if (owner == nullptr || r.end > owner->end) owner = &r;
     }
     return absl::OkStatus();
   }

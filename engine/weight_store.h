@@ -32,7 +32,7 @@ class WeightStore {
   // View of a 2-D tensor; InvalidArgument if it is not [rows, cols] as expected
   // (pass -1 to accept any size in that dimension).
   absl::StatusOr<MatrixView> Matrix(const std::string& name, int64_t rows, int64_t cols) const;
-  // View of a 1-D tensor of `size` elements.
+  // View of a 1-D tensor of `size` elements (-1: any size).
   absl::StatusOr<VectorView> Vector(const std::string& name, int64_t size) const;
 
   const std::string& dir() const { return dir_; }

@@ -132,7 +132,9 @@ TEST(CsvTest, GarbageAfterClosingQuote) {
 }
 
 TEST(CsvTest, ColumnsCountFromLineStartAfterBom) {
-  EXPECT_THAT(ErrorOf("\xEF\xBB\xBF" "a\"b\n"), HasSubstr("line 1, column 2"));
+  EXPECT_THAT(ErrorOf("\xEF\xBB\xBF"
+                      "a\"b\n"),
+              HasSubstr("line 1, column 2"));
 }
 
 }  // namespace

@@ -18,8 +18,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr char kHeader[] =
-    "name,# Layers,# Effective Params (B),Notes,FFN Hidden Dims,Layers Skipped\n";
+constexpr char kHeader[] = "name,# Layers,# Effective Params (B),Notes,FFN Hidden Dims,Layers Skipped\n";
 
 ModelConfig SmallModel() {  // 6 layers of width 64
   ModelConfig m;
@@ -89,8 +88,7 @@ TEST(SliceTableTest, ParsesGemma3nTable) {
   EXPECT_EQ(main.extra.at("MMLU PT accuracy"), "62.30%");
   EXPECT_EQ(main.source, "matformer_configs/gemma3n.csv:row 2");
 
-  absl::StatusOr<SliceSpec> e2b =
-      FindSlice(*table, "Config for official E2B Model", "gemma3n.csv");
+  absl::StatusOr<SliceSpec> e2b = FindSlice(*table, "Config for official E2B Model", "gemma3n.csv");
   ASSERT_TRUE(e2b.ok()) << e2b.status();
   EXPECT_EQ(e2b->ffn_widths.size(), 30u);
   EXPECT_THAT(e2b->ffn_widths, Each(8192));
@@ -149,8 +147,7 @@ TEST(SliceTableTest, BrokenQuotingIsInvalidArgument) {
   EXPECT_THAT(message, HasSubstr("t.csv"));
   EXPECT_THAT(message, HasSubstr("broken CSV quoting"));
   EXPECT_THAT(message, HasSubstr("line 2, column 10"));
-  EXPECT_THAT(TableError(std::string(kHeader) + "a,1,2,x,\"[1],\n"),
-              HasSubstr("never closed"));
+  EXPECT_THAT(TableError(std::string(kHeader) + "a,1,2,x,\"[1],\n"), HasSubstr("never closed"));
 }
 
 TEST(SliceTableTest, StructuralErrors) {
@@ -169,16 +166,14 @@ TEST(SliceTableTest, FieldErrorsNameRowAndColumn) {
   const std::string h = kHeader;
   EXPECT_THAT(TableError(h + "a,1,,,[1],\n\nb,1,,,[2 x],\n"),
               HasSubstr("t.csv: row 4, column \"FFN Hidden Dims\": bad list \"[2 x]\": item 1"));
-  EXPECT_THAT(TableError(h + "a,,,,,\n"),
-              HasSubstr("row 2, column \"FFN Hidden Dims\": bad list \"\""));
+  EXPECT_THAT(TableError(h + "a,,,,,\n"), HasSubstr("row 2, column \"FFN Hidden Dims\": bad list \"\""));
   EXPECT_THAT(TableError(h + "a,,,,[],\n"), HasSubstr("the list is empty"));
   EXPECT_THAT(TableError(h + "a,,,,\"[1, 0]\",\n"),
               HasSubstr("row 2, column \"FFN Hidden Dims\": width 2 is 0"));
   EXPECT_THAT(TableError(h + "a,,,,[4 - 8],\n"), HasSubstr("width 1 is -4"));
   EXPECT_THAT(TableError(h + "a,,,,[1],\"[1,,2]\"\n"),
               HasSubstr("row 2, column \"Layers Skipped\": bad list \"[1,,2]\": item 2 is empty"));
-  EXPECT_THAT(TableError(h + "a,,,,[1],3\n"),
-              HasSubstr("column \"Layers Skipped\": bad list \"3\""));
+  EXPECT_THAT(TableError(h + "a,,,,[1],3\n"), HasSubstr("column \"Layers Skipped\": bad list \"3\""));
   EXPECT_THAT(TableError(h + "a,,,,[1],[-1]\n"), HasSubstr("layer index -1 is negative"));
   EXPECT_THAT(TableError(h + "a,thirty,,,[1],\n"),
               HasSubstr("row 2, column \"# Layers\": \"thirty\" is not a positive integer"));
@@ -196,8 +191,7 @@ TEST(SliceTableTest, DeclaredLayersMustMatchWidthCount) {
 }
 
 TEST(SliceTableTest, DuplicateNames) {
-  const std::string message =
-      TableError(std::string(kHeader) + "a,,,,[1],\nb,,,,[1],\na,,,,[2],\n");
+  const std::string message = TableError(std::string(kHeader) + "a,,,,[1],\nb,,,,[1],\na,,,,[2],\n");
   EXPECT_THAT(message, HasSubstr("t.csv: row 4"));
   EXPECT_THAT(message, HasSubstr("slice name \"a\" already used on row 2"));
 }
@@ -303,17 +297,14 @@ TEST(ValidateSliceTest, BuildsTheView) {
 }
 
 TEST(ValidateSliceTest, IdentityOnlyWhenFullAndNothingSkipped) {
-  absl::StatusOr<SliceView> full = ValidateSlice(Spec("f", std::vector<int64_t>(6, 64), {}),
-                                                 SmallModel());
+  absl::StatusOr<SliceView> full = ValidateSlice(Spec("f", std::vector<int64_t>(6, 64), {}), SmallModel());
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_TRUE(full->identity);
   EXPECT_THAT(full->layers, ElementsAre(0, 1, 2, 3, 4, 5));
-  absl::StatusOr<SliceView> narrow =
-      ValidateSlice(Spec("n", {64, 64, 64, 64, 64, 63}, {}), SmallModel());
+  absl::StatusOr<SliceView> narrow = ValidateSlice(Spec("n", {64, 64, 64, 64, 64, 63}, {}), SmallModel());
   ASSERT_TRUE(narrow.ok()) << narrow.status();
   EXPECT_FALSE(narrow->identity);
-  absl::StatusOr<SliceView> skip = ValidateSlice(Spec("s", std::vector<int64_t>(5, 64), {0}),
-                                                 SmallModel());
+  absl::StatusOr<SliceView> skip = ValidateSlice(Spec("s", std::vector<int64_t>(5, 64), {0}), SmallModel());
   ASSERT_TRUE(skip.ok()) << skip.status();
   EXPECT_FALSE(skip->identity);
 }
@@ -334,8 +325,7 @@ TEST(ValidateSliceTest, ReservedLayersMayNotBeSkipped) {
   SliceSpec spec = Spec("bad", std::vector<int64_t>(33, 8192), {18, 20});
   spec.source = "t.csv:row 5";
   const std::string message = ValidateError(spec, GemmaLikeModel(), kGemmaReserved);
-  EXPECT_THAT(message,
-              HasSubstr("slice \"bad\": layer 18 may not be skipped: it is reserved by the model"));
+  EXPECT_THAT(message, HasSubstr("slice \"bad\": layer 18 may not be skipped: it is reserved by the model"));
   EXPECT_THAT(message, HasSubstr("(t.csv:row 5)"));
   // The same slice is fine without the reservation.
   EXPECT_TRUE(ValidateSlice(spec, GemmaLikeModel()).ok());
@@ -366,8 +356,7 @@ TEST(ValidateSliceTest, InconsistentModelIsAnErrorNotACrash) {
   m.num_layers = 7;
   EXPECT_THAT(ValidateError(Spec("foo", std::vector<int64_t>(6, 8), {}), m),
               HasSubstr("model config is inconsistent"));
-  EXPECT_THAT(ValidateError(Spec("foo", {}, {}), ModelConfig{}),
-              HasSubstr("model config is inconsistent"));
+  EXPECT_THAT(ValidateError(Spec("foo", {}, {}), ModelConfig{}), HasSubstr("model config is inconsistent"));
 }
 
 // ---- ShortWidths ----

@@ -155,10 +155,11 @@ TEST_F(SpeculativeDecoderTest, DraftPMinShortensDraftsWithoutChangingOutput) {
   const auto out_tight = Generate(Prompt(1), p, &tight);
   EXPECT_EQ(out_loose, out_tight);
   EXPECT_LT(tight.drafted_tokens, loose.drafted_tokens);
-  p.policy.draft_min = 2;  // but never fewer than draft_min while budget allows
+  p.policy.draft_min = 2;  // but never fewer than draft_min while the budget allows
   GenerationStats floor;
   Generate(Prompt(1), p, &floor);
-  EXPECT_GE(floor.drafted_tokens, 2 * (floor.rounds - 1));
+  // Only the last two rounds (budget 2 or 1 token) may draft fewer.
+  EXPECT_GE(floor.drafted_tokens, 2 * (floor.rounds - 2));
 }
 
 TEST_F(SpeculativeDecoderTest, StopsAtStopTokenAndAtContextEnd) {

@@ -22,7 +22,7 @@ AcceptanceResult Accept(const AcceptanceParams& a) {
     const int32_t x = a.draft_tokens[i];
     const double px = p[x];
     const double qx = q[x];
-    if (qx > 0.0 && a.accept_uniforms[i] * qx <= px) continue;  // accepted
+    if (a.accept_uniforms[i] * qx < px) continue;  // accepted: u < p/q (never when p(x) = 0)
     // Rejected: sample from the residual max(0, p - q), unnormalised.
     double mass = 0.0;
     for (int64_t t = 0; t < v; ++t) {

@@ -6,7 +6,7 @@
 // Greedy (temperature 0): accept while the draft token equals argmax p_i; the
 // next token is argmax p at the first mismatch (or the bonus position).
 // Sampling (Leviathan et al. 2023; Chen et al. 2023): accept draft token x_i
-// when u_i * q_i(x_i) <= p_i(x_i) (i.e. u_i <= min(1, p/q); q(x) = 0 rejects);
+// when u_i * q_i(x_i) < p_i(x_i) (i.e. u_i < min(1, p/q); p(x) = 0 always rejects);
 // at the first rejection sample norm(max(0, p_i - q_i)); after k acceptances
 // sample the bonus token from p_{k+1}. The emitted tokens are then distributed
 // exactly as the target p, whatever q is.

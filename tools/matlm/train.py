@@ -41,6 +41,9 @@ def parse_args(argv=None):
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
+    ap.add_argument("--schedule", choices=("wsd", "cosine"), default="wsd",
+                    help="wsd: warmup, constant, then linear decay over the last --decay-frac of the steps")
+    ap.add_argument("--decay-frac", type=float, default=0.2)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
@@ -63,6 +66,12 @@ def parse_args(argv=None):
 def lr_at(step, args):
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
+    if args.schedule == "wsd":
+        decay_start = args.steps * (1 - args.decay_frac)
+        if step < decay_start:
+            return args.lr
+        p = min(1.0, (step - decay_start) / max(1.0, args.steps - decay_start))
+        return args.lr * (1 - (1 - args.min_lr_frac) * p)
     p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
     return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
 

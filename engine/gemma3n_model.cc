@@ -1,0 +1,328 @@
+// Gemma3nModel: weight binding, KV cache layout, slice checks, the top-level
+// forward (embeddings, per-layer inputs, AltUp stream creation and collapse,
+// head and soft-cap) and the parameter / byte counts. The decoder layer itself
+// is in gemma3n_layer.cc.
+#include "engine/gemma3n_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/gemma3n_model_internal.h"
+#include "engine/status_macros.h"
+#include "kernels/attention.h"
+#include "kernels/embedding.h"
+#include "kernels/gemma3n_ops.h"
+#include "kernels/rms_norm.h"
+
+namespace matspec {
+namespace {
+
+constexpr float kMagnitudeFloor = 1e-5f;
+
+// A sub-view of rows [first, first + n) of m.
+MatrixView RowBlock(const MatrixView& m, int64_t first, int64_t n) {
+  MatrixView v = m;
+  v.data = m.Row(first);
+  v.rows = n;
+  return v;
+}
+
+// A sub-view of columns [first, first + n) of m (same leading dimension).
+MatrixView ColBlock(const MatrixView& m, int64_t first, int64_t n) {
+  MatrixView v = m;
+  v.data = static_cast<const char*>(m.data) + first * DTypeSize(m.dtype);
+  v.cols = n;
+  return v;
+}
+
+absl::StatusOr<std::vector<float>> SmallMatrix(const WeightStore& store, const std::string& name, int64_t rows,
+                                               int64_t cols, double clip) {
+  ASSIGN_OR_RETURN(MatrixView m, store.Matrix(name, rows, cols));
+  std::vector<float> out(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      float x = m.At(r, c);
+      if (clip > 0) x = std::clamp(x, static_cast<float>(-clip), static_cast<float>(clip));
+      out[r * cols + c] = x;
+    }
+  }
+  return out;
+}
+
+int64_t VecBytes(const VectorView& v) { return v.data ? v.size * DTypeSize(v.dtype) : 0; }
+int64_t MatBytes(const MatrixView& m) { return m.data ? m.TouchedBytes() : 0; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Gemma3nModel>> Gemma3nModel::Create(const Gemma3nConfig& config,
+                                                                   const WeightStore& store) {
+  std::unique_ptr<Gemma3nModel> m(new Gemma3nModel());
+  m->config_ = config;
+  const ModelConfig& b = config.base;
+  if (store.Has("model.language_model.embed_tokens.weight")) {
+    m->prefix_ = "model.language_model.";
+  } else if (store.Has("model.embed_tokens.weight")) {
+    m->prefix_ = "model.";
+  } else {
+    return absl::NotFoundError(absl::StrCat("gemma3n: neither model.language_model.embed_tokens.weight nor "
+                                            "model.embed_tokens.weight is in ", store.dir()));
+  }
+  const std::string& p = m->prefix_;
+  const int64_t D = b.hidden_size, L = b.num_layers, P = config.hidden_size_per_layer_input;
+  const int64_t N = config.altup_num_inputs, hd = b.head_dim;
+  const int64_t qdim = b.num_heads * hd, kvdim = b.num_kv_heads * hd;
+  ASSIGN_OR_RETURN(m->embed_, store.Matrix(p + "embed_tokens.weight", b.vocab_size, D));
+  ASSIGN_OR_RETURN(m->embed_per_layer_,
+                   store.Matrix(p + "embed_tokens_per_layer.weight", config.vocab_size_per_layer_input, L * P));
+  ASSIGN_OR_RETURN(m->per_layer_projection_, store.Matrix(p + "per_layer_model_projection.weight", L * P, D));
+  ASSIGN_OR_RETURN(m->per_layer_projection_norm_, store.Vector(p + "per_layer_projection_norm.weight", P));
+  ASSIGN_OR_RETURN(m->final_norm_, store.Vector(p + "norm.weight", D));
+  for (int64_t i = 0; i + 1 < N; ++i) {
+    ASSIGN_OR_RETURN(MatrixView a, store.Matrix(absl::StrCat(p, "altup_projections.", i, ".weight"), D, D));
+    ASSIGN_OR_RETURN(MatrixView u, store.Matrix(absl::StrCat(p, "altup_unembed_projections.", i, ".weight"), D, D));
+    m->altup_proj_.push_back(a);
+    m->altup_unembed_.push_back(u);
+  }
+  m->layers_.resize(L);
+  m->sparsity_multiplier_.assign(L, 0.f);
+  for (int64_t l = 0; l < L; ++l) {
+    Gemma3nLayerWeights& w = m->layers_[l];
+    const std::string lp = absl::StrCat(p, "layers.", l, ".");
+    const int64_t F = b.ffn_widths[l];
+    ASSIGN_OR_RETURN(w.input_norm, store.Vector(lp + "input_layernorm.weight", D));
+    ASSIGN_OR_RETURN(w.post_attn_norm, store.Vector(lp + "post_attention_layernorm.weight", D));
+    ASSIGN_OR_RETURN(w.pre_ffn_norm, store.Vector(lp + "pre_feedforward_layernorm.weight", D));
+    ASSIGN_OR_RETURN(w.post_ffn_norm, store.Vector(lp + "post_feedforward_layernorm.weight", D));
+    ASSIGN_OR_RETURN(w.q, store.Matrix(lp + "self_attn.q_proj.weight", qdim, D));
+    ASSIGN_OR_RETURN(w.o, store.Matrix(lp + "self_attn.o_proj.weight", D, qdim));
+    ASSIGN_OR_RETURN(w.q_norm, store.Vector(lp + "self_attn.q_norm.weight", hd));
+    if (!config.IsConsumer(l)) {  // consumers never use their own K/V weights (spec §6)
+      ASSIGN_OR_RETURN(w.k, store.Matrix(lp + "self_attn.k_proj.weight", kvdim, D));
+      ASSIGN_OR_RETURN(w.v, store.Matrix(lp + "self_attn.v_proj.weight", kvdim, D));
+      ASSIGN_OR_RETURN(w.k_norm, store.Vector(lp + "self_attn.k_norm.weight", hd));
+    }
+    ASSIGN_OR_RETURN(w.gate, store.Matrix(lp + "mlp.gate_proj.weight", F, D));
+    ASSIGN_OR_RETURN(w.up, store.Matrix(lp + "mlp.up_proj.weight", F, D));
+    ASSIGN_OR_RETURN(w.down, store.Matrix(lp + "mlp.down_proj.weight", D, F));
+    ASSIGN_OR_RETURN(w.correct_output_scale, store.Vector(lp + "altup.correct_output_scale", D));
+    ASSIGN_OR_RETURN(w.correction,
+                     SmallMatrix(store, lp + "altup.correction_coefs.weight", N, N, config.altup_coef_clip));
+    ASSIGN_OR_RETURN(w.prediction, SmallMatrix(store, lp + "altup.prediction_coefs.weight", N * N, N, 0.0));
+    ASSIGN_OR_RETURN(w.router, store.Matrix(lp + "altup.modality_router.weight", N, D));
+    ASSIGN_OR_RETURN(w.router_norm, store.Vector(lp + "altup.router_norm.weight", D));
+    ASSIGN_OR_RETURN(w.laurel_left, store.Matrix(lp + "laurel.linear_left.weight", config.laurel_rank, D));
+    ASSIGN_OR_RETURN(w.laurel_right, store.Matrix(lp + "laurel.linear_right.weight", D, config.laurel_rank));
+    ASSIGN_OR_RETURN(w.laurel_norm, store.Vector(lp + "laurel.post_laurel_norm.weight", D));
+    ASSIGN_OR_RETURN(w.pli_gate, store.Matrix(lp + "per_layer_input_gate.weight", P, D));
+    ASSIGN_OR_RETURN(w.pli_proj, store.Matrix(lp + "per_layer_projection.weight", D, P));
+    ASSIGN_OR_RETURN(w.post_pli_norm, store.Vector(lp + "post_per_layer_input_norm.weight", D));
+    if (config.activation_sparsity[l] > 0.0) {
+      m->sparsity_multiplier_[l] = static_cast<float>(NormalQuantile(config.activation_sparsity[l]));
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> CreateGemma3nModel(const std::string& config_json_path,
+                                                          const WeightStore& store) {
+  ASSIGN_OR_RETURN(Gemma3nConfig config, LoadGemma3nConfig(config_json_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<Gemma3nModel> model, Gemma3nModel::Create(config, store));
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+absl::Status Gemma3nModel::CheckSlice(const SliceView& slice) const {
+  const int64_t L = config_.num_layers();
+  if (static_cast<int64_t>(slice.ffn_widths.size()) != L) {
+    return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" has ", slice.ffn_widths.size(),
+                                                   " layer widths; the model has ", L, " layers"));
+  }
+  if (slice.layers.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" keeps no layer"));
+  }
+  int64_t prev = -1;
+  for (int64_t l : slice.layers) {
+    if (l <= prev || l >= L) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("slice \"", slice.name, "\": kept layers must be ascending indices in [0, ", L, ")"));
+    }
+    prev = l;
+    const int64_t w = slice.ffn_widths[l];
+    if (w < 1 || w > config_.base.ffn_widths[l]) {
+      return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\": layer ", l, " width ", w,
+                                                     " is outside [1, ", config_.base.ffn_widths[l], "]"));
+    }
+  }
+  for (int64_t producer : config_.producers) {
+    if (!slice.Keeps(producer)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "slice \"", slice.name, "\" skips layer ", producer, ", a KV producer whose cache later layers read; ",
+          "Gemma 3n layers ", absl::StrJoin(config_.producers, ", "), " are reserved and may not be skipped"));
+    }
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    const bool listed = std::binary_search(slice.layers.begin(), slice.layers.end(), l);
+    if (listed != (slice.ffn_widths[l] > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("slice \"", slice.name, "\": layer ", l, " kept-list and width disagree"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<KvCache> Gemma3nModel::NewKvCache(const SliceView& slice, int64_t capacity) const {
+  std::vector<bool> stored(config_.num_layers(), false);
+  for (int64_t l : slice.layers) {
+    if (l < static_cast<int64_t>(stored.size()) && !config_.IsConsumer(l)) stored[l] = true;
+  }
+  return std::make_unique<KvCache>(stored, config_.base.num_kv_heads, config_.base.head_dim, capacity);
+}
+
+void Gemma3nModel::EnsureScratch(int64_t t, int64_t kv_len) {
+  const ModelConfig& b = config_.base;
+  const int64_t D = b.hidden_size, N = config_.altup_num_inputs, P = config_.hidden_size_per_layer_input;
+  if (t > scratch_t_) {
+    const int64_t qdim = b.num_heads * b.head_dim, kvdim = b.num_kv_heads * b.head_dim;
+    streams_.assign(N, std::vector<float>(t * D));
+    pred_.assign(N, std::vector<float>(t * D));
+    pli_.resize(t * b.num_layers * P);
+    for (auto* buf : {&an_, &lau_, &tmp_, &hmid_, &y_}) buf->resize(t * D);
+    low_.resize(t * config_.laurel_rank);
+    q_.resize(t * qdim);
+    attn_.resize(t * qdim);
+    k_.resize(t * kvdim);
+    v_.resize(t * kvdim);
+    gate_.resize(t * b.max_ffn_width());
+    up_.resize(t * b.max_ffn_width());
+    coefs_.resize(t * N * N);
+    modal_.resize(t * N);
+    gpl_.resize(t * P);
+    pl_emb_.resize(t * P);
+    ids_pl_.resize(t);
+    positions_.resize(t);
+    scratch_t_ = t;
+  }
+  const int64_t need = AttentionScratchFloats(kv_len, ctx_.num_threads);
+  if (static_cast<int64_t>(attn_scratch_.size()) < need) attn_scratch_.resize(need);
+}
+
+void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice) {
+  const ModelConfig& b = config_.base;
+  const int64_t D = b.hidden_size, L = b.num_layers, P = config_.hidden_size_per_layer_input;
+  // Ids outside the per-layer table (multimodal ids) use row 0, as HF's
+  // Gemma3nForConditionalGeneration does.
+  for (int64_t j = 0; j < t; ++j) {
+    ids_pl_[j] = tokens[j] < config_.vocab_size_per_layer_input ? tokens[j] : 0;
+  }
+  const float proj_scale = 1.f / std::sqrt(static_cast<float>(D));
+  const float input_scale = 1.f / std::sqrt(2.f);
+  for (int64_t l : slice.layers) {
+    // proj = rmsnorm(W_slot e * D^-0.5) into gpl_ rows, then the table slot into low_.
+    gemma3n_internal::Linear(ctx_, streams_[0].data(), D, t, RowBlock(per_layer_projection_, l * P, P),
+                             gpl_.data(), P, false);
+    for (int64_t i = 0; i < t * P; ++i) gpl_[i] *= proj_scale;
+    gemma3n_internal::Norm(gpl_.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, gpl_.data());
+    EmbeddingGather(ColBlock(embed_per_layer_, l * P, P), ids_pl_.data(), t,
+                    std::sqrt(static_cast<float>(P)), pl_emb_.data());
+    for (int64_t j = 0; j < t; ++j) {
+      float* out = pli_.data() + (j * L + l) * P;
+      for (int64_t i = 0; i < P; ++i) out[i] = (gpl_[j * P + i] + pl_emb_[j * P + i]) * input_scale;
+    }
+  }
+}
+
+absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
+  const ModelConfig& b = config_.base;
+  RETURN_IF_ERROR(args.Validate(b.vocab_size));
+  const SliceView& slice = *args.slice;
+  RETURN_IF_ERROR(CheckSlice(slice));
+  KvCache& kv = *args.kv;
+  if (kv.num_layers() != b.num_layers) {
+    return absl::InvalidArgumentError(absl::StrCat("KV cache has ", kv.num_layers(), " layers; the model has ",
+                                                   b.num_layers));
+  }
+  for (int64_t l : slice.layers) {
+    if (!kv.stores(config_.kv_source[l])) {
+      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", config_.kv_source[l],
+                                                     " needed by layer ", l, " of slice \"", slice.name, "\""));
+    }
+  }
+  const int64_t t = args.t, past = kv.length();
+  const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
+  EnsureScratch(t, past + t);
+  for (int64_t i = 0; i < t; ++i) positions_[i] = past + i;
+
+  // Scaled embedding = stream 0; per-layer inputs; streams 1..N-1.
+  EmbeddingGather(embed_, args.tokens, t, std::sqrt(static_cast<float>(D)), streams_[0].data());
+  if (args.tap) (*args.tap)("embed", -1, streams_[0].data(), t, D);
+  PerLayerInputs(args.tokens, t, slice);
+  for (int64_t i = 1; i < N; ++i) {
+    gemma3n_internal::Linear(ctx_, streams_[0].data(), D, t, altup_proj_[i - 1], streams_[i].data(), D, false);
+    MatchMagnitude(streams_[i].data(), streams_[0].data(), t, D, kMagnitudeFloor);
+  }
+
+  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
+  kv.Advance(t);
+
+  if (args.logits == nullptr) return absl::OkStatus();
+  // Collapse the streams (mean of stream 0 and the rescaled unembedded others), norm, head, soft-cap.
+  const int64_t rows = args.all_logits ? t : 1;
+  const int64_t first = (t - rows) * D;
+  const float* x0 = streams_[0].data() + first;
+  std::memcpy(hmid_.data(), x0, rows * D * sizeof(float));
+  for (int64_t i = 1; i < N; ++i) {
+    gemma3n_internal::Linear(ctx_, streams_[i].data() + first, D, rows, altup_unembed_[i - 1], tmp_.data(), D,
+                             false);
+    MatchMagnitude(tmp_.data(), x0, rows, D, kMagnitudeFloor);
+    for (int64_t e = 0; e < rows * D; ++e) hmid_[e] += tmp_[e];
+  }
+  const float inv_n = 1.f / static_cast<float>(N);
+  for (int64_t e = 0; e < rows * D; ++e) hmid_[e] *= inv_n;
+  gemma3n_internal::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
+  if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
+  gemma3n_internal::Linear(ctx_, an_.data(), D, rows, embed_, args.logits, b.vocab_size, false);
+  if (config_.final_logit_softcapping > 0) {
+    LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
+  }
+  return absl::OkStatus();
+}
+
+int64_t Gemma3nModel::ParameterCount(const SliceView& slice) const {
+  return Gemma3nEffectiveParameters(config_, slice);
+}
+
+int64_t Gemma3nModel::TotalParameterCount(const SliceView& slice) const {
+  return Gemma3nEffectiveParameters(config_, slice) + Gemma3nEmbeddingParameters(config_, slice);
+}
+
+int64_t Gemma3nModel::WeightBytesRead(const SliceView& slice) const {
+  const int64_t D = config_.base.hidden_size, P = config_.hidden_size_per_layer_input;
+  // One row of each embedding table (the kept per-layer slots only), the head in full.
+  int64_t bytes = D * DTypeSize(embed_.dtype) + MatBytes(embed_);
+  bytes += static_cast<int64_t>(slice.layers.size()) * P * DTypeSize(embed_per_layer_.dtype);
+  bytes += static_cast<int64_t>(slice.layers.size()) * P * D * DTypeSize(per_layer_projection_.dtype);
+  bytes += VecBytes(per_layer_projection_norm_) + VecBytes(final_norm_);
+  for (const MatrixView& m : altup_proj_) bytes += MatBytes(m);
+  for (const MatrixView& m : altup_unembed_) bytes += MatBytes(m);
+  const int64_t N = config_.altup_num_inputs;
+  for (int64_t l : slice.layers) {
+    const Gemma3nLayerWeights& w = layers_[l];
+    const int64_t f = slice.ffn_widths[l];
+    for (const VectorView* v : {&w.input_norm, &w.post_attn_norm, &w.pre_ffn_norm, &w.post_ffn_norm, &w.q_norm,
+                                &w.k_norm, &w.correct_output_scale, &w.router_norm, &w.laurel_norm,
+                                &w.post_pli_norm}) {
+      bytes += VecBytes(*v);
+    }
+    for (const MatrixView* m : {&w.q, &w.k, &w.v, &w.o, &w.router, &w.laurel_left, &w.laurel_right, &w.pli_gate,
+                                &w.pli_proj}) {
+      bytes += MatBytes(*m);
+    }
+    bytes += MatBytes(w.gate.FirstRows(f)) + MatBytes(w.up.FirstRows(f)) + MatBytes(w.down.FirstCols(f));
+    bytes += (N * N + N * N * N) * DTypeSize(w.q.dtype);  // AltUp coefficient matrices
+  }
+  return bytes;
+}
+
+}  // namespace matspec

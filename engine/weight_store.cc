@@ -1,0 +1,190 @@
+// WeightStore: opens a Hugging Face model directory (single file or sharded
+// index), maps each shard once and indexes every tensor by name.
+#include "engine/weight_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace matspec {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr char kSingleFile[] = "model.safetensors";
+constexpr char kIndexFile[] = "model.safetensors.index.json";
+
+bool IsRegularFile(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+std::string DimString(int64_t d) { return d < 0 ? "?" : absl::StrCat(d); }
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+// A shard name from the index must be a plain relative path that stays inside
+// the model directory. The check is lexical on purpose: the Hugging Face hub
+// cache links snapshot files to blobs outside the directory, and that is fine.
+absl::Status CheckShardName(const std::string& index_path, const std::string& shard) {
+  const fs::path p(shard);
+  const fs::path norm = p.lexically_normal();
+  const bool escapes = !norm.empty() && (*norm.begin() == "..");
+  if (shard.empty() || p.is_absolute() || p.has_root_name() || escapes || norm == ".") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(index_path, ": shard \"", shard, "\" is not a file inside the model directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return Json::parse(buffer.str());
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string& model_dir) {
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->dir_ = model_dir;
+  const fs::path dir(model_dir);
+  {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+      return absl::NotFoundError(absl::StrCat(model_dir, ": model directory does not exist"));
+    }
+  }
+  const fs::path single = dir / kSingleFile;
+  const fs::path index_path = dir / kIndexFile;
+
+  if (IsRegularFile(single)) {
+    ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(single.string()));
+    for (const auto& [name, rec] : file->tensors()) store->index_.emplace(name, &rec);
+    store->files_.push_back(std::move(file));
+    return store;
+  }
+  if (!IsRegularFile(index_path)) {
+    return absl::NotFoundError(absl::StrCat(model_dir, ": neither ", kSingleFile, " nor ", kIndexFile,
+                                            " found in the model directory"));
+  }
+
+  const std::string index_name = index_path.string();
+  ASSIGN_OR_RETURN(Json index, ReadJsonFile(index_name));
+  if (!index.is_object()) return absl::InvalidArgumentError(absl::StrCat(index_name, ": not a JSON object"));
+  auto map_it = index.find("weight_map");
+  if (map_it == index.end() || !map_it->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(index_name, ": no \"weight_map\" object"));
+  }
+
+  // Open each distinct shard once, in name order.
+  std::map<std::string, const SafetensorsFile*> shards;
+  for (auto it = map_it->begin(); it != map_it->end(); ++it) {
+    if (!it->is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(index_name, ": weight_map entry for tensor '", it.key(),
+                                                     "' is not a file name"));
+    }
+    const std::string shard = it->get<std::string>();
+    RETURN_IF_ERROR(CheckShardName(index_name, shard));
+    shards.emplace(shard, nullptr);
+  }
+  for (auto& [shard, file_ptr] : shards) {
+    const fs::path shard_path = dir / shard;
+    absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(shard_path.string());
+    if (!file.ok()) {
+      if (absl::IsNotFound(file.status())) {
+        return absl::NotFoundError(absl::StrCat(index_name, ": shard \"", shard, "\" does not exist (",
+                                                shard_path.string(), ")"));
+      }
+      return file.status();
+    }
+    for (const auto& [name, rec] : (*file)->tensors()) {
+      auto [it, inserted] = store->index_.emplace(name, &rec);
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' appears in two shards: ",
+                                                       it->second->file, " and ", rec.file));
+      }
+    }
+    file_ptr = file->get();
+    store->files_.push_back(*std::move(file));
+  }
+  // Every tensor the index names must be in the shard it names.
+  for (auto it = map_it->begin(); it != map_it->end(); ++it) {
+    const SafetensorsFile* shard = shards.at(it->get<std::string>());
+    if (shard->tensors().count(it.key()) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(index_name, ": tensor '", it.key(), "' is listed in shard \"",
+                                                     it->get<std::string>(), "\" but that shard does not hold it"));
+    }
+  }
+  return store;
+}
+
+bool WeightStore::Has(const std::string& name) const { return index_.count(name) != 0; }
+
+absl::StatusOr<const TensorRecord*> WeightStore::Find(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) {
+    return absl::NotFoundError(absl::StrCat("tensor '", name, "' not found in checkpoint ", dir_));
+  }
+  return it->second;
+}
+
+absl::StatusOr<MatrixView> WeightStore::Matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  ASSIGN_OR_RETURN(const TensorRecord* rec, Find(name));
+  const auto& s = rec->shape;
+  if (s.size() != 2 || (rows >= 0 && s[0] != rows) || (cols >= 0 && s[1] != cols)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, ": expected shape [",
+                                                   DimString(rows), ", ", DimString(cols), "], got ",
+                                                   ShapeString(s)));
+  }
+  MatrixView v;
+  v.data = rec->data;
+  v.dtype = rec->dtype;
+  v.rows = s[0];
+  v.cols = s[1];
+  v.ld = s[1];
+  v.device = Device::kCpu;
+  return v;
+}
+
+absl::StatusOr<VectorView> WeightStore::Vector(const std::string& name, int64_t size) const {
+  ASSIGN_OR_RETURN(const TensorRecord* rec, Find(name));
+  const auto& s = rec->shape;
+  if (s.size() != 1 || (size >= 0 && s[0] != size)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, ": expected shape [",
+                                                   DimString(size), "], got ", ShapeString(s)));
+  }
+  VectorView v;
+  v.data = rec->data;
+  v.dtype = rec->dtype;
+  v.size = s[0];
+  v.device = Device::kCpu;
+  return v;
+}
+
+int64_t WeightStore::total_bytes() const {
+  int64_t total = 0;
+  for (const auto& [name, rec] : index_) total += rec->nbytes;
+  return total;
+}
+
+int64_t WeightStore::num_tensors() const { return static_cast<int64_t>(index_.size()); }
+
+}  // namespace matspec

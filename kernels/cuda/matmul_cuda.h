@@ -1,0 +1,45 @@
+// CUDA matrix product y = x W^T through cuBLAS, the contract of kernels/matmul.h
+// on device memory. The weight view is read in place through its leading
+// dimension (a FirstRows / FirstCols slice of the FFN is passed as it is: no
+// weight is ever copied).
+//
+// Precision choice. Activations are f32 (as on the CPU) but cuBLAS has no
+// bf16 x f32 product, so for bf16 (f16) weights x is first rounded to bf16
+// (f16) by a small conversion kernel into the workspace, then cublasGemmEx
+// multiplies bf16 x bf16 with f32 accumulation (CUBLAS_COMPUTE_32F) into an f32
+// y. The products of two bf16 values are exact in f32, so the only extra error
+// against the CPU kernel is the rounding of x: a relative 2^-9 (bf16) or 2^-11
+// (f16) per element, i.e. about 2^-9 * sqrt(sum_k (x_k w_k)^2) on y. f32
+// weights take x as it is (no TF32). tests/TOLERANCES.md holds the bounds.
+//
+// Asynchronous on `stream`; allocates nothing (the conversion buffer comes from
+// the workspace, cuBLAS uses the context's own workspace), so it can be
+// captured in a CUDA graph.
+#ifndef MATSPEC_KERNELS_CUDA_MATMUL_CUDA_H_
+#define MATSPEC_KERNELS_CUDA_MATMUL_CUDA_H_
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/matmul.h"
+
+namespace matspec {
+
+// Workspace bytes MatMulCuda needs for t rows of k inputs against weights of
+// `weight_dtype` (0 for f32 weights). Needs no device.
+size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype);
+
+// p.x: [t, x_ld] f32, p.y: [t, y_ld] f32, p.w: a device view (device == kCuda);
+// all device memory. p.accumulate adds into y. The cuBLAS handle of `ctx` is
+// bound to `stream`. InvalidArgument for bad parameters, a too small workspace
+// or sizes beyond cuBLAS's 32-bit dimensions.
+absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace workspace,
+                        cudaStream_t stream);
+
+}  // namespace matspec
+
+#endif  // MATSPEC_KERNELS_CUDA_MATMUL_CUDA_H_
