@@ -136,7 +136,8 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
   if (!type->is_string()) return r.TypeError("model_type", "a string", *type);
   c.model_type = type->get<std::string>();
   if (c.model_type != "llama") {
-    return r.Error("model_type", absl::StrCat("is \"", c.model_type, "\", which is not supported (supported: llama)"));
+    return r.Error("model_type",
+                   absl::StrCat("is \"", c.model_type, "\", which is not supported (supported: llama)"));
   }
 
   ASSIGN_OR_RETURN(c.vocab_size, r.RequiredPositiveInt("vocab_size"));
@@ -166,20 +167,23 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
   ASSIGN_OR_RETURN(std::optional<int64_t> kv, r.OptionalPositiveInt("num_key_value_heads"));
   c.num_kv_heads = kv.value_or(c.num_heads);
   if (c.num_heads % c.num_kv_heads != 0) {
-    return r.Error("num_key_value_heads", absl::StrCat("(", c.num_kv_heads, ") does not divide num_attention_heads (",
-                                                       c.num_heads, ")"));
+    return r.Error(
+        "num_key_value_heads",
+        absl::StrCat("(", c.num_kv_heads, ") does not divide num_attention_heads (", c.num_heads, ")"));
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> head_dim, r.OptionalPositiveInt("head_dim"));
   if (head_dim) {
     c.head_dim = *head_dim;
   } else {
     if (c.hidden_size % c.num_heads != 0) {
-      return r.Error("head_dim", absl::StrCat("is absent and hidden_size (", c.hidden_size,
-                                              ") is not divisible by num_attention_heads (", c.num_heads, ")"));
+      return r.Error("head_dim",
+                     absl::StrCat("is absent and hidden_size (", c.hidden_size,
+                                  ") is not divisible by num_attention_heads (", c.num_heads, ")"));
     }
     c.head_dim = c.hidden_size / c.num_heads;
   }
-  if (c.head_dim % 2 != 0) return r.Error("head_dim", absl::StrCat("must be even for RoPE, got ", c.head_dim));
+  if (c.head_dim % 2 != 0)
+    return r.Error("head_dim", absl::StrCat("must be even for RoPE, got ", c.head_dim));
 
   RETURN_IF_ERROR(r.OptionalPositiveNumber("rms_norm_eps", c.rms_norm_eps));
   RETURN_IF_ERROR(r.OptionalPositiveNumber("rope_theta", c.rope_theta));
@@ -194,7 +198,8 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
   }
   RETURN_IF_ERROR(r.OptionalString("hidden_act", c.hidden_act));
   if (c.hidden_act != "silu") {
-    return r.Error("hidden_act", absl::StrCat("is \"", c.hidden_act, "\", which is not supported (supported: silu)"));
+    return r.Error("hidden_act",
+                   absl::StrCat("is \"", c.hidden_act, "\", which is not supported (supported: silu)"));
   }
   for (const char* bias : {"attention_bias", "mlp_bias"}) {
     if (const Json* b = r.Get(bias)) {
@@ -219,7 +224,8 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
     ASSIGN_OR_RETURN(c.bos_token_id, r.TokenId("bos_token_id", *bos));
   }
   RETURN_IF_ERROR(r.OptionalString("torch_dtype", c.torch_dtype));
-  if (c.torch_dtype.empty()) RETURN_IF_ERROR(r.OptionalString("dtype", c.torch_dtype));  // transformers >= 4.56
+  if (c.torch_dtype.empty())
+    RETURN_IF_ERROR(r.OptionalString("dtype", c.torch_dtype));  // transformers >= 4.56
   return absl::OkStatus();
 }
 

@@ -26,9 +26,9 @@ namespace {
 using Json = nlohmann::json;
 
 // Safetensors dtypes that exist but that matspec does not read.
-constexpr std::string_view kOtherDtypes[] = {"F64", "I64", "I32", "I16", "I8", "U64", "U32", "U16",
-                                             "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0",
-                                             "F6_E2M3", "F6_E3M2", "F4", "C64"};
+constexpr std::string_view kOtherDtypes[] = {"F64",     "I64",     "I32",     "I16",  "I8",      "U64",
+                                             "U32",     "U16",     "U8",      "BOOL", "F8_E4M3", "F8_E5M2",
+                                             "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",   "C64"};
 
 std::optional<DType> ParseDType(std::string_view name) {
   if (name == "F32") return DType::kF32;
@@ -82,8 +82,8 @@ class Validator {
     const std::string dtype_name = dtype_it->get<std::string>();
     std::optional<DType> dtype = ParseDType(dtype_name);
     if (!dtype) {
-      const bool known = std::find(std::begin(kOtherDtypes), std::end(kOtherDtypes), dtype_name) !=
-                         std::end(kOtherDtypes);
+      const bool known =
+          std::find(std::begin(kOtherDtypes), std::end(kOtherDtypes), dtype_name) != std::end(kOtherDtypes);
       return Error(name, absl::StrCat(known ? "unsupported" : "unknown", " dtype \"", dtype_name,
                                       "\" (matspec reads F32, F16 and BF16 tensors)"));
     }
@@ -99,7 +99,8 @@ class Validator {
         return Error(name, absl::StrCat("negative dimension ", d.get<int64_t>(), " in shape"));
       }
       std::optional<int64_t> dim = NonNegativeInt(d);
-      if (!dim) return Error(name, absl::StrCat("shape dimension ", d.dump(), " is not a non-negative integer"));
+      if (!dim)
+        return Error(name, absl::StrCat("shape dimension ", d.dump(), " is not a non-negative integer"));
       shape.push_back(*dim);
       overflow = overflow || __builtin_mul_overflow(elements, *dim, &elements);
     }
@@ -146,9 +147,9 @@ class Validator {
     for (const Range& r : ranges) {
       if (r.end == r.begin) continue;
       if (owner != nullptr && r.begin < owner->end) {
-        return absl::InvalidArgumentError(absl::StrCat(path_, ": tensors '", *owner->name, "' [", owner->begin, ", ",
-                                                       owner->end, ") and '", *r.name, "' [", r.begin, ", ", r.end,
-                                                       ") have overlapping data_offsets"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path_, ": tensors '", *owner->name, "' [", owner->begin, ", ", owner->end, ") and '",
+                         *r.name, "' [", r.begin, ", ", r.end, ") have overlapping data_offsets"));
       }
       if (owner == nullptr || r.end > owner->end) owner = &r;
     }
@@ -179,8 +180,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   file->size_ = static_cast<int64_t>(st.st_size);
   if (file->size_ < 8) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": file is ", file->size_,
-                                                   " bytes, shorter than the 8-byte header length"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file is ", file->size_, " bytes, shorter than the 8-byte header length"));
   }
   void* map = ::mmap(nullptr, static_cast<size_t>(file->size_), PROT_READ, MAP_PRIVATE, fd, 0);
   const int map_err = errno;
@@ -228,7 +229,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
       // Bytes are read in place as float / uint16_t: a misaligned tensor (legal
       // in the format, never written by the reference writer) gets an aligned copy.
       const char* src = data + range.begin;
-      if (reinterpret_cast<uintptr_t>(src) % DTypeSize(slot->second.dtype) != 0) {
+      if (slot->second.nbytes > 0 && reinterpret_cast<uintptr_t>(src) % DTypeSize(slot->second.dtype) != 0) {
         auto& copy = file->aligned_copies_.emplace_back((slot->second.nbytes + 7) / 8);
         std::memcpy(copy.data(), src, static_cast<size_t>(slot->second.nbytes));
         slot->second.data = copy.data();

@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
   std::map<std::string, const SafetensorsFile*> shards;
   for (auto it = map_it->begin(); it != map_it->end(); ++it) {
     if (!it->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(index_name, ": weight_map entry for tensor '", it.key(),
-                                                     "' is not a file name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(index_name, ": weight_map entry for tensor '", it.key(), "' is not a file name"));
     }
     const std::string shard = it->get<std::string>();
     RETURN_IF_ERROR(CheckShardName(index_name, shard));
@@ -110,16 +110,16 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
     absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(shard_path.string());
     if (!file.ok()) {
       if (absl::IsNotFound(file.status())) {
-        return absl::NotFoundError(absl::StrCat(index_name, ": shard \"", shard, "\" does not exist (",
-                                                shard_path.string(), ")"));
+        return absl::NotFoundError(
+            absl::StrCat(index_name, ": shard \"", shard, "\" does not exist (", shard_path.string(), ")"));
       }
       return file.status();
     }
     for (const auto& [name, rec] : (*file)->tensors()) {
       auto [it, inserted] = store->index_.emplace(name, &rec);
       if (!inserted) {
-        return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' appears in two shards: ",
-                                                       it->second->file, " and ", rec.file));
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", name, "' appears in two shards: ", it->second->file, " and ", rec.file));
       }
     }
     file_ptr = file->get();
@@ -129,8 +129,9 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
   for (auto it = map_it->begin(); it != map_it->end(); ++it) {
     const SafetensorsFile* shard = shards.at(it->get<std::string>());
     if (shard->tensors().count(it.key()) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(index_name, ": tensor '", it.key(), "' is listed in shard \"",
-                                                     it->get<std::string>(), "\" but that shard does not hold it"));
+      return absl::InvalidArgumentError(absl::StrCat(index_name, ": tensor '", it.key(),
+                                                     "' is listed in shard \"", it->get<std::string>(),
+                                                     "\" but that shard does not hold it"));
     }
   }
   return store;

@@ -2,6 +2,8 @@
 // F16ToF32 is exact for all 65536 half values, F32ToF16 rounds to nearest even
 // (normals, subnormals, overflow to infinity, NaN stays NaN), and F32ToBf16 /
 // Bf16ToF32 agree with the same rules at bf16 precision.
+#include "kernels/dtype.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -9,7 +11,6 @@
 #include <random>
 
 #include "gtest/gtest.h"
-#include "kernels/dtype.h"
 
 namespace matspec {
 namespace {
@@ -119,23 +120,23 @@ TEST(DTypeTest, F32ToF16SpecialValues) {
   EXPECT_EQ(F32ToF16(-0.f), 0x8000);
   EXPECT_EQ(F32ToF16(1.f), 0x3c00);
   EXPECT_EQ(F32ToF16(-2.f), 0xc000);
-  EXPECT_EQ(F32ToF16(65504.f), 0x7bff);                              // largest half
-  EXPECT_EQ(F32ToF16(std::nextafter(65520.f, 0.f)), 0x7bff);         // just below the tie
-  EXPECT_EQ(F32ToF16(65520.f), 0x7c00);                              // tie goes to even: inf
+  EXPECT_EQ(F32ToF16(65504.f), 0x7bff);                       // largest half
+  EXPECT_EQ(F32ToF16(std::nextafter(65520.f, 0.f)), 0x7bff);  // just below the tie
+  EXPECT_EQ(F32ToF16(65520.f), 0x7c00);                       // tie goes to even: inf
   EXPECT_EQ(F32ToF16(1e10f), 0x7c00);
   EXPECT_EQ(F32ToF16(-1e10f), 0xfc00);
   EXPECT_EQ(F32ToF16(INFINITY), 0x7c00);
   EXPECT_EQ(F32ToF16(-INFINITY), 0xfc00);
-  EXPECT_EQ(F32ToF16(0x1.0p-14f), 0x0400);                           // smallest normal
-  EXPECT_EQ(F32ToF16(0x1.0p-24f), 0x0001);                           // smallest subnormal
-  EXPECT_EQ(F32ToF16(0x1.0p-25f), 0x0000);                           // tie to even: zero
+  EXPECT_EQ(F32ToF16(0x1.0p-14f), 0x0400);  // smallest normal
+  EXPECT_EQ(F32ToF16(0x1.0p-24f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(F32ToF16(0x1.0p-25f), 0x0000);  // tie to even: zero
   EXPECT_EQ(F32ToF16(std::nextafter(0x1.0p-25f, 1.f)), 0x0001);
-  EXPECT_EQ(F32ToF16(0x1.8p-24f), 0x0002);                           // 1.5 ulp: tie to even 2
-  EXPECT_EQ(F32ToF16(-0x1.0p-26f), 0x8000);                          // underflow keeps the sign
-  EXPECT_EQ(F32ToF16(FromBits(0x00000001u)), 0x0000);                // f32 subnormal
-  EXPECT_EQ(F32ToF16(0x1.ff8p-15f), 0x03ff);                         // largest subnormal
-  EXPECT_EQ(F32ToF16(std::nextafter(0x1.ffcp-15f, 0.f)), 0x03ff);   // just below the tie
-  EXPECT_EQ(F32ToF16(0x1.ffcp-15f), 0x0400);                         // tie rounds up into the normals
+  EXPECT_EQ(F32ToF16(0x1.8p-24f), 0x0002);                         // 1.5 ulp: tie to even 2
+  EXPECT_EQ(F32ToF16(-0x1.0p-26f), 0x8000);                        // underflow keeps the sign
+  EXPECT_EQ(F32ToF16(FromBits(0x00000001u)), 0x0000);              // f32 subnormal
+  EXPECT_EQ(F32ToF16(0x1.ff8p-15f), 0x03ff);                       // largest subnormal
+  EXPECT_EQ(F32ToF16(std::nextafter(0x1.ffcp-15f, 0.f)), 0x03ff);  // just below the tie
+  EXPECT_EQ(F32ToF16(0x1.ffcp-15f), 0x0400);                       // tie rounds up into the normals
   const uint16_t nan = F32ToF16(std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(nan & 0x7c00, 0x7c00);
   EXPECT_NE(nan & 0x3ff, 0);

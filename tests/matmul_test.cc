@@ -1,9 +1,10 @@
 // MatMul (both the AVX2 and the portable path) against MatMulReference, and
 // MatMulReference against an independent loop: every weight dtype, shapes that
 // are not multiples of any SIMD width, slices with ld > cols whose padding is
-// NaN (so reading it fails), x / y strides wider than the shapes, accumulate,
-// 1 and 2 threads, t in {1, 2, 5, 9, 17}, and shapes large enough to take the
-// threaded and the column-chunked paths.
+// NaN (so reading it fails), x / y strides wider than the shapes (x padding
+// NaN, y padding checked untouched), accumulate, 1 and 2 threads, t in
+// {1, 2, 5, 9, 17}, and shapes large enough to take the threaded and the
+// column-chunked paths.
 #include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
@@ -51,6 +52,9 @@ void CheckCase(const Case& c, DType dtype, int threads, MatMulFn fn, const char*
   const int64_t x_ld = c.k + (c.slice ? 7 : 0);
   const int64_t y_ld = c.n + (c.slice ? 3 : 0);
   std::vector<float> x = RandomFloats(rng, c.t * x_ld);
+  for (int64_t j = 0; j < c.t; ++j) {  // x padding is never read either
+    for (int64_t i = c.k; i < x_ld; ++i) x[j * x_ld + i] = std::nanf("");
+  }
   std::vector<float> y0 = RandomFloats(rng, c.t * y_ld);  // prior contents (accumulate)
 
   MatMulParams p;

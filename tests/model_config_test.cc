@@ -24,8 +24,8 @@ constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 constexpr char kSource[] = "models/x/config.json";
 
 Json MinimalConfig() {
-  return Json{{"model_type", "llama"},          {"vocab_size", 32000},       {"hidden_size", 4096},
-              {"num_hidden_layers", 4},          {"intermediate_size", 11008}, {"num_attention_heads", 32}};
+  return Json{{"model_type", "llama"},  {"vocab_size", 32000},        {"hidden_size", 4096},
+              {"num_hidden_layers", 4}, {"intermediate_size", 11008}, {"num_attention_heads", 32}};
 }
 
 absl::StatusOr<ModelConfig> Parse(const Json& j) { return ParseModelConfig(j.dump(), kSource); }
@@ -118,8 +118,8 @@ TEST(ModelConfigTest, TopLevelNotAnObject) {
 }
 
 TEST(ModelConfigTest, MissingRequiredField) {
-  for (const char* field : {"model_type", "vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size",
-                            "num_attention_heads"}) {
+  for (const char* field : {"model_type", "vocab_size", "hidden_size", "num_hidden_layers",
+                            "intermediate_size", "num_attention_heads"}) {
     Json j = MinimalConfig();
     j.erase(field);
     ExpectFieldError(j, field, "missing");

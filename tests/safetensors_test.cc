@@ -166,7 +166,9 @@ TEST_F(SafetensorsTest, MalformedJsonHeader) {
 
 TEST_F(SafetensorsTest, HeaderNotAnObject) { ExpectRejected(OpenRaw("[1, 2, 3]", 0), "not a JSON object"); }
 
-TEST_F(SafetensorsTest, EntryNotAnObject) { ExpectRejected(OpenRaw(R"({"x": 5})", 0), "'x'", "not an object"); }
+TEST_F(SafetensorsTest, EntryNotAnObject) {
+  ExpectRejected(OpenRaw(R"({"x": 5})", 0), "'x'", "not an object");
+}
 
 TEST_F(SafetensorsTest, MissingDtype) {
   ExpectRejected(OpenRaw(R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4), "'w'", "missing \"dtype\"");
@@ -186,7 +188,8 @@ TEST_F(SafetensorsTest, IllTypedShape) {
 }
 
 TEST_F(SafetensorsTest, IllTypedDataOffsets) {
-  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4), "'w'", "data_offsets");
+  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4), "'w'",
+                 "data_offsets");
 }
 
 TEST_F(SafetensorsTest, UnknownDtype) {
@@ -211,14 +214,13 @@ TEST_F(SafetensorsTest, ShapeDisagreesWithByteLength) {
 
 TEST_F(SafetensorsTest, DtypeDisagreesWithByteLength) {
   // Four elements: 8 bytes in BF16, but the header calls them F32.
-  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}})", 8), "'w'",
-                 "dtype F32", "needs 16 bytes");
+  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}})", 8), "'w'", "dtype F32",
+                 "needs 16 bytes");
 }
 
 TEST_F(SafetensorsTest, ShapeProductOverflows) {
-  ExpectRejected(
-      OpenRaw(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", 4), "'w'",
-      "overflows");
+  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", 4),
+                 "'w'", "overflows");
 }
 
 TEST_F(SafetensorsTest, OffsetsOutOfRange) {

@@ -36,8 +36,7 @@ constexpr char kShard2[] = "model-00002-of-00002.safetensors";
 
 // Elements in the default TinyLlamaOptions checkpoint (vocab 64, hidden 48,
 // 3 layers, 4 heads of 12, 2 kv heads, FFN 96, untied).
-constexpr int64_t kTinyElements = 64 * 48 * 2 + 48 +
-                                  3 * (48 * 2 + 48 * 48 * 2 + 24 * 48 * 2 + 96 * 48 * 3);
+constexpr int64_t kTinyElements = 64 * 48 * 2 + 48 + 3 * (48 * 2 + 48 * 48 * 2 + 24 * 48 * 2 + 96 * 48 * 3);
 
 class WeightStoreTest : public ::testing::Test {
  protected:
@@ -152,7 +151,8 @@ TEST_F(WeightStoreTest, WrongShapeNamesTensorExpectedAndActual) {
 TEST_F(WeightStoreTest, DirectoryWithoutWeightsIsNotFound) {
   const std::string dir = tmp_.Sub("empty");
   std::filesystem::create_directories(dir);
-  EXPECT_THAT(WeightStore::Open(dir), StatusIs(kNotFound, AllOf(HasSubstr(dir), HasSubstr("model.safetensors"))));
+  EXPECT_THAT(WeightStore::Open(dir),
+              StatusIs(kNotFound, AllOf(HasSubstr(dir), HasSubstr("model.safetensors"))));
   EXPECT_THAT(WeightStore::Open(tmp_.Sub("no_such_dir")), StatusIs(kNotFound, HasSubstr("no_such_dir")));
 }
 
@@ -181,7 +181,8 @@ TEST_F(ShardedIndexTest, IndexPointingAtMissingShard) {
 
 TEST_F(ShardedIndexTest, MalformedIndexJson) {
   ASSERT_OK(WriteFileBytes(index_, R"({"weight_map": {"a": )"));
-  EXPECT_THAT(WeightStore::Open(dir_), StatusIs(kInvalid, AllOf(HasSubstr(index_), HasSubstr("not valid JSON"))));
+  EXPECT_THAT(WeightStore::Open(dir_),
+              StatusIs(kInvalid, AllOf(HasSubstr(index_), HasSubstr("not valid JSON"))));
 }
 
 TEST_F(ShardedIndexTest, IndexWithoutWeightMap) {
@@ -202,8 +203,9 @@ TEST_F(ShardedIndexTest, TensorNotInTheShardTheIndexNames) {
   // model.norm.weight lives in the second shard; claim it is in the first.
   ASSERT_OK(WriteFileBytes(index_, absl::StrCat(R"({"weight_map": {"model.norm.weight": ")", kShard1,
                                                 R"(", "model.embed_tokens.weight": ")", kShard1, R"("}})")));
-  EXPECT_THAT(WeightStore::Open(dir_),
-              StatusIs(kInvalid, AllOf(HasSubstr(index_), HasSubstr("model.norm.weight"), HasSubstr(kShard1))));
+  EXPECT_THAT(
+      WeightStore::Open(dir_),
+      StatusIs(kInvalid, AllOf(HasSubstr(index_), HasSubstr("model.norm.weight"), HasSubstr(kShard1))));
 }
 
 TEST_F(ShardedIndexTest, DuplicateTensorAcrossShards) {

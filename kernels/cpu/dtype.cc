@@ -3,10 +3,10 @@
 // overflows to infinity and keeps NaN a (quiet) NaN. Written with integer
 // arithmetic so the result never depends on the FPU rounding mode or on
 // compiler support for _Float16.
+#include "kernels/dtype.h"
+
 #include <cstdint>
 #include <cstring>
-
-#include "kernels/dtype.h"
 
 namespace matspec {
 namespace {

@@ -87,7 +87,7 @@ __global__ void ResidualKernel(const float* q, const float* p, int64_t vocab, De
   const int64_t row = d->accepted;
   const bool bonus = d->bonus != 0;
   const float* pr = p + row * vocab;
-  const float* qr = q + row * vocab;  // not read for the bonus row (q has k rows)
+  const float* qr = bonus ? nullptr : q + row * vocab;  // q has only k rows
   int positive = 0;
   for (int64_t v = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; v < vocab;
        v += static_cast<int64_t>(gridDim.x) * blockDim.x) {

@@ -63,9 +63,12 @@ std::string LittleEndian64(uint64_t v) {
 
 std::string TorchDtype(DType t) {
   switch (t) {
-    case DType::kF32: return "float32";
-    case DType::kF16: return "float16";
-    case DType::kBF16: return "bfloat16";
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
   }
   return "float32";
 }
@@ -196,19 +199,22 @@ absl::Status WriteTinyLlama(const std::string& dir, const TinyLlamaOptions& o) {
     SafetensorsWriter& w = writer_for_layer(l);
     const int64_t f = widths[static_cast<size_t>(l)];
     w.Add(LayerTensor(l, "input_layernorm.weight"), o.dtype, {h}, rng.Draw(h, 1.f, 0.1f));
-    w.Add(LayerTensor(l, "self_attn.q_proj.weight"), o.dtype, {o.heads * head_dim, h}, proj(o.heads * head_dim, h));
+    w.Add(LayerTensor(l, "self_attn.q_proj.weight"), o.dtype, {o.heads * head_dim, h},
+          proj(o.heads * head_dim, h));
     w.Add(LayerTensor(l, "self_attn.k_proj.weight"), o.dtype, {o.kv_heads * head_dim, h},
           proj(o.kv_heads * head_dim, h));
     w.Add(LayerTensor(l, "self_attn.v_proj.weight"), o.dtype, {o.kv_heads * head_dim, h},
           proj(o.kv_heads * head_dim, h));
-    w.Add(LayerTensor(l, "self_attn.o_proj.weight"), o.dtype, {h, o.heads * head_dim}, proj(h, o.heads * head_dim));
+    w.Add(LayerTensor(l, "self_attn.o_proj.weight"), o.dtype, {h, o.heads * head_dim},
+          proj(h, o.heads * head_dim));
     w.Add(LayerTensor(l, "post_attention_layernorm.weight"), o.dtype, {h}, rng.Draw(h, 1.f, 0.1f));
     w.Add(LayerTensor(l, "mlp.gate_proj.weight"), o.dtype, {f, h}, proj(f, h));
     w.Add(LayerTensor(l, "mlp.up_proj.weight"), o.dtype, {f, h}, proj(f, h));
     w.Add(LayerTensor(l, "mlp.down_proj.weight"), o.dtype, {h, f}, proj(h, f));
   }
   last.Add("model.norm.weight", o.dtype, {h}, rng.Draw(h, 1.f, 0.1f));
-  if (!o.tie_embeddings) last.Add("lm_head.weight", o.dtype, {o.vocab, h}, rng.Draw(o.vocab * h, 0.f, logit_std));
+  if (!o.tie_embeddings)
+    last.Add("lm_head.weight", o.dtype, {o.vocab, h}, rng.Draw(o.vocab * h, 0.f, logit_std));
 
   Json config = {{"architectures", {"LlamaForCausalLM"}},
                  {"model_type", "llama"},
@@ -276,7 +282,8 @@ absl::Status WriteCutLlama(const std::string& src_dir, const std::string& dst_di
   // Every tensor is copied through f32 in its own dtype: the conversions are
   // exact for values that came from that dtype, so the cut bytes equal the source.
   SafetensorsWriter out;
-  auto copy = [&](const std::string& src, const std::string& dst, int64_t rows, int64_t cols) -> absl::Status {
+  auto copy = [&](const std::string& src, const std::string& dst, int64_t rows,
+                  int64_t cols) -> absl::Status {
     ASSIGN_OR_RETURN(const TensorRecord* rec, store->Find(src));
     const int64_t ld = rec->shape.size() == 2 ? rec->shape[1] : rec->shape[0];
     std::vector<float> values;
@@ -301,13 +308,16 @@ absl::Status WriteCutLlama(const std::string& src_dir, const std::string& dst_di
     const int64_t l = keep_layers[j];
     const int64_t w = widths_per_kept_layer[j];
     const int64_t jj = static_cast<int64_t>(j);
-    for (const char* s : {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight",
-                          "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight"}) {
+    for (const char* s :
+         {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight",
+          "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight"}) {
       RETURN_IF_ERROR(copy_whole(LayerTensor(l, s), LayerTensor(jj, s)));
     }
-    RETURN_IF_ERROR(copy(LayerTensor(l, "mlp.gate_proj.weight"), LayerTensor(jj, "mlp.gate_proj.weight"), w, h));
+    RETURN_IF_ERROR(
+        copy(LayerTensor(l, "mlp.gate_proj.weight"), LayerTensor(jj, "mlp.gate_proj.weight"), w, h));
     RETURN_IF_ERROR(copy(LayerTensor(l, "mlp.up_proj.weight"), LayerTensor(jj, "mlp.up_proj.weight"), w, h));
-    RETURN_IF_ERROR(copy(LayerTensor(l, "mlp.down_proj.weight"), LayerTensor(jj, "mlp.down_proj.weight"), h, w));
+    RETURN_IF_ERROR(
+        copy(LayerTensor(l, "mlp.down_proj.weight"), LayerTensor(jj, "mlp.down_proj.weight"), h, w));
   }
   RETURN_IF_ERROR(copy_whole("model.norm.weight", "model.norm.weight"));
   if (store->Has("lm_head.weight")) RETURN_IF_ERROR(copy_whole("lm_head.weight", "lm_head.weight"));
@@ -326,8 +336,8 @@ absl::Status WriteCutLlama(const std::string& src_dir, const std::string& dst_di
   RETURN_IF_ERROR(WriteFileBytes(dst_dir + "/config.json", cut_config.dump(2) + "\n"));
   std::error_code ec;
   if (fs::exists(src_dir + "/tokenizer.model", ec)) {
-    fs::copy_file(src_dir + "/tokenizer.model", dst_dir + "/tokenizer.model", fs::copy_options::overwrite_existing,
-                  ec);
+    fs::copy_file(src_dir + "/tokenizer.model", dst_dir + "/tokenizer.model",
+                  fs::copy_options::overwrite_existing, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot copy tokenizer.model: ", ec.message()));
   }
   return out.Write(dst_dir + "/model.safetensors");
@@ -335,7 +345,8 @@ absl::Status WriteCutLlama(const std::string& src_dir, const std::string& dst_di
 
 std::string MakeTempDir(std::string_view prefix) {
   const char* tmp = getenv("TMPDIR");
-  std::string tmpl = absl::StrCat((tmp != nullptr && *tmp != '\0') ? tmp : "/tmp", "/", absl::string_view(prefix.data(), prefix.size()), "XXXXXX");
+  std::string tmpl = absl::StrCat((tmp != nullptr && *tmp != '\0') ? tmp : "/tmp", "/",
+                                  absl::string_view(prefix.data(), prefix.size()), "XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) return "";
   return tmpl;
 }

@@ -23,7 +23,8 @@ namespace matspec::testing {
 class SafetensorsWriter {
  public:
   // Converts `values` (row-major, product(shape) of them) to `dtype`.
-  void Add(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<float>& values);
+  void Add(const std::string& name, DType dtype, std::vector<int64_t> shape,
+           const std::vector<float>& values);
   // Raw entry for bad-input tests: any dtype string, any shape, any bytes.
   void AddRaw(const std::string& name, std::string dtype_name, std::vector<int64_t> shape, std::string bytes);
   void SetMetadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
@@ -62,17 +63,17 @@ struct TinyLlamaOptions {
   int64_t layers = 3;
   int64_t heads = 4;
   int64_t kv_heads = 2;
-  int64_t head_dim = 0;              // 0: hidden / heads (head_dim is then left out of config.json)
-  std::vector<int64_t> ffn_widths;   // one per layer; empty: 96 for every layer
+  int64_t head_dim = 0;             // 0: hidden / heads (head_dim is then left out of config.json)
+  std::vector<int64_t> ffn_widths;  // one per layer; empty: 96 for every layer
   bool tie_embeddings = false;
   DType dtype = DType::kF32;
   double rope_theta = 10000.0;
   double rms_eps = 1e-5;
   int64_t max_pos = 512;
   uint64_t seed = 1;
-  float scale = 0.5f;                // projections ~ N(0, scale^2 / fan_in)
-  float logit_scale = 3.0f;          // embeddings / lm_head ~ N(0, logit_scale^2 / hidden): logits std ~ this
-  bool sharded = false;              // two shards + model.safetensors.index.json
+  float scale = 0.5f;        // projections ~ N(0, scale^2 / fan_in)
+  float logit_scale = 3.0f;  // embeddings / lm_head ~ N(0, logit_scale^2 / hidden): logits std ~ this
+  bool sharded = false;      // two shards + model.safetensors.index.json
 };
 
 // Writes config.json and model.safetensors (or the sharded form) into `dir`

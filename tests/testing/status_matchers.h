@@ -84,10 +84,8 @@ inline ::testing::PolymorphicMatcher<internal::StatusIsMatcher> StatusIs(
 
 // The status is extracted first so a failure prints "code: message" rather
 // than the bytes of a StatusOr.
-#define EXPECT_OK(expr) \
-  EXPECT_THAT(::matspec::testing::internal::GetStatus(expr), ::matspec::testing::IsOk())
-#define ASSERT_OK(expr) \
-  ASSERT_THAT(::matspec::testing::internal::GetStatus(expr), ::matspec::testing::IsOk())
+#define EXPECT_OK(expr) EXPECT_THAT(::matspec::testing::internal::GetStatus(expr), ::matspec::testing::IsOk())
+#define ASSERT_OK(expr) ASSERT_THAT(::matspec::testing::internal::GetStatus(expr), ::matspec::testing::IsOk())
 
 #define MATSPEC_TESTING_CONCAT_INNER_(a, b) a##b
 #define MATSPEC_TESTING_CONCAT_(a, b) MATSPEC_TESTING_CONCAT_INNER_(a, b)

@@ -142,7 +142,11 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])
         step, elapsed, log = ck["step"], ck["elapsed"], ck["log"]
-        log.setdefault("resumes", []).append({"step": step, "hardware": hardware(args)})
+        changed = {k: [log["args"].get(k), v] for k, v in vars(args).items()
+                   if log["args"].get(k) != v and k != "resume"}
+        log.setdefault("resumes", []).append({"step": step, "hardware": hardware(args),
+                                              "changed_args": changed})
+        log["args"] = vars(args)
         print(f"resumed at step {step} ({elapsed:.0f}s)", flush=True)
 
     t_last_ckpt = time.time()
