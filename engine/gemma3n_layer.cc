@@ -2,6 +2,7 @@
 // attention with q/k/v norms and KV sharing, the MLP with Gaussian top-k
 // sparsity over the slice's width, AltUp correct and the per-layer input
 // injection into the non-active streams.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -56,16 +57,28 @@ void Gemma3nModel::Attention(int64_t l, int64_t t, int64_t past, KvCache& kv) {
     rope(k_.data(), b.num_kv_heads);
     Linear(ctx_, an_.data(), D, t, w.v, v_.data(), kvdim, false);
     Norm(v_.data(), VectorView{}, b.rms_norm_eps, t * b.num_kv_heads, hd, v_.data());
-    std::memcpy(kv.keys(l) + past * kvdim, k_.data(), t * kvdim * sizeof(float));
-    std::memcpy(kv.values(l) + past * kvdim, v_.data(), t * kvdim * sizeof(float));
+    if (sliding && ring_kv_ != nullptr) {
+      FillWindow(l, t, past, *ring_kv_);
+    } else {
+      std::memcpy(kv.keys(l) + past * kvdim, k_.data(), t * kvdim * sizeof(float));
+      std::memcpy(kv.values(l) + past * kvdim, v_.data(), t * kvdim * sizeof(float));
+    }
   }
   const int64_t src = config_.kv_source[l];  // the producer for a consumer, else l
   AttentionParams ap;
   ap.q = q_.data();
   ap.q_stride = qdim;
-  ap.k_cache = kv.keys(src);
-  ap.v_cache = kv.values(src);
-  ap.past = past;
+  if (sliding && ring_kv_ != nullptr) {
+    // The window buffer filled by src's FillWindow earlier in this forward.
+    const int64_t wi = WindowIndex(src);
+    ap.k_cache = win_k_[wi].data();
+    ap.v_cache = win_v_[wi].data();
+    ap.past = win_past_[wi];
+  } else {
+    ap.k_cache = kv.keys(src);
+    ap.v_cache = kv.values(src);
+    ap.past = past;
+  }
   ap.t = t;
   ap.num_heads = b.num_heads;
   ap.num_kv_heads = b.num_kv_heads;
@@ -77,6 +90,35 @@ void Gemma3nModel::Attention(int64_t l, int64_t t, int64_t past, KvCache& kv) {
   ap.scratch = attn_scratch_.data();
   matspec::Attention(ctx_, ap);
   Linear(ctx_, attn_.data(), qdim, t, w.o, tmp_.data(), D, false);
+}
+
+void Gemma3nModel::FillWindow(int64_t l, int64_t t, int64_t past, Gemma3nKvCache& kv) {
+  const ModelConfig& b = config_.base;
+  const int64_t kvdim = b.num_kv_heads * b.head_dim;
+  const int64_t slots = kv.ring_slots();
+  const int64_t held = std::min<int64_t>(past, config_.sliding_window - 1);  // past positions any new token sees
+  const int64_t wi = WindowIndex(l);
+  std::vector<float>& wk = win_k_[wi];
+  std::vector<float>& wv = win_v_[wi];
+  if (static_cast<int64_t>(wk.size()) < (held + t) * kvdim) {
+    wk.resize((held + t) * kvdim);
+    wv.resize((held + t) * kvdim);
+  }
+  const size_t row_bytes = kvdim * sizeof(float);
+  for (int64_t i = 0; i < held; ++i) {
+    const int64_t slot = (past - held + i) % slots;
+    std::memcpy(wk.data() + i * kvdim, kv.ring_keys(l) + slot * kvdim, row_bytes);
+    std::memcpy(wv.data() + i * kvdim, kv.ring_values(l) + slot * kvdim, row_bytes);
+  }
+  std::memcpy(wk.data() + held * kvdim, k_.data(), t * row_bytes);
+  std::memcpy(wv.data() + held * kvdim, v_.data(), t * row_bytes);
+  win_past_[wi] = held;
+  // Store the new rows (only the last `slots` of a long chunk survive anyway).
+  for (int64_t j = std::max<int64_t>(0, t - slots); j < t; ++j) {
+    const int64_t slot = (past + j) % slots;
+    std::memcpy(kv.ring_keys(l) + slot * kvdim, k_.data() + j * kvdim, row_bytes);
+    std::memcpy(kv.ring_values(l) + slot * kvdim, v_.data() + j * kvdim, row_bytes);
+  }
 }
 
 // MLP of an_ over the first `width` hidden units into tmp_ ([t, D]).

@@ -173,11 +173,19 @@ absl::Status Gemma3nModel::CheckSlice(const SliceView& slice) const {
 }
 
 std::unique_ptr<KvCache> Gemma3nModel::NewKvCache(const SliceView& slice, int64_t capacity) const {
-  std::vector<bool> stored(config_.num_layers(), false);
+  const int64_t L = config_.num_layers();
+  std::vector<bool> full(L, false), ring(L, false);
   for (int64_t l : slice.layers) {
-    if (l < static_cast<int64_t>(stored.size()) && !config_.IsConsumer(l)) stored[l] = true;
+    if (l < 0 || l >= L || config_.IsConsumer(l)) continue;
+    (config_.sliding[l] ? ring : full)[l] = true;
   }
-  return std::make_unique<KvCache>(stored, config_.base.num_kv_heads, config_.base.head_dim, capacity);
+  return std::make_unique<Gemma3nKvCache>(full, ring, config_.base.num_kv_heads, config_.base.head_dim, capacity,
+                                          config_.sliding_window + max_rollback_, config_.sliding_window);
+}
+
+int64_t Gemma3nModel::WindowIndex(int64_t layer) const {
+  return std::binary_search(config_.producers.begin(), config_.producers.end(), layer) ? layer
+                                                                                       : config_.num_layers();
 }
 
 void Gemma3nModel::EnsureScratch(int64_t t, int64_t kv_len) {
@@ -203,6 +211,11 @@ void Gemma3nModel::EnsureScratch(int64_t t, int64_t kv_len) {
     ids_pl_.resize(t);
     positions_.resize(t);
     scratch_t_ = t;
+  }
+  if (win_k_.empty()) {
+    win_k_.resize(b.num_layers + 1);
+    win_v_.resize(b.num_layers + 1);
+    win_past_.assign(b.num_layers + 1, 0);
   }
   const int64_t need = AttentionScratchFloats(kv_len, ctx_.num_threads);
   if (static_cast<int64_t>(attn_scratch_.size()) < need) attn_scratch_.resize(need);
@@ -243,12 +256,16 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
     return absl::InvalidArgumentError(absl::StrCat("KV cache has ", kv.num_layers(), " layers; the model has ",
                                                    b.num_layers));
   }
+  ring_kv_ = dynamic_cast<Gemma3nKvCache*>(&kv);
   for (int64_t l : slice.layers) {
-    if (!kv.stores(config_.kv_source[l])) {
-      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", config_.kv_source[l],
+    const int64_t src = config_.kv_source[l];
+    const bool held = ring_kv_ != nullptr && config_.sliding[src] ? ring_kv_->has_ring(src) : kv.stores(src);
+    if (!held) {
+      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", src,
                                                      " needed by layer ", l, " of slice \"", slice.name, "\""));
     }
   }
+  if (ring_kv_ != nullptr) RETURN_IF_ERROR(ring_kv_->CheckRingWindow());
   const int64_t t = args.t, past = kv.length();
   const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
   EnsureScratch(t, past + t);
@@ -265,6 +282,7 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
 
   for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
   kv.Advance(t);
+  if (ring_kv_ != nullptr) ring_kv_->MarkWritten(past + t);
 
   if (args.logits == nullptr) return absl::OkStatus();
   // Collapse the streams (mean of stream 0 and the rescaled unembedded others), norm, head, soft-cap.

@@ -14,9 +14,11 @@
 // skips a KV producer is refused (ReservedLayers() lists the producers, e.g.
 // {18, 19} for E4B).
 //
-// KV cache: a plain KvCache in which only the KV-owning kept layers (l <
-// first_kv_shared_layer) store anything, at full capacity (sliding layers
-// included; a ring buffer is future work).
+// KV cache (engine/gemma3n_kv_cache.h): only the KV-owning kept layers (l <
+// first_kv_shared_layer) store anything; full-attention owners keep every
+// position, sliding-window owners a ring of sliding_window + max_rollback
+// slots. Forward also accepts a plain KvCache (every owner at full capacity),
+// with bit-identical results.
 #ifndef MATSPEC_ENGINE_GEMMA3N_MODEL_H_
 #define MATSPEC_ENGINE_GEMMA3N_MODEL_H_
 
@@ -26,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/gemma3n_config.h"
+#include "engine/gemma3n_kv_cache.h"
 #include "engine/model.h"
 #include "engine/weight_store.h"
 #include "kernels/cpu_context.h"
@@ -79,6 +82,13 @@ class Gemma3nModel final : public Model {
   std::vector<int64_t> ReservedLayers() const override { return config_.producers; }
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
 
+  // Positions a rollback may discard (Truncate below the highest position
+  // written) in caches created after this call; sizes the sliding-window
+  // rings. Default kDefaultMaxRollback; a deeper rollback makes Forward fail.
+  static constexpr int64_t kDefaultMaxRollback = 64;
+  void set_max_rollback(int64_t n) { max_rollback_ = n < 0 ? 0 : n; }
+  int64_t max_rollback() const { return max_rollback_; }
+
   // Checks the slice against this model: widths sized to the layer count, kept
   // layers ascending and matching the non-zero widths, each kept width in
   // [1, full], no KV producer (ReservedLayers()) skipped.
@@ -91,6 +101,10 @@ class Gemma3nModel final : public Model {
   void Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out);
   void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, const ActivationTap* tap);
   void Attention(int64_t layer, int64_t t, int64_t past, KvCache& kv);
+  // Sliding owner with a ring: gathers the window before `past` and the new
+  // rows into a contiguous buffer, then stores the new rows in the ring.
+  void FillWindow(int64_t layer, int64_t t, int64_t past, Gemma3nKvCache& kv);
+  int64_t WindowIndex(int64_t layer) const;
   void Mlp(int64_t layer, int64_t width, int64_t t);
 
   Gemma3nConfig config_;
@@ -113,6 +127,13 @@ class Gemma3nModel final : public Model {
   std::vector<float> coefs_, modal_, gpl_, attn_scratch_, pl_emb_;
   std::vector<int32_t> ids_pl_;
   std::vector<int64_t> positions_;
+  int64_t max_rollback_ = kDefaultMaxRollback;
+  Gemma3nKvCache* ring_kv_ = nullptr;  // set during a Forward on a Gemma3nKvCache
+  // Contiguous [window before past + t, G*hd] K/V of sliding owners (one per
+  // producer, plus one shared by the other sliding owners), and how many
+  // past positions each holds.
+  std::vector<std::vector<float>> win_k_, win_v_;
+  std::vector<int64_t> win_past_;
 };
 
 // Reads config.json at `config_json_path` and binds the model to `store`.

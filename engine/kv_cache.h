@@ -17,6 +17,8 @@ class KvCache {
   // `stored[l]` says whether layer l keeps entries (a draft that skips layer l
   // stores nothing for it). capacity = the most positions ever held.
   KvCache(const std::vector<bool>& stored, int64_t num_kv_heads, int64_t head_dim, int64_t capacity);
+  // Virtual: architectures hand out subclasses (Gemma 3n's sliding-window rings).
+  virtual ~KvCache() = default;
 
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }

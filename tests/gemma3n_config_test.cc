@@ -4,10 +4,12 @@
 // E2B slice; within 1% for the official table), the Gemma-only ops'
 // constants, slice validation (reserved KV producers refused by the model
 // and by ValidateSlice), and which layers a slice's KV cache stores.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
 #include "draft/slice_spec.h"
+#include "engine/gemma3n_kv_cache.h"
 #include "gtest/gtest.h"
 #include "kernels/gemma3n_ops.h"
 #include "tests/testing/gemma3n_fixture.h"
@@ -236,11 +238,27 @@ TEST(Gemma3nSliceTest, CacheStoresOnlyKeptOwners) {
   ASSERT_TRUE(f.ok()) << f.status();
   const Gemma3nModel& model = *f->model;
   const Gemma3nConfig& c = model.gemma_config();
-  auto full = model.NewKvCache(f->slices[0], 16);
-  for (int64_t l = 0; l < 10; ++l) EXPECT_EQ(full->stores(l), l < 6) << l;
-  EXPECT_EQ(full->bytes(), 6 * 2 * 16 * c.base.num_kv_heads * c.base.head_dim * 4);
-  auto skip = model.NewKvCache(SliceOf(c, {1, 2, 7}, 32), 16);
-  for (int64_t l = 0; l < 10; ++l) EXPECT_EQ(skip->stores(l), l == 0 || (l >= 3 && l < 6)) << l;
+  const int64_t row_bytes = 2 * c.base.num_kv_heads * c.base.head_dim * 4;  // K and V of one position
+  // kvshare: S,S,S,S,F,S | consumers 6-9. Full-attention owner 4 keeps every
+  // position; sliding owners 0-3 and 5 keep rings of window (8) + max rollback.
+  auto check = [&](const SliceView& slice, const std::vector<int64_t>& full_layers,
+                   const std::vector<int64_t>& ring_layers, int64_t capacity, int64_t slots) {
+    auto kv = model.NewKvCache(slice, capacity);
+    auto* g = dynamic_cast<Gemma3nKvCache*>(kv.get());
+    ASSERT_NE(g, nullptr);
+    for (int64_t l = 0; l < 10; ++l) {
+      EXPECT_EQ(g->stores(l), std::count(full_layers.begin(), full_layers.end(), l) == 1) << l;
+      EXPECT_EQ(g->has_ring(l), std::count(ring_layers.begin(), ring_layers.end(), l) == 1) << l;
+    }
+    EXPECT_EQ(g->ring_slots(), slots);
+    EXPECT_EQ(g->bytes(), static_cast<int64_t>(full_layers.size()) * capacity * row_bytes);
+    EXPECT_EQ(g->ring_bytes(), static_cast<int64_t>(ring_layers.size()) * slots * row_bytes);
+  };
+  check(f->slices[0], {4}, {0, 1, 2, 3, 5}, 16, 16);   // ring capped at the capacity
+  check(f->slices[0], {4}, {0, 1, 2, 3, 5}, 1000, 8 + Gemma3nModel::kDefaultMaxRollback);
+  check(SliceOf(c, {1, 2, 7}, 32), {4}, {0, 3, 5}, 1000, 8 + Gemma3nModel::kDefaultMaxRollback);
+  f->model->set_max_rollback(3);
+  check(f->slices[0], {4}, {0, 1, 2, 3, 5}, 1000, 11);
   // The draft reads less: narrower FFNs, skipped layers, fewer per-layer slots.
   EXPECT_LT(model.WeightBytesRead(SliceOf(c, {1, 2, 7}, 32)), model.WeightBytesRead(f->slices[0]));
   EXPECT_GT(model.TotalParameterCount(f->slices[0]), model.ParameterCount(f->slices[0]));

@@ -12,6 +12,7 @@
 // through the cache in uneven chunks that cross the window boundary.
 #include <cmath>
 
+#include "engine/gemma3n_kv_cache.h"
 #include "gtest/gtest.h"
 #include "tests/testing/gemma3n_fixture.h"
 #include "tests/testing/model_loading.h"
@@ -77,6 +78,43 @@ TEST_P(Gemma3nParityTest, ChunkedThroughCache) {
 TEST_P(Gemma3nParityTest, TokenByToken) {
   std::vector<int64_t> ones(f_.tokens.size(), 1);
   ExpectClose(testing::RunLogits(*f_.model, slice_, f_.tokens, true, ones), "decode");
+}
+
+// Rings of exactly the sliding window (max rollback 0): same HF parity, and
+// bit-identical to a plain KvCache that keeps every position of every owner.
+TEST_P(Gemma3nParityTest, WindowSizedRingsMatchFullStorage) {
+  Gemma3nModel& model = *f_.model;
+  model.set_max_rollback(0);
+  const int64_t n = static_cast<int64_t>(f_.tokens.size());
+  const int64_t vocab = model.vocab_size();
+  const std::vector<std::vector<int64_t>> chunkings = {{n}, {7, 1, 1, 5, n - 14}, std::vector<int64_t>(n, 1)};
+  for (const auto& chunks : chunkings) {
+    auto ring = model.NewKvCache(slice_, n);
+    ASSERT_EQ(static_cast<Gemma3nKvCache*>(ring.get())->ring_slots(), model.gemma_config().sliding_window);
+    std::vector<bool> owners(model.config().num_layers, false);
+    for (int64_t l : slice_.layers) owners[l] = !model.gemma_config().IsConsumer(l);
+    KvCache plain(owners, model.config().num_kv_heads, model.config().head_dim, n);
+    std::vector<float> got_ring, got_plain;
+    int64_t done = 0;
+    for (int64_t c : chunks) {
+      for (KvCache* kv : {ring.get(), &plain}) {
+        std::vector<float> logits(c * vocab);
+        ForwardArgs args;
+        args.slice = &slice_;
+        args.tokens = f_.tokens.data() + done;
+        args.t = c;
+        args.kv = kv;
+        args.logits = logits.data();
+        args.all_logits = true;
+        ASSERT_TRUE(model.Forward(args).ok());
+        std::vector<float>& out = kv == &plain ? got_plain : got_ring;
+        out.insert(out.end(), logits.begin(), logits.end());
+      }
+      done += c;
+    }
+    EXPECT_TRUE(got_ring == got_plain) << "ring and full storage differ, " << chunks.size() << " chunks";
+    ExpectClose(got_ring, "ring" + std::to_string(chunks.size()));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Gemma3nParityTest,

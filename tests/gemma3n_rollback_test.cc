@@ -54,6 +54,8 @@ TEST_P(Gemma3nRollbackTest, TruncateEqualsFreshCache) {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> any_token(0, static_cast<int32_t>(model.vocab_size()) - 1);
   const int64_t k = 4;  // tokens verified after the rollback
+  // Rings exactly as deep as the rollback below (window + junk length).
+  f_.model->set_max_rollback(window_ + 2);
   for (const SliceView& slice : f_.slices) {
     for (int64_t n : {int64_t{3}, window_ - 1, window_, window_ + 1, window_ + 3}) {
       if (n + k > n_prompt) continue;
@@ -120,6 +122,32 @@ TEST_P(Gemma3nRollbackTest, RepeatedPartialRollbacks) {
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
     EXPECT_LE(worst, 1e-3f) << "round " << round;
   }
+}
+
+// A rollback deeper than the rings were sized for is refused, not computed
+// from overwritten slots.
+TEST_P(Gemma3nRollbackTest, RollbackDeeperThanTheRingIsRefused) {
+  Model& model = *f_.model;
+  f_.model->set_max_rollback(2);
+  const SliceView& full = f_.slices[0];
+  auto kv = model.NewKvCache(full, 64);
+  const int64_t n = window_ + 3;
+  Feed(model, full, *kv, f_.tokens, {n});
+  std::vector<int32_t> junk(4, 5);
+  Feed(model, full, *kv, junk, {1, 1});  // 2 positions: within the ring
+  ASSERT_TRUE(kv->Truncate(n).ok());
+  Feed(model, full, *kv, junk, {1, 1, 1, 1});  // 4 positions: more than window + 2 slots allow
+  ASSERT_TRUE(kv->Truncate(n).ok());
+  std::vector<float> logits(model.vocab_size());
+  ForwardArgs args;
+  args.slice = &full;
+  args.tokens = junk.data();
+  args.t = 1;
+  args.kv = kv.get();
+  args.logits = logits.data();
+  const absl::Status s = model.Forward(args);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(kv->length(), n);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Gemma3nRollbackTest, ::testing::Values("window", "kvshare"));

@@ -15,11 +15,11 @@ namespace {
 constexpr int kThreads = 256;
 
 struct Decision {
-  int64_t accepted;  // also the row of p (and q) the final draw uses
-  int32_t bonus;     // 1: all k accepted, draw from p[k]; 0: residual of row `accepted`
+  int64_t accepted;      // also the row of p (and q) the final draw uses
+  int32_t bonus;         // 1: all k accepted, draw from p[k]; 0: residual of row `accepted`
   int32_t any_positive;  // residual has a positive weight (set by ResidualKernel)
-  double u;          // final_uniforms[accepted]
-  int32_t token;     // the drawn token
+  double u;              // final_uniforms[accepted]
+  int32_t token;         // the drawn token
   int32_t unused;
 };
 
@@ -63,9 +63,8 @@ __global__ void GreedyKernel(const int32_t* argmax, const int32_t* draft, int64_
 }
 
 // One thread: the accept test u_i * q_i(x_i) <= p_i(x_i) in f64, as on the CPU.
-__global__ void DecideKernel(const int32_t* draft, const float* q, const float* p,
-                             const double* accept_u, const double* final_u, int64_t k,
-                             int64_t vocab, Decision* d) {
+__global__ void DecideKernel(const int32_t* draft, const float* q, const float* p, const double* accept_u,
+                             const double* final_u, int64_t k, int64_t vocab, Decision* d) {
   int64_t i = 0;
   for (; i < k; ++i) {
     const int32_t x = draft[i];
@@ -82,8 +81,7 @@ __global__ void DecideKernel(const int32_t* draft, const float* q, const float* 
 }
 
 // residual = max(0, p_i - q_i) for a rejection at row i, or p_k for the bonus.
-__global__ void ResidualKernel(const float* q, const float* p, int64_t vocab, Decision* d,
-                               float* residual) {
+__global__ void ResidualKernel(const float* q, const float* p, int64_t vocab, Decision* d, float* residual) {
   const int64_t row = d->accepted;
   const bool bonus = d->bonus != 0;
   const float* pr = p + row * vocab;
@@ -159,16 +157,15 @@ absl::Status AcceptCuda(const AcceptanceCudaParams& a, CudaWorkspace workspace, 
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
     return absl::OkStatus();
   }
-  DecideKernel<<<1, 1, 0, stream>>>(a.draft_tokens, a.q, a.p, a.accept_uniforms, a.final_uniforms,
-                                    a.k, a.vocab, plan.decision);
+  DecideKernel<<<1, 1, 0, stream>>>(a.draft_tokens, a.q, a.p, a.accept_uniforms, a.final_uniforms, a.k,
+                                    a.vocab, plan.decision);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   const unsigned grid = cuda_detail::GridFor(a.vocab, kThreads);
   ResidualKernel<<<grid, kThreads, 0, stream>>>(a.q, a.p, a.vocab, plan.decision, plan.residual);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   FallbackKernel<<<grid, kThreads, 0, stream>>>(a.p, a.vocab, plan.decision, plan.residual);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  if (absl::Status s = SampleFromWeightsCuda(plan.residual, a.vocab, &plan.decision->u,
-                                             &plan.decision->token,
+  if (absl::Status s = SampleFromWeightsCuda(plan.residual, a.vocab, &plan.decision->u, &plan.decision->token,
                                              CudaWorkspace{plan.sample_ws, plan.sample_bytes}, stream);
       !s.ok()) {
     return s;

@@ -51,8 +51,7 @@ struct AcceptanceCudaParams {
 // Workspace for AcceptCuda; the sampling size asks CUB, so it needs the device.
 absl::StatusOr<size_t> AcceptCudaWorkspaceBytes(int64_t k, int64_t vocab, bool greedy);
 
-absl::Status AcceptCuda(const AcceptanceCudaParams& params, CudaWorkspace workspace,
-                        cudaStream_t stream);
+absl::Status AcceptCuda(const AcceptanceCudaParams& params, CudaWorkspace workspace, cudaStream_t stream);
 
 }  // namespace matspec
 

@@ -23,8 +23,8 @@ struct GeluTanhOp {
 };
 
 template <typename Op>
-__global__ void GatedKernel(const float* gate, const float* up, float* out, int64_t rows,
-                            int64_t n, int64_t stride) {
+__global__ void GatedKernel(const float* gate, const float* up, float* out, int64_t rows, int64_t n,
+                            int64_t stride) {
   const Op act;
   const int64_t total = rows * n;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
@@ -58,8 +58,7 @@ absl::Status GatedActivationCuda(const GatedActivationParams& p, cudaStream_t st
       GatedKernel<SiluOp><<<grid, kThreads, 0, stream>>>(p.gate, p.up, p.out, p.rows, p.n, p.stride);
       break;
     case Activation::kGeluTanh:
-      GatedKernel<GeluTanhOp>
-          <<<grid, kThreads, 0, stream>>>(p.gate, p.up, p.out, p.rows, p.n, p.stride);
+      GatedKernel<GeluTanhOp><<<grid, kThreads, 0, stream>>>(p.gate, p.up, p.out, p.rows, p.n, p.stride);
       break;
     default:
       return absl::InvalidArgumentError("GatedActivationCuda: unknown activation");

@@ -1,10 +1,9 @@
 // CUDA attention (see attention_cuda.h): a tiled online-softmax kernel per
 // (token, head[, split]) and a merge kernel for split ranges.
-#include <cub/block/block_reduce.cuh>
-#include <cuda/functional>
-
 #include <cmath>
 #include <cstdint>
+#include <cub/block/block_reduce.cuh>
+#include <cuda/functional>
 
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/common.cuh"
@@ -58,7 +57,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttnArgs a) {
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ float bcast;
   extern __shared__ float smem[];
-  float* q_s = smem;                 // [head_dim]
+  float* q_s = smem;                  // [head_dim]
   float* scores = smem + a.head_dim;  // [kTile]
 
   const int tid = threadIdx.x;
@@ -215,10 +214,9 @@ size_t AttentionCudaWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_di
 
 absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cudaStream_t stream) {
   if (p.t < 0 || p.past < 0 || p.num_heads < 0 || p.num_kv_heads <= 0 || p.head_dim <= 0 ||
-      p.head_dim > kAttentionCudaMaxHeadDim || p.num_heads % p.num_kv_heads != 0 ||
-      p.sliding_window < 0 || !(p.softcap >= 0.f)) {
-    return absl::InvalidArgumentError(
-        "AttentionCuda: bad t/past/heads/head_dim (<= 1024)/window/softcap");
+      p.head_dim > kAttentionCudaMaxHeadDim || p.num_heads % p.num_kv_heads != 0 || p.sliding_window < 0 ||
+      !(p.softcap >= 0.f)) {
+    return absl::InvalidArgumentError("AttentionCuda: bad t/past/heads/head_dim (<= 1024)/window/softcap");
   }
   if (p.t == 0 || p.num_heads == 0) return absl::OkStatus();
   const int64_t width = p.num_heads * p.head_dim;

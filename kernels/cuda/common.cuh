@@ -49,9 +49,15 @@ inline unsigned GridFor(int64_t n, int threads, int64_t cap = 4096) {
 template <typename F>
 void DispatchDType(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::kF32: f.template operator()<DType::kF32>(); return;
-    case DType::kF16: f.template operator()<DType::kF16>(); return;
-    case DType::kBF16: f.template operator()<DType::kBF16>(); return;
+    case DType::kF32:
+      f.template operator()<DType::kF32>();
+      return;
+    case DType::kF16:
+      f.template operator()<DType::kF16>();
+      return;
+    case DType::kBF16:
+      f.template operator()<DType::kBF16>();
+      return;
   }
 }
 

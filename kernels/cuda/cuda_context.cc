@@ -61,9 +61,8 @@ absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("GPU out of memory: needed ", bytes, " bytes, free bytes unknown"));
     }
-    return absl::ResourceExhaustedError(absl::StrCat("GPU out of memory: needed ", bytes,
-                                                     " bytes, ", free_bytes, " free (of ",
-                                                     total_bytes, ")"));
+    return absl::ResourceExhaustedError(absl::StrCat("GPU out of memory: needed ", bytes, " bytes, ",
+                                                     free_bytes, " free (of ", total_bytes, ")"));
   }
   CUDA_RETURN_IF_ERROR(code);
   buffer.data_ = data;
@@ -73,8 +72,7 @@ absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
 
 // -------------------------------------------------------------- CudaContext --
 
-absl::StatusOr<std::unique_ptr<CudaContext>> CudaContext::Create(size_t workspace_bytes,
-                                                                 int device) {
+absl::StatusOr<std::unique_ptr<CudaContext>> CudaContext::Create(size_t workspace_bytes, int device) {
   if (absl::Status s = CudaDeviceAvailable(); !s.ok()) return s;
   int count = 0;
   CUDA_RETURN_IF_ERROR(cudaGetDeviceCount(&count));
@@ -114,8 +112,7 @@ absl::StatusOr<cublasHandle_t> CudaContext::CublasOn(cudaStream_t stream) {
   if (!cublas_bound_ || stream != cublas_stream_) {
     // cublasSetStream resets the workspace to cuBLAS's own pool: set ours again.
     CUDA_RETURN_IF_ERROR(cublasSetStream(cublas_, stream));
-    CUDA_RETURN_IF_ERROR(
-        cublasSetWorkspace(cublas_, cublas_workspace_.data(), cublas_workspace_.size()));
+    CUDA_RETURN_IF_ERROR(cublasSetWorkspace(cublas_, cublas_workspace_.data(), cublas_workspace_.size()));
     cublas_stream_ = stream;
     cublas_bound_ = true;
   }

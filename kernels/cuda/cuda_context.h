@@ -88,9 +88,7 @@ class WorkspaceArena {
   }
   size_t used() const { return used_; }
 
-  static constexpr size_t AlignUp(size_t bytes) {
-    return (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  }
+  static constexpr size_t AlignUp(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
  private:
   uintptr_t base_;
@@ -107,8 +105,7 @@ class CudaContext {
   // `workspace_bytes`. Unavailable when there is no usable device,
   // InvalidArgument for a device index out of range, ResourceExhausted when
   // memory runs out.
-  static absl::StatusOr<std::unique_ptr<CudaContext>> Create(size_t workspace_bytes = 0,
-                                                             int device = 0);
+  static absl::StatusOr<std::unique_ptr<CudaContext>> Create(size_t workspace_bytes = 0, int device = 0);
 
   ~CudaContext();
   CudaContext(const CudaContext&) = delete;

@@ -20,8 +20,8 @@ absl::Status CudaStatusFrom(cudaError_t code, const char* expr, const char* file
   // Reset the last-error slot; sticky errors (a faulted context) stay reported
   // by every later call anyway, and this call is harmless for them.
   (void)cudaGetLastError();
-  const std::string message = absl::StrCat(Where(expr, file, line), std::string(cudaGetErrorName(code)),
-                                           ": ", std::string(cudaGetErrorString(code)));
+  const std::string message = absl::StrCat(Where(expr, file, line), std::string(cudaGetErrorName(code)), ": ",
+                                           std::string(cudaGetErrorString(code)));
   switch (code) {
     case cudaErrorMemoryAllocation:
       return absl::ResourceExhaustedError(message);

@@ -29,11 +29,10 @@ absl::Status CudaStatusFrom(cublasStatus_t code, const char* expr, const char* f
 
 // Evaluates `expr` (a cudaError_t or cublasStatus_t) once and returns the
 // converted status from the enclosing function when it is not success.
-#define CUDA_RETURN_IF_ERROR(expr)                                                        \
-  do {                                                                                   \
-    ::absl::Status matspec_cuda_status_ = ::matspec::CudaStatusFrom((expr), #expr, __FILE__, \
-                                                                    __LINE__);           \
-    if (!matspec_cuda_status_.ok()) return matspec_cuda_status_;                         \
+#define CUDA_RETURN_IF_ERROR(expr)                                                                      \
+  do {                                                                                                  \
+    ::absl::Status matspec_cuda_status_ = ::matspec::CudaStatusFrom((expr), #expr, __FILE__, __LINE__); \
+    if (!matspec_cuda_status_.ok()) return matspec_cuda_status_;                                        \
   } while (0)
 
 #endif  // MATSPEC_KERNELS_CUDA_CUDA_STATUS_H_

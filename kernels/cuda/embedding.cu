@@ -11,8 +11,8 @@ namespace {
 constexpr int kThreads = 256;
 
 template <DType D>
-__global__ void GatherKernel(const void* table, int64_t rows, int64_t cols, int64_t ld,
-                             const int32_t* ids, float scale, float* out) {
+__global__ void GatherKernel(const void* table, int64_t rows, int64_t cols, int64_t ld, const int32_t* ids,
+                             float scale, float* out) {
   const int64_t j = blockIdx.x;
   const int32_t id = ids[j];
   float* o = out + j * cols;
@@ -28,20 +28,20 @@ __global__ void GatherKernel(const void* table, int64_t rows, int64_t cols, int6
 
 }  // namespace
 
-absl::Status EmbeddingGatherCuda(const MatrixView& table, const int32_t* ids, int64_t t,
-                                 float scale, float* out, cudaStream_t stream) {
+absl::Status EmbeddingGatherCuda(const MatrixView& table, const int32_t* ids, int64_t t, float scale,
+                                 float* out, cudaStream_t stream) {
   if (t < 0 || t > INT32_MAX) return absl::InvalidArgumentError("EmbeddingGatherCuda: bad t");
   if (t == 0 || table.cols == 0) return absl::OkStatus();
   if (table.device != Device::kCuda) {
     return absl::InvalidArgumentError("EmbeddingGatherCuda: table view is not on the GPU");
   }
-  if (table.data == nullptr || ids == nullptr || out == nullptr || table.rows <= 0 ||
-      table.cols < 0 || table.ld < table.cols) {
+  if (table.data == nullptr || ids == nullptr || out == nullptr || table.rows <= 0 || table.cols < 0 ||
+      table.ld < table.cols) {
     return absl::InvalidArgumentError("EmbeddingGatherCuda: null pointer or bad table shape");
   }
   cuda_detail::DispatchDType(table.dtype, [&]<DType D>() {
-    GatherKernel<D><<<static_cast<unsigned>(t), kThreads, 0, stream>>>(
-        table.data, table.rows, table.cols, table.ld, ids, scale, out);
+    GatherKernel<D><<<static_cast<unsigned>(t), kThreads, 0, stream>>>(table.data, table.rows, table.cols,
+                                                                       table.ld, ids, scale, out);
   });
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

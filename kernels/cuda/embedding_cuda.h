@@ -17,8 +17,8 @@ namespace matspec {
 // apart. ids: [t] int32 in device memory; the caller validates them, and an id
 // outside [0, table.rows) yields a row of NaN rather than a wild read.
 // out: [t, table.cols] f32 device memory. InvalidArgument for a bad view.
-absl::Status EmbeddingGatherCuda(const MatrixView& table, const int32_t* ids, int64_t t,
-                                 float scale, float* out, cudaStream_t stream);
+absl::Status EmbeddingGatherCuda(const MatrixView& table, const int32_t* ids, int64_t t, float scale,
+                                 float* out, cudaStream_t stream);
 
 }  // namespace matspec
 

@@ -5,15 +5,14 @@
 // kept prefix -> normalisation. Without a filter: weights -> f64 reduce ->
 // normalisation. Every scalar a later kernel needs (argmax, kept set, total)
 // stays in device memory.
+#include <cmath>
+#include <cstdint>
 #include <cub/block/block_reduce.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_scan.cuh>
 #include <cuda/functional>
 #include <cuda/std/functional>
-
-#include <cmath>
-#include <cstdint>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
@@ -44,9 +43,7 @@ __device__ __forceinline__ bool Beats(const ArgPair& a, const ArgPair& b) {
 }
 
 struct BestOp {
-  __device__ ArgPair operator()(const ArgPair& a, const ArgPair& b) const {
-    return Beats(b, a) ? b : a;
-  }
+  __device__ ArgPair operator()(const ArgPair& a, const ArgPair& b) const { return Beats(b, a) ? b : a; }
 };
 
 __device__ __forceinline__ ArgPair NoCandidate() { return {NAN, INT32_MAX}; }
@@ -89,11 +86,11 @@ absl::Status LaunchArgmax(const float* x, int64_t rows, int64_t n, ArgPair* part
                           cudaStream_t stream) {
   const int64_t blocks = ArgBlocks(n);
   const int64_t chunk = (n + blocks - 1) / blocks;
-  ArgmaxPartialKernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows)), kThreads,
-                        0, stream>>>(x, n, chunk, partial);
+  ArgmaxPartialKernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(rows)), kThreads, 0,
+                        stream>>>(x, n, chunk, partial);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  ArgmaxFinalKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
-      x, n, partial, static_cast<int>(blocks), out);
+  ArgmaxFinalKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, n, partial,
+                                                                          static_cast<int>(blocks), out);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
 }
@@ -130,8 +127,7 @@ __global__ void WeightsKernel(const float* logits, int64_t vocab, const int32_t*
   }
 }
 
-__global__ void GatherSortedKernel(const float* probs, const int32_t* sorted_ids, int64_t n,
-                                   double* out) {
+__global__ void GatherSortedKernel(const float* probs, const int32_t* sorted_ids, int64_t n, double* out) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] = static_cast<double>(probs[sorted_ids[i]]);
@@ -140,8 +136,8 @@ __global__ void GatherSortedKernel(const float* probs, const int32_t* sorted_ids
 
 // One thread: the kept prefix of the sorted candidates (top-k already applied
 // by taking only n of them), its last token and its mass.
-__global__ void SelectKeptKernel(const double* cum, const int32_t* sorted_ids, int64_t n,
-                                 bool use_top_p, float top_p, RowState* state) {
+__global__ void SelectKeptKernel(const double* cum, const int32_t* sorted_ids, int64_t n, bool use_top_p,
+                                 float top_p, RowState* state) {
   int64_t kept = n;
   if (use_top_p) {
     const double target = static_cast<double>(top_p) * cum[n - 1];
@@ -160,8 +156,8 @@ __global__ void SelectKeptKernel(const double* cum, const int32_t* sorted_ids, i
   state->total = cum[kept - 1];
 }
 
-__global__ void NormalizeKernel(const float* logits, int64_t vocab, const int32_t* top,
-                                const RowState* state, bool filtered, float* probs) {
+__global__ void NormalizeKernel(const float* logits, int64_t vocab, const int32_t* top, const RowState* state,
+                                bool filtered, float* probs) {
   const int32_t t = *top;
   const float m = logits[t];
   const bool finite = isfinite(m);
@@ -201,8 +197,7 @@ struct LogitsPlan {
 };
 
 // The workspace layout; with base == nullptr only sizes are meaningful.
-absl::StatusOr<LogitsPlan> PlanLogits(void* base, int64_t rows, int64_t vocab,
-                                      const SamplingConfig& cfg) {
+absl::StatusOr<LogitsPlan> PlanLogits(void* base, int64_t rows, int64_t vocab, const SamplingConfig& cfg) {
   LogitsPlan plan;
   WorkspaceArena arena(base);
   plan.tops = arena.Take<int32_t>(rows);
@@ -225,16 +220,14 @@ absl::StatusOr<LogitsPlan> PlanLogits(void* base, int64_t rows, int64_t vocab,
       CUDA_RETURN_IF_ERROR(cub::DeviceRadixSort::SortPairsDescending(
           nullptr, sort_bytes, static_cast<const float*>(nullptr), static_cast<float*>(nullptr),
           static_cast<const int32_t*>(nullptr), static_cast<int32_t*>(nullptr), n));
-      CUDA_RETURN_IF_ERROR(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes,
-                                                         static_cast<const double*>(nullptr),
-                                                         static_cast<double*>(nullptr),
-                                                         static_cast<int>(plan.candidates)));
+      CUDA_RETURN_IF_ERROR(
+          cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, static_cast<const double*>(nullptr),
+                                        static_cast<double*>(nullptr), static_cast<int>(plan.candidates)));
       plan.cub_bytes = std::max(sort_bytes, scan_bytes);
     } else {
-      CUDA_RETURN_IF_ERROR(cub::DeviceReduce::Reduce(nullptr, plan.cub_bytes,
-                                                     static_cast<const float*>(nullptr),
-                                                     static_cast<double*>(nullptr), n,
-                                                     ::cuda::std::plus<>{}, 0.0));
+      CUDA_RETURN_IF_ERROR(
+          cub::DeviceReduce::Reduce(nullptr, plan.cub_bytes, static_cast<const float*>(nullptr),
+                                    static_cast<double*>(nullptr), n, ::cuda::std::plus<>{}, 0.0));
     }
     plan.cub_temp = arena.Take<char>(plan.cub_bytes);
   }
@@ -261,8 +254,7 @@ absl::StatusOr<SamplePlan> PlanSample(void* base, int64_t n) {
   plan.cum = arena.Take<double>(n);
   CUDA_RETURN_IF_ERROR(cub::DeviceScan::InclusiveSum(nullptr, plan.cub_bytes,
                                                      static_cast<const double*>(nullptr),
-                                                     static_cast<double*>(nullptr),
-                                                     static_cast<int>(n)));
+                                                     static_cast<double*>(nullptr), static_cast<int>(n)));
   plan.cub_temp = arena.Take<char>(plan.cub_bytes);
   plan.total_bytes = arena.used();
   return plan;
@@ -270,8 +262,7 @@ absl::StatusOr<SamplePlan> PlanSample(void* base, int64_t n) {
 
 // cum_in[v] = max(w[v], 0) in f64 (NaN counts as 0); *last_positive = the
 // largest v with w[v] > 0 (must start at -1).
-__global__ void PositiveWeightsKernel(const float* w, int64_t n, double* cum_in,
-                                      int32_t* last_positive) {
+__global__ void PositiveWeightsKernel(const float* w, int64_t n, double* cum_in, int32_t* last_positive) {
   using BlockReduce = cub::BlockReduce<int32_t, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   int32_t last = -1;
@@ -286,8 +277,8 @@ __global__ void PositiveWeightsKernel(const float* w, int64_t n, double* cum_in,
 }
 
 // One thread: the CPU's inverse-CDF rule on the scanned weights.
-__global__ void DrawKernel(const float* w, int64_t n, const double* cum,
-                           const int32_t* last_positive, const double* u, int32_t* out) {
+__global__ void DrawKernel(const float* w, int64_t n, const double* cum, const int32_t* last_positive,
+                           const double* u, int32_t* out) {
   const int32_t last = *last_positive;
   if (last < 0) {
     *out = -1;
@@ -317,8 +308,8 @@ size_t ArgmaxCudaWorkspaceBytes(int64_t rows, int64_t n) {
   return WorkspaceArena::AlignUp(static_cast<size_t>(rows * ArgBlocks(n)) * sizeof(ArgPair));
 }
 
-absl::Status ArgmaxCuda(const float* x, int64_t rows, int64_t n, int32_t* out,
-                        CudaWorkspace workspace, cudaStream_t stream) {
+absl::Status ArgmaxCuda(const float* x, int64_t rows, int64_t n, int32_t* out, CudaWorkspace workspace,
+                        cudaStream_t stream) {
   if (rows < 0 || rows > 65535 || n < 1 || n > INT32_MAX) {
     return absl::InvalidArgumentError("ArgmaxCuda: rows must be in [0, 65535], n in [1, 2^31)");
   }
@@ -340,9 +331,8 @@ absl::StatusOr<size_t> ProcessLogitsCudaWorkspaceBytes(int64_t rows, int64_t voc
   return plan->total_bytes;
 }
 
-absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab,
-                               const SamplingConfig& cfg, float* probs, CudaWorkspace workspace,
-                               cudaStream_t stream) {
+absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab, const SamplingConfig& cfg,
+                               float* probs, CudaWorkspace workspace, cudaStream_t stream) {
   if (rows < 0 || rows > 65535 || vocab < 1 || vocab > INT32_MAX) {
     return absl::InvalidArgumentError("ProcessLogitsCuda: rows in [0, 65535], vocab in [1, 2^31)");
   }
@@ -360,8 +350,8 @@ absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab,
     return s;
   }
   if (cfg.greedy()) {
-    OneHotKernel<<<cuda_detail::GridFor(rows * vocab, kThreads), kThreads, 0, stream>>>(
-        plan.tops, rows, vocab, probs);
+    OneHotKernel<<<cuda_detail::GridFor(rows * vocab, kThreads), kThreads, 0, stream>>>(plan.tops, rows,
+                                                                                        vocab, probs);
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
     return absl::OkStatus();
   }
@@ -374,14 +364,12 @@ absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab,
     float* pr = probs + r * vocab;
     const int32_t* top = plan.tops + r;
     RowState* state = plan.states + r;
-    WeightsKernel<<<grid, kThreads, 0, stream>>>(lr, vocab, top, inv_temp, pr, plan.keys_in,
-                                                 plan.ids_in);
+    WeightsKernel<<<grid, kThreads, 0, stream>>>(lr, vocab, top, inv_temp, pr, plan.keys_in, plan.ids_in);
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
     size_t cub_bytes = plan.cub_bytes;
     if (!plan.filtered) {
-      CUDA_RETURN_IF_ERROR(cub::DeviceReduce::Reduce(plan.cub_temp, cub_bytes,
-                                                     static_cast<const float*>(pr), &state->total,
-                                                     n, ::cuda::std::plus<>{}, 0.0, stream));
+      CUDA_RETURN_IF_ERROR(cub::DeviceReduce::Reduce(plan.cub_temp, cub_bytes, static_cast<const float*>(pr),
+                                                     &state->total, n, ::cuda::std::plus<>{}, 0.0, stream));
     } else {
       CUDA_RETURN_IF_ERROR(cub::DeviceRadixSort::SortPairsDescending(
           plan.cub_temp, cub_bytes, static_cast<const float*>(plan.keys_in), plan.keys_out,
@@ -391,11 +379,10 @@ absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab,
       CUDA_RETURN_IF_ERROR(cudaGetLastError());
       cub_bytes = plan.cub_bytes;
       CUDA_RETURN_IF_ERROR(cub::DeviceScan::InclusiveSum(plan.cub_temp, cub_bytes,
-                                                         static_cast<const double*>(plan.cum_in),
-                                                         plan.cum,
+                                                         static_cast<const double*>(plan.cum_in), plan.cum,
                                                          static_cast<int>(plan.candidates), stream));
-      SelectKeptKernel<<<1, 1, 0, stream>>>(plan.cum, plan.ids_out, plan.candidates,
-                                            plan.use_top_p, cfg.top_p, state);
+      SelectKeptKernel<<<1, 1, 0, stream>>>(plan.cum, plan.ids_out, plan.candidates, plan.use_top_p,
+                                            cfg.top_p, state);
       CUDA_RETURN_IF_ERROR(cudaGetLastError());
     }
     NormalizeKernel<<<grid, kThreads, 0, stream>>>(lr, vocab, top, state, plan.filtered, pr);
@@ -424,13 +411,13 @@ absl::Status SampleFromWeightsCuda(const float* weights, int64_t n, const double
     return absl::InvalidArgumentError("SampleFromWeightsCuda: workspace smaller than its size query");
   }
   CUDA_RETURN_IF_ERROR(cudaMemsetAsync(plan.last_positive, 0xff, sizeof(int32_t), stream));  // -1
-  PositiveWeightsKernel<<<cuda_detail::GridFor(n, kThreads), kThreads, 0, stream>>>(
-      weights, n, plan.cum_in, plan.last_positive);
+  PositiveWeightsKernel<<<cuda_detail::GridFor(n, kThreads), kThreads, 0, stream>>>(weights, n, plan.cum_in,
+                                                                                    plan.last_positive);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   size_t cub_bytes = plan.cub_bytes;
   CUDA_RETURN_IF_ERROR(cub::DeviceScan::InclusiveSum(plan.cub_temp, cub_bytes,
-                                                     static_cast<const double*>(plan.cum_in),
-                                                     plan.cum, static_cast<int>(n), stream));
+                                                     static_cast<const double*>(plan.cum_in), plan.cum,
+                                                     static_cast<int>(n), stream));
   DrawKernel<<<1, 1, 0, stream>>>(weights, n, plan.cum, plan.last_positive, u, out);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

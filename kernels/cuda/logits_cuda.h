@@ -42,8 +42,8 @@ size_t ArgmaxCudaWorkspaceBytes(int64_t rows, int64_t n);
 
 // out[r] = Argmax(x + r * n, n) for r < rows. x: [rows, n] f32 device memory,
 // n >= 1; out: [rows] int32 device memory.
-absl::Status ArgmaxCuda(const float* x, int64_t rows, int64_t n, int32_t* out,
-                        CudaWorkspace workspace, cudaStream_t stream);
+absl::Status ArgmaxCuda(const float* x, int64_t rows, int64_t n, int32_t* out, CudaWorkspace workspace,
+                        cudaStream_t stream);
 
 // Workspace for ProcessLogitsCuda (CUB temporary storage included).
 absl::StatusOr<size_t> ProcessLogitsCudaWorkspaceBytes(int64_t rows, int64_t vocab,
@@ -51,9 +51,8 @@ absl::StatusOr<size_t> ProcessLogitsCudaWorkspaceBytes(int64_t rows, int64_t voc
 
 // probs[r, :] = ProcessLogits(logits[r, :]) for r < rows. logits, probs:
 // [rows, vocab] f32 device memory, rows contiguous, not aliased; vocab >= 1.
-absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab,
-                               const SamplingConfig& cfg, float* probs, CudaWorkspace workspace,
-                               cudaStream_t stream);
+absl::Status ProcessLogitsCuda(const float* logits, int64_t rows, int64_t vocab, const SamplingConfig& cfg,
+                               float* probs, CudaWorkspace workspace, cudaStream_t stream);
 
 // Workspace for SampleFromWeightsCuda over n weights.
 absl::StatusOr<size_t> SampleFromWeightsCudaWorkspaceBytes(int64_t n);

@@ -39,9 +39,12 @@ __global__ void ConvertKernel(const float* x, int64_t x_ld, int64_t t, int64_t k
 
 cudaDataType_t CublasType(DType d) {
   switch (d) {
-    case DType::kBF16: return CUDA_R_16BF;
-    case DType::kF16: return CUDA_R_16F;
-    case DType::kF32: return CUDA_R_32F;
+    case DType::kBF16:
+      return CUDA_R_16BF;
+    case DType::kF16:
+      return CUDA_R_16F;
+    case DType::kF32:
+      return CUDA_R_32F;
   }
   return CUDA_R_32F;
 }
@@ -62,15 +65,14 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
   const int64_t t = p.t, n = p.w.rows, k = p.w.cols;
   if (t == 0 || n == 0) return absl::OkStatus();
   constexpr int64_t kIntMax = INT32_MAX;
-  if (t > kIntMax || n > kIntMax || k > kIntMax || p.w.ld > kIntMax || p.x_ld > kIntMax ||
-      p.y_ld > kIntMax) {
+  if (t > kIntMax || n > kIntMax || k > kIntMax || p.w.ld > kIntMax || p.x_ld > kIntMax || p.y_ld > kIntMax) {
     return absl::InvalidArgumentError("MatMulCuda: a dimension exceeds cuBLAS's int range");
   }
   if (k == 0) {  // empty sum: y = 0, or y unchanged when accumulating
     if (!p.accumulate) {
       CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(p.y, static_cast<size_t>(p.y_ld) * sizeof(float), 0,
-                                             static_cast<size_t>(n) * sizeof(float),
-                                             static_cast<size_t>(t), stream));
+                                             static_cast<size_t>(n) * sizeof(float), static_cast<size_t>(t),
+                                             stream));
     }
     return absl::OkStatus();
   }
@@ -100,10 +102,9 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
   const float beta = p.accumulate ? 1.f : 0.f;
   const cudaDataType_t ab_type = CublasType(p.w.dtype);
   CUDA_RETURN_IF_ERROR(cublasGemmEx(
-      *handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(t),
-      static_cast<int>(k), &alpha, p.w.data, ab_type, static_cast<int>(p.w.ld), b, ab_type,
-      static_cast<int>(ldb), &beta, p.y, CUDA_R_32F, static_cast<int>(p.y_ld), CUBLAS_COMPUTE_32F,
-      CUBLAS_GEMM_DEFAULT));
+      *handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(t), static_cast<int>(k),
+      &alpha, p.w.data, ab_type, static_cast<int>(p.w.ld), b, ab_type, static_cast<int>(ldb), &beta, p.y,
+      CUDA_R_32F, static_cast<int>(p.y_ld), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   return absl::OkStatus();
 }
 

@@ -13,8 +13,8 @@ constexpr int kThreads = 256;
 
 // kHasWeight false: scale 1 (no weight tensor). D is unused then.
 template <DType D, bool kHasWeight>
-__global__ void RmsNormKernel(const float* x, const void* weight, float weight_offset, float eps,
-                              int64_t dim, float* out) {
+__global__ void RmsNormKernel(const float* x, const void* weight, float weight_offset, float eps, int64_t dim,
+                              float* out) {
   using BlockReduce = cub::BlockReduce<double, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ float inv_shared;
@@ -59,12 +59,11 @@ absl::Status RmsNormCuda(const RmsNormParams& p, cudaStream_t stream) {
   const unsigned grid = static_cast<unsigned>(p.rows);
   if (has_weight) {
     cuda_detail::DispatchDType(p.weight.dtype, [&]<DType D>() {
-      RmsNormKernel<D, true><<<grid, kThreads, 0, stream>>>(p.x, p.weight.data, p.weight_offset,
-                                                            p.eps, p.dim, p.out);
+      RmsNormKernel<D, true>
+          <<<grid, kThreads, 0, stream>>>(p.x, p.weight.data, p.weight_offset, p.eps, p.dim, p.out);
     });
   } else {
-    RmsNormKernel<DType::kF32, false><<<grid, kThreads, 0, stream>>>(p.x, nullptr, 0.f, p.eps,
-                                                                     p.dim, p.out);
+    RmsNormKernel<DType::kF32, false><<<grid, kThreads, 0, stream>>>(p.x, nullptr, 0.f, p.eps, p.dim, p.out);
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

@@ -41,8 +41,8 @@ absl::Status ApplyRopeCuda(const RopeParams& p, cudaStream_t stream) {
   if (p.x == nullptr || p.positions == nullptr || p.row_stride < p.num_heads * p.head_dim) {
     return absl::InvalidArgumentError("ApplyRopeCuda: null pointer or row_stride too small");
   }
-  RopeKernel<<<static_cast<unsigned>(p.t), kThreads, 0, stream>>>(
-      p.x, p.row_stride, p.num_heads, p.head_dim, p.positions, p.theta);
+  RopeKernel<<<static_cast<unsigned>(p.t), kThreads, 0, stream>>>(p.x, p.row_stride, p.num_heads, p.head_dim,
+                                                                  p.positions, p.theta);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
 }

@@ -1,13 +1,13 @@
 // GatedActivationCuda and AddInPlaceCuda against the CPU kernels: SiLU and
 // GELU-tanh, rows with padding (stride > n, padding untouched), out == gate.
-#include "kernels/cuda/activation_cuda.h"
+#include "kernels/activation.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
-#include "kernels/activation.h"
+#include "kernels/cuda/activation_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -46,8 +46,8 @@ TEST_F(ActivationCudaTest, GatedMatchesCpu) {
           ASSERT_TRUE(GatedActivationCuda(gpu, stream()).ok());
           const std::vector<float> got = cuda_test::FromDevice<float>(gpu.out, rows * stride);
           ASSERT_TRUE(cuda_test::AllClose(got, want, cuda_test::kCudaActivationTol))
-              << (act == Activation::kSilu ? "silu" : "gelu_tanh") << " n " << n << " rows "
-              << rows << (in_place ? " in place" : "");
+              << (act == Activation::kSilu ? "silu" : "gelu_tanh") << " n " << n << " rows " << rows
+              << (in_place ? " in place" : "");
         }
       }
     }
@@ -62,8 +62,8 @@ TEST_F(ActivationCudaTest, AddInPlaceMatchesCpu) {
     DeviceBuffer dev_y = cuda_test::ToDevice(y);
     AddInPlace(x.data(), y.data(), n);
     ASSERT_TRUE(AddInPlaceCuda(dev_x.As<float>(), dev_y.As<float>(), n, stream()).ok());
-    ASSERT_TRUE(cuda_test::AllClose(cuda_test::FromDevice<float>(dev_x.data(), n), x,
-                                    cuda_test::kCudaExactTol))
+    ASSERT_TRUE(
+        cuda_test::AllClose(cuda_test::FromDevice<float>(dev_x.data(), n), x, cuda_test::kCudaExactTol))
         << "n " << n;
   }
 }

@@ -63,8 +63,7 @@ class CudaTest : public ::testing::Test {
 // context's non-blocking stream see the data.
 template <typename T>
 DeviceBuffer ToDevice(const std::vector<T>& host) {
-  absl::StatusOr<DeviceBuffer> buf =
-      DeviceBuffer::Allocate(std::max<size_t>(host.size(), 1) * sizeof(T));
+  absl::StatusOr<DeviceBuffer> buf = DeviceBuffer::Allocate(std::max<size_t>(host.size(), 1) * sizeof(T));
   EXPECT_TRUE(buf.ok()) << buf.status();
   if (!buf.ok()) return DeviceBuffer();
   if (!host.empty()) {
@@ -82,8 +81,7 @@ std::vector<T> FromDevice(const void* device, size_t count) {
   const cudaError_t sync = cudaDeviceSynchronize();
   EXPECT_EQ(sync, cudaSuccess) << cudaGetErrorString(sync);
   if (count > 0) {
-    EXPECT_EQ(cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost),
-              cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
   }
   return host;
 }
@@ -95,8 +93,8 @@ inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float lo = -1.f,
 
 // got (GPU) against want (CPU kernel); prints the first mismatches and the
 // worst element on failure.
-inline ::testing::AssertionResult AllClose(const std::vector<float>& got,
-                                           const std::vector<float>& want, Tolerance tol) {
+inline ::testing::AssertionResult AllClose(const std::vector<float>& got, const std::vector<float>& want,
+                                           Tolerance tol) {
   return ::matspec::testing::AllClose(got, std::vector<double>(want.begin(), want.end()), tol);
 }
 
@@ -122,9 +120,12 @@ inline DeviceMatrix ToDevice(const ::matspec::testing::WeightBuffer& w, int64_t 
 
 inline const char* Name(DType d) {
   switch (d) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
   }
   return "?";
 }

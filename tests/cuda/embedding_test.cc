@@ -1,6 +1,6 @@
 // EmbeddingGatherCuda against the CPU EmbeddingGather: bit-identical for every
 // dtype, on tables read through a leading dimension larger than the row.
-#include "kernels/cuda/embedding_cuda.h"
+#include "kernels/embedding.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/embedding.h"
+#include "kernels/cuda/embedding_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -54,9 +54,8 @@ TEST_F(EmbeddingCudaTest, OutOfRangeIdGivesNanRowNotAWildRead) {
   cuda_test::DeviceMatrix dev_table = cuda_test::ToDevice(table, 4);
   DeviceBuffer dev_ids = cuda_test::ToDevice(std::vector<int32_t>{2, 4, -1});
   DeviceBuffer dev_out = cuda_test::ToDevice(std::vector<float>(24, 0.f));
-  ASSERT_TRUE(EmbeddingGatherCuda(dev_table.view, dev_ids.As<int32_t>(), 3, 1.f,
-                                  dev_out.As<float>(), stream())
-                  .ok());
+  ASSERT_TRUE(
+      EmbeddingGatherCuda(dev_table.view, dev_ids.As<int32_t>(), 3, 1.f, dev_out.As<float>(), stream()).ok());
   const std::vector<float> got = cuda_test::FromDevice<float>(dev_out.data(), 24);
   for (int c = 0; c < 8; ++c) {
     EXPECT_EQ(got[c], table.view().At(2, c));
@@ -69,10 +68,9 @@ TEST_F(EmbeddingCudaTest, RejectsAHostView) {
   testing::WeightBuffer table(DType::kF32, 2, 2, 2, 2, cuda_test::RandomFloats(4, 1));
   DeviceBuffer dev_ids = cuda_test::ToDevice(std::vector<int32_t>{0});
   DeviceBuffer dev_out = cuda_test::ToDevice(std::vector<float>(2));
-  EXPECT_EQ(EmbeddingGatherCuda(table.view(), dev_ids.As<int32_t>(), 1, 1.f, dev_out.As<float>(),
-                                stream())
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EmbeddingGatherCuda(table.view(), dev_ids.As<int32_t>(), 1, 1.f, dev_out.As<float>(), stream()).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

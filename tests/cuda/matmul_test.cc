@@ -7,7 +7,7 @@
 // dtype, which isolates cuBLAS's summation order (tight); (2) against the CPU
 // on the f32 x, which adds the bf16 / f16 rounding of the activations that the
 // GPU path makes (see kernels/cuda/matmul_cuda.h).
-#include "kernels/cuda/matmul_cuda.h"
+#include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/matmul.h"
+#include "kernels/cuda/matmul_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -27,9 +27,12 @@ using MatMulCudaTest = CudaTest;
 
 float RoundTo(DType dtype, float v) {
   switch (dtype) {
-    case DType::kF32: return v;
-    case DType::kBF16: return Bf16ToF32(F32ToBf16(v));
-    case DType::kF16: return F16ToF32(F32ToF16(v));
+    case DType::kF32:
+      return v;
+    case DType::kBF16:
+      return Bf16ToF32(F32ToBf16(v));
+    case DType::kF16:
+      return F16ToF32(F32ToF16(v));
   }
   return v;
 }
@@ -88,15 +91,12 @@ TEST_F(MatMulCudaTest, SlicedViewsMatchCpu) {
             const testing::Tolerance same_tol =
                 dtype == DType::kF32 ? cuda_test::kCudaMatMulF32Tol : cuda_test::kCudaMatMulSameXTol;
             ASSERT_TRUE(cuda_test::AllClose(got, want_same_x, same_tol))
-                << name << " same-x n " << n << " k " << k << " t " << t
-                << (accumulate ? " accumulate" : "");
-            const testing::Tolerance f32_tol =
-                dtype == DType::kF32   ? cuda_test::kCudaMatMulF32Tol
-                : dtype == DType::kF16 ? cuda_test::kCudaMatMulF16Tol
-                                       : cuda_test::kCudaMatMulBf16Tol;
+                << name << " same-x n " << n << " k " << k << " t " << t << (accumulate ? " accumulate" : "");
+            const testing::Tolerance f32_tol = dtype == DType::kF32   ? cuda_test::kCudaMatMulF32Tol
+                                               : dtype == DType::kF16 ? cuda_test::kCudaMatMulF16Tol
+                                                                      : cuda_test::kCudaMatMulBf16Tol;
             ASSERT_TRUE(cuda_test::AllClose(got, want_f32_x, f32_tol))
-                << name << " f32-x n " << n << " k " << k << " t " << t
-                << (accumulate ? " accumulate" : "");
+                << name << " f32-x n " << n << " k " << k << " t " << t << (accumulate ? " accumulate" : "");
           }
         }
       }
@@ -146,8 +146,7 @@ TEST_F(MatMulCudaTest, EmptySumWritesZerosOrKeepsY) {
     MatMulParams g{dev_x.As<float>(), 1, 2, dev_w.view, dev_y.As<float>(), 4, accumulate};
     ASSERT_TRUE(MatMulCuda(*ctx_, g, ctx_->workspace(), stream()).ok());
     const std::vector<float> got = cuda_test::FromDevice<float>(dev_y.data(), 8);
-    const std::vector<float> want =
-        accumulate ? y0 : std::vector<float>{0, 0, 0, 4, 0, 0, 0, 8};
+    const std::vector<float> want = accumulate ? y0 : std::vector<float>{0, 0, 0, 4, 0, 0, 0, 8};
     EXPECT_EQ(got, want) << (accumulate ? "accumulate" : "store");
   }
 }
@@ -158,11 +157,9 @@ TEST_F(MatMulCudaTest, RejectsHostWeightsAndSmallWorkspace) {
   DeviceBuffer dev_x = cuda_test::ToDevice(std::vector<float>(4, 1.f));
   DeviceBuffer dev_y = cuda_test::ToDevice(std::vector<float>(4));
   MatMulParams g{dev_x.As<float>(), 4, 1, w.view(), dev_y.As<float>(), 4, false};
-  EXPECT_EQ(MatMulCuda(*ctx_, g, ctx_->workspace(), stream()).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatMulCuda(*ctx_, g, ctx_->workspace(), stream()).code(), absl::StatusCode::kInvalidArgument);
   g.w = dev_w.view;
-  EXPECT_EQ(MatMulCuda(*ctx_, g, CudaWorkspace{}, stream()).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatMulCuda(*ctx_, g, CudaWorkspace{}, stream()).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // RmsNormCuda against the CPU RmsNorm: every weight dtype, no weight, the
 // Gemma-style offset, in place and out of place, dims not multiples of a tile.
-#include "kernels/cuda/rms_norm_cuda.h"
+#include "kernels/rms_norm.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
-#include "kernels/rms_norm.h"
+#include "kernels/cuda/rms_norm_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {

@@ -1,14 +1,14 @@
 // ApplyRopeCuda against the CPU ApplyRope: several head sizes and thetas, rows
 // with padding (row_stride > heads * head_dim, the padding must stay
 // untouched), small and very large positions.
-#include "kernels/cuda/rope_cuda.h"
+#include "kernels/rope.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
-#include "kernels/rope.h"
+#include "kernels/cuda/rope_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
