@@ -5,12 +5,18 @@
 //
 //   build-*/bench/matmul_bench --benchmark_counters_tabular=true
 //
+// On a shared 2-core machine another process makes the 2-thread figures
+// swing by 10x (a fork-join waits for a descheduled thread); run with
+// --benchmark_repetitions=N and read the `min` (time) / `max` (rate) rows,
+// which every benchmark here also computes.
+//
 // BM_MemcpyBandwidth/<MiB>: bytes_per_second counts bytes read + bytes written.
 // BM_MatVecBf16/<n>/<k>/<t>/<threads>: bytes_per_second counts weight bytes
 // (n * k * 2) per call, whatever t is; at t > 1 it shows that verifying t
 // tokens reads the weights once.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -21,6 +27,9 @@
 
 namespace matspec {
 namespace {
+
+double Min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+double Max(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
 
 void BM_MemcpyBandwidth(benchmark::State& state) {
   const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
@@ -33,7 +42,12 @@ void BM_MemcpyBandwidth(benchmark::State& state) {
   // A copy reads and writes every byte.
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * static_cast<int64_t>(bytes));
 }
-BENCHMARK(BM_MemcpyBandwidth)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemcpyBandwidth)
+    ->Arg(256)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->ComputeStatistics("min", Min)
+    ->ComputeStatistics("max", Max);
 
 // A bf16 weight matrix several times larger than the last-level cache is
 // cycled through so that every call streams its weights from memory.
@@ -75,7 +89,9 @@ BENCHMARK(BM_MatVecBf16)
     ->ArgsProduct({{4096}, {1024}, {1, 4, 8}, {1, 2}})
     ->ArgsProduct({{1024}, {4096}, {1, 4, 8}, {1, 2}})
     ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
+    ->UseRealTime()
+    ->ComputeStatistics("min", Min)
+    ->ComputeStatistics("max", Max);
 
 }  // namespace
 }  // namespace matspec

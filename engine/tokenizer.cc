@@ -55,11 +55,16 @@ namespace {
 // sequence or in U+FFFD (what a partial byte-fallback character decodes to).
 size_t CompletePrefix(const std::string& s) {
   size_t n = s.size();
-  // A trailing U+FFFD (EF BF BD) may be a character still being assembled.
-  if (n >= 3 && static_cast<unsigned char>(s[n - 3]) == 0xEF && static_cast<unsigned char>(s[n - 2]) == 0xBF &&
-      static_cast<unsigned char>(s[n - 1]) == 0xBD) {
-    return n - 3;
+  // Each byte of a character still being assembled from byte-fallback pieces
+  // decodes to one U+FFFD (EF BF BD): hold back up to three of them.
+  for (int held = 0; held < 3 && n >= 3; ++held) {
+    if (static_cast<unsigned char>(s[n - 3]) != 0xEF || static_cast<unsigned char>(s[n - 2]) != 0xBF ||
+        static_cast<unsigned char>(s[n - 1]) != 0xBD) {
+      break;
+    }
+    n -= 3;
   }
+  if (n < s.size()) return n;
   // Walk back over continuation bytes to the last lead byte.
   size_t i = n;
   int cont = 0;

@@ -4,11 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "draft/slice_spec.h"
 #include "engine/decoding/speculative_decoder.h"
+#include "engine/gemma3n_config.h"
+#include "engine/gemma3n_model.h"
 #include "engine/llama_model.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
@@ -77,12 +81,26 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   std::unique_ptr<Engine> engine(new Engine());
   State& s = *engine->state_;
   s.options = options;
-  ASSIGN_OR_RETURN(s.config, LoadModelConfig(options.model_dir + "/config.json"));
+  const std::string config_path = options.model_dir + "/config.json";
+  std::string config_text;
+  {
+    std::ifstream in(config_path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat(config_path, ": cannot open the model's config.json"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    config_text = ss.str();
+  }
+  // The architecture is chosen by model_type before any other parsing.
+  const bool gemma3n = IsGemma3nConfigJson(config_text);
+  if (!gemma3n) {
+    ASSIGN_OR_RETURN(s.config, ParseModelConfig(config_text, config_path));
+  }
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
-  if (s.config.model_type == "llama") {
-    ASSIGN_OR_RETURN(s.model, LlamaModel::Create(s.config, *s.store));
+  if (gemma3n) {
+    ASSIGN_OR_RETURN(s.model, CreateGemma3nModel(config_path, *s.store));
+    s.config = s.model->config();
   } else {
-    return absl::UnimplementedError(absl::StrCat("model_type \"", s.config.model_type, "\" is not supported"));
+    ASSIGN_OR_RETURN(s.model, LlamaModel::Create(s.config, *s.store));
   }
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.model->set_num_threads(options.num_threads > 0 ? options.num_threads : hw);
@@ -151,6 +169,7 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
     params.stop_tokens = s.config.eos_token_ids;
     if (s.tokenizer && s.tokenizer->eos_id() >= 0) params.stop_tokens.push_back(s.tokenizer->eos_id());
   }
+  params.stop_tokens.insert(params.stop_tokens.end(), options.stop_token_ids.begin(), options.stop_token_ids.end());
   for (size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] < 0 || prompt[i] >= s.config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("prompt token ", i, " has id ", prompt[i],
@@ -195,13 +214,27 @@ absl::StatusOr<GenerationResult> Engine::Generate(const std::string& prompt, con
     return absl::FailedPreconditionError(
         absl::StrCat(s.options.model_dir, " has no tokenizer.model; pass token ids instead of text"));
   }
+  GenerationOptions opt = options;
+  std::string text = prompt;
+  if (options.chat) {
+    // Gemma's instruction-tuned turn template; the model's turn ends with <end_of_turn>.
+    const int32_t start = s.tokenizer->PieceToId("<start_of_turn>");
+    const int32_t end = s.tokenizer->PieceToId("<end_of_turn>");
+    if (start < 0 || end < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--chat: the tokenizer of ", s.options.model_dir,
+          " has no <start_of_turn>/<end_of_turn> pieces (the Gemma turn template needs an instruction-tuned Gemma)"));
+    }
+    text = "<start_of_turn>user\n" + prompt + "<end_of_turn>\n<start_of_turn>model\n";
+    opt.stop_token_ids.push_back(end);
+  }
   std::vector<int32_t> ids;
   const int32_t bos = s.config.bos_token_id >= 0 ? s.config.bos_token_id : s.tokenizer->bos_id();
   if (options.add_bos && bos >= 0) ids.push_back(bos);
-  const std::vector<int32_t> body = s.tokenizer->Encode(prompt);
+  const std::vector<int32_t> body = s.tokenizer->Encode(text);
   ids.insert(ids.end(), body.begin(), body.end());
   if (ids.empty()) return absl::InvalidArgumentError("the prompt is empty and the model has no BOS token");
-  return GenerateTokens(ids, options, on_text);
+  return GenerateTokens(ids, opt, on_text);
 }
 
 absl::StatusOr<std::vector<SliceInfo>> Engine::DescribeSlices(const std::string& table_path) const {

@@ -62,6 +62,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"no-speculative", "", true, "plain decoding with the full model"},
       {"ignore-eos", "", true, "do not stop at end-of-sequence tokens"},
       {"no-bos", "", true, "do not prepend the BOS token"},
+      {"chat", "", true, "wrap the prompt in the Gemma turn template; stop at <end_of_turn>"},
       {"ctx-size", "c", false, "context length in tokens; 0 = the model's maximum"},
       {"threads", "t", false, "CPU threads; 0 = all"},
       {"device", "", false, "cpu or cuda (default cpu)"},
@@ -127,6 +128,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
     g.add_bos = !b;
+  } else if (n == "chat") {
+    return ParseBool(origin, v, &g.chat);
   } else if (n == "ctx-size") {
     return ParseInt(origin, v, &g.context_size);
   } else if (n == "threads") {

@@ -1,6 +1,6 @@
 """Trains MatLM with MatFormer nested-FFN training on the CPU (or a GPU if torch sees one).
 
-Recipes (--recipe):
+Recipes (--recipe; --decay-recipe switches recipe for the learning-rate decay phase):
   sample: each step draws one granularity in {F, F/2, F/4, F/8} uniformly and trains that sub-network;
   sum:    each step sums the cross-entropy losses of all four granularities (the paper's joint loss).
 Granularity F/k uses the first F/k units of every layer's FFN hidden dimension.
@@ -36,6 +36,8 @@ def parse_args(argv=None):
     ap.add_argument("--tokenizer", default=os.path.join(here, "work", "tokenizer.model"))
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--recipe", choices=("sample", "sum"), default="sample")
+    ap.add_argument("--decay-recipe", choices=("same", "sample", "sum"), default="same",
+                    help="recipe during the learning-rate decay phase (wsd schedule); same = --recipe")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=256)
@@ -149,6 +151,10 @@ def main(argv=None):
         log["args"] = vars(args)
         print(f"resumed at step {step} ({elapsed:.0f}s)", flush=True)
 
+    # cumulative counters (older checkpoints predate them: every earlier step was a --recipe step)
+    counters = log.setdefault("counters", {"sub_network_tokens": step * args.batch * args.seq *
+                                           (len(GRANULARITIES) if args.recipe == "sum" else 1),
+                                           f"{args.recipe}_steps": step})
     t_last_ckpt = time.time()
     t0 = time.time() - elapsed
     tokens_per_step = args.batch * args.seq
@@ -160,7 +166,10 @@ def main(argv=None):
         starts = torch.randint(0, n_max, (args.batch,), generator=gen)
         batch = torch.stack([train_ids[s: s + args.seq + 1] for s in starts.tolist()])
         x, y = batch[:, :-1], batch[:, 1:]
-        if args.recipe == "sum":
+        recipe = args.recipe
+        if args.decay_recipe != "same" and args.schedule == "wsd" and step >= args.steps * (1 - args.decay_frac):
+            recipe = args.decay_recipe
+        if recipe == "sum":
             dens = GRANULARITIES
         else:
             dens = (GRANULARITIES[int(torch.randint(0, len(GRANULARITIES), (1,), generator=gen))],)
@@ -169,6 +178,8 @@ def main(argv=None):
             loss = F.cross_entropy(model(x, widths_for(config, den)).flatten(0, 1), y.flatten())
             loss.backward()
             window_loss.setdefault(den, []).append(loss.item())
+        counters["sub_network_tokens"] += tokens_per_step * len(dens)
+        counters[f"{recipe}_steps"] = counters.get(f"{recipe}_steps", 0) + 1
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         step += 1
@@ -188,7 +199,8 @@ def main(argv=None):
         out_of_time = args.time_limit > 0 and time.time() - t0 >= args.time_limit
         if time.time() - t_last_ckpt >= args.ckpt_every or step == args.steps or out_of_time:
             log["final"] = {"steps": step, "tokens_seen": step * tokens_per_step,
-                            "sub_network_tokens": step * tokens_per_step * len(dens),
+                            "sub_network_tokens": counters["sub_network_tokens"],
+                            "steps_by_recipe": {k[:-6]: v for k, v in counters.items() if k.endswith("_steps")},
                             "wall_s": round(time.time() - t0, 1), "completed": step == args.steps}
             save_checkpoint(ckpt_path, model, opt, step, gen, time.time() - t0, log)
             with open(os.path.join(args.out, "train_log.json"), "w") as f:

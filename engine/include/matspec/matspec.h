@@ -57,6 +57,8 @@ struct GenerationOptions {
   bool speculative = true;       // false: plain decoding with the full model
   bool add_bos = true;           // prepend the tokenizer's BOS
   bool stop_at_eos = true;
+  std::vector<int32_t> stop_token_ids;  // generation also ends after any of these
+  bool chat = false;             // wrap the prompt in the Gemma turn template (Generate only)
   int64_t context_size = 0;      // 0 = the model's max_position_embeddings
   DraftOptions draft;
 

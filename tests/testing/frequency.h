@@ -1,0 +1,34 @@
+// Frequency tests for lossless speculative sampling: draw many two-token
+// generations and compare the joint distribution of the emitted tokens with
+// the full model's exact (processed) distribution p(x1) p(x2 | x1).
+#ifndef MATSPEC_TESTS_TESTING_FREQUENCY_H_
+#define MATSPEC_TESTS_TESTING_FREQUENCY_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/slice_view.h"
+#include "matspec/matspec.h"
+
+namespace matspec::testing {
+
+// Pearson chi-square of counts against probabilities, as a Wilson-Hilferty z
+// score (about N(0, 1) when the counts follow probs). Adds a test failure for
+// any count in a cell of probability 0.
+double ChiSquareZ(const std::vector<int64_t>& counts, const std::vector<double>& probs, int64_t n);
+
+// The processed next-token distribution of `slice` after `tokens`.
+std::vector<double> Distribution(Engine& engine, const SliceView& slice, const std::vector<int32_t>& tokens,
+                                 const GenerationOptions& options);
+// The same for the full model.
+std::vector<double> TargetDistribution(Engine& engine, const std::vector<int32_t>& tokens,
+                                       const GenerationOptions& options);
+
+// Runs `samples` generations of two tokens (seeds 0..samples-1 mixed) with
+// `options` and returns the z score of their joint distribution.
+double SpeculativeJointZ(Engine& engine, const std::vector<int32_t>& prompt, GenerationOptions options,
+                         int64_t samples);
+
+}  // namespace matspec::testing
+
+#endif  // MATSPEC_TESTS_TESTING_FREQUENCY_H_
