@@ -19,6 +19,9 @@
 #include "engine/tokenizer.h"
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
+#ifdef MATSPEC_WITH_CUDA
+#include "kernels/cuda/cuda_context.h"
+#endif
 
 namespace matspec {
 
@@ -73,8 +76,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
   if (options.device != "cpu") {
     if (options.device == "cuda") {
+#ifdef MATSPEC_WITH_CUDA
+      // Reports "no CUDA device" (Unavailable) on a machine without a GPU.
+      absl::StatusOr<std::unique_ptr<CudaContext>> gpu = CudaContext::Create();
+      if (!gpu.ok()) return absl::UnavailableError(absl::StrCat("--device cuda: ", gpu.status().message()));
       return absl::UnimplementedError(
-          "--device cuda: this build of matspec has no CUDA backend for generation yet; use --device cpu");
+          "--device cuda: a GPU is present and the CUDA kernels are built, but generation on the GPU is not "
+          "wired into the engine yet (see kernels/cuda/README.md); use --device cpu");
+#else
+      return absl::UnimplementedError(
+          "--device cuda: this build of matspec has no CUDA backend (configure with -DMATSPEC_CUDA=ON where nvcc "
+          "is installed); use --device cpu");
+#endif
     }
     return absl::InvalidArgumentError(absl::StrCat("--device must be cpu or cuda (got \"", options.device, "\")"));
   }
