@@ -67,9 +67,10 @@ nlohmann::json StatsJson(const GenerationStats& s) {
 }
 
 absl::StatusOr<std::string> ReadPrompt(const RunConfig& c) {
-  if (!c.prompt.empty() && !c.prompt_file.empty()) {
-    return absl::InvalidArgumentError("give the prompt either with -p or with -f, not both");
+  if ((!c.prompt.empty()) + (!c.prompt_file.empty()) + (!c.prompt_ids.empty()) > 1) {
+    return absl::InvalidArgumentError("give the prompt with only one of -p, -f and --prompt-ids");
   }
+  if (!c.prompt_ids.empty()) return std::string();
   if (!c.prompt_file.empty()) {
     std::ifstream in(c.prompt_file, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("-f ", c.prompt_file, ": cannot open the file"));
@@ -77,7 +78,9 @@ absl::StatusOr<std::string> ReadPrompt(const RunConfig& c) {
     ss << in.rdbuf();
     return ss.str();
   }
-  if (c.prompt.empty()) return absl::InvalidArgumentError("no prompt: give one with -p TEXT or -f FILE");
+  if (c.prompt.empty()) {
+    return absl::InvalidArgumentError("no prompt: give one with -p TEXT, -f FILE or --prompt-ids 1,2,3");
+  }
   return c.prompt;
 }
 
@@ -97,7 +100,9 @@ int RunGenerate(const RunConfig& config) {
       return true;
     };
   }
-  absl::StatusOr<GenerationResult> result = (*engine)->Generate(*prompt, config.generation, stream);
+  absl::StatusOr<GenerationResult> result =
+      config.prompt_ids.empty() ? (*engine)->Generate(*prompt, config.generation, stream)
+                                : (*engine)->GenerateTokens(config.prompt_ids, config.generation, stream);
   if (!result.ok()) {
     if (!config.json) std::fputs("\n", stdout);
     return Fail(result.status());

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace matspec {
 namespace {
@@ -47,6 +48,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"model", "m", false, "model directory (config.json, model.safetensors, tokenizer.model)"},
       {"prompt", "p", false, "prompt text"},
       {"file", "f", false, "read the prompt from this file"},
+      {"prompt-ids", "", false, "prompt as comma-separated token ids (for checkpoints without a tokenizer)"},
       {"n-predict", "n", false, "tokens to generate (default 128)"},
       {"temp", "", false, "temperature; 0 = greedy (default 0)"},
       {"top-k", "", false, "keep the k most probable tokens; 0 = off"},
@@ -90,6 +92,13 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     c->prompt = std::string(v);
   } else if (n == "file") {
     c->prompt_file = std::string(v);
+  } else if (n == "prompt-ids") {
+    c->prompt_ids.clear();
+    for (absl::string_view item : absl::StrSplit(absl::string_view(v.data(), v.size()), ',')) {
+      int32_t id = 0;
+      if (!absl::SimpleAtoi(item, &id) || id < 0) return BadValue(origin, v, "comma-separated token ids >= 0");
+      c->prompt_ids.push_back(id);
+    }
   } else if (n == "n-predict") {
     return ParseInt(origin, v, &g.max_new_tokens);
   } else if (n == "temp") {

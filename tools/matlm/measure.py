@@ -198,7 +198,8 @@ def measure(args):
     print("HF check:", res["hf_check"]["status"], res["hf_check"].get("max_abs_logit_diff", ""), flush=True)
 
     fin = log["final"]
-    res["training"] = {"recipe": log["args"]["recipe"], "steps": fin["steps"], "tokens_seen": fin["tokens_seen"],
+    res["training"] = {"recipe": log["args"]["recipe"], "decay_recipe": log["args"].get("decay_recipe", "same"),
+                       "steps_by_recipe": fin.get("steps_by_recipe", {}), "steps": fin["steps"], "tokens_seen": fin["tokens_seen"],
                        "sub_network_tokens": fin["sub_network_tokens"], "wall_s": fin["wall_s"],
                        "completed": fin["completed"], "hardware": log["hardware"],
                        "batch": log["args"]["batch"], "seq": log["args"]["seq"], "lr": log["args"]["lr"],
@@ -279,7 +280,8 @@ def render(res):
     hw = tr["hardware"]
     out["TRAIN_COST"] = "\n".join([
         "| | |", "|---|---|",
-        f"| recipe | `{tr['recipe']}` |",
+        f"| recipe | `--recipe {tr['recipe']} --decay-recipe {tr['decay_recipe']}`: " +
+        ", ".join(f"{v:,} `{k}` steps" for k, v in sorted(tr["steps_by_recipe"].items(), reverse=True)) + " |",
         f"| optimizer steps | {tr['steps']:,}{'' if tr['completed'] else ' (stopped by the time limit)'} |",
         f"| batch × sequence | {tr['batch']} × {tr['seq']} tokens |",
         f"| tokens seen | {tr['tokens_seen']:,} ({tr['epochs']:.2f} epochs of the {tr['train_tokens_in_split']:,}-token "

@@ -19,6 +19,7 @@ struct RunConfig {
   GenerationOptions generation;
   std::string prompt;       // -p
   std::string prompt_file;  // -f
+  std::vector<int32_t> prompt_ids;  // --prompt-ids: token ids instead of text (no BOS added)
   bool json = false;        // --json: one JSON object on stdout
 };
 
