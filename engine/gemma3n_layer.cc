@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "engine/gemma3n_model.h"
-#include "engine/gemma3n_model_internal.h"
+#include "engine/layer_ops.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/gemma3n_ops.h"
@@ -15,8 +15,8 @@
 
 namespace matspec {
 
-using gemma3n_internal::Linear;
-using gemma3n_internal::Norm;
+using layer_ops::Linear;
+using layer_ops::Norm;
 
 // out[t, N] = tanh(W_router (rmsnorm(x; router_norm) / D)).
 void Gemma3nModel::Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out) {

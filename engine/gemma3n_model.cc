@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/gemma3n_model_internal.h"
+#include "engine/layer_ops.h"
 #include "engine/status_macros.h"
 #include "kernels/attention.h"
 #include "kernels/embedding.h"
@@ -233,10 +233,10 @@ void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceV
   const float input_scale = 1.f / std::sqrt(2.f);
   for (int64_t l : slice.layers) {
     // proj = rmsnorm(W_slot e * D^-0.5) into gpl_ rows, then the table slot into low_.
-    gemma3n_internal::Linear(ctx_, streams_[0].data(), D, t, RowBlock(per_layer_projection_, l * P, P),
+    layer_ops::Linear(ctx_, streams_[0].data(), D, t, RowBlock(per_layer_projection_, l * P, P),
                              gpl_.data(), P, false);
     for (int64_t i = 0; i < t * P; ++i) gpl_[i] *= proj_scale;
-    gemma3n_internal::Norm(gpl_.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, gpl_.data());
+    layer_ops::Norm(gpl_.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, gpl_.data());
     EmbeddingGather(ColBlock(embed_per_layer_, l * P, P), ids_pl_.data(), t,
                     std::sqrt(static_cast<float>(P)), pl_emb_.data());
     for (int64_t j = 0; j < t; ++j) {
@@ -276,7 +276,7 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   if (args.tap) (*args.tap)("embed", -1, streams_[0].data(), t, D);
   PerLayerInputs(args.tokens, t, slice);
   for (int64_t i = 1; i < N; ++i) {
-    gemma3n_internal::Linear(ctx_, streams_[0].data(), D, t, altup_proj_[i - 1], streams_[i].data(), D, false);
+    layer_ops::Linear(ctx_, streams_[0].data(), D, t, altup_proj_[i - 1], streams_[i].data(), D, false);
     MatchMagnitude(streams_[i].data(), streams_[0].data(), t, D, kMagnitudeFloor);
   }
 
@@ -291,16 +291,16 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   const float* x0 = streams_[0].data() + first;
   std::memcpy(hmid_.data(), x0, rows * D * sizeof(float));
   for (int64_t i = 1; i < N; ++i) {
-    gemma3n_internal::Linear(ctx_, streams_[i].data() + first, D, rows, altup_unembed_[i - 1], tmp_.data(), D,
+    layer_ops::Linear(ctx_, streams_[i].data() + first, D, rows, altup_unembed_[i - 1], tmp_.data(), D,
                              false);
     MatchMagnitude(tmp_.data(), x0, rows, D, kMagnitudeFloor);
     for (int64_t e = 0; e < rows * D; ++e) hmid_[e] += tmp_[e];
   }
   const float inv_n = 1.f / static_cast<float>(N);
   for (int64_t e = 0; e < rows * D; ++e) hmid_[e] *= inv_n;
-  gemma3n_internal::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
+  layer_ops::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
   if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
-  gemma3n_internal::Linear(ctx_, an_.data(), D, rows, embed_, args.logits, b.vocab_size, false);
+  layer_ops::Linear(ctx_, an_.data(), D, rows, embed_, args.logits, b.vocab_size, false);
   if (config_.final_logit_softcapping > 0) {
     LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/layer_ops.h"
 #include "engine/status_macros.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
@@ -16,32 +17,10 @@
 namespace matspec {
 namespace {
 
+using layer_ops::Linear;
+using layer_ops::Norm;
+
 std::string LayerName(int64_t l, const char* leaf) { return absl::StrCat("model.layers.", l, ".", leaf); }
-
-// y[t, w.rows] (+)= x[t, w.cols] w^T with dense row strides.
-void Linear(const CpuContext& ctx, const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y,
-            int64_t y_ld, bool accumulate) {
-  MatMulParams p;
-  p.x = x;
-  p.x_ld = x_ld;
-  p.t = t;
-  p.w = w;
-  p.y = y;
-  p.y_ld = y_ld;
-  p.accumulate = accumulate;
-  MatMul(ctx, p);
-}
-
-void Norm(const float* x, const VectorView& w, double eps, int64_t rows, int64_t dim, float* out) {
-  RmsNormParams p;
-  p.x = x;
-  p.weight = w;
-  p.eps = static_cast<float>(eps);
-  p.rows = rows;
-  p.dim = dim;
-  p.out = out;
-  RmsNorm(p);
-}
 
 }  // namespace
 

@@ -22,6 +22,7 @@ class BundledModelTest : public ::testing::Test {
   static void SetUpTestSuite() {
     LoadOptions lo;
     lo.model_dir = kModel;
+    lo.num_threads = 1;  // ctest runs two suites at once on two cores
     auto e = Engine::Load(lo);
     ASSERT_TRUE(e.ok()) << e.status();
     engine_ = e->release();

@@ -1,7 +1,7 @@
-// Small helpers shared by the Gemma 3n model's source files
-// (gemma3n_model.cc, gemma3n_layer.cc); not part of any contract.
-#ifndef MATSPEC_ENGINE_GEMMA3N_MODEL_INTERNAL_H_
-#define MATSPEC_ENGINE_GEMMA3N_MODEL_INTERNAL_H_
+// Two call-site shorthands over the kernels, shared by every architecture's
+// forward pass (llama_model.cc, gemma3n_*.cc): a linear layer and an RMSNorm.
+#ifndef MATSPEC_ENGINE_LAYER_OPS_H_
+#define MATSPEC_ENGINE_LAYER_OPS_H_
 
 #include <cstdint>
 
@@ -10,7 +10,7 @@
 #include "kernels/rms_norm.h"
 #include "kernels/tensor_view.h"
 
-namespace matspec::gemma3n_internal {
+namespace matspec::layer_ops {
 
 // y[t, w.rows] (+)= x[t, w.cols] w^T.
 inline void Linear(const CpuContext& ctx, const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y,
@@ -38,6 +38,6 @@ inline void Norm(const float* x, const VectorView& w, double eps, int64_t rows, 
   RmsNorm(p);
 }
 
-}  // namespace matspec::gemma3n_internal
+}  // namespace matspec::layer_ops
 
-#endif  // MATSPEC_ENGINE_GEMMA3N_MODEL_INTERNAL_H_
+#endif  // MATSPEC_ENGINE_LAYER_OPS_H_
