@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 import hf_format  # noqa: E402
+import prepare_data  # noqa: E402
 import slices  # noqa: E402
 from model import count_params  # noqa: E402
 
@@ -208,6 +209,14 @@ def measure(args):
     if os.path.exists(args.comparison):
         with open(args.comparison) as f:
             res["recipe_comparison"] = json.load(f)
+    train_docs, held_docs = prepare_data.split_documents()
+    res["documents"] = {f"{split}_{src}": sum(1 for name, _ in docs if name.startswith(src + ":"))
+                        for split, docs in (("train", train_docs), ("heldout", held_docs))
+                        for src in ("kjv", "fortunes")}
+    res["training_evals"] = log.get("evals", [])
+    res["resumes"] = [{"step": r["step"], "changed_args": r.get("changed_args", {})}
+                      for r in log.get("resumes", [])]
+    res["decay_start_step"] = int(log["args"]["steps"] * (1 - log["args"]["decay_frac"]))
     res["model"] = {"params": count_params(config), "config": config,
                     "safetensors_bytes": os.path.getsize(os.path.join(args.model_dir, "model.safetensors"))}
     res["measure_seconds"] = round(time.time() - t_start, 1)
@@ -254,6 +263,32 @@ def render(res):
     mono = all(a < b for a, b in zip(chain, chain[1:]))
     out["MONOTONE"] = (f"{'yes' if mono else 'NO'} (" + " → ".join(f"{x:.3f}" for x in chain) +
                        f"; steps {', '.join(f'+{b - a:.3f}' for a, b in zip(chain, chain[1:]))})")
+    c = res["model"]["config"]
+    f = c["intermediate_size"]
+    out["ARCH_LAYERS"] = f"{c['num_hidden_layers']} / {c['hidden_size']} / {f}"
+    out["ARCH_ATTN"] = (f"{c['num_attention_heads']} query heads, {c['num_key_value_heads']} key/value heads, "
+                        f"head dim {c['head_dim']}")
+    out["ARCH_VOCAB"] = (f"{c['vocab_size']} SentencePiece BPE pieces, byte fallback; UNK = 0, "
+                         f"BOS = {c['bos_token_id']}, EOS = {c['eos_token_id']}, no PAD")
+    out["ARCH_GRAN"] = f"{{{f // 8}, {f // 4}, {f // 2}, {f}}}"
+    out["ARCH_ROPE"] = f"{c['rope_theta']:g}"
+    out["ARCH_MAXPOS"] = str(c["max_position_embeddings"])
+    d = res["documents"]
+    out["DOCS_KJV"] = f"{d['train_kjv']:,} chapters train, {d['heldout_kjv']:,} held out"
+    out["DOCS_FORTUNES"] = f"{d['train_fortunes']:,} quotations train, {d['heldout_fortunes']:,} held out"
+    el = ["| step | phase | loss F | loss F/2 | loss F/4 | loss F/8 | consistency F/2 | consistency F/8 |",
+          "|---|---|---|---|---|---|---|---|"]
+    for e in res["training_evals"]:
+        phase = "decay" if e["step"] > res["decay_start_step"] else "constant LR"
+        el.append(f"| {e['step']} | {phase} | " + " | ".join(f"{e[f'F/{k}']['loss']:.3f}" for k in (1, 2, 4, 8)) +
+                  f" | {_pct(e['F/2']['consistency'])} | {_pct(e['F/8']['consistency'])} |")
+    out["TRAIN_EVALS"] = "\n".join(el)
+    out["DECAY_START"] = f"{res['decay_start_step']:,}"
+    rs = res["resumes"]
+    out["RESUMES"] = ("; ".join(f"stopped and resumed at step {r['step']:,} with changed flags " +
+                                ", ".join(f"`--{k.replace('_', '-')}` {'(unset)' if a is None else a} → {b}" for k, (a, b) in
+                                          sorted(r["changed_args"].items())) for r in rs)
+                      if rs else "not interrupted")
     out["PARAMS"] = f"{res['model']['params']:,}"
     out["PARAMS_M"] = f"{res['model']['params'] / 1e6:.2f}"
     out["ST_MB"] = f"{res['model']['safetensors_bytes'] / 1e6:.1f}"
@@ -287,7 +322,8 @@ def render(res):
         f"| tokens seen | {tr['tokens_seen']:,} ({tr['epochs']:.2f} epochs of the {tr['train_tokens_in_split']:,}-token "
         f"training split) |",
         f"| sub-network token passes | {tr['sub_network_tokens']:,} |",
-        f"| wall time | {tr['wall_s'] / 60:.1f} min |",
+        f"| wall time | {tr['wall_s'] / 60:.1f} min of training (excluding the seconds between a stop and its "
+        f"resume) |",
         f"| hardware | {hw['device']}: {hw['cpu']}, {hw['torch_threads']} torch thread(s) on a "
         f"{hw['logical_cpus']}-CPU machine shared with other jobs; torch {hw['torch']} |",
         f"| peak learning rate / seed | {tr['lr']} / {tr['seed']} |"])

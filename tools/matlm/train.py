@@ -1,4 +1,4 @@
-"""Trains MatLM with MatFormer nested-FFN training on the CPU (or a GPU if torch sees one).
+"""Trains MatLM with MatFormer nested-FFN training on the CPU (single-threaded by default).
 
 Recipes (--recipe; --decay-recipe switches recipe for the learning-rate decay phase):
   sample: each step draws one granularity in {F, F/2, F/4, F/8} uniformly and trains that sub-network;
