@@ -65,8 +65,17 @@ printf 'draft-maxx = 3\n' > $tmp/bad.toml
 expect preset-unknown-key "draft-maxx" -- generate --config $tmp/bad.toml -m $model -p hi
 expect device-unknown "--device" -- generate -m $model --device tpu -p hi
 expect device-cuda-unavailable "--device cuda" -- generate -m $model --device cuda -p hi
+expect flag-overrides-preset "--draft-max" -- generate --config configs/matlm-tiny.toml --draft-max 0 -p hi
 expect unknown-command "frobnicate" -- frobnicate
 expect slices-needs-table "--matformer-config-path" -- slices -m $model
+
+# And the good path: --json prints one object with the statistics' names; the preset's slice drafts.
+json=$(timeout 120 "$bin" generate --config configs/matlm-tiny.toml -p "In the beginning" -n 12 --json 2>/dev/null)
+for key in '"text"' '"tokens"' '"drafted_tokens"' '"accepted_tokens"' '"acceptance_rate"' '"mean_acceptance_length"' \
+           '"per_position_acceptance"' '"rounds"' '"generated_tokens":12' '"tokens_per_second"' '"draft_seconds"' \
+           '"verify_seconds"' '"draft_slice":"quarter"'; do
+  if [[ "$json" != *$key* ]]; then echo "FAIL json: missing $key in $json"; fails=$((fails+1)); fi
+done
 
 if [ $fails -ne 0 ]; then echo "$fails case(s) failed"; exit 1; fi
 echo "all bad-input cases passed"
