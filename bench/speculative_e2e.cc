@@ -27,6 +27,7 @@ struct Args {
   int64_t n = 128;
   int threads = 0;
   int repeat = 1;
+  std::string device = "cpu";
 };
 
 bool Parse(int argc, char** argv, Args* a) {
@@ -35,6 +36,7 @@ bool Parse(int argc, char** argv, Args* a) {
     if (k == "-m") a->model = v;
     else if (k == "--matformer-config-path") a->table = v;
     else if (k == "--prompts") a->prompts_file = v;
+    else if (k == "--device") a->device = v;
     else if (k == "--slices") a->slices = absl::StrSplit(v, ',');
     else if (k == "-n") { if (!absl::SimpleAtoi(v, &a->n)) return false; }
     else if (k == "--threads") { if (!absl::SimpleAtoi(v, &a->threads)) return false; }
@@ -53,6 +55,12 @@ bool Parse(int argc, char** argv, Args* a) {
   return !a->model.empty() && !a->prompts_file.empty();
 }
 
+std::vector<int32_t> ByteIds(const std::string& text, int64_t vocab) {
+  std::vector<int32_t> ids = {1};
+  for (unsigned char ch : text) ids.push_back(static_cast<int32_t>((ch * 2654435761u) % vocab));
+  return ids;
+}
+
 struct Totals {
   int64_t tokens = 0, drafted = 0, accepted = 0, rounds = 0;
   double seconds = 0, draft_s = 0, verify_s = 0;
@@ -64,7 +72,7 @@ int main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, &args)) {
     std::cerr << "usage: speculative_e2e -m DIR --prompts FILE [--matformer-config-path CSV] [--slices a,b] "
-                 "[--k 1,2,4] [-n N] [--threads T] [--repeat R]\n";
+                 "[--k 1,2,4] [-n N] [--threads T] [--repeat R] [--device cpu|cuda]\n";
     return 2;
   }
   std::vector<std::string> prompts;
@@ -81,6 +89,7 @@ int main(int argc, char** argv) {
   matspec::LoadOptions lo;
   lo.model_dir = args.model;
   lo.num_threads = args.threads;
+  lo.device = args.device;
   auto engine = matspec::Engine::Load(lo);
   if (!engine.ok()) {
     std::cerr << engine.status().message() << "\n";
@@ -97,11 +106,16 @@ int main(int argc, char** argv) {
     }
   }
 
+  const bool has_tokenizer = (*engine)->tokenizer() != nullptr;
+  const int64_t vocab = (*engine)->Describe().vocab_size;
   auto run = [&](const matspec::GenerationOptions& opt, std::vector<std::vector<int32_t>>* outputs) -> Totals {
     Totals t;
     for (int r = 0; r < args.repeat; ++r) {
       for (size_t i = 0; i < prompts.size(); ++i) {
-        auto res = (*engine)->Generate(prompts[i], opt);
+        // A checkpoint without a tokenizer (the random benchmark models) gets
+        // the prompt's bytes as token ids.
+        auto res = has_tokenizer ? (*engine)->Generate(prompts[i], opt)
+                                 : (*engine)->GenerateTokens(ByteIds(prompts[i], vocab), opt);
         if (!res.ok()) {
           std::cerr << res.status().message() << "\n";
           std::exit(1);
@@ -127,8 +141,9 @@ int main(int argc, char** argv) {
   const Totals plain = run(base, &reference);
   const double plain_tps = plain.tokens / plain.seconds;
   const auto info = (*engine)->Describe();
-  std::cout << absl::StrFormat("model %s: %d params, %s; %d prompts x %d tokens x %d repeats, greedy\n\n",
-                               args.model, info.parameters, info.dtype, prompts.size(), args.n, args.repeat);
+  std::cout << absl::StrFormat("model %s: %d params, %s; %d prompts x %d tokens x %d repeats, greedy, device %s\n\n",
+                               args.model, info.parameters, info.dtype, prompts.size(), args.n, args.repeat,
+                               args.device);
   std::cout << "| draft | k | acceptance rate | mean acceptance length | tokens/s | speed-up vs plain | draft s | verify s | same tokens |\n";
   std::cout << "|---|---|---|---|---|---|---|---|---|\n";
   std::cout << absl::StrFormat("| (plain) | - | - | 1.00 | %.1f | 1.00x | - | %.2f | - |\n", plain_tps, plain.seconds);

@@ -40,6 +40,10 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
     absl::StrAppendFormat(&line, " (plain decoding, %d rounds); weights %s (%s resident)", s.rounds,
                           Bytes(s.weight_bytes), Bytes(s.resident_weight_bytes));
   }
+  if (s.device == "cuda") {
+    absl::StrAppendFormat(&line, "\nmatspec: device cuda: %s of weights in GPU memory, shared by the draft",
+                          Bytes(s.gpu_weight_bytes));
+  }
   return line;
 }
 
@@ -62,6 +66,8 @@ nlohmann::json StatsJson(const GenerationStats& s) {
       {"draft_kv_bytes", s.draft_kv_bytes},
       {"weight_bytes", s.weight_bytes},
       {"resident_weight_bytes", s.resident_weight_bytes},
+      {"gpu_weight_bytes", s.gpu_weight_bytes},
+      {"device", s.device},
       {"stop_reason", s.stop_reason},
   };
 }

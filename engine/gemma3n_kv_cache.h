@@ -10,7 +10,7 @@
 // overwritten slots.
 //
 // The base class's stores(l) is true only for the full-attention owners and
-// its bytes() counts only them; ring_bytes() adds the rings (total_bytes()).
+// KvCache::bytes() counts only them; bytes() here adds ring_bytes(), the rings.
 #ifndef MATSPEC_ENGINE_GEMMA3N_KV_CACHE_H_
 #define MATSPEC_ENGINE_GEMMA3N_KV_CACHE_H_
 
@@ -40,7 +40,7 @@ class Gemma3nKvCache final : public KvCache {
   void MarkWritten(int64_t end) { high_water_ = end > high_water_ ? end : high_water_; }
 
   int64_t ring_bytes() const;
-  int64_t total_bytes() const { return bytes() + ring_bytes(); }
+  int64_t bytes() const override { return KvCache::bytes() + ring_bytes(); }
 
  private:
   int64_t ring_slots_;

@@ -17,6 +17,9 @@ KvCache::KvCache(const std::vector<bool>& stored, int64_t num_kv_heads, int64_t 
   }
 }
 
+KvCache::KvCache(int64_t num_layers, int64_t capacity)
+    : num_kv_heads_(0), head_dim_(0), capacity_(capacity), keys_(num_layers), values_(num_layers) {}
+
 absl::Status KvCache::CheckRoom(int64_t t) const {
   if (length_ + t > capacity_) {
     return absl::OutOfRangeError(absl::StrCat("KV cache full: ", length_, " positions held, ", t,

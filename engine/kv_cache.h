@@ -39,8 +39,14 @@ class KvCache {
   // Rolls back to the first n positions; InvalidArgument if n > length().
   absl::Status Truncate(int64_t n);
 
-  // Bytes allocated for keys and values.
-  int64_t bytes() const;
+  // Bytes allocated for keys and values (subclasses add what they hold
+  // elsewhere: Gemma 3n's rings, a device cache's GPU memory).
+  virtual int64_t bytes() const;
+
+ protected:
+  // For subclasses that keep their entries elsewhere (GPU memory): only the
+  // length bookkeeping lives here; stores() is false for every layer.
+  KvCache(int64_t num_layers, int64_t capacity);
 
  private:
   int64_t num_kv_heads_;

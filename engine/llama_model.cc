@@ -24,38 +24,65 @@ std::string LayerName(int64_t l, const char* leaf) { return absl::StrCat("model.
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig& config,
-                                                               const WeightStore& store) {
+absl::StatusOr<LlamaWeights> BindLlamaWeights(const ModelConfig& config, const WeightStore& store) {
   if (config.model_type != "llama") {
     return absl::InvalidArgumentError(
-        absl::StrCat("LlamaModel cannot run model_type \"", config.model_type, "\""));
+        absl::StrCat("the llama forward cannot run model_type \"", config.model_type, "\""));
   }
-  std::unique_ptr<LlamaModel> m(new LlamaModel());
-  m->config_ = config;
+  LlamaWeights w;
   const int64_t hidden = config.hidden_size;
   const int64_t qdim = config.num_heads * config.head_dim;
   const int64_t kvdim = config.num_kv_heads * config.head_dim;
-  ASSIGN_OR_RETURN(m->embed_, store.Matrix("model.embed_tokens.weight", config.vocab_size, hidden));
-  ASSIGN_OR_RETURN(m->final_norm_, store.Vector("model.norm.weight", hidden));
+  ASSIGN_OR_RETURN(w.embed, store.Matrix("model.embed_tokens.weight", config.vocab_size, hidden));
+  ASSIGN_OR_RETURN(w.final_norm, store.Vector("model.norm.weight", hidden));
   if (config.tie_word_embeddings && !store.Has("lm_head.weight")) {
-    m->lm_head_ = m->embed_;
+    w.lm_head = w.embed;
   } else {
-    ASSIGN_OR_RETURN(m->lm_head_, store.Matrix("lm_head.weight", config.vocab_size, hidden));
+    ASSIGN_OR_RETURN(w.lm_head, store.Matrix("lm_head.weight", config.vocab_size, hidden));
   }
-  m->layers_.resize(config.num_layers);
+  w.layers.resize(config.num_layers);
   for (int64_t l = 0; l < config.num_layers; ++l) {
-    LlamaLayerWeights& w = m->layers_[l];
+    LlamaLayerWeights& lw = w.layers[l];
     const int64_t ffn = config.ffn_widths[l];
-    ASSIGN_OR_RETURN(w.input_norm, store.Vector(LayerName(l, "input_layernorm.weight"), hidden));
-    ASSIGN_OR_RETURN(w.post_norm, store.Vector(LayerName(l, "post_attention_layernorm.weight"), hidden));
-    ASSIGN_OR_RETURN(w.q, store.Matrix(LayerName(l, "self_attn.q_proj.weight"), qdim, hidden));
-    ASSIGN_OR_RETURN(w.k, store.Matrix(LayerName(l, "self_attn.k_proj.weight"), kvdim, hidden));
-    ASSIGN_OR_RETURN(w.v, store.Matrix(LayerName(l, "self_attn.v_proj.weight"), kvdim, hidden));
-    ASSIGN_OR_RETURN(w.o, store.Matrix(LayerName(l, "self_attn.o_proj.weight"), hidden, qdim));
-    ASSIGN_OR_RETURN(w.gate, store.Matrix(LayerName(l, "mlp.gate_proj.weight"), ffn, hidden));
-    ASSIGN_OR_RETURN(w.up, store.Matrix(LayerName(l, "mlp.up_proj.weight"), ffn, hidden));
-    ASSIGN_OR_RETURN(w.down, store.Matrix(LayerName(l, "mlp.down_proj.weight"), hidden, ffn));
+    ASSIGN_OR_RETURN(lw.input_norm, store.Vector(LayerName(l, "input_layernorm.weight"), hidden));
+    ASSIGN_OR_RETURN(lw.post_norm, store.Vector(LayerName(l, "post_attention_layernorm.weight"), hidden));
+    ASSIGN_OR_RETURN(lw.q, store.Matrix(LayerName(l, "self_attn.q_proj.weight"), qdim, hidden));
+    ASSIGN_OR_RETURN(lw.k, store.Matrix(LayerName(l, "self_attn.k_proj.weight"), kvdim, hidden));
+    ASSIGN_OR_RETURN(lw.v, store.Matrix(LayerName(l, "self_attn.v_proj.weight"), kvdim, hidden));
+    ASSIGN_OR_RETURN(lw.o, store.Matrix(LayerName(l, "self_attn.o_proj.weight"), hidden, qdim));
+    ASSIGN_OR_RETURN(lw.gate, store.Matrix(LayerName(l, "mlp.gate_proj.weight"), ffn, hidden));
+    ASSIGN_OR_RETURN(lw.up, store.Matrix(LayerName(l, "mlp.up_proj.weight"), ffn, hidden));
+    ASSIGN_OR_RETURN(lw.down, store.Matrix(LayerName(l, "mlp.down_proj.weight"), hidden, ffn));
   }
+  return w;
+}
+
+int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice) {
+  const int64_t hidden = config.hidden_size;
+  const int64_t qdim = config.num_heads * config.head_dim;
+  const int64_t kvdim = config.num_kv_heads * config.head_dim;
+  int64_t n = config.vocab_size * hidden + hidden;  // embedding + final norm
+  if (!w.tied()) n += config.vocab_size * hidden;
+  for (int64_t l : slice.layers) {
+    n += 2 * hidden + 2 * hidden * qdim + 2 * hidden * kvdim + 3 * hidden * slice.ffn_widths[l];
+  }
+  return n;
+}
+
+int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice) {
+  const int64_t es = DTypeSize(w.layers.empty() ? w.embed.dtype : w.layers[0].q.dtype);
+  const int64_t hidden = config.hidden_size;
+  // A decode step gathers one embedding row and reads everything else once.
+  int64_t params = LlamaParameterCount(config, w, slice) - config.vocab_size * hidden + hidden;
+  if (w.tied()) params += config.vocab_size * hidden;
+  return params * es;
+}
+
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig& config,
+                                                               const WeightStore& store) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel());
+  m->config_ = config;
+  ASSIGN_OR_RETURN(m->w_, BindLlamaWeights(config, store));
   return m;
 }
 
@@ -88,7 +115,7 @@ void LlamaModel::EnsureScratch(int64_t t, int64_t kv_len) {
 
 void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv,
                           const ActivationTap* tap) {
-  const LlamaLayerWeights& w = layers_[l];
+  const LlamaLayerWeights& w = w_.layers[l];
   const int64_t hidden = config_.hidden_size;
   const int64_t hd = config_.head_dim;
   const int64_t qdim = config_.num_heads * hd;
@@ -168,7 +195,7 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) {
   EnsureScratch(t, past + t);
   for (int64_t i = 0; i < t; ++i) positions_[i] = past + i;
 
-  EmbeddingGather(embed_, args.tokens, t, 1.f, x_.data());
+  EmbeddingGather(w_.embed, args.tokens, t, 1.f, x_.data());
   if (args.tap) (*args.tap)("embed", -1, x_.data(), t, hidden);
   for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
   kv.Advance(t);
@@ -176,31 +203,18 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) {
   if (args.logits == nullptr) return absl::OkStatus();
   const int64_t rows = args.all_logits ? t : 1;
   const float* first = x_.data() + (t - rows) * hidden;
-  Norm(first, final_norm_, config_.rms_norm_eps, rows, hidden, h_.data());
+  Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, h_.data());
   if (args.tap) (*args.tap)("final_norm", -1, h_.data(), rows, hidden);
-  Linear(ctx_, h_.data(), hidden, rows, lm_head_, args.logits, config_.vocab_size, false);
+  Linear(ctx_, h_.data(), hidden, rows, w_.lm_head, args.logits, config_.vocab_size, false);
   return absl::OkStatus();
 }
 
 int64_t LlamaModel::ParameterCount(const SliceView& slice) const {
-  const int64_t hidden = config_.hidden_size;
-  const int64_t qdim = config_.num_heads * config_.head_dim;
-  const int64_t kvdim = config_.num_kv_heads * config_.head_dim;
-  int64_t n = config_.vocab_size * hidden + hidden;  // embedding + final norm
-  if (lm_head_.data != embed_.data) n += config_.vocab_size * hidden;
-  for (int64_t l : slice.layers) {
-    n += 2 * hidden + 2 * hidden * qdim + 2 * hidden * kvdim + 3 * hidden * slice.ffn_widths[l];
-  }
-  return n;
+  return LlamaParameterCount(config_, w_, slice);
 }
 
 int64_t LlamaModel::WeightBytesRead(const SliceView& slice) const {
-  const int64_t es = DTypeSize(layers_.empty() ? embed_.dtype : layers_[0].q.dtype);
-  const int64_t hidden = config_.hidden_size;
-  // A decode step gathers one embedding row and reads everything else once.
-  int64_t params = ParameterCount(slice) - config_.vocab_size * hidden + hidden;
-  if (lm_head_.data == embed_.data) params += config_.vocab_size * hidden;
-  return params * es;
+  return LlamaWeightBytesRead(config_, w_, slice);
 }
 
 }  // namespace matspec

@@ -29,6 +29,27 @@ struct LlamaLayerWeights {
   MatrixView down;        // [hidden, ffn]
 };
 
+// Every tensor the llama forward reads, as views in their checkpoint dtype.
+// The CPU model reads them in place; the CUDA model uploads them and re-points
+// the views at device memory.
+struct LlamaWeights {
+  MatrixView embed;       // [vocab, hidden]
+  MatrixView lm_head;     // [vocab, hidden]; the embedding itself when tied
+  VectorView final_norm;  // [hidden]
+  std::vector<LlamaLayerWeights> layers;
+
+  bool tied() const { return lm_head.data == embed.data; }
+};
+
+// Binds every tensor of `config` in `store`. NotFound / InvalidArgument name
+// the missing or mis-shaped tensor.
+absl::StatusOr<LlamaWeights> BindLlamaWeights(const ModelConfig& config, const WeightStore& store);
+
+// Parameters the slice uses (embedding and head counted once when tied), and
+// the weight bytes one T = 1 forward through it reads.
+int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice);
+int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice);
+
 class LlamaModel final : public Model {
  public:
   // Binds every tensor of `config` in `store` (which must outlive the model).
@@ -50,10 +71,7 @@ class LlamaModel final : public Model {
 
   ModelConfig config_;
   CpuContext ctx_;
-  MatrixView embed_;
-  MatrixView lm_head_;
-  VectorView final_norm_;
-  std::vector<LlamaLayerWeights> layers_;
+  LlamaWeights w_;
 
   // Scratch, grown on demand and then reused ([t, ...] f32 rows).
   int64_t scratch_t_ = 0;

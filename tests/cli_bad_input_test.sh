@@ -64,7 +64,10 @@ expect preset-missing "/no/such/preset.toml" -- generate --config /no/such/prese
 printf 'draft-maxx = 3\n' > $tmp/bad.toml
 expect preset-unknown-key "draft-maxx" -- generate --config $tmp/bad.toml -m $model -p hi
 expect device-unknown "--device" -- generate -m $model --device tpu -p hi
-expect device-cuda-unavailable "--device cuda" -- generate -m $model --device cuda -p hi
+# Only where there is no GPU: with one (and a CUDA build) this generates.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect device-cuda-unavailable "--device cuda" -- generate -m $model --device cuda -p hi
+fi
 expect flag-overrides-preset "--draft-max" -- generate --config configs/matlm-tiny.toml --draft-max 0 -p hi
 expect unknown-command "frobnicate" -- frobnicate
 expect slices-needs-table "--matformer-config-path" -- slices -m $model

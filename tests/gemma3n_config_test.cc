@@ -251,7 +251,7 @@ TEST(Gemma3nSliceTest, CacheStoresOnlyKeptOwners) {
       EXPECT_EQ(g->has_ring(l), std::count(ring_layers.begin(), ring_layers.end(), l) == 1) << l;
     }
     EXPECT_EQ(g->ring_slots(), slots);
-    EXPECT_EQ(g->bytes(), static_cast<int64_t>(full_layers.size()) * capacity * row_bytes);
+    EXPECT_EQ(g->KvCache::bytes(), static_cast<int64_t>(full_layers.size()) * capacity * row_bytes);
     EXPECT_EQ(g->ring_bytes(), static_cast<int64_t>(ring_layers.size()) * slots * row_bytes);
   };
   check(f->slices[0], {4}, {0, 1, 2, 3, 5}, 16, 16);   // ring capped at the capacity

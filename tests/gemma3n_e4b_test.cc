@@ -78,7 +78,7 @@ TEST(Gemma3nE4BTest, LoadSlicesAndDecode) {
     auto* g = dynamic_cast<Gemma3nKvCache*>(kv.get());
     ASSERT_NE(g, nullptr);
     std::printf("%s: %.3f s per decode step; KV cache for 64 positions: %.1f MB full-attention + %.1f MB rings\n",
-                slice->name.c_str(), decode_s / steps, g->bytes() / 1e6, g->ring_bytes() / 1e6);
+                slice->name.c_str(), decode_s / steps, g->KvCache::bytes() / 1e6, g->ring_bytes() / 1e6);
   }
 }
 

@@ -20,7 +20,8 @@
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
 #ifdef MATSPEC_WITH_CUDA
-#include "kernels/cuda/cuda_context.h"
+#include "engine/cuda/cuda_llama_model.h"
+#include "engine/cuda/cuda_round_runner.h"
 #endif
 
 namespace matspec {
@@ -74,23 +75,17 @@ absl::Status GenerationOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
-  if (options.device != "cpu") {
-    if (options.device == "cuda") {
-#ifdef MATSPEC_WITH_CUDA
-      // Reports "no CUDA device" (Unavailable) on a machine without a GPU.
-      absl::StatusOr<std::unique_ptr<CudaContext>> gpu = CudaContext::Create();
-      if (!gpu.ok()) return absl::UnavailableError(absl::StrCat("--device cuda: ", gpu.status().message()));
-      return absl::UnimplementedError(
-          "--device cuda: a GPU is present and the CUDA kernels are built, but generation on the GPU is not "
-          "wired into the engine yet (see kernels/cuda/README.md); use --device cpu");
-#else
-      return absl::UnimplementedError(
-          "--device cuda: this build of matspec has no CUDA backend (configure with -DMATSPEC_CUDA=ON where nvcc "
-          "is installed); use --device cpu");
-#endif
-    }
+  const bool cuda = options.device == "cuda";
+  if (!cuda && options.device != "cpu") {
     return absl::InvalidArgumentError(absl::StrCat("--device must be cpu or cuda (got \"", options.device, "\")"));
   }
+#ifndef MATSPEC_WITH_CUDA
+  if (cuda) {
+    return absl::UnimplementedError(
+        "--device cuda: this build of matspec has no CUDA backend (configure with -DMATSPEC_CUDA=ON where nvcc "
+        "is installed); use --device cpu");
+  }
+#endif
   std::unique_ptr<Engine> engine(new Engine());
   State& s = *engine->state_;
   s.options = options;
@@ -109,9 +104,22 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
     ASSIGN_OR_RETURN(s.config, ParseModelConfig(config_text, config_path));
   }
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
+  if (cuda && gemma3n) {
+    return absl::UnimplementedError(
+        "--device cuda: gemma3n runs on the CPU only so far (its AltUp, LAuReL and sparsity kernels have no CUDA "
+        "version yet); use --device cpu");
+  }
   if (gemma3n) {
     ASSIGN_OR_RETURN(s.model, CreateGemma3nModel(config_path, *s.store));
     s.config = s.model->config();
+  } else if (cuda) {
+#ifdef MATSPEC_WITH_CUDA
+    absl::StatusOr<std::unique_ptr<CudaLlamaModel>> gpu_model = CudaLlamaModel::Create(s.config, *s.store);
+    if (!gpu_model.ok()) {
+      return absl::Status(gpu_model.status().code(), absl::StrCat("--device cuda: ", gpu_model.status().message()));
+    }
+    s.model = std::move(*gpu_model);
+#endif
   } else {
     ASSIGN_OR_RETURN(s.model, LlamaModel::Create(s.config, *s.store));
   }
@@ -208,8 +216,21 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
     if (on_text && !text.empty()) return on_text(text);
     return true;
   };
-  SpeculativeDecoder decoder(s.model.get(), std::move(params));
-  RETURN_IF_ERROR(decoder.Run(prompt, on_tokens, &result.tokens, &result.stats));
+  std::unique_ptr<SpeculativeDecoder> decoder;
+  result.stats.device = s.options.device;
+#ifdef MATSPEC_WITH_CUDA
+  if (auto* gpu = dynamic_cast<CudaLlamaModel*>(s.model.get())) {
+    absl::StatusOr<std::unique_ptr<CudaRoundRunner>> runner = CudaRoundRunner::Create(
+        gpu, params.draft, params.policy, params.sampling, params.seed, RunnerCapacity(params));
+    if (!runner.ok()) {
+      return absl::Status(runner.status().code(), absl::StrCat("--device cuda: ", runner.status().message()));
+    }
+    decoder = std::make_unique<SpeculativeDecoder>(std::move(*runner), std::move(params));
+    result.stats.gpu_weight_bytes = gpu->device_weight_bytes();
+  }
+#endif
+  if (!decoder) decoder = std::make_unique<SpeculativeDecoder>(s.model.get(), std::move(params));
+  RETURN_IF_ERROR(decoder->Run(prompt, on_tokens, &result.tokens, &result.stats));
   if (streamer) {
     const std::string rest = streamer->Flush();
     if (on_text && !rest.empty()) on_text(rest);

@@ -18,13 +18,11 @@
 #include "absl/status/statusor.h"
 #include "draft/drafter.h"
 #include "engine/model.h"
+#include "engine/round_runner.h"
 #include "kernels/logits.h"
 #include "matspec/matspec.h"
 
 namespace matspec {
-
-// The longest draft a round may propose.
-inline constexpr int64_t kMaxDraft = 64;
 
 struct DecodeParams {
   int64_t max_new_tokens = 0;
@@ -36,12 +34,19 @@ struct DecodeParams {
   std::vector<int32_t> stop_tokens;    // generation ends after emitting one of these
 };
 
+// Positions a round's caches must hold: the context, the longest draft and
+// the bonus position.
+int64_t RunnerCapacity(const DecodeParams& params);
+
 // Receives newly committed tokens; returns false to stop.
 using TokenCallback = std::function<bool(const std::vector<int32_t>& tokens)>;
 
 class SpeculativeDecoder {
  public:
+  // The CPU round (CpuRoundRunner) over `model`.
   SpeculativeDecoder(Model* model, DecodeParams params);
+  // Any backend's round; `runner` was built for the same params.
+  SpeculativeDecoder(std::unique_ptr<RoundRunner> runner, DecodeParams params);
 
   // Generates after `prompt` (>= 1 token). Fills `tokens` and `stats`
   // (timings, counts, stop_reason). OutOfRange if the prompt does not leave
@@ -50,21 +55,8 @@ class SpeculativeDecoder {
                    std::vector<int32_t>* tokens, GenerationStats* stats);
 
  private:
-  // One verifier pass over [last committed, proposal...]; returns the tokens to commit.
-  absl::StatusOr<std::vector<int32_t>> Round(const std::vector<int32_t>& sequence, int64_t budget,
-                                             GenerationStats* stats);
-
-  Model* model_;
+  std::unique_ptr<RoundRunner> runner_;
   DecodeParams params_;
-  SliceView full_;
-  std::unique_ptr<KvCache> target_cache_;
-  std::unique_ptr<Drafter> drafter_;
-  DraftProposal proposal_;
-  std::vector<float> logits_;   // [k+1, vocab]
-  std::vector<float> p_;        // [k+1, vocab]
-  std::vector<float> residual_;
-  std::vector<int32_t> scratch_;
-  std::vector<int32_t> verify_tokens_;
 };
 
 }  // namespace matspec

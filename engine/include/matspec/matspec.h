@@ -34,7 +34,7 @@ class WeightStore;
 struct LoadOptions {
   std::string model_dir;     // config.json, model.safetensors[.index.json], tokenizer.model
   int num_threads = 0;       // CPU threads; 0 = all hardware threads
-  std::string device = "cpu";  // "cpu" ("cuda" once the CUDA backend is built in)
+  std::string device = "cpu";  // "cpu" or "cuda" (llama-family models; one GPU, device 0)
 };
 
 // Which MatFormer slice drafts, and how much.
@@ -87,6 +87,8 @@ struct GenerationStats {
   int64_t draft_kv_bytes = 0;       // the draft's only memory: its cache
   int64_t weight_bytes = 0;         // weights in the one store
   int64_t resident_weight_bytes = 0;  // of those, pages resident in RAM now (mincore)
+  int64_t gpu_weight_bytes = 0;     // --device cuda: weights held in GPU memory (each tensor once)
+  std::string device;               // "cpu" or "cuda"
   std::string stop_reason;          // "eos", "length", "context", "callback"
 };
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every GPU figure of bench/RESULTS.md in one go, on a machine with an NVIDIA
+# GPU and a CUDA build. Usage (from the repository root):
+#   bench/run_gpu_benchmarks.sh [BIN_DIR] [OUT_DIR]
+# BIN_DIR holds matspec, speculative_e2e and gpu_forward (default build-cuda/bin);
+# results go to OUT_DIR (default bench/gpu-results), one file per measurement.
+# The 3.2 B random llama is written to /tmp/llama-3b-random if missing (numpy,
+# about a minute, 6.4 GB).
+set -euo pipefail
+bin=${1:-build-cuda/bin}
+out=${2:-bench/gpu-results}
+mkdir -p "$out"
+big=/tmp/llama-3b-random
+if [ ! -f $big/model.safetensors.index.json ]; then
+  python3 tools/make_random_llama.py --out $big > "$out/make_random_llama.log"
+fi
+nvidia-smi --query-gpu=name,memory.total,clocks.max.mem,clocks.max.sm --format=csv > "$out/gpu.txt"
+
+# (a) (b) (c): decode step vs roofline, verification ratios, draft-step ratios.
+"$bin/gpu_forward" -m $big --matformer-config-path $big/slices.csv --slices half,quarter,eighth \
+  --context 256 --reps 50 | tee "$out/gpu_forward_3b.md"
+"$bin/gpu_forward" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --slices half,quarter,eighth --context 64 --reps 200 | tee "$out/gpu_forward_tiny.md"
+
+# (d): speculative vs plain, with acceptance, on the bundled model and the large one.
+"$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --prompts bench/prompts.txt -n 64 --k 1,2,4,8 --slices half,quarter,eighth --device cuda | tee "$out/e2e_tiny_cuda.md"
+head -3 bench/prompts.txt > "$out/prompts3.txt"
+"$bin/speculative_e2e" -m $big --matformer-config-path $big/slices.csv --prompts "$out/prompts3.txt" \
+  -n 64 --k 2,4 --slices half,quarter --device cuda | tee "$out/e2e_3b_cuda.md"

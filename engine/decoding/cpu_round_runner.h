@@ -1,0 +1,50 @@
+// CpuRoundRunner: the speculation round on the host. The Drafter proposes with
+// the draft slice, the full model verifies all k+1 positions in one Forward,
+// Accept() decides (verify/acceptance.h). Works with any Model, so it is also
+// how the CUDA model's host Forward is checked against the CPU.
+#ifndef MATSPEC_ENGINE_DECODING_CPU_ROUND_RUNNER_H_
+#define MATSPEC_ENGINE_DECODING_CPU_ROUND_RUNNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "draft/drafter.h"
+#include "engine/model.h"
+#include "engine/round_runner.h"
+#include "kernels/logits.h"
+
+namespace matspec {
+
+class CpuRoundRunner final : public RoundRunner {
+ public:
+  // Caches hold up to `capacity` positions. Without a draft slice every round is
+  // one plain decoding step.
+  CpuRoundRunner(Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
+                 const SamplingConfig& sampling, uint64_t seed, int64_t capacity);
+
+  absl::Status Prefill(const std::vector<int32_t>& prompt) override;
+  absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft) override;
+  absl::Status Rollback(int64_t committed_length) override;
+  int64_t draft_kv_bytes() const override { return drafter_ ? drafter_->cache_bytes() : 0; }
+
+ private:
+  Model* model_;
+  DraftPolicy policy_;
+  SamplingConfig sampling_;
+  uint64_t seed_;
+  SliceView full_;
+  std::unique_ptr<KvCache> target_cache_;
+  std::unique_ptr<Drafter> drafter_;
+  DraftProposal proposal_;
+  std::vector<float> logits_;  // [k+1, vocab]
+  std::vector<float> p_;       // [k+1, vocab]
+  std::vector<float> residual_;
+  std::vector<int32_t> scratch_;
+  std::vector<int32_t> verify_tokens_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_DECODING_CPU_ROUND_RUNNER_H_
