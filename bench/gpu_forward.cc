@@ -15,6 +15,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -145,16 +146,21 @@ int main(int argc, char** argv) {
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
 
-  // Seconds per forward of t tokens through `slice` after a prefill of args.context.
+  // Seconds per forward of t tokens through `slice` after a prefill of
+  // args.context (GPU time between events), and the host time spent queueing it.
+  double enqueue_s = 0.0;
   auto time_step = [&](const SliceView& slice, int64_t t) {
     auto kv_base = model.NewKvCache(slice, args.context + max_t + 1);
     auto* kv = static_cast<CudaKvCache*>(kv_base.get());
     Check(kv->status(), "KV cache");
     Check(model.ForwardDevice(slice, tokens, args.context, *kv, nullptr, false), "prefill");
     std::vector<float> ms;
+    std::vector<double> host;
     for (int r = 0; r < args.reps + 3; ++r) {
       cudaEventRecord(e0, s);
+      const auto h0 = std::chrono::steady_clock::now();
       Check(model.ForwardDevice(slice, tokens, t, *kv, logits, t > 1), "forward");
+      host.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count());
       cudaEventRecord(e1, s);
       Check(cudaEventSynchronize(e1), "forward");
       float x = 0;
@@ -163,10 +169,13 @@ int main(int argc, char** argv) {
       Check(kv->Truncate(args.context), "rollback");
     }
     std::sort(ms.begin(), ms.end());
+    std::sort(host.begin(), host.end());
+    enqueue_s = host[host.size() / 2];
     return ms[ms.size() / 2] * 1e-3;
   };
 
   const double step = time_step(full, 1);
+  const double step_enqueue = enqueue_s;
   const double bytes = static_cast<double>(model.WeightBytesRead(full));
   std::cout << absl::StrFormat("device %s (%d SMs); D2D copy %.0f GB/s (read+write), nominal peak %.0f GB/s\n",
                                prop.name, prop.multiProcessorCount, copy_bw / 1e9, nominal / 1e9);
@@ -178,6 +187,44 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat("| plain decode step (T=1) | %.3f | %.1f | %.0f | %.1f%% | %.1f%% | 1.00 |\n",
                                step * 1e3, 1.0 / step, bytes / step / 1e9, 100 * bytes / step / copy_bw,
                                100 * bytes / step / nominal);
+  std::cout << absl::StrFormat("\nhost time to queue one decode step: %.3f ms (the GPU is launch-bound when this "
+                               "approaches the step time)\n", step_enqueue * 1e3);
+  {
+    // What-if: the same decode step replayed as one CUDA graph (captured at the
+    // fixed position args.context, which every repetition reuses), i.e. the
+    // step without per-kernel launch gaps. The engine does not replay graphs yet.
+    auto kv_base = model.NewKvCache(full, args.context + max_t + 1);
+    auto* kv = static_cast<CudaKvCache*>(kv_base.get());
+    Check(kv->status(), "KV cache");
+    Check(model.ForwardDevice(full, tokens, args.context, *kv, nullptr, false), "prefill");
+    Check(cudaStreamSynchronize(s), "prefill");
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    Check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "capture");
+    const absl::Status captured = model.ForwardDevice(full, tokens, 1, *kv, logits, false);
+    Check(cudaStreamEndCapture(s, &graph), "capture");
+    Check(captured, "capture");
+    Check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+    std::vector<float> ms;
+    for (int r = 0; r < args.reps + 3; ++r) {
+      cudaEventRecord(e0, s);
+      Check(cudaGraphLaunch(exec, s), "graph launch");
+      cudaEventRecord(e1, s);
+      Check(cudaEventSynchronize(e1), "graph");
+      float x = 0;
+      cudaEventElapsedTime(&x, e0, e1);
+      if (r >= 3) ms.push_back(x);
+    }
+    std::sort(ms.begin(), ms.end());
+    const double g = ms[ms.size() / 2] * 1e-3;
+    std::cout << absl::StrFormat("decode step replayed as a CUDA graph: %.3f ms, %.1f tokens/s, %.0f GB/s = %.1f%% of "
+                                 "D2D copy, %.1f%% of nominal peak (what-if: not yet used by the engine)\n\n",
+                                 g * 1e3, 1.0 / g, bytes / g / 1e9, 100 * bytes / g / copy_bw, 100 * bytes / g / nominal);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+  }
+  std::cout << "| measurement | time (ms) | tokens/s | weight GB/s | % of D2D copy | % of nominal peak | ratio to decode step |\n";
+  std::cout << "|---|---|---|---|---|---|---|\n";
   for (int64_t t : {2, 4, 8, 16}) {
     const double v = time_step(full, t);
     std::cout << absl::StrFormat("| verify T=%d (all logits) | %.3f | - | - | - | - | %.3f |\n", t, v * 1e3, v / step);

@@ -13,7 +13,7 @@ rm -rf .dev && mkdir -p .dev/bin .dev/lib
 for exe in "$@"; do
   cp "$exe" .dev/bin/
   strip --strip-debug .dev/bin/"$(basename "$exe")" 2>/dev/null || true
-  ldd "$exe" | awk '/=> \//{print $3}' | grep -E 'libabsl|libsentencepiece|libprotobuf|libcudart|libbenchmark|libgtest|libgmock' |
+  ldd "$exe" | awk '/=> \//{print $3}' | grep -E 'libabsl|libsentencepiece|libprotobuf|libtomlplusplus|libgomp|libcudart|libbenchmark|libgtest|libgmock' |
     while read -r lib; do cp -n "$lib" .dev/lib/ 2>/dev/null || true; done
 done
 du -sh .dev

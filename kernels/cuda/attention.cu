@@ -15,11 +15,12 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kTile = 128;  // cache slots scored per pass (shared memory)
+constexpr int kSlotsPerWarp = 4;  // slots a warp scores at once
 constexpr int kMaxPerThread = static_cast<int>(kAttentionCudaMaxHeadDim / kThreads);
 // Blocks worth launching before splitting the cache range pays off (a few per
 // SM on an H100); a split gets at least kMinSplitSlots slots.
 constexpr int64_t kTargetBlocks = 512;
-constexpr int64_t kMinSplitSlots = 256;
+constexpr int64_t kMinSplitSlots = 64;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -86,15 +87,27 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttnArgs a) {
     const int warp = tid / 32, lane = tid % 32;
     for (int64_t tile = s_begin; tile < s_end; tile += kTile) {
       const int n = static_cast<int>(min(static_cast<int64_t>(kTile), s_end - tile));
-      for (int s = warp; s < n; s += kWarps) {
-        const float* kp = a.k + (tile + s) * a.kv_row + kv_off;
-        float partial = 0.f;
-        for (int64_t i = lane; i < d; i += 32) partial += q_s[i] * kp[i];
-        partial = cuda_detail::WarpSum(partial);
-        if (lane == 0) {
-          float score = partial * a.scale;
-          if (a.softcap > 0.f) score = a.softcap * tanhf(score / a.softcap);
-          scores[s] = score;
+      // Each warp scores kSlotsPerWarp slots at once, so their key loads are in
+      // flight together (one slot at a time is latency-bound).
+      for (int s0 = warp * kSlotsPerWarp; s0 < n; s0 += kWarps * kSlotsPerWarp) {
+        float partial[kSlotsPerWarp];
+#pragma unroll
+        for (int u = 0; u < kSlotsPerWarp; ++u) partial[u] = 0.f;
+        for (int64_t i = lane; i < d; i += 32) {
+          const float qv = q_s[i];
+#pragma unroll
+          for (int u = 0; u < kSlotsPerWarp; ++u) {
+            if (s0 + u < n) partial[u] += qv * a.k[(tile + s0 + u) * a.kv_row + kv_off + i];
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < kSlotsPerWarp; ++u) {
+          const float dot = cuda_detail::WarpSum(partial[u]);
+          if (lane == 0 && s0 + u < n) {
+            float score = dot * a.scale;
+            if (a.softcap > 0.f) score = a.softcap * tanhf(score / a.softcap);
+            scores[s0 + u] = score;
+          }
         }
       }
       __syncthreads();
@@ -122,6 +135,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttnArgs a) {
         const int64_t i = tid + static_cast<int64_t>(r) * kThreads;
         if (i < d) {
           float sum = 0.f;
+#pragma unroll 8
           for (int s = 0; s < n; ++s) sum += scores[s] * vp[s * a.kv_row + i];
           acc[r] = acc[r] * alpha + sum;
         }

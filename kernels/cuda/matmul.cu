@@ -1,4 +1,5 @@
-// CUDA matmul: activation conversion kernel + cublasGemmEx (see matmul_cuda.h).
+// CUDA matmul: the skinny kernel for t <= 16 with 16-bit weights, otherwise an
+// activation conversion kernel + cublasGemmEx (see matmul_cuda.h).
 //
 // cuBLAS is column-major. The row-major weight W [n, k] with leading dimension
 // ld is, read column-major, the k x n matrix W^T with lda = ld; x [t, k] is the
@@ -10,6 +11,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/matmul_cuda.h"
+#include "kernels/cuda/skinny_matmul_cuda.h"
 
 namespace matspec {
 namespace {
@@ -76,6 +78,9 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
     }
     return absl::OkStatus();
   }
+
+  // Decode-sized products with 16-bit weights: the bandwidth-bound kernel.
+  if (SkinnyMatMulCudaApplies(p)) return SkinnyMatMulCuda(p, stream);
 
   const void* b = p.x;
   int64_t ldb = p.x_ld;

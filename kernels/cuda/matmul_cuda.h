@@ -3,7 +3,11 @@
 // dimension (a FirstRows / FirstCols slice of the FFN is passed as it is: no
 // weight is ever copied).
 //
-// Precision choice. Activations are f32 (as on the CPU) but cuBLAS has no
+// Two paths. For t <= 16 rows with bf16/f16 weights and 16-byte alignment,
+// SkinnyMatMulCuda (skinny_matmul_cuda.h): f32 x, no rounding, bandwidth-bound.
+// Otherwise cuBLAS, described here.
+//
+// Precision choice (cuBLAS path). Activations are f32 (as on the CPU) but cuBLAS has no
 // bf16 x f32 product, so for bf16 (f16) weights x is first rounded to bf16
 // (f16) by a small conversion kernel into the workspace, then cublasGemmEx
 // multiplies bf16 x bf16 with f32 accumulation (CUBLAS_COMPUTE_32F) into an f32

@@ -1,5 +1,6 @@
-// CUDA RoPE: one block per token; each thread owns rotation pairs and applies
-// its cos/sin to that pair in every head.
+// CUDA RoPE: one block per (token, head); each thread owns rotation pairs and
+// computes their cos/sin itself (recomputed per head: the f64 units are idle
+// anyway, and a decode step then runs num_heads blocks instead of one).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/rope_cuda.h"
@@ -7,11 +8,12 @@
 namespace matspec {
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = 64;
 
 __global__ void RopeKernel(float* x, int64_t row_stride, int64_t num_heads, int64_t head_dim,
                            const int64_t* positions, double theta) {
   const int64_t j = blockIdx.x;
+  const int64_t h = blockIdx.y;
   const int64_t half = head_dim / 2;
   float* row = x + j * row_stride;
   const float pos = static_cast<float>(positions[j]);
@@ -22,12 +24,10 @@ __global__ void RopeKernel(float* x, int64_t row_stride, int64_t num_heads, int6
     const float angle = __fmul_rn(pos, inv_freq);
     const float c = __double2float_rn(cos(static_cast<double>(angle)));
     const float s = __double2float_rn(sin(static_cast<double>(angle)));
-    for (int64_t h = 0; h < num_heads; ++h) {
-      float* lo = row + h * head_dim;
-      const float a = lo[i], b = lo[i + half];
-      lo[i] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-      lo[i + half] = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
-    }
+    float* lo = row + h * head_dim;
+    const float a = lo[i], b = lo[i + half];
+    lo[i] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+    lo[i + half] = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
   }
 }
 
@@ -41,7 +41,9 @@ absl::Status ApplyRopeCuda(const RopeParams& p, cudaStream_t stream) {
   if (p.x == nullptr || p.positions == nullptr || p.row_stride < p.num_heads * p.head_dim) {
     return absl::InvalidArgumentError("ApplyRopeCuda: null pointer or row_stride too small");
   }
-  RopeKernel<<<static_cast<unsigned>(p.t), kThreads, 0, stream>>>(p.x, p.row_stride, p.num_heads, p.head_dim,
+  if (p.num_heads > 65535) return absl::InvalidArgumentError("ApplyRopeCuda: more than 65535 heads");
+  const dim3 grid(static_cast<unsigned>(p.t), static_cast<unsigned>(p.num_heads));
+  RopeKernel<<<grid, kThreads, 0, stream>>>(p.x, p.row_stride, p.num_heads, p.head_dim,
                                                                   p.positions, p.theta);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

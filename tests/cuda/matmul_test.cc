@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cuda/matmul_cuda.h"
+#include "kernels/cuda/skinny_matmul_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -134,6 +135,65 @@ TEST_F(MatMulCudaTest, FfnSliceThroughLeadingDimension) {
   ASSERT_TRUE(MatMulCuda(*ctx_, g2, ctx_->workspace(), stream()).ok());
   EXPECT_TRUE(cuda_test::AllClose(cuda_test::FromDevice<float>(dev_y.data(), t * hidden), y,
                                   cuda_test::kCudaMatMulBf16Tol));
+}
+
+// The skinny kernel (t <= 16, 16-bit weights, aligned): f32 x like the CPU, so
+// it must match the CPU on the unrounded x, for every t it covers, with k
+// tails that are not multiples of 8, row counts that are not multiples of 4,
+// NaN padding that must never be read, and an FFN slice read through ld.
+TEST_F(MatMulCudaTest, SkinnyKernelMatchesCpuOnF32Activations) {
+  const CpuContext cpu_ctx{2};
+  std::mt19937 rng(99);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    for (int64_t n : {1, 3, 5, 130, 1001}) {
+      for (int64_t k : {5, 8, 13, 64, 250, 3075}) {
+        const int64_t ld = (k + 7) / 8 * 8 + 8;  // aligned rows with NaN padding after column k
+        std::vector<float> values = cuda_test::RandomFloats(n * k, rng(), -1.f, 1.f);
+        for (float& v : values) v /= std::sqrt(static_cast<float>(k));
+        testing::WeightBuffer w(dtype, n + 1, ld, n, k, values);
+        cuda_test::DeviceMatrix dev_w = cuda_test::ToDevice(w, n + 1);
+        for (int64_t t = 1; t <= kSkinnyMatMulMaxRows; t += (t < 4 ? 1 : 5)) {
+          const bool accumulate = (t + n) % 2 == 0;
+          const int64_t x_ld = (k + 3) / 4 * 4 + 4, y_ld = n + 3;
+          std::vector<float> x = cuda_test::RandomFloats(t * x_ld, rng());
+          for (size_t i = 0; i < x.size(); ++i) {
+            if (static_cast<int64_t>(i) % x_ld >= k) x[i] = nan;
+          }
+          const std::vector<float> y0 = cuda_test::RandomFloats(t * y_ld, rng());
+          std::vector<float> want = y0;
+          MatMulParams p{x.data(), x_ld, t, w.view(), want.data(), y_ld, accumulate};
+          MatMul(cpu_ctx, p);
+          DeviceBuffer dev_x = cuda_test::ToDevice(x);
+          DeviceBuffer dev_y = cuda_test::ToDevice(y0);
+          MatMulParams g{dev_x.As<float>(), x_ld, t, dev_w.view, dev_y.As<float>(), y_ld, accumulate};
+          ASSERT_TRUE(SkinnyMatMulCudaApplies(g)) << "n " << n << " k " << k << " t " << t;
+          ASSERT_TRUE(MatMulCuda(*ctx_, g, CudaWorkspace{}, stream()).ok());  // needs no workspace
+          const std::vector<float> got = cuda_test::FromDevice<float>(dev_y.data(), t * y_ld);
+          for (int64_t j = 0; j < t; ++j) {
+            for (int64_t c = n; c < y_ld; ++c) ASSERT_EQ(got[j * y_ld + c], y0[j * y_ld + c]) << "y padding written";
+          }
+          ASSERT_TRUE(cuda_test::AllClose(got, want, cuda_test::kCudaSkinnyMatMulTol))
+              << cuda_test::Name(dtype) << " n " << n << " k " << k << " t " << t;
+        }
+      }
+    }
+  }
+  // An FFN down projection slice: the first 250 of 1000 columns, ld = 1000.
+  const int64_t hidden = 64, full = 1000, f = 250, t = 3;
+  testing::WeightBuffer down(DType::kBF16, hidden, full, hidden, full,
+                             cuda_test::RandomFloats(hidden * full, 4, -0.05f, 0.05f));
+  cuda_test::DeviceMatrix dev_down = cuda_test::ToDevice(down, hidden);
+  const std::vector<float> h = cuda_test::RandomFloats(t * 252, 5);
+  std::vector<float> want(t * hidden);
+  MatMul(cpu_ctx, MatMulParams{h.data(), 252, t, down.view().FirstCols(f), want.data(), hidden, false});
+  DeviceBuffer dev_h = cuda_test::ToDevice(h);
+  DeviceBuffer dev_y = cuda_test::ToDevice(std::vector<float>(t * hidden));
+  MatMulParams g{dev_h.As<float>(), 252, t, dev_down.view.FirstCols(f), dev_y.As<float>(), hidden, false};
+  ASSERT_TRUE(SkinnyMatMulCudaApplies(g));
+  ASSERT_TRUE(SkinnyMatMulCuda(g, stream()).ok());
+  EXPECT_TRUE(cuda_test::AllClose(cuda_test::FromDevice<float>(dev_y.data(), t * hidden), want,
+                                  cuda_test::kCudaSkinnyMatMulTol));
 }
 
 TEST_F(MatMulCudaTest, EmptySumWritesZerosOrKeepsY) {
