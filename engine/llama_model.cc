@@ -78,6 +78,25 @@ int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, c
   return params * es;
 }
 
+AttentionParams LlamaAttentionParams(const ModelConfig& config, const float* q, const float* k_cache,
+                                     const float* v_cache, int64_t past, int64_t t, float* out) {
+  const int64_t qdim = config.num_heads * config.head_dim;
+  AttentionParams ap;
+  ap.q = q;
+  ap.q_stride = qdim;
+  ap.k_cache = k_cache;
+  ap.v_cache = v_cache;
+  ap.past = past;
+  ap.t = t;
+  ap.num_heads = config.num_heads;
+  ap.num_kv_heads = config.num_kv_heads;
+  ap.head_dim = config.head_dim;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(config.head_dim));
+  ap.out = out;
+  ap.out_stride = qdim;
+  return ap;
+}
+
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig& config,
                                                                const WeightStore& store) {
   std::unique_ptr<LlamaModel> m(new LlamaModel());
@@ -140,19 +159,7 @@ void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvC
   }
   std::memcpy(kv.keys(l) + past * kvdim, k_.data(), t * kvdim * sizeof(float));
   std::memcpy(kv.values(l) + past * kvdim, v_.data(), t * kvdim * sizeof(float));
-  AttentionParams ap;
-  ap.q = q_.data();
-  ap.q_stride = qdim;
-  ap.k_cache = kv.keys(l);
-  ap.v_cache = kv.values(l);
-  ap.past = past;
-  ap.t = t;
-  ap.num_heads = config_.num_heads;
-  ap.num_kv_heads = config_.num_kv_heads;
-  ap.head_dim = hd;
-  ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
-  ap.out = attn_.data();
-  ap.out_stride = qdim;
+  AttentionParams ap = LlamaAttentionParams(config_, q_.data(), kv.keys(l), kv.values(l), past, t, attn_.data());
   ap.scratch = attn_scratch_.data();
   Attention(ctx_, ap);
   Linear(ctx_, attn_.data(), qdim, t, w.o, x_.data(), hidden, true);

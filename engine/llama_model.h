@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "engine/model.h"
 #include "engine/weight_store.h"
+#include "kernels/attention.h"
 #include "kernels/cpu_context.h"
 #include "kernels/tensor_view.h"
 
@@ -49,6 +50,12 @@ absl::StatusOr<LlamaWeights> BindLlamaWeights(const ModelConfig& config, const W
 // the weight bytes one T = 1 forward through it reads.
 int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice);
 int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice);
+
+// The llama attention over one layer's cache: t new tokens after `past`,
+// q and out rows [t, heads * head_dim] packed, scale 1/sqrt(head_dim). Shared
+// by the CPU and CUDA forwards; the caller sets the scratch if its kernel needs one.
+AttentionParams LlamaAttentionParams(const ModelConfig& config, const float* q, const float* k_cache,
+                                     const float* v_cache, int64_t past, int64_t t, float* out);
 
 class LlamaModel final : public Model {
  public:

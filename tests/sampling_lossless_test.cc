@@ -20,15 +20,8 @@ constexpr int64_t kSamples = 20000;
 class SamplingLosslessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::TinyLlamaOptions opt;
-    opt.vocab = kVocab;
-    opt.hidden = 16;
-    opt.layers = 2;
-    opt.heads = 2;
-    opt.kv_heads = 1;
-    opt.ffn_widths = {48, 48};
-    opt.seed = 11;
-    opt.scale = 2.0f;  // strong layers, so the cut draft really differs
+    const testing::TinyLlamaOptions opt = testing::LosslessSamplingModel();
+    ASSERT_EQ(opt.vocab, kVocab);
     ASSERT_TRUE(testing::WriteTinyLlama(dir_.path(), opt).ok());
     LoadOptions lo;
     lo.model_dir = dir_.path();

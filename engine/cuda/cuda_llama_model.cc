@@ -153,19 +153,8 @@ absl::Status CudaLlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64
   const int64_t* pos = positions_.As<int64_t>();
   RETURN_IF_ERROR(ApplyRopeCuda({q, qdim, t, config_.num_heads, hd, pos, config_.rope_theta}, s));
   RETURN_IF_ERROR(ApplyRopeCuda({keys, kvdim, t, config_.num_kv_heads, hd, pos, config_.rope_theta}, s));
-  AttentionParams ap;
-  ap.q = q;
-  ap.q_stride = qdim;
-  ap.k_cache = kv.device_keys(l);
-  ap.v_cache = kv.device_values(l);
-  ap.past = past;
-  ap.t = t;
-  ap.num_heads = config_.num_heads;
-  ap.num_kv_heads = config_.num_kv_heads;
-  ap.head_dim = hd;
-  ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
-  ap.out = attn_.As<float>();
-  ap.out_stride = qdim;
+  const AttentionParams ap =
+      LlamaAttentionParams(config_, q, kv.device_keys(l), kv.device_values(l), past, t, attn_.As<float>());
   RETURN_IF_ERROR(AttentionCuda(ap, ws, s));
   RETURN_IF_ERROR(linear(attn_.As<float>(), qdim, w.o, x, hidden, true));
 

@@ -230,16 +230,7 @@ TEST_F(CudaEngineTest, BadOptionsGetClearErrors) {
 TEST(CudaSamplingTest, SpeculativeSamplingFollowsTheTarget) {
   if (!CudaDeviceAvailable().ok()) GTEST_SKIP() << "no CUDA device";
   testing::ScopedTempDir dir("cuda_sampling");
-  testing::TinyLlamaOptions opt;
-  opt.vocab = 6;
-  opt.hidden = 16;
-  opt.layers = 2;
-  opt.heads = 2;
-  opt.kv_heads = 1;
-  opt.ffn_widths = {48, 48};
-  opt.seed = 11;
-  opt.scale = 2.0f;
-  ASSERT_TRUE(testing::WriteTinyLlama(dir.path(), opt).ok());
+  ASSERT_TRUE(testing::WriteTinyLlama(dir.path(), testing::LosslessSamplingModel()).ok());
   std::unique_ptr<Engine> engine = Load(dir.path(), "cuda");
   ASSERT_TRUE(engine);
   GenerationOptions o;

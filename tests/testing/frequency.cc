@@ -46,6 +46,19 @@ std::vector<double> Distribution(Engine& engine, const SliceView& slice, const s
   return std::vector<double>(probs.begin(), probs.end());
 }
 
+TinyLlamaOptions LosslessSamplingModel() {
+  TinyLlamaOptions opt;
+  opt.vocab = 6;
+  opt.hidden = 16;
+  opt.layers = 2;
+  opt.heads = 2;
+  opt.kv_heads = 1;
+  opt.ffn_widths = {48, 48};
+  opt.seed = 11;
+  opt.scale = 2.0f;
+  return opt;
+}
+
 double SpeculativeJointZ(Engine& engine, const std::vector<int32_t>& prompt, GenerationOptions options,
                          int64_t samples) {
   const int64_t vocab = engine.model().vocab_size();

@@ -9,6 +9,7 @@
 
 #include "engine/slice_view.h"
 #include "matspec/matspec.h"
+#include "tests/testing/checkpoint_writer.h"
 
 namespace matspec::testing {
 
@@ -23,6 +24,10 @@ std::vector<double> Distribution(Engine& engine, const SliceView& slice, const s
 // The same for the full model.
 std::vector<double> TargetDistribution(Engine& engine, const std::vector<int32_t>& tokens,
                                        const GenerationOptions& options);
+
+// The lossless-sampling test model: vocabulary 6, 2 strong layers (scale 2),
+// so a draft that skips layer 1 and cuts layer 0 to width 6 really differs.
+TinyLlamaOptions LosslessSamplingModel();
 
 // Runs `samples` generations of two tokens (seeds 0..samples-1 mixed) with
 // `options` and returns the z score of their joint distribution.
