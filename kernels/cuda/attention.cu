@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cub/block/block_reduce.cuh>
 #include <cuda/functional>
+#include <string>
 
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/common.cuh"
@@ -37,6 +38,12 @@ struct AttnArgs {
   const float* k;
   const float* v;
   int64_t past;
+  // When set, the kernels read `past` from here at run time (device-length
+  // launcher; the grid was sized from a host bound) and size each pair's splits
+  // from the actual length; `past` and `num_splits` above are then unused / an
+  // upper bound.
+  const int64_t* past_ptr;
+  int64_t num_tokens;  // t
   int64_t num_heads;
   int64_t group;   // query heads per KV head
   int64_t kv_row;  // floats between cache slots
@@ -51,6 +58,31 @@ struct AttnArgs {
   float* part_max;  // [pairs, splits] running max (-inf for an empty split)
   float* part_sum;  // [pairs, splits] running sum (0 for an empty split)
 };
+
+// The cache range [begin, end) that split `split` of token j covers. With a
+// device length, the splits in use are those AttentionCuda would launch for the
+// actual length (so both give the same bits); the other blocks of the grid get
+// an empty range.
+struct SplitRange {
+  int64_t begin, end;
+};
+
+__device__ __forceinline__ SplitRange SplitFor(const AttnArgs& a, int64_t j, int64_t split) {
+  const int64_t past = a.past_ptr != nullptr ? *a.past_ptr : a.past;
+  const int64_t pos = past + j;
+  int64_t splits = a.num_splits;
+  if (a.past_ptr != nullptr) {
+    const int64_t kv_len = past + a.num_tokens;
+    const int64_t max_visible = a.window > 0 ? min(a.window, kv_len) : kv_len;
+    splits = min(splits, max(int64_t{1}, (max_visible + kMinSplitSlots - 1) / kMinSplitSlots));
+  }
+  const int64_t first = a.window > 0 ? max(int64_t{0}, pos - a.window + 1) : int64_t{0};
+  const int64_t count = pos - first + 1;
+  const int64_t per_split = (count + splits - 1) / splits;
+  const int64_t begin = first + split * per_split;
+  const int64_t end = split < splits ? min(pos + 1, begin + per_split) : begin;
+  return {begin, end};
+}
 
 template <bool kSplit>
 __global__ void __launch_bounds__(kThreads) AttentionKernel(AttnArgs a) {
@@ -67,12 +99,9 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttnArgs a) {
   const int64_t h = pair - j * a.num_heads;
   const int64_t d = a.head_dim;
   const int64_t kv_off = (h / a.group) * d;
-  const int64_t pos = a.past + j;
-  const int64_t first = a.window > 0 ? max(int64_t{0}, pos - a.window + 1) : int64_t{0};
-  const int64_t count = pos - first + 1;
-  const int64_t per_split = (count + a.num_splits - 1) / a.num_splits;
-  const int64_t s_begin = first + static_cast<int64_t>(blockIdx.y) * per_split;
-  const int64_t s_end = min(pos + 1, s_begin + per_split);
+  const SplitRange range = SplitFor(a, j, blockIdx.y);
+  const int64_t s_begin = range.begin;
+  const int64_t s_end = range.end;
 
   float acc[kMaxPerThread];
 #pragma unroll
@@ -212,13 +241,9 @@ __global__ void __launch_bounds__(kThreads) MergeKernel(AttnArgs a) {
   }
 }
 
-}  // namespace
-
-size_t AttentionCudaWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_dim) {
-  const int64_t pairs = t * num_heads;
-  if (pairs <= 0 || head_dim <= 0) return 0;
-  const int64_t splits = MaxSplits(pairs);
-  if (splits <= 1) return 0;
+// Bytes of the split partials for `splits` splits of each pair (0 for one).
+size_t SplitWorkspaceBytes(int64_t pairs, int64_t splits, int64_t head_dim) {
+  if (pairs <= 0 || head_dim <= 0 || splits <= 1) return 0;
   WorkspaceArena arena(nullptr);
   arena.Take<float>(static_cast<size_t>(pairs * splits * head_dim));
   arena.Take<float>(static_cast<size_t>(pairs * splits));
@@ -226,28 +251,42 @@ size_t AttentionCudaWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_di
   return arena.used();
 }
 
-absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cudaStream_t stream) {
-  if (p.t < 0 || p.past < 0 || p.num_heads < 0 || p.num_kv_heads <= 0 || p.head_dim <= 0 ||
-      p.head_dim > kAttentionCudaMaxHeadDim || p.num_heads % p.num_kv_heads != 0 || p.sliding_window < 0 ||
-      !(p.softcap >= 0.f)) {
-    return absl::InvalidArgumentError("AttentionCuda: bad t/past/heads/head_dim (<= 1024)/window/softcap");
+// The body of both launchers. d_past == nullptr: past is p.past and
+// max_kv_len = p.past + p.t. Otherwise past is *d_past, read by the kernels,
+// and max_kv_len only sizes the grid. `name` prefixes the error messages.
+absl::Status LaunchAttention(const AttentionParams& p, const int64_t* d_past, int64_t max_kv_len,
+                             CudaWorkspace workspace, cudaStream_t stream, const char* name) {
+  // Builds the message only on failure: the launch path stays free of host allocations.
+  auto bad = [name](const char* what) { return absl::InvalidArgumentError(std::string(name) + ": " + what); };
+  if (p.t < 0) return bad("t < 0");
+  if (d_past == nullptr && p.past < 0) return bad("past < 0");
+  if (p.num_heads < 0) return bad("num_heads < 0");
+  if (p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0) {
+    return bad("num_kv_heads must be positive and divide num_heads");
   }
+  if (p.head_dim <= 0 || p.head_dim > kAttentionCudaMaxHeadDim) return bad("head_dim must be in 1..1024");
+  if (p.sliding_window < 0) return bad("sliding_window < 0");
+  if (!(p.softcap >= 0.f)) return bad("softcap must be >= 0");
   if (p.t == 0 || p.num_heads == 0) return absl::OkStatus();
+  if (d_past != nullptr && max_kv_len < p.t) return bad("max_kv_len < t (it bounds past + t)");
+  if (p.q == nullptr) return bad("q is null");
+  if (p.k_cache == nullptr) return bad("k_cache is null");
+  if (p.v_cache == nullptr) return bad("v_cache is null");
+  if (p.out == nullptr) return bad("out is null");
   const int64_t width = p.num_heads * p.head_dim;
-  if (p.q == nullptr || p.k_cache == nullptr || p.v_cache == nullptr || p.out == nullptr ||
-      p.q_stride < width || p.out_stride < width) {
-    return absl::InvalidArgumentError("AttentionCuda: null pointer or stride too small");
-  }
+  if (p.q_stride < width) return bad("q_stride < num_heads * head_dim");
+  if (p.out_stride < width) return bad("out_stride < num_heads * head_dim");
   const int64_t pairs = p.t * p.num_heads;
-  if (pairs > INT32_MAX) return absl::InvalidArgumentError("AttentionCuda: too many (token, head) pairs");
+  if (pairs > INT32_MAX) return bad("too many (token, head) pairs");
 
-  const int64_t kv_len = p.past + p.t;
-  const int64_t max_visible = p.sliding_window > 0 ? std::min(p.sliding_window, kv_len) : kv_len;
+  const int64_t max_visible = p.sliding_window > 0 ? std::min(p.sliding_window, max_kv_len) : max_kv_len;
   AttnArgs a{.q = p.q,
              .q_stride = p.q_stride,
              .k = p.k_cache,
              .v = p.v_cache,
              .past = p.past,
+             .past_ptr = d_past,
+             .num_tokens = p.t,
              .num_heads = p.num_heads,
              .group = p.num_heads / p.num_kv_heads,
              .kv_row = p.num_kv_heads * p.head_dim,
@@ -267,11 +306,14 @@ absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cu
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
     return absl::OkStatus();
   }
-  const size_t needed = AttentionCudaWorkspaceBytes(p.t, p.num_heads, p.head_dim);
+  // AttentionCuda keeps its documented requirement (the size for any length).
+  const size_t needed = d_past == nullptr ? AttentionCudaWorkspaceBytes(p.t, p.num_heads, p.head_dim)
+                                          : SplitWorkspaceBytes(pairs, a.num_splits, p.head_dim);
   if (workspace.data == nullptr || workspace.bytes < needed) {
-    return absl::InvalidArgumentError("AttentionCuda: workspace smaller than AttentionCudaWorkspaceBytes");
+    return bad(d_past == nullptr ? "workspace smaller than AttentionCudaWorkspaceBytes"
+                                 : "workspace smaller than AttentionCudaDeviceLengthWorkspaceBytes");
   }
-  // Same layout as AttentionCudaWorkspaceBytes, sized for the current splits.
+  // Same layout as SplitWorkspaceBytes, sized for the current splits.
   WorkspaceArena arena(workspace.data);
   const size_t entries = static_cast<size_t>(pairs * a.num_splits);
   a.part_acc = arena.Take<float>(entries * static_cast<size_t>(p.head_dim));
@@ -283,6 +325,30 @@ absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cu
   MergeKernel<<<static_cast<unsigned>(pairs), kThreads, 0, stream>>>(a);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
+}
+
+}  // namespace
+
+size_t AttentionCudaWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_dim) {
+  const int64_t pairs = t * num_heads;
+  return pairs <= 0 ? 0 : SplitWorkspaceBytes(pairs, MaxSplits(pairs), head_dim);
+}
+
+size_t AttentionCudaDeviceLengthWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_dim,
+                                               int64_t max_kv_len) {
+  const int64_t pairs = t * num_heads;
+  if (pairs <= 0 || max_kv_len <= 0) return 0;
+  return SplitWorkspaceBytes(pairs, NumSplits(pairs, max_kv_len), head_dim);
+}
+
+absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cudaStream_t stream) {
+  return LaunchAttention(p, nullptr, p.past + p.t, workspace, stream, "AttentionCuda");
+}
+
+absl::Status AttentionCudaDeviceLength(const AttentionParams& p, const int64_t* d_past, int64_t max_kv_len,
+                                       CudaWorkspace workspace, cudaStream_t stream) {
+  if (d_past == nullptr) return absl::InvalidArgumentError("AttentionCudaDeviceLength: d_past is null");
+  return LaunchAttention(p, d_past, max_kv_len, workspace, stream, "AttentionCudaDeviceLength");
 }
 
 }  // namespace matspec

@@ -13,6 +13,11 @@
 // Asynchronous on `stream`; allocates nothing (split partials live in the
 // workspace, whose size does not depend on the cache length, so one workspace
 // serves every step of a generation).
+//
+// AttentionCudaDeviceLength is the same computation with `past` read from
+// device memory by the kernels, so that one launch can be captured in a CUDA
+// graph and replayed at successive positions (the graph bakes in kernel
+// arguments, not the memory they point to).
 #ifndef MATSPEC_KERNELS_CUDA_ATTENTION_CUDA_H_
 #define MATSPEC_KERNELS_CUDA_ATTENTION_CUDA_H_
 
@@ -39,6 +44,25 @@ size_t AttentionCudaWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_di
 // InvalidArgument for inconsistent parameters, head_dim > 1024 or a workspace
 // smaller than AttentionCudaWorkspaceBytes.
 absl::Status AttentionCuda(const AttentionParams& p, CudaWorkspace workspace, cudaStream_t stream);
+
+// Workspace bytes AttentionCudaDeviceLength needs for t new tokens and a cache
+// bound max_kv_len; never more than AttentionCudaWorkspaceBytes. Needs no device.
+size_t AttentionCudaDeviceLengthWorkspaceBytes(int64_t t, int64_t num_heads, int64_t head_dim,
+                                               int64_t max_kv_len);
+
+// AttentionCuda with past = *d_past (one int64 in device memory), read when the
+// kernels run; p.past is ignored. The grid and the split count are chosen from
+// the host bound max_kv_len, which must satisfy *d_past + p.t <= max_kv_len at
+// every run (the cache holds *d_past + p.t rows; the new tokens' k/v are
+// already in it). Splits beyond the actual visible range produce empty partials
+// that the merge ignores; the splits in use are those AttentionCuda picks for
+// the actual past, so both launchers give the same bits. (A larger past is
+// still computed correctly, just with fewer splits than ideal; a negative one
+// gives NaN rows, never a read outside the cache.)
+// InvalidArgument as AttentionCuda, and for a null d_past, max_kv_len < p.t or a
+// workspace smaller than AttentionCudaDeviceLengthWorkspaceBytes.
+absl::Status AttentionCudaDeviceLength(const AttentionParams& p, const int64_t* d_past, int64_t max_kv_len,
+                                       CudaWorkspace workspace, cudaStream_t stream);
 
 }  // namespace matspec
 
