@@ -43,6 +43,10 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
   if (s.device == "cuda") {
     absl::StrAppendFormat(&line, "\nmatspec: device cuda: %s of weights in GPU memory, shared by the draft",
                           Bytes(s.gpu_weight_bytes));
+    if (s.drafted_tokens > 0) {
+      absl::StrAppendFormat(&line, "; %d of %d rounds replayed their draft steps as a CUDA graph",
+                            s.cuda_graph_launches, s.rounds);
+    }
   }
   return line;
 }
@@ -68,6 +72,7 @@ nlohmann::json StatsJson(const GenerationStats& s) {
       {"resident_weight_bytes", s.resident_weight_bytes},
       {"gpu_weight_bytes", s.gpu_weight_bytes},
       {"device", s.device},
+      {"cuda_graph_launches", s.cuda_graph_launches},
       {"stop_reason", s.stop_reason},
   };
 }

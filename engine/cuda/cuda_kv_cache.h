@@ -3,8 +3,16 @@
 // layout AttentionCuda reads). The length bookkeeping is the base class's, so
 // rollback stays O(1): Truncate() moves a number on the host and the rejected
 // slots are overwritten by the next forward.
+//
+// For graph replay the cache also holds its length in device memory
+// (device_length()): a captured step reads it, writes its k/v there and
+// increments it. The host length stays the truth; UploadLength() queues a copy
+// of it before a replay, and the caller advances the host length by the
+// replayed steps.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_KV_CACHE_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_KV_CACHE_H_
+
+#include <cuda_runtime_api.h>
 
 #include <cstdint>
 #include <vector>
@@ -30,6 +38,11 @@ class CudaKvCache final : public KvCache {
   float* device_keys(int64_t layer) const { return keys_[layer]; }
   float* device_values(int64_t layer) const { return values_[layer]; }
 
+  // One int64 in device memory: the length a device-length step reads.
+  int64_t* device_length() const { return device_length_; }
+  // Queues *device_length() = length() on `stream`.
+  absl::Status UploadLength(cudaStream_t stream) const;
+
   // GPU bytes held for keys and values.
   int64_t bytes() const override { return static_cast<int64_t>(buffer_.size()); }
 
@@ -39,6 +52,7 @@ class CudaKvCache final : public KvCache {
   DeviceBuffer buffer_;
   std::vector<float*> keys_;
   std::vector<float*> values_;
+  int64_t* device_length_ = nullptr;  // in buffer_, after the planes
 };
 
 }  // namespace matspec

@@ -22,8 +22,8 @@ absl::StatusOr<DeviceBuffer> Floats(int64_t n) { return DeviceBuffer::Allocate(s
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CudaRoundRunner>> CudaRoundRunner::Create(
-    CudaLlamaModel* model, std::optional<SliceView> draft, const DraftPolicy& policy,
-    const SamplingConfig& sampling, uint64_t seed, int64_t capacity) {
+    CudaModel* model, std::optional<SliceView> draft, const DraftPolicy& policy, const SamplingConfig& sampling,
+    uint64_t seed, int64_t capacity, bool use_graphs) {
   if (draft && policy.draft_p_min > 0.f) {
     return absl::UnimplementedError(
         "--draft-p-min is not supported with --device cuda: the GPU round drafts without a host decision per "
@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<CudaRoundRunner>> CudaRoundRunner::Create(
   r->sampling_ = sampling;
   r->seed_ = seed;
   r->capacity_ = capacity;
+  r->use_graphs_ = use_graphs && model->supports_device_length();
   r->vocab_ = model->vocab_size();
   const int64_t k = r->draft_ ? policy.draft_max : 0;
   const int64_t vocab = r->vocab_;
@@ -81,7 +82,13 @@ absl::StatusOr<std::unique_ptr<CudaRoundRunner>> CudaRoundRunner::Create(
   return r;
 }
 
+void CudaRoundRunner::DropGraphs() {
+  for (const auto& [k, exec] : draft_graphs_) cudaGraphExecDestroy(exec);
+  draft_graphs_.clear();
+}
+
 CudaRoundRunner::~CudaRoundRunner() {
+  DropGraphs();
   for (cudaEvent_t e : events_) {
     if (e != nullptr) cudaEventDestroy(e);
   }
@@ -117,6 +124,35 @@ absl::Status CudaRoundRunner::PickDraftToken(int64_t i) {
   return SampleFromWeightsCuda(q, vocab_, uniforms_.As<double>() + i, out, ctx.workspace(), ctx.stream());
 }
 
+absl::Status CudaRoundRunner::QueueLaterDraftSteps(int64_t k) {
+  int32_t* verify = verify_tokens_.As<int32_t>();
+  for (int64_t i = 1; i < k; ++i) {
+    RETURN_IF_ERROR(model_->ForwardDeviceLength(*draft_, verify + i, *draft_cache_, draft_logits_.As<float>()));
+    RETURN_IF_ERROR(PickDraftToken(i));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaRoundRunner::CaptureDraftGraph(int64_t k) {
+  const cudaStream_t s = model_->context().stream();
+  CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  const absl::Status queued = QueueLaterDraftSteps(k);
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+  if (!queued.ok() || ended != cudaSuccess) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+    if (!queued.ok()) return queued;
+    CUDA_RETURN_IF_ERROR(ended);
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_RETURN_IF_ERROR(instantiated);
+  draft_graphs_[k] = exec;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft) {
   const int64_t committed = static_cast<int64_t>(sequence.size());
   const int64_t k = draft_ ? std::min(max_draft, policy_.draft_max) : 0;
@@ -126,7 +162,19 @@ absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& 
   // Host inputs of the round: the draft's catch-up tokens, the last committed
   // token, and the uniforms keyed by the position each decides.
   const int64_t catch_up = k > 0 ? committed - draft_cache_->length() : 0;
-  RETURN_IF_ERROR(model_->EnsureCapacity(catch_up));  // > k + 2 only after plain rounds; nothing is queued yet
+  RETURN_IF_ERROR(model_->EnsureCapacity(catch_up));  // > k + 2 only after plain rounds; before any capture
+  const bool replay = use_graphs_ && k > 1;
+  if (replay && graphs_scratch_generation_ != model_->scratch_generation()) {
+    DropGraphs();  // they point at scratch the model has since reallocated
+    graphs_scratch_generation_ = model_->scratch_generation();
+  }
+  if (replay && draft_graphs_.count(k) == 0) {
+    absl::Status captured = CaptureDraftGraph(k);  // the stream is idle: the last round synchronised
+    if (!captured.ok()) {
+      return absl::Status(captured.code(), absl::StrCat("capturing the draft steps as a CUDA graph: ",
+                                                        captured.message(), " (--no-cuda-graphs avoids graphs)"));
+    }
+  }
   std::copy(sequence.end() - catch_up, sequence.end(), host_tokens_);
   host_tokens_[catch_up] = sequence.back();
   for (int64_t i = 0; i < k; ++i) {
@@ -145,11 +193,22 @@ absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& 
   // Draft: the first step feeds the catch-up tokens, each later one the
   // previous proposal; the last proposal never enters the draft cache.
   CUDA_RETURN_IF_ERROR(cudaEventRecord(events_[0], s));
-  for (int64_t i = 0; i < k; ++i) {
-    const int32_t* in = i == 0 ? input_tokens_.As<int32_t>() : verify + i;
-    RETURN_IF_ERROR(model_->ForwardDevice(*draft_, in, i == 0 ? catch_up : 1, *draft_cache_,
+  if (k > 0) {
+    RETURN_IF_ERROR(model_->ForwardDevice(*draft_, input_tokens_.As<int32_t>(), catch_up, *draft_cache_,
                                           draft_logits_.As<float>(), false));
-    RETURN_IF_ERROR(PickDraftToken(i));
+    RETURN_IF_ERROR(PickDraftToken(0));
+  }
+  if (replay) {
+    RETURN_IF_ERROR(draft_cache_->CheckRoom(k - 1));
+    RETURN_IF_ERROR(draft_cache_->UploadLength(s));
+    CUDA_RETURN_IF_ERROR(cudaGraphLaunch(draft_graphs_[k], s));
+    draft_cache_->Advance(k - 1);
+    ++graph_launches_;
+  } else {
+    for (int64_t i = 1; i < k; ++i) {
+      RETURN_IF_ERROR(model_->ForwardDevice(*draft_, verify + i, 1, *draft_cache_, draft_logits_.As<float>(), false));
+      RETURN_IF_ERROR(PickDraftToken(i));
+    }
   }
   CUDA_RETURN_IF_ERROR(cudaEventRecord(events_[1], s));
 

@@ -1,5 +1,5 @@
 // CudaRoundRunner: the whole speculation round on the GPU, over the one set of
-// device weights of a CudaLlamaModel.
+// device weights of a CudaModel (any architecture of engine/cuda/).
 //
 // A round queues, on the model's stream and without waiting:
 //   1. two small host-to-device copies: the committed tokens the draft cache
@@ -8,7 +8,13 @@
 //   2. the draft steps: ForwardDevice of the draft slice, then the next token
 //      picked on the device (ArgmaxCuda, or ProcessLogitsCuda +
 //      SampleFromWeightsCuda) and written where the next step and the verifier
-//      read it;
+//      read it. Steps 1..k-1 (one token each) are one CUDA graph, captured the
+//      first time a round drafts k tokens and replayed after that: the model's
+//      ForwardDeviceLength reads the draft cache's length from device memory,
+//      so the graph is the same at every position. The first step feeds the
+//      1 or 2 catch-up tokens and is queued directly. Graphs need a model with
+//      supports_device_length() and use_graphs; otherwise every step is queued
+//      directly (same kernels, same bits);
 //   3. one verification ForwardDevice of the full model over all k+1 tokens,
 //      ProcessLogitsCuda over the k+1 rows (sampling only) and AcceptCuda;
 //   4. one device-to-host copy of the acceptance result and the drafted tokens,
@@ -23,6 +29,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -30,7 +37,7 @@
 #include "absl/status/statusor.h"
 #include "draft/drafter.h"
 #include "engine/cuda/cuda_kv_cache.h"
-#include "engine/cuda/cuda_llama_model.h"
+#include "engine/cuda/cuda_model.h"
 #include "engine/round_runner.h"
 #include "kernels/cuda/acceptance_cuda.h"
 #include "kernels/logits.h"
@@ -41,11 +48,11 @@ class CudaRoundRunner final : public RoundRunner {
  public:
   // Caches hold up to `capacity` positions. ResourceExhausted (with the bytes
   // needed and free) when the caches or buffers do not fit on the GPU.
-  static absl::StatusOr<std::unique_ptr<CudaRoundRunner>> Create(CudaLlamaModel* model,
-                                                                 std::optional<SliceView> draft,
+  // use_graphs: replay the draft steps as CUDA graphs where the model can.
+  static absl::StatusOr<std::unique_ptr<CudaRoundRunner>> Create(CudaModel* model, std::optional<SliceView> draft,
                                                                  const DraftPolicy& policy,
                                                                  const SamplingConfig& sampling, uint64_t seed,
-                                                                 int64_t capacity);
+                                                                 int64_t capacity, bool use_graphs = true);
   ~CudaRoundRunner() override;
 
   absl::Status Prefill(const std::vector<int32_t>& prompt) override;
@@ -55,13 +62,24 @@ class CudaRoundRunner final : public RoundRunner {
 
   // Host synchronisations made so far by Round() (one per round).
   int64_t round_syncs() const { return round_syncs_; }
+  // Rounds whose draft steps 1..k-1 ran as a replayed CUDA graph, and the
+  // graphs captured (one per draft length k used).
+  int64_t graph_launches() const { return graph_launches_; }
+  int64_t graphs_captured() const { return static_cast<int64_t>(draft_graphs_.size()); }
+  bool uses_graphs() const { return use_graphs_; }
 
  private:
   CudaRoundRunner() = default;
   // Picks draft token i from draft_logits_ into verify_tokens_[1 + i].
   absl::Status PickDraftToken(int64_t i);
+  // Queues draft steps 1..k-1 (one token each) with ForwardDeviceLength.
+  absl::Status QueueLaterDraftSteps(int64_t k);
+  // Captures QueueLaterDraftSteps(k) into draft_graphs_[k] (the stream is idle).
+  absl::Status CaptureDraftGraph(int64_t k);
+  // Destroys every captured graph (after the model moved its scratch).
+  void DropGraphs();
 
-  CudaLlamaModel* model_ = nullptr;
+  CudaModel* model_ = nullptr;
   SliceView full_;
   std::optional<SliceView> draft_;
   DraftPolicy policy_;
@@ -70,6 +88,10 @@ class CudaRoundRunner final : public RoundRunner {
   int64_t capacity_ = 0;
   int64_t vocab_ = 0;
   int64_t round_syncs_ = 0;
+  bool use_graphs_ = false;
+  int64_t graph_launches_ = 0;
+  std::map<int64_t, cudaGraphExec_t> draft_graphs_;  // by k: draft steps 1..k-1
+  int64_t graphs_scratch_generation_ = 0;            // the model's, when draft_graphs_ were captured
 
   std::unique_ptr<CudaKvCache> target_cache_;
   std::unique_ptr<CudaKvCache> draft_cache_;

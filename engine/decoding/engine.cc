@@ -219,18 +219,24 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
   std::unique_ptr<SpeculativeDecoder> decoder;
   result.stats.device = s.options.device;
 #ifdef MATSPEC_WITH_CUDA
-  if (auto* gpu = dynamic_cast<CudaLlamaModel*>(s.model.get())) {
-    absl::StatusOr<std::unique_ptr<CudaRoundRunner>> runner = CudaRoundRunner::Create(
-        gpu, params.draft, params.policy, params.sampling, params.seed, RunnerCapacity(params));
+  CudaRoundRunner* gpu_runner = nullptr;
+  if (auto* gpu = dynamic_cast<CudaModel*>(s.model.get())) {
+    absl::StatusOr<std::unique_ptr<CudaRoundRunner>> runner =
+        CudaRoundRunner::Create(gpu, params.draft, params.policy, params.sampling, params.seed,
+                                RunnerCapacity(params), s.options.cuda_graphs);
     if (!runner.ok()) {
       return absl::Status(runner.status().code(), absl::StrCat("--device cuda: ", runner.status().message()));
     }
+    gpu_runner = runner->get();
     decoder = std::make_unique<SpeculativeDecoder>(std::move(*runner), std::move(params));
     result.stats.gpu_weight_bytes = gpu->device_weight_bytes();
   }
 #endif
   if (!decoder) decoder = std::make_unique<SpeculativeDecoder>(s.model.get(), std::move(params));
   RETURN_IF_ERROR(decoder->Run(prompt, on_tokens, &result.tokens, &result.stats));
+#ifdef MATSPEC_WITH_CUDA
+  if (gpu_runner != nullptr) result.stats.cuda_graph_launches = gpu_runner->graph_launches();
+#endif
   if (streamer) {
     const std::string rest = streamer->Flush();
     if (on_text && !rest.empty()) on_text(rest);

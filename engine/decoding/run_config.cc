@@ -68,6 +68,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"ctx-size", "c", false, "context length in tokens; 0 = the model's maximum"},
       {"threads", "t", false, "CPU threads; 0 = all"},
       {"device", "", false, "cpu or cuda (default cpu)"},
+      {"no-cuda-graphs", "", true, "--device cuda: queue every draft step instead of replaying a CUDA graph"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
   };
   return kDocs;
@@ -148,6 +149,10 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
   } else if (n == "device") {
     if (v != "cpu" && v != "cuda") return BadValue(origin, v, "cpu or cuda");
     c->load.device = std::string(v);
+  } else if (n == "no-cuda-graphs") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    c->load.cuda_graphs = !b;
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
   }

@@ -48,6 +48,15 @@ void DeviceBuffer::Release() noexcept {
   bytes_ = 0;
 }
 
+absl::Status DeviceBuffer::Reserve(size_t bytes) {
+  if (bytes <= bytes_) return absl::OkStatus();
+  Release();
+  absl::StatusOr<DeviceBuffer> grown = Allocate(bytes);
+  if (!grown.ok()) return grown.status();
+  *this = std::move(*grown);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
   DeviceBuffer buffer;
   if (bytes == 0) return buffer;

@@ -49,6 +49,11 @@ class DeviceBuffer {
   // buffer). ResourceExhausted "GPU out of memory: needed X bytes, Y free (of
   // Z)" when the device has not enough memory; other CUDA errors as statuses.
   static absl::StatusOr<DeviceBuffer> Allocate(size_t bytes);
+  // Makes size() >= bytes: keeps the buffer when it is large enough, else
+  // frees it and allocates a new one (contents are not kept; the caller makes
+  // sure no queued work still uses the old memory). Errors as Allocate, with
+  // the buffer left empty.
+  absl::Status Reserve(size_t bytes);
 
   void* data() const { return data_; }
   size_t size() const { return bytes_; }

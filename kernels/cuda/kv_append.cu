@@ -26,6 +26,7 @@ __global__ void KvAppendKernel(const float* rows, int64_t rows_stride, int64_t t
 }
 
 __global__ void AddToCounterKernel(int64_t* counter, int64_t delta) { *counter += delta; }
+__global__ void SetCounterKernel(int64_t* counter, int64_t value) { *counter = value; }
 
 }  // namespace
 
@@ -50,6 +51,13 @@ absl::Status KvAppendCuda(const float* rows, int64_t rows_stride, int64_t t, int
 absl::Status AddToCounterCuda(int64_t* d_counter, int64_t delta, cudaStream_t stream) {
   if (d_counter == nullptr) return absl::InvalidArgumentError("AddToCounterCuda: d_counter is null");
   AddToCounterKernel<<<1, 1, 0, stream>>>(d_counter, delta);
+  CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return absl::OkStatus();
+}
+
+absl::Status SetCounterCuda(int64_t* d_counter, int64_t value, cudaStream_t stream) {
+  if (d_counter == nullptr) return absl::InvalidArgumentError("SetCounterCuda: d_counter is null");
+  SetCounterKernel<<<1, 1, 0, stream>>>(d_counter, value);
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
 }

@@ -31,6 +31,11 @@ absl::Status KvAppendCuda(const float* rows, int64_t rows_stride, int64_t t, int
 // step's reads of the counter). InvalidArgument for a null d_counter.
 absl::Status AddToCounterCuda(int64_t* d_counter, int64_t delta, cudaStream_t stream);
 
+// *d_counter = value, by one thread on `stream` (ordered with the stream's
+// other work, unlike a host copy from pageable memory; the value is a kernel
+// argument, so no staging buffer is needed). InvalidArgument for a null d_counter.
+absl::Status SetCounterCuda(int64_t* d_counter, int64_t value, cudaStream_t stream);
+
 }  // namespace matspec
 
 #endif  // MATSPEC_KERNELS_CUDA_KV_APPEND_CUDA_H_

@@ -1,0 +1,83 @@
+// CudaModel: what every model of the CUDA backend offers on top of Model, so
+// that CudaRoundRunner can queue a whole speculation round on the GPU without
+// knowing the architecture (CudaLlamaModel, CudaGemma3nModel).
+//
+// Two entry points:
+//   Forward()        the Model interface: host tokens in, host logits out,
+//                    synchronous. Implemented here over ForwardDevice, so every
+//                    Model-level test runs on the GPU.
+//   ForwardDevice()  the hot path: device tokens in, device logits out,
+//                    queued on context().stream() without any host
+//                    synchronisation.
+// A model may also offer ForwardDeviceLength(): the same forward with the
+// cache length read from device memory (CudaKvCache::device_length()), which is
+// what lets a draft step be captured once as a CUDA graph and replayed.
+#ifndef MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
+#define MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "engine/cuda/cuda_kv_cache.h"
+#include "engine/model.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace matspec {
+
+class CudaModel : public Model {
+ public:
+  // Host in, host out; synchronises. args.kv must be a CudaKvCache from
+  // NewKvCache. Taps are not supported on the GPU (Unimplemented).
+  absl::Status Forward(const ForwardArgs& args) final;
+  void set_num_threads(int) override {}
+
+  // Queues the slice over t tokens read from device memory (`tokens`) on
+  // context().stream(); advances kv by t (host length). logits:
+  // [all_logits ? t : 1, vocab] f32 device memory, or nullptr to skip the
+  // head. t must not exceed the capacity reserved by EnsureCapacity
+  // (InvalidArgument otherwise).
+  virtual absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                     float* logits, bool all_logits) = 0;
+
+  // Whether ForwardDeviceLength is implemented (then a draft step can be
+  // captured in a CUDA graph).
+  virtual bool supports_device_length() const { return false; }
+  // ForwardDevice of one token whose cache length is *kv.device_length(), read
+  // when the kernels run: the step writes its k/v at that offset, attends over
+  // it and increments it on the device. Neither reads nor advances the host
+  // length (the caller advances it by the number of replays). The caller
+  // keeps *device_length + 1 <= kv.capacity(). Unimplemented by default.
+  virtual absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* token, CudaKvCache& kv,
+                                           float* logits);
+
+  // Sizes scratch and workspace for forwards of up to t tokens (synchronises
+  // when it grows; never call it while a round is queued or captured).
+  virtual absl::Status EnsureCapacity(int64_t t) = 0;
+  // Grows the shared workspace for a caller's own launchers on stream().
+  absl::Status ReserveWorkspace(size_t bytes);
+
+  CudaContext& context() { return *ctx_; }
+  // Changes whenever EnsureCapacity or ReserveWorkspace moves scratch or
+  // workspace memory; a captured CUDA graph is stale once it changed.
+  int64_t scratch_generation() const { return scratch_generation_; }
+  // Bytes of weights held on the GPU (each tensor once).
+  virtual int64_t device_weight_bytes() const = 0;
+
+ protected:
+  CudaModel() = default;
+
+  // Call after moving any scratch buffer a forward reads or writes.
+  void ScratchMoved() { ++scratch_generation_; }
+
+  std::unique_ptr<CudaContext> ctx_;
+
+ private:
+  int64_t scratch_generation_ = 0;
+  // The host Forward's staging: tokens and logits in device memory.
+  DeviceBuffer host_tokens_, host_logits_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
