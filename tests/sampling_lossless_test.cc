@@ -71,7 +71,8 @@ TEST_F(SamplingLosslessTest, TopKWhereDraftPutsMassOnForbiddenTokens) {
   // Find a prompt where the draft's kept set includes a token the target forbids.
   std::vector<int32_t> prompt;
   for (int trial = 0; trial < 200 && prompt.empty(); ++trial) {
-    std::vector<int32_t> cand = {trial % kVocab, (trial / kVocab) % kVocab, (trial * 7 + 3) % kVocab};
+    std::vector<int32_t> cand = {static_cast<int32_t>(trial % kVocab), static_cast<int32_t>((trial / kVocab) % kVocab),
+                                 static_cast<int32_t>((trial * 7 + 3) % kVocab)};
     const auto p = testing::TargetDistribution(*engine_, cand, o);
     const auto q = testing::Distribution(*engine_, DraftSlice(), cand, o);
     for (int i = 0; i < kVocab; ++i) {

@@ -136,7 +136,9 @@ TEST_F(SpeculativeDecoderTest, StatisticsAddUp) {
     drafted += s.per_position_drafted[i];
     accepted += s.per_position_accepted[i];
     EXPECT_LE(s.per_position_accepted[i], s.per_position_drafted[i]);
-    if (i > 0) EXPECT_LE(s.per_position_accepted[i], s.per_position_accepted[i - 1]);
+    if (i > 0) {
+      EXPECT_LE(s.per_position_accepted[i], s.per_position_accepted[i - 1]);
+    }
   }
   EXPECT_EQ(drafted, s.drafted_tokens);
   EXPECT_EQ(accepted, s.accepted_tokens);
