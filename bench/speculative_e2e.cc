@@ -6,6 +6,10 @@
 //
 //   build/bin/speculative_e2e -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
 //       --prompts bench/prompts.txt -n 128 --k 1,2,4,8 [--slices half,quarter] [--threads 2] [--repeat 3]
+//       [--draft-vocab 0,1024,512] [--device cuda] [--cuda-graphs 0]
+// --draft-vocab adds rows with a reduced-vocabulary draft head (0 = the whole
+// vocabulary); --cuda-graphs 0 queues every draft step instead of replaying a
+// CUDA graph (to measure what the graphs buy).
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "matspec/matspec.h"
@@ -24,11 +29,23 @@ struct Args {
   std::string model, table, prompts_file;
   std::vector<std::string> slices;
   std::vector<int64_t> ks = {1, 2, 4, 8};
+  std::vector<int64_t> vocabs = {0};
+  bool graphs = true;
   int64_t n = 128;
   int threads = 0;
   int repeat = 1;
   std::string device = "cpu";
 };
+
+bool ParseList(const std::string& v, std::vector<int64_t>* out) {
+  out->clear();
+  for (absl::string_view s : absl::StrSplit(v, ',')) {
+    int64_t x;
+    if (!absl::SimpleAtoi(s, &x)) return false;
+    out->push_back(x);
+  }
+  return !out->empty();
+}
 
 bool Parse(int argc, char** argv, Args* a) {
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -41,14 +58,10 @@ bool Parse(int argc, char** argv, Args* a) {
     else if (k == "-n") { if (!absl::SimpleAtoi(v, &a->n)) return false; }
     else if (k == "--threads") { if (!absl::SimpleAtoi(v, &a->threads)) return false; }
     else if (k == "--repeat") { if (!absl::SimpleAtoi(v, &a->repeat)) return false; }
-    else if (k == "--k") {
-      a->ks.clear();
-      for (absl::string_view s : absl::StrSplit(v, ',')) {
-        int64_t x;
-        if (!absl::SimpleAtoi(s, &x)) return false;
-        a->ks.push_back(x);
-      }
-    } else {
+    else if (k == "--cuda-graphs") { if (!absl::SimpleAtob(v, &a->graphs)) return false; }
+    else if (k == "--k") { if (!ParseList(v, &a->ks)) return false; }
+    else if (k == "--draft-vocab") { if (!ParseList(v, &a->vocabs)) return false; }
+    else {
       return false;
     }
   }
@@ -72,7 +85,8 @@ int main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, &args)) {
     std::cerr << "usage: speculative_e2e -m DIR --prompts FILE [--matformer-config-path CSV] [--slices a,b] "
-                 "[--k 1,2,4] [-n N] [--threads T] [--repeat R] [--device cpu|cuda]\n";
+                 "[--k 1,2,4] [-n N] [--threads T] [--repeat R] [--device cpu|cuda] [--draft-vocab 0,1024] "
+                 "[--cuda-graphs 0|1]\n";
     return 2;
   }
   std::vector<std::string> prompts;
@@ -90,6 +104,7 @@ int main(int argc, char** argv) {
   lo.model_dir = args.model;
   lo.num_threads = args.threads;
   lo.device = args.device;
+  lo.cuda_graphs = args.graphs;
   auto engine = matspec::Engine::Load(lo);
   if (!engine.ok()) {
     std::cerr << engine.status().message() << "\n";
@@ -144,23 +159,29 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat("model %s: %d params, %s; %d prompts x %d tokens x %d repeats, greedy, device %s\n\n",
                                args.model, info.parameters, info.dtype, prompts.size(), args.n, args.repeat,
                                args.device);
-  std::cout << "| draft | k | acceptance rate | mean acceptance length | tokens/s | speed-up vs plain | draft s | verify s | same tokens |\n";
-  std::cout << "|---|---|---|---|---|---|---|---|---|\n";
-  std::cout << absl::StrFormat("| (plain) | - | - | 1.00 | %.1f | 1.00x | - | %.2f | - |\n", plain_tps, plain.seconds);
+  std::cout << "| draft | draft vocab | k | acceptance rate | mean acceptance length | tokens/s | speed-up vs plain | "
+               "draft s | verify s | same tokens |\n";
+  std::cout << "|---|---|---|---|---|---|---|---|---|---|\n";
+  std::cout << absl::StrFormat("| (plain) | - | - | - | 1.00 | %.1f | 1.00x | - | %.2f | - |\n", plain_tps,
+                               plain.seconds);
   for (const std::string& slice : args.slices) {
-    for (int64_t k : args.ks) {
-      matspec::GenerationOptions opt = base;
-      opt.speculative = true;
-      opt.draft.slice_table = args.table;
-      opt.draft.slice_name = slice;
-      opt.draft.draft_max = k;
-      std::vector<std::vector<int32_t>> outputs;
-      const Totals t = run(opt, &outputs);
-      const double tps = t.tokens / t.seconds;
-      std::cout << absl::StrFormat("| %s | %d | %.3f | %.2f | %.1f | %.2fx | %.2f | %.2f | %s |\n", slice, k,
-                                   t.drafted ? double(t.accepted) / t.drafted : 0.0,
-                                   1.0 + double(t.accepted) / t.rounds, tps, tps / plain_tps, t.draft_s,
-                                   t.verify_s, outputs == reference ? "yes" : "NO");
+    for (int64_t vocab : args.vocabs) {
+      for (int64_t k : args.ks) {
+        matspec::GenerationOptions opt = base;
+        opt.speculative = true;
+        opt.draft.slice_table = args.table;
+        opt.draft.slice_name = slice;
+        opt.draft.draft_max = k;
+        opt.draft.draft_vocab = vocab;
+        std::vector<std::vector<int32_t>> outputs;
+        const Totals t = run(opt, &outputs);
+        const double tps = t.tokens / t.seconds;
+        std::cout << absl::StrFormat("| %s | %s | %d | %.3f | %.2f | %.1f | %.2fx | %.2f | %.2f | %s |\n", slice,
+                                     vocab > 0 ? absl::StrCat(vocab) : "all", k,
+                                     t.drafted ? double(t.accepted) / t.drafted : 0.0,
+                                     1.0 + double(t.accepted) / t.rounds, tps, tps / plain_tps, t.draft_s,
+                                     t.verify_s, outputs == reference ? "yes" : "NO");
+      }
     }
   }
   return 0;

@@ -29,9 +29,11 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
     std::vector<std::string> pos;
     for (double a : s.per_position_acceptance) pos.push_back(absl::StrFormat("%.2f", a));
     absl::StrAppendFormat(&line,
-                          "\nmatspec: draft \"%s\" k=%d: drafted %d, accepted %d (%.1f%%), mean acceptance length "
+                          "\nmatspec: draft \"%s\"%s k=%d: drafted %d, accepted %d (%.1f%%), mean acceptance length "
                           "%.2f, per position [%s], rounds %d, draft %.2f s, verify %.2f s",
-                          s.draft_slice, opt.draft.draft_max, s.drafted_tokens, s.accepted_tokens,
+                          s.draft_slice,
+                          opt.draft.draft_vocab > 0 ? absl::StrFormat(" (head: first %d tokens)", s.draft_vocab) : "",
+                          opt.draft.draft_max, s.drafted_tokens, s.accepted_tokens,
                           100.0 * s.acceptance_rate, s.mean_acceptance_length, absl::StrJoin(pos, " "), s.rounds,
                           s.draft_seconds, s.verify_seconds);
     absl::StrAppendFormat(&line, "\nmatspec: weights %s in one store (%s resident); the draft adds 0 B of weights, %s of KV cache",
@@ -68,6 +70,7 @@ nlohmann::json StatsJson(const GenerationStats& s) {
       {"decode_seconds", s.decode_seconds},
       {"draft_slice", s.draft_slice},
       {"draft_kv_bytes", s.draft_kv_bytes},
+      {"draft_vocab", s.draft_vocab},
       {"weight_bytes", s.weight_bytes},
       {"resident_weight_bytes", s.resident_weight_bytes},
       {"gpu_weight_bytes", s.gpu_weight_bytes},

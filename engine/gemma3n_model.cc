@@ -15,6 +15,7 @@
 #include "kernels/attention.h"
 #include "kernels/embedding.h"
 #include "kernels/gemma3n_ops.h"
+#include "kernels/logits.h"
 #include "kernels/rms_norm.h"
 
 namespace matspec {
@@ -300,10 +301,14 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   for (int64_t e = 0; e < rows * D; ++e) hmid_[e] *= inv_n;
   layer_ops::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
   if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
-  layer_ops::Linear(ctx_, an_.data(), D, rows, embed_, args.logits, b.vocab_size, false);
+  const int64_t head_rows = HeadRows(slice, b.vocab_size);
+  layer_ops::Linear(ctx_, an_.data(), D, rows, embed_.FirstRows(head_rows), args.logits, b.vocab_size, false);
   if (config_.final_logit_softcapping > 0) {
-    LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
+    for (int64_t r = 0; r < rows; ++r) {
+      LogitSoftcap(args.logits + r * b.vocab_size, head_rows, static_cast<float>(config_.final_logit_softcapping));
+    }
   }
+  MaskLogitsTail(args.logits, rows, b.vocab_size, head_rows);
   return absl::OkStatus();
 }
 
@@ -317,8 +322,9 @@ int64_t Gemma3nModel::TotalParameterCount(const SliceView& slice) const {
 
 int64_t Gemma3nModel::WeightBytesRead(const SliceView& slice) const {
   const int64_t D = config_.base.hidden_size, P = config_.hidden_size_per_layer_input;
-  // One row of each embedding table (the kept per-layer slots only), the head in full.
-  int64_t bytes = D * DTypeSize(embed_.dtype) + MatBytes(embed_);
+  // One row of each embedding table (the kept per-layer slots only), the head
+  // rows the slice scores.
+  int64_t bytes = D * DTypeSize(embed_.dtype) + MatBytes(embed_.FirstRows(HeadRows(slice, config_.base.vocab_size)));
   bytes += static_cast<int64_t>(slice.layers.size()) * P * DTypeSize(embed_per_layer_.dtype);
   bytes += static_cast<int64_t>(slice.layers.size()) * P * D * DTypeSize(per_layer_projection_.dtype);
   bytes += VecBytes(per_layer_projection_norm_) + VecBytes(final_norm_);

@@ -12,6 +12,7 @@
 #include "kernels/embedding.h"
 #include "kernels/matmul.h"
 #include "kernels/rms_norm.h"
+#include "kernels/logits.h"
 #include "kernels/rope.h"
 
 namespace matspec {
@@ -62,7 +63,7 @@ int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, co
   const int64_t qdim = config.num_heads * config.head_dim;
   const int64_t kvdim = config.num_kv_heads * config.head_dim;
   int64_t n = config.vocab_size * hidden + hidden;  // embedding + final norm
-  if (!w.tied()) n += config.vocab_size * hidden;
+  if (!w.tied()) n += HeadRows(slice, config.vocab_size) * hidden;
   for (int64_t l : slice.layers) {
     n += 2 * hidden + 2 * hidden * qdim + 2 * hidden * kvdim + 3 * hidden * slice.ffn_widths[l];
   }
@@ -72,9 +73,10 @@ int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, co
 int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice) {
   const int64_t es = DTypeSize(w.layers.empty() ? w.embed.dtype : w.layers[0].q.dtype);
   const int64_t hidden = config.hidden_size;
-  // A decode step gathers one embedding row and reads everything else once.
+  // A decode step gathers one embedding row and reads everything else once
+  // (of the head, the rows the slice scores).
   int64_t params = LlamaParameterCount(config, w, slice) - config.vocab_size * hidden + hidden;
-  if (w.tied()) params += config.vocab_size * hidden;
+  if (w.tied()) params += HeadRows(slice, config.vocab_size) * hidden;
   return params * es;
 }
 
@@ -212,7 +214,9 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) {
   const float* first = x_.data() + (t - rows) * hidden;
   Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, h_.data());
   if (args.tap) (*args.tap)("final_norm", -1, h_.data(), rows, hidden);
-  Linear(ctx_, h_.data(), hidden, rows, w_.lm_head, args.logits, config_.vocab_size, false);
+  const int64_t head_rows = HeadRows(slice, config_.vocab_size);
+  Linear(ctx_, h_.data(), hidden, rows, w_.lm_head.FirstRows(head_rows), args.logits, config_.vocab_size, false);
+  MaskLogitsTail(args.logits, rows, config_.vocab_size, head_rows);
   return absl::OkStatus();
 }
 

@@ -17,7 +17,12 @@ struct SliceView {
   std::string name;                  // "full" for the identity slice
   std::vector<int64_t> layers;       // kept layers, original indices, ascending
   std::vector<int64_t> ffn_widths;   // per ORIGINAL layer; 0 for a skipped layer
-  bool identity = false;             // every layer at full width
+  bool identity = false;             // every layer at full width, whole vocabulary
+  // Reduced-vocabulary head (a draft's option): only the first head_rows rows
+  // of the LM head are read; the logits of the other tokens are -inf, so the
+  // slice never proposes them (q = 0 there, which keeps sampling lossless).
+  // 0 = the whole vocabulary.
+  int64_t head_rows = 0;
 
   bool Keeps(int64_t layer) const {
     return layer >= 0 && layer < static_cast<int64_t>(ffn_widths.size()) && ffn_widths[layer] > 0;
@@ -32,6 +37,11 @@ inline SliceView IdentitySlice(const std::vector<int64_t>& full_widths) {
   v.ffn_widths = full_widths;
   for (int64_t i = 0; i < static_cast<int64_t>(full_widths.size()); ++i) v.layers.push_back(i);
   return v;
+}
+
+// Rows of the LM head a forward of `slice` reads, for a vocabulary of `vocab`.
+inline int64_t HeadRows(const SliceView& slice, int64_t vocab) {
+  return slice.head_rows > 0 && slice.head_rows < vocab ? slice.head_rows : vocab;
 }
 
 }  // namespace matspec

@@ -32,6 +32,10 @@ void ProcessLogits(const float* logits, int64_t vocab, const SamplingConfig& cfg
 // Never returns a token of zero weight. Returns -1 if all weights are 0.
 int32_t SampleFromWeights(const float* weights, int64_t n, double u);
 
+// logits[r * vocab + v] = -inf for keep <= v < vocab, r < rows: the tokens a
+// reduced-vocabulary head does not score (they get probability 0).
+void MaskLogitsTail(float* logits, int64_t rows, int64_t vocab, int64_t keep);
+
 }  // namespace matspec
 
 #endif  // MATSPEC_KERNELS_LOGITS_H_

@@ -51,6 +51,8 @@ expect broken-csv-quoting "broken.csv" -- generate -m $model --matformer-config-
 expect prompt-longer-than-context "context" -- generate -m $model --ctx-size 4 -p "a prompt that is longer than four tokens for sure"
 expect draft-max-zero "--draft-max" -- generate -m $model --draft-max 0 -p hi
 expect draft-max-negative "--draft-max" -- generate -m $model --draft-max -3 -p hi
+expect draft-vocab-negative "--draft-vocab" -- generate -m $model --draft-vocab -1 -p hi
+expect draft-vocab-too-large "exceeds the model's vocabulary" -- generate -m $model --draft-vocab 99999999 -p hi
 expect n-negative "-n" -- generate -m $model -n -5 -p hi
 expect top-p-range "--top-p" -- generate -m $model --top-p 2 -p hi
 expect temp-negative "--temp" -- generate -m $model --temp -1 -p hi

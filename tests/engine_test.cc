@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "engine/model.h"
 #include "matspec/run_config.h"
 #include "tests/testing/checkpoint_writer.h"
 
@@ -67,6 +69,74 @@ TEST_F(EngineTest, SpeculativeEqualsPlainAndAddsNoWeightMemory) {
   EXPECT_GT(a->stats.resident_weight_bytes, 0);
   EXPECT_EQ(a->stats.resident_weight_bytes, b->stats.resident_weight_bytes);
   EXPECT_GT(b->stats.draft_kv_bytes, 0);
+}
+
+// A reduced-vocabulary draft head scores only ids < draft_vocab: the output is
+// still the full model's (greedy), the draft reads fewer head bytes, and bad
+// sizes are refused with the flag's name.
+TEST_F(EngineTest, ReducedVocabularyDraftHead) {
+  GenerationOptions plain;
+  plain.max_new_tokens = 40;
+  plain.speculative = false;
+  plain.stop_at_eos = false;
+  auto a = engine_->GenerateTokens(prompt_, plain);
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (int64_t n : {1, 20, 50, 70, 71}) {
+    GenerationOptions spec = plain;
+    spec.speculative = true;
+    spec.draft.ffn = "32";
+    spec.draft.draft_max = 3;
+    spec.draft.draft_vocab = n;
+    auto b = engine_->GenerateTokens(prompt_, spec);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(a->tokens, b->tokens) << "draft_vocab " << n;
+    EXPECT_EQ(b->stats.draft_vocab, n);
+  }
+  GenerationOptions bad = plain;
+  bad.speculative = true;
+  bad.draft.draft_vocab = -1;
+  auto r = engine_->GenerateTokens(prompt_, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("--draft-vocab"));
+  bad.draft.draft_vocab = 72;
+  r = engine_->GenerateTokens(prompt_, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("exceeds the model's vocabulary (71"));
+}
+
+TEST_F(EngineTest, ReducedHeadLogitsArePrefixOfTheFullHead) {
+  Model& m = engine_->model();
+  SliceView full = m.FullSlice();
+  SliceView reduced = full;
+  reduced.name = "full, head 30";
+  reduced.identity = false;
+  reduced.head_rows = 30;
+  const int64_t vocab = m.vocab_size();
+  auto run = [&](const SliceView& slice) {
+    std::unique_ptr<KvCache> kv = m.NewKvCache(slice, 32);
+    std::vector<float> logits(prompt_.size() * vocab);
+    ForwardArgs args;
+    args.slice = &slice;
+    args.tokens = prompt_.data();
+    args.t = static_cast<int64_t>(prompt_.size());
+    args.kv = kv.get();
+    args.logits = logits.data();
+    args.all_logits = true;
+    EXPECT_TRUE(m.Forward(args).ok());
+    return logits;
+  };
+  const std::vector<float> want = run(full), got = run(reduced);
+  for (size_t r = 0; r < prompt_.size(); ++r) {
+    for (int64_t v = 0; v < vocab; ++v) {
+      if (v < 30) {
+        ASSERT_EQ(got[r * vocab + v], want[r * vocab + v]) << "row " << r << " token " << v;
+      } else {
+        ASSERT_EQ(got[r * vocab + v], -std::numeric_limits<float>::infinity()) << "row " << r << " token " << v;
+      }
+    }
+  }
+  // The draft reads 30 of the head's 71 rows.
+  EXPECT_EQ(m.WeightBytesRead(full) - m.WeightBytesRead(reduced), (vocab - 30) * 32 * 2);
 }
 
 TEST_F(EngineTest, DefaultDraftIsHalfWidth) {

@@ -50,6 +50,16 @@ TEST_P(Gemma3nSpeculativeTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
         ASSERT_TRUE(r.ok()) << r.status();
         EXPECT_EQ(r->tokens, ref->tokens) << "slice " << s.name << " k=" << k << " prompt " << prompt_i;
       }
+      // The same slice with a reduced-vocabulary head (soft-cap, then the tail masked).
+      GenerationOptions o = plain;
+      o.speculative = true;
+      o.draft.slice_table = dir_ + "/slices.csv";
+      o.draft.slice_name = s.name;
+      o.draft.draft_max = 3;
+      o.draft.draft_vocab = vocab / 2;
+      auto r = engine_->GenerateTokens(prompt, o);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->tokens, ref->tokens) << "slice " << s.name << " draft_vocab " << vocab / 2 << " prompt " << prompt_i;
     }
   }
 }

@@ -187,6 +187,19 @@ TEST(ProcessLogitsTest, MinusInfinityLogitsGetZero) {
   EXPECT_EQ(Process(logits, {1.f, 3, 0.9f}), (std::vector<float>{0, 0.5f, 0, 0.5f}));
 }
 
+TEST(MaskLogitsTailTest, OnlyTheTailOfEachRowBecomesMinusInfinity) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8};
+  MaskLogitsTail(x.data(), 2, 4, 3);
+  EXPECT_EQ(x, (std::vector<float>{1, 2, 3, -inf, 5, 6, 7, -inf}));
+  std::vector<float> y = {1, 2, 3};
+  MaskLogitsTail(y.data(), 1, 3, 3);  // keep == vocab: nothing to mask
+  MaskLogitsTail(y.data(), 1, 3, 7);
+  EXPECT_EQ(y, (std::vector<float>{1, 2, 3}));
+  MaskLogitsTail(y.data(), 1, 3, 0);
+  EXPECT_EQ(y, (std::vector<float>{-inf, -inf, -inf}));
+}
+
 // A Gemma-sized vocabulary: top-k by selection, top-p by a growing sorted
 // prefix, both against the fully sorted reference.
 TEST(ProcessLogitsTest, LargeVocabularyMatchesFullSort) {

@@ -63,6 +63,18 @@ TEST_F(SamplingLosslessTest, TemperatureSamplingFollowsTarget) {
   }
 }
 
+// A reduced-vocabulary draft head gives q = 0 to the tokens it does not score;
+// the residual max(0, p - q) must then carry their whole target mass.
+TEST_F(SamplingLosslessTest, ReducedVocabularyDraftHeadStaysLossless) {
+  GenerationOptions o = draft_;
+  o.temperature = 1.0;
+  o.draft.draft_vocab = kVocab / 2;
+  for (int64_t k : {1, 3}) {
+    o.draft.draft_max = k;
+    EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples), 4.0) << "k=" << k;
+  }
+}
+
 TEST_F(SamplingLosslessTest, TopKWhereDraftPutsMassOnForbiddenTokens) {
   GenerationOptions o = draft_;
   o.temperature = 0.8;

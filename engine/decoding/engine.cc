@@ -58,6 +58,7 @@ absl::Status GenerationOptions::Validate() const {
   if (!(draft.draft_p_min >= 0.0 && draft.draft_p_min < 1.0)) {
     return bad("--draft-p-min", draft.draft_p_min, "must be in [0, 1)");
   }
+  if (draft.draft_vocab < 0) return bad("--draft-vocab", draft.draft_vocab, "must be >= 0 (0 = the whole vocabulary)");
   if (!draft.slice_name.empty() && draft.slice_table.empty()) {
     return absl::InvalidArgumentError(
         "--matformer-slice-name needs --matformer-config-path (the slice table to look it up in)");
@@ -157,7 +158,17 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
     spec.ffn_widths = half;
     spec.source = "default";
   }
-  return ValidateSlice(spec, model.config(), model.ReservedLayers());
+  ASSIGN_OR_RETURN(SliceView view, ValidateSlice(spec, model.config(), model.ReservedLayers()));
+  const int64_t vocab = model.config().vocab_size;
+  if (d.draft_vocab > vocab) {
+    return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the model's vocabulary (",
+                                                   vocab, " tokens)"));
+  }
+  if (d.draft_vocab > 0 && d.draft_vocab < vocab) {
+    view.head_rows = d.draft_vocab;
+    view.identity = false;
+  }
+  return view;
 }
 
 }  // namespace
@@ -218,6 +229,7 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
   };
   std::unique_ptr<SpeculativeDecoder> decoder;
   result.stats.device = s.options.device;
+  const int64_t draft_vocab = params.draft ? HeadRows(*params.draft, s.config.vocab_size) : 0;
 #ifdef MATSPEC_WITH_CUDA
   CudaRoundRunner* gpu_runner = nullptr;
   if (auto* gpu = dynamic_cast<CudaModel*>(s.model.get())) {
@@ -234,6 +246,7 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
 #endif
   if (!decoder) decoder = std::make_unique<SpeculativeDecoder>(s.model.get(), std::move(params));
   RETURN_IF_ERROR(decoder->Run(prompt, on_tokens, &result.tokens, &result.stats));
+  result.stats.draft_vocab = draft_vocab;
 #ifdef MATSPEC_WITH_CUDA
   if (gpu_runner != nullptr) result.stats.cuda_graph_launches = gpu_runner->graph_launches();
 #endif

@@ -57,6 +57,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"draft-max", "", false, "k: most tokens drafted per round (default 4)"},
       {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
+      {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
       {"matformer-config-path", "", false, "slice table (CSV, Gemma 3n format)"},
       {"matformer-slice-name", "", false, "draft with this row of the slice table"},
       {"draft-ffn", "", false, "draft FFN width: one number, or one per kept layer (comma-separated)"},
@@ -118,6 +119,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseInt(origin, v, &g.draft.draft_min);
   } else if (n == "draft-p-min") {
     return ParseDouble(origin, v, &g.draft.draft_p_min);
+  } else if (n == "draft-vocab") {
+    return ParseInt(origin, v, &g.draft.draft_vocab);
   } else if (n == "matformer-config-path") {
     g.draft.slice_table = std::string(v);
   } else if (n == "matformer-slice-name") {

@@ -138,4 +138,12 @@ int32_t SampleFromWeights(const float* weights, int64_t n, double u) {
   return static_cast<int32_t>(last_positive);
 }
 
+void MaskLogitsTail(float* logits, int64_t rows, int64_t vocab, int64_t keep) {
+  if (keep < 0) keep = 0;
+  if (keep >= vocab) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::fill(logits + r * vocab + keep, logits + (r + 1) * vocab, -std::numeric_limits<float>::infinity());
+  }
+}
+
 }  // namespace matspec

@@ -13,6 +13,7 @@
 #include <cub/device/device_scan.cuh>
 #include <cuda/functional>
 #include <cuda/std/functional>
+#include <cuda/std/limits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
@@ -301,7 +302,28 @@ __global__ void DrawKernel(const float* w, int64_t n, const double* cum, const i
   *out = static_cast<int32_t>(lo);
 }
 
+__global__ void MaskTailKernel(float* logits, int64_t rows, int64_t vocab, int64_t keep) {
+  const int64_t tail = vocab - keep;
+  const int64_t n = rows * tail;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = e / tail;
+    logits[r * vocab + keep + (e - r * tail)] = -cuda::std::numeric_limits<float>::infinity();
+  }
+}
+
 }  // namespace
+
+absl::Status MaskLogitsTailCuda(float* logits, int64_t rows, int64_t vocab, int64_t keep, cudaStream_t stream) {
+  if (rows < 0 || vocab < 0 || keep < 0) return absl::InvalidArgumentError("MaskLogitsTailCuda: negative size");
+  if (rows == 0 || keep >= vocab) return absl::OkStatus();
+  if (logits == nullptr) return absl::InvalidArgumentError("MaskLogitsTailCuda: logits is null");
+  constexpr int kThreads = 256;
+  MaskTailKernel<<<cuda_detail::GridFor(rows * (vocab - keep), kThreads), kThreads, 0, stream>>>(logits, rows, vocab,
+                                                                                                 keep);
+  CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return absl::OkStatus();
+}
 
 size_t ArgmaxCudaWorkspaceBytes(int64_t rows, int64_t n) {
   if (rows <= 0 || n <= 0) return 0;

@@ -62,6 +62,11 @@ absl::StatusOr<size_t> SampleFromWeightsCudaWorkspaceBytes(int64_t n);
 absl::Status SampleFromWeightsCuda(const float* weights, int64_t n, const double* u, int32_t* out,
                                    CudaWorkspace workspace, cudaStream_t stream);
 
+// MaskLogitsTail on device memory: logits[r * vocab + v] = -inf for
+// keep <= v < vocab, r < rows. InvalidArgument for negative sizes or a null
+// pointer with work to do.
+absl::Status MaskLogitsTailCuda(float* logits, int64_t rows, int64_t vocab, int64_t keep, cudaStream_t stream);
+
 }  // namespace matspec
 
 #endif  // MATSPEC_KERNELS_CUDA_LOGITS_CUDA_H_

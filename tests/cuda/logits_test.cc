@@ -70,6 +70,26 @@ class LogitsCheck : public LogitsCudaTest {
   }
 };
 
+TEST_F(LogitsCheck, MaskLogitsTailMatchesCpu) {
+  for (int64_t vocab : {1, 17, 1000, 262400}) {
+    for (int64_t keep : {int64_t{0}, int64_t{1}, vocab / 3, vocab - 1, vocab, vocab + 5}) {
+      const int64_t rows = 3;
+      std::vector<float> want(rows * vocab);
+      for (int64_t i = 0; i < rows * vocab; ++i) want[i] = static_cast<float>(i % 977) * 0.25f;
+      absl::StatusOr<DeviceBuffer> d = DeviceBuffer::Allocate(want.size() * sizeof(float));
+      ASSERT_TRUE(d.ok());
+      ASSERT_EQ(cudaMemcpy(d->data(), want.data(), want.size() * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+      ASSERT_TRUE(MaskLogitsTailCuda(d->As<float>(), rows, vocab, keep, nullptr).ok());
+      std::vector<float> got(want.size());
+      ASSERT_EQ(cudaMemcpy(got.data(), d->data(), got.size() * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+      MaskLogitsTail(want.data(), rows, vocab, keep);
+      ASSERT_EQ(got, want) << "vocab " << vocab << " keep " << keep;
+    }
+  }
+  EXPECT_FALSE(MaskLogitsTailCuda(nullptr, 1, 4, 2, nullptr).ok());
+  EXPECT_FALSE(MaskLogitsTailCuda(nullptr, -1, 4, 2, nullptr).ok());
+}
+
 TEST_F(LogitsCheck, ArgmaxMatchesCpu) {
   for (int64_t n : {1, 3, 17, 61, 130, 1000, 262400}) {
     const int64_t rows = 3;

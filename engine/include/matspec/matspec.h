@@ -47,6 +47,7 @@ struct DraftOptions {
   int64_t draft_max = 4;     // k, >= 1
   int64_t draft_min = 0;     // 0 <= draft_min <= draft_max
   double draft_p_min = 0.0;  // [0, 1): stop drafting below this top-1 probability
+  int64_t draft_vocab = 0;   // draft scores only token ids < draft_vocab (reduced LM head); 0 = all
 };
 
 struct GenerationOptions {
@@ -86,6 +87,7 @@ struct GenerationStats {
   double tokens_per_second = 0.0;   // generated_tokens / decode_seconds
   std::string draft_slice;          // slice name ("" when not speculative)
   int64_t draft_kv_bytes = 0;       // the draft's only memory: its cache
+  int64_t draft_vocab = 0;          // tokens the draft's head scores (0 = not speculative)
   int64_t weight_bytes = 0;         // weights in the one store
   int64_t resident_weight_bytes = 0;  // of those, pages resident in RAM now (mincore)
   int64_t gpu_weight_bytes = 0;     // --device cuda: weights held in GPU memory (each tensor once)
