@@ -6,12 +6,17 @@
 //     weight bytes read per step and their bandwidth as % of both rooflines;
 //   - verification of T = 2, 4, 8, 16 tokens (all logits) as a ratio to one
 //     decode step;
-//   - a draft step (T = 1) through each named slice as a ratio c to a full step.
+//   - a draft step (T = 1) through each named slice as a ratio c to a full step,
+//     and with --draft-vocab N also through each slice with a reduced head
+//     (only ids < N scored);
+//   - the decode step and each draft step replayed as a CUDA graph (the way
+//     the engine replays draft steps).
 // Every step runs after a prefill of --context tokens and is rolled back, so
 // all repetitions see the same cache length.
 //
 //   build-cuda/bin/gpu_forward -m /tmp/llama-3b-random \
 //       --matformer-config-path /tmp/llama-3b-random/slices.csv --slices half,quarter [--context 256] [--reps 50]
+//       [--draft-vocab 32768]
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "draft/slice_spec.h"
@@ -39,6 +45,7 @@ struct Args {
   std::vector<std::string> slices;
   int64_t context = 256;
   int reps = 50;
+  int64_t draft_vocab = 0;
 };
 
 bool Parse(int argc, char** argv, Args* a) {
@@ -49,6 +56,7 @@ bool Parse(int argc, char** argv, Args* a) {
     else if (k == "--slices") a->slices = absl::StrSplit(v, ',');
     else if (k == "--context") { if (!absl::SimpleAtoi(v, &a->context)) return false; }
     else if (k == "--reps") { if (!absl::SimpleAtoi(v, &a->reps)) return false; }
+    else if (k == "--draft-vocab") { if (!absl::SimpleAtoi(v, &a->draft_vocab)) return false; }
     else return false;
   }
   return !a->model.empty() && a->context >= 1 && a->reps >= 1;
@@ -96,7 +104,8 @@ double CopySeconds(size_t bytes, cudaStream_t s) {
 int main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, &args)) {
-    std::cerr << "usage: gpu_forward -m DIR [--matformer-config-path CSV --slices a,b] [--context N] [--reps R]\n";
+    std::cerr << "usage: gpu_forward -m DIR [--matformer-config-path CSV --slices a,b] [--context N] [--reps R] "
+                 "[--draft-vocab N]\n";
     return 2;
   }
   auto config = matspec::LoadModelConfig(args.model + "/config.json");
@@ -129,6 +138,16 @@ int main(int argc, char** argv) {
       auto view = matspec::ValidateSlice(*spec, *config);
       Check(view.status(), "slice");
       drafts.push_back(*view);
+    }
+  }
+  if (args.draft_vocab > 0 && args.draft_vocab < vocab) {
+    const size_t n = drafts.size();
+    for (size_t i = 0; i < n; ++i) {
+      SliceView reduced = drafts[i];
+      reduced.head_rows = args.draft_vocab;
+      reduced.identity = false;
+      reduced.name = absl::StrCat(reduced.name, " + head ", args.draft_vocab);
+      drafts.push_back(reduced);
     }
   }
 
@@ -189,19 +208,21 @@ int main(int argc, char** argv) {
                                100 * bytes / step / nominal);
   std::cout << absl::StrFormat("\nhost time to queue one decode step: %.3f ms (the GPU is launch-bound when this "
                                "approaches the step time)\n", step_enqueue * 1e3);
-  {
-    // What-if: the same decode step replayed as one CUDA graph (captured at the
-    // fixed position args.context, which every repetition reuses), i.e. the
-    // step without per-kernel launch gaps. The engine does not replay graphs yet.
-    auto kv_base = model.NewKvCache(full, args.context + max_t + 1);
+  // One T=1 step of `slice` captured once as a CUDA graph (ForwardDeviceLength:
+  // the cache length lives in device memory) and replayed at advancing
+  // positions after a prefill of args.context tokens: the step as the engine's
+  // draft replays it, without per-kernel launch gaps. Median seconds.
+  auto time_graph = [&](const SliceView& slice) {
+    auto kv_base = model.NewKvCache(slice, args.context + args.reps + 8);
     auto* kv = static_cast<CudaKvCache*>(kv_base.get());
     Check(kv->status(), "KV cache");
-    Check(model.ForwardDevice(full, tokens, args.context, *kv, nullptr, false), "prefill");
+    Check(model.ForwardDevice(slice, tokens, args.context, *kv, nullptr, false), "prefill");
+    Check(kv->UploadLength(s), "device length");
     Check(cudaStreamSynchronize(s), "prefill");
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     Check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "capture");
-    const absl::Status captured = model.ForwardDevice(full, tokens, 1, *kv, logits, false);
+    const absl::Status captured = model.ForwardDeviceLength(slice, tokens, *kv, logits);
     Check(cudaStreamEndCapture(s, &graph), "capture");
     Check(captured, "capture");
     Check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
@@ -215,14 +236,22 @@ int main(int argc, char** argv) {
       cudaEventElapsedTime(&x, e0, e1);
       if (r >= 3) ms.push_back(x);
     }
-    std::sort(ms.begin(), ms.end());
-    const double g = ms[ms.size() / 2] * 1e-3;
-    std::cout << absl::StrFormat("decode step replayed as a CUDA graph: %.3f ms, %.1f tokens/s, %.0f GB/s = %.1f%% of "
-                                 "D2D copy, %.1f%% of nominal peak (what-if: not yet used by the engine)\n\n",
-                                 g * 1e3, 1.0 / g, bytes / g / 1e9, 100 * bytes / g / copy_bw, 100 * bytes / g / nominal);
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2] * 1e-3;
+  };
+  const double graph_step = time_graph(full);
+  std::cout << absl::StrFormat("decode step replayed as a CUDA graph (as the engine replays draft steps): %.3f ms, "
+                               "%.1f tokens/s, %.0f GB/s = %.1f%% of D2D copy, %.1f%% of nominal peak\n\n",
+                               graph_step * 1e3, 1.0 / graph_step, bytes / graph_step / 1e9,
+                               100 * bytes / graph_step / copy_bw, 100 * bytes / graph_step / nominal);
+  for (const SliceView& d : drafts) {
+    const double v = time_graph(d);
+    std::cout << absl::StrFormat("draft step \"%s\" as a CUDA graph: %.3f ms, c = %.3f of the graph decode step\n",
+                                 d.name, v * 1e3, v / graph_step);
   }
+  std::cout << "\n";
   std::cout << "| measurement | time (ms) | tokens/s | weight GB/s | % of D2D copy | % of nominal peak | ratio to decode step |\n";
   std::cout << "|---|---|---|---|---|---|---|\n";
   for (int64_t t : {2, 4, 8, 16}) {

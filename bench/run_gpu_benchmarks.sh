@@ -16,15 +16,19 @@ if [ ! -f $big/model.safetensors.index.json ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.max.mem,clocks.max.sm --format=csv > "$out/gpu.txt"
 
-# (a) (b) (c): decode step vs roofline, verification ratios, draft-step ratios.
+# (a) (b) (c): decode step vs roofline, verification ratios, draft-step ratios
+# (queued and replayed as CUDA graphs; with a 32k-token draft head too).
 "$bin/gpu_forward" -m $big --matformer-config-path $big/slices.csv --slices half,quarter,eighth \
-  --context 256 --reps 50 | tee "$out/gpu_forward_3b.md"
+  --context 256 --reps 50 --draft-vocab 32768 | tee "$out/gpu_forward_3b.md"
 "$bin/gpu_forward" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
   --slices half,quarter,eighth --context 64 --reps 200 | tee "$out/gpu_forward_tiny.md"
 
 # (d): speculative vs plain, with acceptance, on the bundled model and the large one.
 "$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
   --prompts bench/prompts.txt -n 64 --k 1,2,4,8 --slices half,quarter,eighth --device cuda | tee "$out/e2e_tiny_cuda.md"
+"$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --prompts bench/prompts.txt -n 64 --k 4,8 --slices half,quarter --device cuda --cuda-graphs 0 \
+  | tee "$out/e2e_tiny_cuda_no_graphs.md"
 head -3 bench/prompts.txt > "$out/prompts3.txt"
 "$bin/speculative_e2e" -m $big --matformer-config-path $big/slices.csv --prompts "$out/prompts3.txt" \
-  -n 64 --k 2,4 --slices half,quarter --device cuda | tee "$out/e2e_3b_cuda.md"
+  -n 64 --k 2,4 --slices half,quarter --draft-vocab 0,32768 --device cuda | tee "$out/e2e_3b_cuda.md"
