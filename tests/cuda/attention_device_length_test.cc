@@ -16,6 +16,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_cuda.h"
+#include "tests/cuda/attention_case.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -24,44 +25,18 @@ namespace {
 using cuda_test::CudaTest;
 using AttentionCudaDeviceLengthTest = CudaTest;
 
-struct Config {
-  int64_t heads, kv_heads, head_dim;
-  float softcap;
-  int64_t window;
-};
+using cuda_test::AttentionShape;
 
-void CheckAgainstCpu(CudaContext& ctx, const Config& c, int64_t t, int64_t past, int64_t max_kv_len,
+void CheckAgainstCpu(CudaContext& ctx, const AttentionShape& shape, int64_t t, int64_t past, int64_t max_kv_len,
                      uint32_t seed) {
-  const int64_t kv_len = past + t;
-  const int64_t width = c.heads * c.head_dim;
-  const int64_t q_stride = width + 5, out_stride = width + 3;
-  const int64_t kv_row = c.kv_heads * c.head_dim;
-  const std::vector<float> q = cuda_test::RandomFloats(t * q_stride, seed, -2.f, 2.f);
-  const std::vector<float> k = cuda_test::RandomFloats(kv_len * kv_row, seed + 1);
-  const std::vector<float> v = cuda_test::RandomFloats(kv_len * kv_row, seed + 2);
-  const std::vector<float> out0(t * out_stride, 9.f);
-
-  AttentionParams p;
-  p.q = q.data();
-  p.q_stride = q_stride;
-  p.k_cache = k.data();
-  p.v_cache = v.data();
-  p.past = past;
-  p.t = t;
-  p.num_heads = c.heads;
-  p.num_kv_heads = c.kv_heads;
-  p.head_dim = c.head_dim;
-  p.scale = c.softcap > 0.f ? 1.f : 1.f / std::sqrt(static_cast<float>(c.head_dim));
-  p.softcap = c.softcap;
-  p.sliding_window = c.window;
-  std::vector<float> want = out0;
-  p.out = want.data();
-  p.out_stride = out_stride;
-  const CpuContext cpu_ctx{2};
-  std::vector<float> scratch(AttentionScratchFloats(kv_len, cpu_ctx.num_threads));
-  p.scratch = scratch.data();
-  Attention(cpu_ctx, p);
-
+  const cuda_test::AttentionCase c = cuda_test::MakeAttentionCase(shape, t, past, seed);
+  const int64_t kv_row = c.kv_row, out_stride = c.out_stride;
+  const std::vector<float>& k = c.k;
+  const std::vector<float>& v = c.v;
+  const std::vector<float>& q = c.q;
+  const std::vector<float>& out0 = c.out0;
+  const std::vector<float>& want = c.want;
+  const AttentionParams p = c.Params();
   // The device cache has max_kv_len rows; those at and after kv_len are NaN.
   std::vector<float> k_dev(max_kv_len * kv_row, std::numeric_limits<float>::quiet_NaN());
   std::vector<float> v_dev = k_dev;
@@ -73,8 +48,8 @@ void CheckAgainstCpu(CudaContext& ctx, const Config& c, int64_t t, int64_t past,
   DeviceBuffer dev_out = cuda_test::ToDevice(out0);
   DeviceBuffer dev_ref = cuda_test::ToDevice(out0);
   DeviceBuffer dev_past = cuda_test::ToDevice(std::vector<int64_t>{past});
-  const size_t ws = std::max(AttentionCudaDeviceLengthWorkspaceBytes(t, c.heads, c.head_dim, max_kv_len),
-                             AttentionCudaWorkspaceBytes(t, c.heads, c.head_dim));
+  const size_t ws = std::max(AttentionCudaDeviceLengthWorkspaceBytes(t, shape.heads, shape.head_dim, max_kv_len),
+                             AttentionCudaWorkspaceBytes(t, shape.heads, shape.head_dim));
   ASSERT_TRUE(ctx.ReserveWorkspace(ws).ok());
   AttentionParams g = p;
   g.q = dev_q.As<float>();
@@ -87,11 +62,7 @@ void CheckAgainstCpu(CudaContext& ctx, const Config& c, int64_t t, int64_t past,
       AttentionCudaDeviceLength(g, dev_past.As<int64_t>(), max_kv_len, ctx.workspace(), ctx.stream());
   ASSERT_TRUE(s.ok()) << s;
   const std::vector<float> got = cuda_test::FromDevice<float>(dev_out.data(), t * out_stride);
-  const std::string what = "heads " + std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) +
-                           " head_dim " + std::to_string(c.head_dim) + " softcap " +
-                           std::to_string(c.softcap) + " window " + std::to_string(c.window) + " t " +
-                           std::to_string(t) + " past " + std::to_string(past) + " max_kv_len " +
-                           std::to_string(max_kv_len);
+  const std::string what = c.Describe() + " max_kv_len " + std::to_string(max_kv_len);
   ASSERT_TRUE(cuda_test::AllClose(got, want, cuda_test::kCudaAttentionTol)) << what;
 
   // The splits in use are AttentionCuda's for the actual length: same bits.
@@ -106,14 +77,8 @@ void CheckAgainstCpu(CudaContext& ctx, const Config& c, int64_t t, int64_t past,
 }
 
 TEST_F(AttentionCudaDeviceLengthTest, MatchesCpuForTightAndLooseBounds) {
-  const Config configs[] = {
-      {8, 2, 128, 0.f, 0},                       // llama-like GQA
-      {3, 1, 17, 30.f, 7},                       // odd head_dim, soft-cap, tiny window
-      {4, 4, 256, 0.f, 100},                     // Gemma-like head_dim, window shorter than the cache
-      {2, 1, 64, 50.f, 0},   {5, 5, 1, 0.f, 0},  // head_dim 1
-  };
   uint32_t seed = 41;
-  for (const Config& c : configs) {
+  for (const AttentionShape& c : cuda_test::kAttentionShapes) {
     for (int64_t t : {1, 2, 5, 9}) {
       for (int64_t past : {0, 1, 60, 1000, 5000}) {
         for (int64_t slack : {0, 8192}) {
