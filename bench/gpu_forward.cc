@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     Check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "capture");
-    const absl::Status captured = model.ForwardDeviceLength(slice, tokens, *kv, logits);
+    const absl::Status captured = model.ForwardDeviceLength(slice, tokens, 1, *kv, logits, false);
     Check(cudaStreamEndCapture(s, &graph), "capture");
     Check(captured, "capture");
     Check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");

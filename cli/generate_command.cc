@@ -45,10 +45,7 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
   if (s.device == "cuda") {
     absl::StrAppendFormat(&line, "\nmatspec: device cuda: %s of weights in GPU memory, shared by the draft",
                           Bytes(s.gpu_weight_bytes));
-    if (s.drafted_tokens > 0) {
-      absl::StrAppendFormat(&line, "; %d of %d rounds replayed their draft steps as a CUDA graph",
-                            s.cuda_graph_launches, s.rounds);
-    }
+    absl::StrAppendFormat(&line, "; %d of %d rounds replayed as CUDA graphs", s.cuda_graph_launches, s.rounds);
   }
   return line;
 }

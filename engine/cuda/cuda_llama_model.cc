@@ -73,8 +73,8 @@ absl::Status CudaLlamaModel::EnsureCapacity(int64_t t) {
   RETURN_IF_ERROR(gate_.Reserve(t * ffn * f));
   RETURN_IF_ERROR(up_.Reserve(t * ffn * f));
   RETURN_IF_ERROR(positions_.Reserve(t * sizeof(int64_t)));
-  RETURN_IF_ERROR(k_new_.Reserve(config_.num_kv_heads * config_.head_dim * f));
-  RETURN_IF_ERROR(v_new_.Reserve(config_.num_kv_heads * config_.head_dim * f));
+  RETURN_IF_ERROR(k_new_.Reserve(t * config_.num_kv_heads * config_.head_dim * f));
+  RETURN_IF_ERROR(v_new_.Reserve(t * config_.num_kv_heads * config_.head_dim * f));
   const DType wt = w_.layers.empty() ? w_.embed.dtype : w_.layers[0].q.dtype;
   const int64_t widest = std::max({hidden, qdim, ffn});
   RETURN_IF_ERROR(ReserveWorkspace(std::max(MatMulCudaWorkspaceBytes(t, widest, wt),
@@ -189,10 +189,10 @@ absl::Status CudaLlamaModel::ForwardDevice(const SliceView& slice, const int32_t
   return absl::OkStatus();
 }
 
-absl::Status CudaLlamaModel::ForwardDeviceLength(const SliceView& slice, const int32_t* token, CudaKvCache& kv,
-                                                 float* logits) {
-  RETURN_IF_ERROR(CheckForward(slice, token, 1, kv));
-  return Queue(slice, token, 1, kv, 0, kv.device_length(), logits, false);
+absl::Status CudaLlamaModel::ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                                 CudaKvCache& kv, float* logits, bool all_logits) {
+  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
+  return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
 }
 
 int64_t CudaLlamaModel::ParameterCount(const SliceView& slice) const {

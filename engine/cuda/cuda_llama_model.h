@@ -6,8 +6,8 @@
 //
 // The Model-level entry points are CudaModel's (engine/cuda/cuda_model.h):
 // Forward (host in/out), ForwardDevice (the hot path, queued without a sync)
-// and ForwardDeviceLength (one token at the cache's device length, for the
-// CUDA-graph replay of a draft step). Everything uses the CUDA launchers of
+// and ForwardDeviceLength (tokens at the cache's device length, for the
+// CUDA-graph replay of a round). Everything uses the CUDA launchers of
 // kernels/cuda/ and scratch that is sized up front (EnsureCapacity), so nothing
 // allocates while a round is queued or captured.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_LLAMA_MODEL_H_
@@ -42,8 +42,8 @@ class CudaLlamaModel final : public CudaModel {
   absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
                              float* logits, bool all_logits) override;
   bool supports_device_length() const override { return true; }
-  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* token, CudaKvCache& kv,
-                                   float* logits) override;
+  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                   float* logits, bool all_logits) override;
   absl::Status EnsureCapacity(int64_t t) override;
   int64_t device_weight_bytes() const override { return static_cast<int64_t>(weights_.size()); }
 
@@ -63,7 +63,7 @@ class CudaLlamaModel final : public CudaModel {
   LlamaWeights w_;  // views into weights_ (device == kCuda)
 
   // Scratch for up to capacity_t_ tokens ([t, ...] f32 rows); k_new_ and
-  // v_new_ hold one token's k/v before a device-offset append.
+  // v_new_ hold the new tokens' k/v before a device-offset append.
   int64_t capacity_t_ = 0;
   DeviceBuffer x_, h_, q_, attn_, gate_, up_, positions_, k_new_, v_new_;
 };

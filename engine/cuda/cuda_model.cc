@@ -13,7 +13,7 @@ absl::Status CudaModel::ReserveWorkspace(size_t bytes) {
   return ctx_->ReserveWorkspace(bytes);
 }
 
-absl::Status CudaModel::ForwardDeviceLength(const SliceView&, const int32_t*, CudaKvCache&, float*) {
+absl::Status CudaModel::ForwardDeviceLength(const SliceView&, const int32_t*, int64_t, CudaKvCache&, float*, bool) {
   return absl::UnimplementedError("this CUDA model has no device-length forward (no CUDA-graph replay)");
 }
 

@@ -43,13 +43,13 @@ class CudaModel : public Model {
   // Whether ForwardDeviceLength is implemented (then a draft step can be
   // captured in a CUDA graph).
   virtual bool supports_device_length() const { return false; }
-  // ForwardDevice of one token whose cache length is *kv.device_length(), read
-  // when the kernels run: the step writes its k/v at that offset, attends over
-  // it and increments it on the device. Neither reads nor advances the host
-  // length (the caller advances it by the number of replays). The caller
-  // keeps *device_length + 1 <= kv.capacity(). Unimplemented by default.
-  virtual absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* token, CudaKvCache& kv,
-                                           float* logits);
+  // ForwardDevice of t tokens whose cache length is *kv.device_length(), read
+  // when the kernels run: the forward writes its k/v at that offset, attends
+  // over it and adds t to it on the device. Neither reads nor advances the host
+  // length (the caller advances it by what the replays added). The caller
+  // keeps *device_length + t <= kv.capacity(). Unimplemented by default.
+  virtual absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                           CudaKvCache& kv, float* logits, bool all_logits);
 
   // Sizes scratch and workspace for forwards of up to t tokens (synchronises
   // when it grows; never call it while a round is queued or captured).

@@ -83,8 +83,8 @@ absl::StatusOr<std::unique_ptr<CudaRoundRunner>> CudaRoundRunner::Create(
 }
 
 void CudaRoundRunner::DropGraphs() {
-  for (const auto& [k, exec] : draft_graphs_) cudaGraphExecDestroy(exec);
-  draft_graphs_.clear();
+  for (const auto& [k, exec] : round_graphs_) cudaGraphExecDestroy(exec);
+  round_graphs_.clear();
 }
 
 CudaRoundRunner::~CudaRoundRunner() {
@@ -124,102 +124,42 @@ absl::Status CudaRoundRunner::PickDraftToken(int64_t i) {
   return SampleFromWeightsCuda(q, vocab_, uniforms_.As<double>() + i, out, ctx.workspace(), ctx.stream());
 }
 
-absl::Status CudaRoundRunner::QueueLaterDraftSteps(int64_t k) {
-  int32_t* verify = verify_tokens_.As<int32_t>();
-  for (int64_t i = 1; i < k; ++i) {
-    RETURN_IF_ERROR(model_->ForwardDeviceLength(*draft_, verify + i, *draft_cache_, draft_logits_.As<float>()));
-    RETURN_IF_ERROR(PickDraftToken(i));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CudaRoundRunner::CaptureDraftGraph(int64_t k) {
+absl::Status CudaRoundRunner::RecordEvent(int which, bool capturing) {
   const cudaStream_t s = model_->context().stream();
-  CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  const absl::Status queued = QueueLaterDraftSteps(k);
-  cudaGraph_t graph = nullptr;
-  const cudaError_t ended = cudaStreamEndCapture(s, &graph);
-  if (!queued.ok() || ended != cudaSuccess) {
-    if (graph != nullptr) cudaGraphDestroy(graph);
-    (void)cudaGetLastError();
-    if (!queued.ok()) return queued;
-    CUDA_RETURN_IF_ERROR(ended);
-  }
-  cudaGraphExec_t exec = nullptr;
-  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
-  cudaGraphDestroy(graph);
-  CUDA_RETURN_IF_ERROR(instantiated);
-  draft_graphs_[k] = exec;
+  // Inside a capture an external record node makes the replay record the event.
+  CUDA_RETURN_IF_ERROR(capturing ? cudaEventRecordWithFlags(events_[which], s, cudaEventRecordExternal)
+                                 : cudaEventRecord(events_[which], s));
   return absl::OkStatus();
 }
 
-absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft) {
-  const int64_t committed = static_cast<int64_t>(sequence.size());
-  const int64_t k = draft_ ? std::min(max_draft, policy_.draft_max) : 0;
+absl::Status CudaRoundRunner::QueueRoundTail(int64_t k, bool device_length) {
   CudaContext& ctx = model_->context();
   const cudaStream_t s = ctx.stream();
-
-  // Host inputs of the round: the draft's catch-up tokens, the last committed
-  // token, and the uniforms keyed by the position each decides.
-  const int64_t catch_up = k > 0 ? committed - draft_cache_->length() : 0;
-  RETURN_IF_ERROR(model_->EnsureCapacity(catch_up));  // > k + 2 only after plain rounds; before any capture
-  const bool replay = use_graphs_ && k > 1;
-  if (replay && graphs_scratch_generation_ != model_->scratch_generation()) {
-    DropGraphs();  // they point at scratch the model has since reallocated
-    graphs_scratch_generation_ = model_->scratch_generation();
-  }
-  if (replay && draft_graphs_.count(k) == 0) {
-    absl::Status captured = CaptureDraftGraph(k);  // the stream is idle: the last round synchronised
-    if (!captured.ok()) {
-      return absl::Status(captured.code(), absl::StrCat("capturing the draft steps as a CUDA graph: ",
-                                                        captured.message(), " (--no-cuda-graphs avoids graphs)"));
-    }
-  }
-  std::copy(sequence.end() - catch_up, sequence.end(), host_tokens_);
-  host_tokens_[catch_up] = sequence.back();
-  for (int64_t i = 0; i < k; ++i) {
-    host_uniforms_[i] = Uniform(seed_, committed + i, RandomStream::kDraft);
-    host_uniforms_[k + i] = Uniform(seed_, committed + i, RandomStream::kAccept);
-  }
-  for (int64_t i = 0; i <= k; ++i) host_uniforms_[2 * k + i] = Uniform(seed_, committed + i, RandomStream::kTarget);
   int32_t* verify = verify_tokens_.As<int32_t>();
-  double* uniforms = uniforms_.As<double>();
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(input_tokens_.data(), host_tokens_, (catch_up + 1) * sizeof(int32_t),
-                                       cudaMemcpyHostToDevice, s));
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(verify, host_tokens_ + catch_up, sizeof(int32_t), cudaMemcpyHostToDevice, s));
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(uniforms, host_uniforms_, (3 * k + 1) * sizeof(double),
-                                       cudaMemcpyHostToDevice, s));
+  float* draft_logits = draft_logits_.As<float>();
+  auto forward = [&](const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, float* logits,
+                     bool all_logits) {
+    return device_length ? model_->ForwardDeviceLength(slice, tokens, t, kv, logits, all_logits)
+                         : model_->ForwardDevice(slice, tokens, t, kv, logits, all_logits);
+  };
 
-  // Draft: the first step feeds the catch-up tokens, each later one the
-  // previous proposal; the last proposal never enters the draft cache.
-  CUDA_RETURN_IF_ERROR(cudaEventRecord(events_[0], s));
-  if (k > 0) {
-    RETURN_IF_ERROR(model_->ForwardDevice(*draft_, input_tokens_.As<int32_t>(), catch_up, *draft_cache_,
-                                          draft_logits_.As<float>(), false));
-    RETURN_IF_ERROR(PickDraftToken(0));
+  // Draft steps 1..k-1: each feeds the previous proposal; the last proposal
+  // never enters the draft cache.
+  for (int64_t i = 1; i < k; ++i) {
+    RETURN_IF_ERROR(forward(*draft_, verify + i, 1, *draft_cache_, draft_logits, false));
+    RETURN_IF_ERROR(PickDraftToken(i));
   }
-  if (replay) {
-    RETURN_IF_ERROR(draft_cache_->CheckRoom(k - 1));
-    RETURN_IF_ERROR(draft_cache_->UploadLength(s));
-    CUDA_RETURN_IF_ERROR(cudaGraphLaunch(draft_graphs_[k], s));
-    draft_cache_->Advance(k - 1);
-    ++graph_launches_;
-  } else {
-    for (int64_t i = 1; i < k; ++i) {
-      RETURN_IF_ERROR(model_->ForwardDevice(*draft_, verify + i, 1, *draft_cache_, draft_logits_.As<float>(), false));
-      RETURN_IF_ERROR(PickDraftToken(i));
-    }
-  }
-  CUDA_RETURN_IF_ERROR(cudaEventRecord(events_[1], s));
+  RETURN_IF_ERROR(RecordEvent(1, device_length));
 
   // Verify all k+1 positions in one forward, then accept on the device.
-  RETURN_IF_ERROR(model_->ForwardDevice(full_, verify, k + 1, *target_cache_, logits_.As<float>(), true));
+  RETURN_IF_ERROR(forward(full_, verify, k + 1, *target_cache_, logits_.As<float>(), true));
   const float* p = logits_.As<float>();  // greedy: argmax of the logits = argmax of the one-hot p
   if (!sampling_.greedy()) {
     RETURN_IF_ERROR(ProcessLogitsCuda(logits_.As<float>(), k + 1, vocab_, sampling_, p_.As<float>(),
                                       ctx.workspace(), s));
     p = p_.As<float>();
   }
+  const double* uniforms = uniforms_.As<double>();
   AcceptanceCudaParams ap;
   ap.greedy = sampling_.greedy();
   ap.k = k;
@@ -236,7 +176,88 @@ absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& 
   if (k > 0) {
     CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_draft_, verify + 1, k * sizeof(int32_t), cudaMemcpyDeviceToHost, s));
   }
-  CUDA_RETURN_IF_ERROR(cudaEventRecord(events_[2], s));
+  return RecordEvent(2, device_length);
+}
+
+absl::Status CudaRoundRunner::CaptureRoundTail(int64_t k) {
+  const cudaStream_t s = model_->context().stream();
+  CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  const absl::Status queued = QueueRoundTail(k, /*device_length=*/true);
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+  if (!queued.ok() || ended != cudaSuccess) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+    if (!queued.ok()) return queued;
+    CUDA_RETURN_IF_ERROR(ended);
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_RETURN_IF_ERROR(instantiated);
+  round_graphs_[k] = exec;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft) {
+  const int64_t committed = static_cast<int64_t>(sequence.size());
+  const int64_t k = draft_ ? std::min(max_draft, policy_.draft_max) : 0;
+  CudaContext& ctx = model_->context();
+  const cudaStream_t s = ctx.stream();
+  const int64_t catch_up = k > 0 ? committed - draft_cache_->length() : 0;
+  RETURN_IF_ERROR(model_->EnsureCapacity(catch_up));  // > k + 2 only after plain rounds; before any capture
+
+  // The round's graph (the stream is idle here: the last round synchronised).
+  if (use_graphs_ && graphs_scratch_generation_ != model_->scratch_generation()) {
+    DropGraphs();  // they point at scratch the model has since reallocated
+    graphs_scratch_generation_ = model_->scratch_generation();
+  }
+  if (use_graphs_ && round_graphs_.count(k) == 0) {
+    const absl::Status captured = CaptureRoundTail(k);
+    if (!captured.ok()) {
+      return absl::Status(captured.code(), absl::StrCat("capturing the round as a CUDA graph: ", captured.message(),
+                                                        " (--no-cuda-graphs avoids graphs)"));
+    }
+  }
+
+  // Host inputs of the round: the draft's catch-up tokens, the last committed
+  // token, and the uniforms keyed by the position each decides.
+  std::copy(sequence.end() - catch_up, sequence.end(), host_tokens_);
+  host_tokens_[catch_up] = sequence.back();
+  for (int64_t i = 0; i < k; ++i) {
+    host_uniforms_[i] = Uniform(seed_, committed + i, RandomStream::kDraft);
+    host_uniforms_[k + i] = Uniform(seed_, committed + i, RandomStream::kAccept);
+  }
+  for (int64_t i = 0; i <= k; ++i) host_uniforms_[2 * k + i] = Uniform(seed_, committed + i, RandomStream::kTarget);
+  int32_t* verify = verify_tokens_.As<int32_t>();
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(input_tokens_.data(), host_tokens_, (catch_up + 1) * sizeof(int32_t),
+                                       cudaMemcpyHostToDevice, s));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(verify, host_tokens_ + catch_up, sizeof(int32_t), cudaMemcpyHostToDevice, s));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(uniforms_.data(), host_uniforms_, (3 * k + 1) * sizeof(double),
+                                       cudaMemcpyHostToDevice, s));
+
+  // The first draft step feeds the 1 or 2 catch-up tokens; it is queued
+  // directly (its length varies), the rest of the round is the graph.
+  RETURN_IF_ERROR(RecordEvent(0, false));
+  if (k > 0) {
+    RETURN_IF_ERROR(model_->ForwardDevice(*draft_, input_tokens_.As<int32_t>(), catch_up, *draft_cache_,
+                                          draft_logits_.As<float>(), false));
+    RETURN_IF_ERROR(PickDraftToken(0));
+  }
+  if (use_graphs_) {
+    if (k > 1) {
+      RETURN_IF_ERROR(draft_cache_->CheckRoom(k - 1));
+      RETURN_IF_ERROR(draft_cache_->UploadLength(s));
+    }
+    RETURN_IF_ERROR(target_cache_->CheckRoom(k + 1));
+    RETURN_IF_ERROR(target_cache_->UploadLength(s));
+    CUDA_RETURN_IF_ERROR(cudaGraphLaunch(round_graphs_[k], s));
+    if (k > 1) draft_cache_->Advance(k - 1);
+    target_cache_->Advance(k + 1);
+    ++graph_launches_;
+  } else {
+    RETURN_IF_ERROR(QueueRoundTail(k, /*device_length=*/false));
+  }
 
   // The round's one synchronisation.
   RETURN_IF_ERROR(ctx.Synchronize());

@@ -8,18 +8,23 @@
 //   2. the draft steps: ForwardDevice of the draft slice, then the next token
 //      picked on the device (ArgmaxCuda, or ProcessLogitsCuda +
 //      SampleFromWeightsCuda) and written where the next step and the verifier
-//      read it. Steps 1..k-1 (one token each) are one CUDA graph, captured the
-//      first time a round drafts k tokens and replayed after that: the model's
-//      ForwardDeviceLength reads the draft cache's length from device memory,
-//      so the graph is the same at every position. The first step feeds the
-//      1 or 2 catch-up tokens and is queued directly. Graphs need a model with
-//      supports_device_length() and use_graphs; otherwise every step is queued
-//      directly (same kernels, same bits);
-//   3. one verification ForwardDevice of the full model over all k+1 tokens,
+//      read it;
+//   3. one verification forward of the full model over all k+1 tokens,
 //      ProcessLogitsCuda over the k+1 rows (sampling only) and AcceptCuda;
 //   4. one device-to-host copy of the acceptance result and the drafted tokens,
 // and then synchronises once: the round's only host round-trip. Rollback is the
 // caches' O(1) Truncate. Timings come from CUDA events, not extra syncs.
+//
+// CUDA graphs: everything after the first draft step (draft steps 1..k-1, the
+// verification, acceptance and the copies back) is one graph, captured the
+// first time a round drafts k tokens and replayed after that. Its forwards are
+// the model's ForwardDeviceLength, which read the caches' lengths from device
+// memory (uploaded before each launch), so one graph serves every position.
+// The first draft step feeds the 1 or 2 catch-up tokens and is queued directly.
+// Plain decoding (k = 0) replays a graph of the one-token verification. Graphs
+// need a model with supports_device_length() and use_graphs; otherwise
+// everything is queued directly (same kernels, same bits). Graphs are dropped
+// when the model moves its scratch (scratch_generation()).
 //
 // --draft-p-min needs a host decision after every draft step, which this runner
 // does not make: Create() refuses it (Unimplemented).
@@ -62,20 +67,25 @@ class CudaRoundRunner final : public RoundRunner {
 
   // Host synchronisations made so far by Round() (one per round).
   int64_t round_syncs() const { return round_syncs_; }
-  // Rounds whose draft steps 1..k-1 ran as a replayed CUDA graph, and the
-  // graphs captured (one per draft length k used).
+  // Rounds replayed as a CUDA graph, and the graphs captured (one per draft
+  // length k used).
   int64_t graph_launches() const { return graph_launches_; }
-  int64_t graphs_captured() const { return static_cast<int64_t>(draft_graphs_.size()); }
+  int64_t graphs_captured() const { return static_cast<int64_t>(round_graphs_.size()); }
   bool uses_graphs() const { return use_graphs_; }
 
  private:
   CudaRoundRunner() = default;
   // Picks draft token i from draft_logits_ into verify_tokens_[1 + i].
   absl::Status PickDraftToken(int64_t i);
-  // Queues draft steps 1..k-1 (one token each) with ForwardDeviceLength.
-  absl::Status QueueLaterDraftSteps(int64_t k);
-  // Captures QueueLaterDraftSteps(k) into draft_graphs_[k] (the stream is idle).
-  absl::Status CaptureDraftGraph(int64_t k);
+  // Queues what follows the first draft step: draft steps 1..k-1, the
+  // verification of k+1 tokens, acceptance and the copies to the host. With
+  // device_length the forwards read the caches' device lengths and leave the
+  // host lengths alone (for capture).
+  absl::Status QueueRoundTail(int64_t k, bool device_length);
+  // Captures QueueRoundTail(k, true) into round_graphs_[k] (the stream is idle).
+  absl::Status CaptureRoundTail(int64_t k);
+  // Records events_[which] on the stream (as an external node while capturing).
+  absl::Status RecordEvent(int which, bool capturing);
   // Destroys every captured graph (after the model moved its scratch).
   void DropGraphs();
 
@@ -90,8 +100,8 @@ class CudaRoundRunner final : public RoundRunner {
   int64_t round_syncs_ = 0;
   bool use_graphs_ = false;
   int64_t graph_launches_ = 0;
-  std::map<int64_t, cudaGraphExec_t> draft_graphs_;  // by k: draft steps 1..k-1
-  int64_t graphs_scratch_generation_ = 0;            // the model's, when draft_graphs_ were captured
+  std::map<int64_t, cudaGraphExec_t> round_graphs_;  // by k: the round after the first draft step
+  int64_t graphs_scratch_generation_ = 0;            // the model's, when round_graphs_ were captured
 
   std::unique_ptr<CudaKvCache> target_cache_;
   std::unique_ptr<CudaKvCache> draft_cache_;

@@ -69,7 +69,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"ctx-size", "c", false, "context length in tokens; 0 = the model's maximum"},
       {"threads", "t", false, "CPU threads; 0 = all"},
       {"device", "", false, "cpu or cuda (default cpu)"},
-      {"no-cuda-graphs", "", true, "--device cuda: queue every draft step instead of replaying a CUDA graph"},
+      {"no-cuda-graphs", "", true, "--device cuda: queue every kernel instead of replaying each round as a CUDA graph"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
   };
   return kDocs;

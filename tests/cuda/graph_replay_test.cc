@@ -2,14 +2,16 @@
 // bundled model:
 //   - the device-length forward (cache length read from device memory, k/v
 //     appended at that offset) gives the same bits as the host-length forward,
-//     step after step and after a rollback, and advances only the device length;
-//   - rounds whose draft steps replay a captured graph produce exactly the tokens
-//     and acceptance counts of rounds that queue every step (greedy and
-//     sampling), and the graph is captured once per draft length;
+//     for one token and for several (all logits), step after step and after a
+//     rollback, and advances only the device length;
+//   - rounds replayed from a captured graph produce exactly the tokens and
+//     acceptance counts of rounds queued kernel by kernel (greedy, sampling,
+//     plain decoding), and a graph is captured once per draft length;
 //   - growing the model's scratch marks captured graphs stale.
 // Skips without a GPU.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,32 +85,37 @@ TEST_F(GraphReplayTest, DeviceLengthForwardIsBitIdenticalToTheHostLengthForward)
       args.logits = scratch.data();
       ASSERT_TRUE(m->Forward(args).ok());
     }
-    absl::StatusOr<DeviceBuffer> token = DeviceBuffer::Allocate(sizeof(int32_t));
-    absl::StatusOr<DeviceBuffer> la = DeviceBuffer::Allocate(vocab * sizeof(float));
-    absl::StatusOr<DeviceBuffer> lb = DeviceBuffer::Allocate(vocab * sizeof(float));
+    constexpr int64_t kMaxT = 3;
+    absl::StatusOr<DeviceBuffer> token = DeviceBuffer::Allocate(kMaxT * sizeof(int32_t));
+    absl::StatusOr<DeviceBuffer> la = DeviceBuffer::Allocate(kMaxT * vocab * sizeof(float));
+    absl::StatusOr<DeviceBuffer> lb = DeviceBuffer::Allocate(kMaxT * vocab * sizeof(float));
     ASSERT_TRUE(token.ok() && la.ok() && lb.ok());
     const cudaStream_t s = m->context().stream();
-    std::vector<float> want(vocab), got(vocab);
+    std::vector<float> want(kMaxT * vocab), got(kMaxT * vocab);
     for (int step = 0; step < 10; ++step) {
+      const int64_t t = step % 3 == 2 ? kMaxT : 1;  // also verification-shaped forwards
       if (step == 6) {  // roll both back over three positions, then go on
         ASSERT_TRUE(a.Truncate(a.length() - 3).ok());
         ASSERT_TRUE(b.Truncate(b.length() - 3).ok());
       }
-      const int32_t id = static_cast<int32_t>((step * 211 + 17) % vocab);
-      ASSERT_EQ(cudaMemcpy(token->data(), &id, sizeof(id), cudaMemcpyHostToDevice), cudaSuccess);
+      std::vector<int32_t> ids(t);
+      for (int64_t j = 0; j < t; ++j) ids[j] = static_cast<int32_t>((step * 211 + j * 31 + 17) % vocab);
+      ASSERT_EQ(cudaMemcpy(token->data(), ids.data(), t * sizeof(int32_t), cudaMemcpyHostToDevice), cudaSuccess);
       const int64_t before = b.length();
-      ASSERT_TRUE(m->ForwardDevice(slice, token->As<int32_t>(), 1, a, la->As<float>(), false).ok());
+      ASSERT_TRUE(m->ForwardDevice(slice, token->As<int32_t>(), t, a, la->As<float>(), true).ok());
       ASSERT_TRUE(b.UploadLength(s).ok());
-      ASSERT_TRUE(m->ForwardDeviceLength(slice, token->As<int32_t>(), b, lb->As<float>()).ok());
+      ASSERT_TRUE(m->ForwardDeviceLength(slice, token->As<int32_t>(), t, b, lb->As<float>(), true).ok());
       ASSERT_TRUE(m->context().Synchronize().ok());
       EXPECT_EQ(b.length(), before) << "the device-length forward must not move the host length";
       int64_t device_length = -1;
       ASSERT_EQ(cudaMemcpy(&device_length, b.device_length(), sizeof(device_length), cudaMemcpyDeviceToHost),
                 cudaSuccess);
-      EXPECT_EQ(device_length, before + 1);
-      b.Advance(1);
-      ASSERT_EQ(cudaMemcpy(want.data(), la->data(), vocab * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
-      ASSERT_EQ(cudaMemcpy(got.data(), lb->data(), vocab * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+      EXPECT_EQ(device_length, before + t);
+      b.Advance(t);
+      std::fill(want.begin(), want.end(), 0.f);
+      std::fill(got.begin(), got.end(), 0.f);
+      ASSERT_EQ(cudaMemcpy(want.data(), la->data(), t * vocab * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(got.data(), lb->data(), t * vocab * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
       ASSERT_EQ(got, want) << slice.name << " step " << step;
     }
   }
@@ -141,14 +148,26 @@ TEST_F(GraphReplayTest, ReplayedRoundsGiveTheTokensOfQueuedRounds) {
           EXPECT_EQ(g->tokens, q->tokens) << what;
           EXPECT_EQ(g->stats.accepted_tokens, q->stats.accepted_tokens) << what;
           EXPECT_EQ(g->stats.rounds, q->stats.rounds) << what;
-          EXPECT_GT(g->stats.cuda_graph_launches, 0) << what;
+          EXPECT_EQ(g->stats.cuda_graph_launches, g->stats.rounds) << what;
           EXPECT_EQ(q->stats.cuda_graph_launches, 0) << what;
           launches += g->stats.cuda_graph_launches;
         }
       }
     }
   }
-  std::printf("graph replay == queued steps: %lld graph launches compared\n", static_cast<long long>(launches));
+  // Plain decoding replays the one-token verification graph.
+  for (int i = 0; i < 3; ++i) {
+    GenerationOptions o;
+    o.max_new_tokens = 32;
+    o.stop_at_eos = false;
+    o.speculative = false;
+    auto g = graphs_->GenerateTokens(Prompt(i, vocab), o);
+    auto q = queued_->GenerateTokens(Prompt(i, vocab), o);
+    ASSERT_TRUE(g.ok() && q.ok());
+    EXPECT_EQ(g->tokens, q->tokens) << "plain, prompt " << i;
+    EXPECT_EQ(g->stats.cuda_graph_launches, g->stats.rounds) << "plain, prompt " << i;
+  }
+  std::printf("graph replay == queued kernels: %lld graph launches compared\n", static_cast<long long>(launches));
 }
 
 TEST_F(GraphReplayTest, OneGraphPerDraftLengthAndStaleGraphsAreDropped) {
@@ -169,9 +188,11 @@ TEST_F(GraphReplayTest, OneGraphPerDraftLengthAndStaleGraphsAreDropped) {
   ASSERT_TRUE(d.Run(Prompt(2, m->vocab_size()), nullptr, &out, &stats).ok());
   EXPECT_EQ(raw->round_syncs(), stats.rounds);
   EXPECT_GT(raw->graph_launches(), 0);
-  // k = 4 for every round but maybe the last ones (the budget shortens them).
+  // Every round replays; k = 4 for every round but maybe the last ones (the
+  // budget shortens them), one graph per k used.
+  EXPECT_EQ(raw->graph_launches(), stats.rounds);
   EXPECT_GE(raw->graphs_captured(), 1);
-  EXPECT_LE(raw->graphs_captured(), 3);
+  EXPECT_LE(raw->graphs_captured(), 5);
 
   const int64_t generation = m->scratch_generation();
   ASSERT_TRUE(m->EnsureCapacity(4096).ok());

@@ -35,7 +35,7 @@ struct LoadOptions {
   std::string model_dir;     // config.json, model.safetensors[.index.json], tokenizer.model
   int num_threads = 0;       // CPU threads; 0 = all hardware threads
   std::string device = "cpu";  // "cpu" or "cuda" (llama-family models; one GPU, device 0)
-  bool cuda_graphs = true;     // --device cuda: replay the draft steps as CUDA graphs (--no-cuda-graphs)
+  bool cuda_graphs = true;     // --device cuda: replay each round as a CUDA graph (--no-cuda-graphs)
 };
 
 // Which MatFormer slice drafts, and how much.
@@ -92,7 +92,7 @@ struct GenerationStats {
   int64_t resident_weight_bytes = 0;  // of those, pages resident in RAM now (mincore)
   int64_t gpu_weight_bytes = 0;     // --device cuda: weights held in GPU memory (each tensor once)
   std::string device;               // "cpu" or "cuda"
-  int64_t cuda_graph_launches = 0;  // --device cuda: rounds whose draft steps ran as a replayed CUDA graph
+  int64_t cuda_graph_launches = 0;  // --device cuda: rounds replayed as a CUDA graph
   std::string stop_reason;          // "eos", "length", "context", "callback"
 };
 
