@@ -21,12 +21,20 @@ struct MatMulParams {
   float* y = nullptr;        // [t, y_ld] f32 output; first w.rows columns written
   int64_t y_ld = 0;          // elements between rows of y; >= w.rows
   bool accumulate = false;   // y += x W^T instead of y = x W^T
+  // Optional row gather (a draft's reduced-vocabulary head): when set, only
+  // the W rows row_ids[0 .. num_row_ids) are multiplied, each product written
+  // to the y column of the same index; other y columns are not touched. The
+  // ids must lie in [0, w.rows) (the caller checks; on CUDA they are device
+  // memory).
+  const int32_t* row_ids = nullptr;
+  int64_t num_row_ids = 0;
 
   // True when pointers are set and strides cover the shapes.
   bool Valid() const;
 };
 
 // CPU: parallel over output rows with ctx.num_threads threads; SIMD for bf16/f16/f32.
+// A row gather runs the rows one at a time (no multi-row blocking).
 void MatMul(const CpuContext& ctx, const MatMulParams& p);
 
 // The plain triple loop, f64 accumulation. The oracle for MatMul.

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -162,6 +163,48 @@ TEST(MatMulReferenceTest, MatchesFormulaOnSlice) {
   MatMulParams p{x.data(), 5, t, w.view(), y.data(), n, false};
   MatMulReference(p);
   EXPECT_EQ(y, (std::vector<float>{10, 1.5f, 2, 6, -1, 18.25f}));
+}
+
+// A row gather (a reduced-vocabulary head): only the listed W rows are
+// multiplied, each into its own y column; the other columns keep their values.
+TEST(MatMulTest, RowGatherMatchesTheFullProductOnItsColumns) {
+  std::mt19937 rng(7);
+  for (DType dtype : {DType::kBF16, DType::kF16, DType::kF32}) {
+    for (int64_t t : {1, 2, 5}) {
+      const int64_t n = 301, k = 77, ld = 80;
+      WeightBuffer w(dtype, n, ld, n, k, RandomFloats(rng, n * k, -1.f, 1.f));
+      const std::vector<float> x = RandomFloats(rng, t * k);
+      std::vector<float> full(t * n, 0.f);
+      MatMul(CpuContext{1}, MatMulParams{x.data(), k, t, w.view(), full.data(), n, false});
+      const std::vector<int32_t> ids = {0, 3, 4, 5, 17, 150, 299, 300};
+      for (MatMulFn fn : {&MatMul, &MatMulPortable}) {
+        for (int threads : {1, 2}) {
+          std::vector<float> y(t * n, -7.f);
+          MatMulParams p{x.data(), k, t, w.view(), y.data(), n, false};
+          p.row_ids = ids.data();
+          p.num_row_ids = static_cast<int64_t>(ids.size());
+          fn(CpuContext{threads}, p);
+          std::vector<float> ref(t * n, -7.f);
+          p.y = ref.data();
+          MatMulReference(p);
+          for (int64_t j = 0; j < t; ++j) {
+            for (int64_t c = 0; c < n; ++c) {
+              const bool listed = std::find(ids.begin(), ids.end(), c) != ids.end();
+              const float got = y[j * n + c];
+              if (!listed) {
+                ASSERT_EQ(got, -7.f) << "column " << c << " is not listed but was written";
+                ASSERT_EQ(ref[j * n + c], -7.f);
+              } else {
+                // One row at a time sums in another order than the blocked full product.
+                ASSERT_NEAR(got, full[j * n + c], 1e-5 * (1 + std::abs(full[j * n + c])));
+                ASSERT_NEAR(got, ref[j * n + c], 1e-4) << "reference";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(MatMulTest, ValidRejectsShortStrides) {

@@ -189,7 +189,9 @@ void Block(const BlockArgs& a, float* s) {
 template <DType D, int R, bool kSimd>
 void RowGroup(const MatMulParams& p, int64_t r0, int64_t k0, int64_t k1, bool store) {
   const int64_t elem = DTypeSize(D);
-  BlockArgs a{static_cast<const char*>(p.w.Row(r0)), p.w.ld * elem, nullptr, p.x_ld, k0, k1};
+  // With a row gather R is 1 and r0 indexes row_ids: the W row and y column.
+  const int64_t wr = p.row_ids != nullptr ? p.row_ids[r0] : r0;
+  BlockArgs a{static_cast<const char*>(p.w.Row(wr)), p.w.ld * elem, nullptr, p.x_ld, k0, k1};
   float s[R * kTokenBlock];
   for (int64_t j0 = 0; j0 < p.t; j0 += kTokenBlock) {
     const int tb = static_cast<int>(std::min<int64_t>(kTokenBlock, p.t - j0));
@@ -201,7 +203,7 @@ void RowGroup(const MatMulParams& p, int64_t r0, int64_t k0, int64_t k1, bool st
       default: Block<D, R, 4, kSimd>(a, s); break;
     }
     for (int j = 0; j < tb; ++j) {
-      float* yj = p.y + (j0 + j) * p.y_ld + r0;
+      float* yj = p.y + (j0 + j) * p.y_ld + wr;
       for (int r = 0; r < R; ++r) yj[r] = store ? s[r * tb + j] : yj[r] + s[r * tb + j];
     }
   }
@@ -216,7 +218,9 @@ template <DType D, bool kSimd>
 void RowRange(const MatMulParams& p, int64_t r_begin, int64_t r_end, int64_t k0, int64_t k1,
               bool store) {
   int64_t r = r_begin;
-  if (p.t == 1) {
+  if (p.row_ids != nullptr) {
+    // Gathered rows are not evenly spaced: one at a time.
+  } else if (p.t == 1) {
     for (; r + 4 <= r_end; r += 4) RowGroup<D, 4, kSimd>(p, r, k0, k1, store);
   } else {
     for (; r + 3 <= r_end; r += 3) RowGroup<D, 3, kSimd>(p, r, k0, k1, store);
@@ -226,14 +230,16 @@ void RowRange(const MatMulParams& p, int64_t r_begin, int64_t r_end, int64_t k0,
 
 template <DType D, bool kSimd>
 void MatMulTyped(const CpuContext& ctx, const MatMulParams& p) {
-  const int64_t n = p.w.rows, k = p.w.cols;
+  const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows, k = p.w.cols;
   const int64_t groups = (n + kRowGroup - 1) / kRowGroup;
   int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, groups);
   if (n * k * p.t < kMinParallelMacs) threads = 1;
   const int64_t chunk = ChunkCols(p.t, k);
   if (k == 0) {  // empty sum
     if (!p.accumulate) {
-      for (int64_t j = 0; j < p.t; ++j) std::fill_n(p.y + j * p.y_ld, n, 0.f);
+      for (int64_t j = 0; j < p.t; ++j) {
+        for (int64_t i = 0; i < n; ++i) p.y[j * p.y_ld + (p.row_ids != nullptr ? p.row_ids[i] : i)] = 0.f;
+      }
     }
     return;
   }
@@ -254,7 +260,7 @@ void MatMulTyped(const CpuContext& ctx, const MatMulParams& p) {
 template <bool kSimd>
 void MatMulDispatch(const CpuContext& ctx, const MatMulParams& p) {
   assert(p.Valid());
-  if (p.t <= 0 || p.w.rows <= 0) return;
+  if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
   switch (p.w.dtype) {
     case DType::kBF16: MatMulTyped<DType::kBF16, kSimd>(ctx, p); return;
     case DType::kF16: MatMulTyped<DType::kF16, kSimd>(ctx, p); return;
@@ -276,7 +282,7 @@ bool CpuHasAvx2() {
 
 bool MatMulParams::Valid() const {
   return x != nullptr && y != nullptr && w.data != nullptr && t >= 0 && w.rows >= 0 &&
-         w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows;
+         w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows && num_row_ids >= 0;
 }
 
 void MatMul(const CpuContext& ctx, const MatMulParams& p) {
@@ -297,7 +303,9 @@ void MatMulReference(const MatMulParams& p) {
   for (int64_t j = 0; j < p.t; ++j) {
     const float* xj = p.x + j * p.x_ld;
     float* yj = p.y + j * p.y_ld;
-    for (int64_t r = 0; r < p.w.rows; ++r) {
+    const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t r = p.row_ids != nullptr ? p.row_ids[i] : i;
       double s = 0.0;
       for (int64_t c = 0; c < p.w.cols; ++c) {
         s += static_cast<double>(xj[c]) * static_cast<double>(p.w.At(r, c));

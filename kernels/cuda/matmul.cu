@@ -51,6 +51,53 @@ cudaDataType_t CublasType(DType d) {
   return CUDA_R_32F;
 }
 
+// Row gather outside the skinny kernel's contract (f32 weights, t > 16,
+// unaligned views): one warp per (gathered row, token), f32 x as on the CPU.
+template <DType D>
+__global__ void GatherRowsKernel(const void* w, int64_t row_bytes, int64_t k, const int32_t* row_ids, int64_t n,
+                                 const float* x, int64_t x_ld, int64_t t, float* y, int64_t y_ld, bool accumulate) {
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  const int lane = threadIdx.x % 32;
+  for (int64_t item = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; item < n * t;
+       item += warps) {
+    const int64_t j = item / n;
+    const int64_t row = row_ids[item - j * n];
+    const void* wr = static_cast<const char*>(w) + row * row_bytes;
+    float acc = 0.f;
+    for (int64_t c = lane; c < k; c += 32) acc = fmaf(cuda_detail::LoadF32<D>(wr, c), x[j * x_ld + c], acc);
+    acc = cuda_detail::WarpSum(acc);
+    if (lane == 0) {
+      float* out = y + j * y_ld + row;
+      *out = accumulate ? *out + acc : acc;
+    }
+  }
+}
+
+absl::Status GatherRows(const MatMulParams& p, cudaStream_t stream) {
+  if (p.num_row_ids == 0 || p.t == 0) return absl::OkStatus();
+  const unsigned grid = cuda_detail::GridFor(p.num_row_ids * p.t * 32, kThreads);
+  const int64_t row_bytes = p.w.ld * DTypeSize(p.w.dtype);
+  switch (p.w.dtype) {
+    case DType::kBF16:
+      GatherRowsKernel<DType::kBF16><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
+                                                                    p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
+                                                                    p.accumulate);
+      break;
+    case DType::kF16:
+      GatherRowsKernel<DType::kF16><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
+                                                                   p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
+                                                                   p.accumulate);
+      break;
+    case DType::kF32:
+      GatherRowsKernel<DType::kF32><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
+                                                                   p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
+                                                                   p.accumulate);
+      break;
+  }
+  CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype) {
@@ -70,6 +117,7 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
   if (t > kIntMax || n > kIntMax || k > kIntMax || p.w.ld > kIntMax || p.x_ld > kIntMax || p.y_ld > kIntMax) {
     return absl::InvalidArgumentError("MatMulCuda: a dimension exceeds cuBLAS's int range");
   }
+  if (k == 0 && p.row_ids != nullptr) return GatherRows(p, stream);  // writes 0 into the gathered columns
   if (k == 0) {  // empty sum: y = 0, or y unchanged when accumulating
     if (!p.accumulate) {
       CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(p.y, static_cast<size_t>(p.y_ld) * sizeof(float), 0,
@@ -81,6 +129,7 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
 
   // Decode-sized products with 16-bit weights: the bandwidth-bound kernel.
   if (SkinnyMatMulCudaApplies(p)) return SkinnyMatMulCuda(p, stream);
+  if (p.row_ids != nullptr) return GatherRows(p, stream);
 
   const void* b = p.x;
   int64_t ldb = p.x_ld;

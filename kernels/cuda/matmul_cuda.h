@@ -5,7 +5,9 @@
 //
 // Two paths. For t <= 16 rows with bf16/f16 weights and 16-byte alignment,
 // SkinnyMatMulCuda (skinny_matmul_cuda.h): f32 x, no rounding, bandwidth-bound.
-// Otherwise cuBLAS, described here.
+// Otherwise cuBLAS, described here. A row gather (MatMulParams::row_ids, in
+// device memory) takes the skinny kernel when it applies, else a warp-per-row
+// kernel with f32 x; cuBLAS is never used for it.
 //
 // Precision choice (cuBLAS path). Activations are f32 (as on the CPU) but cuBLAS has no
 // bf16 x f32 product, so for bf16 (f16) weights x is first rounded to bf16

@@ -34,14 +34,18 @@ __device__ __forceinline__ void Unpack8(const uint4& v, float* f) {
 template <int T, DType D>
 __global__ void __launch_bounds__(kWarps * 32)
     SkinnyKernel(const uint16_t* __restrict__ w, int64_t ld, int64_t n, int64_t k, const float* __restrict__ x,
-                 int64_t x_ld, float* __restrict__ y, int64_t y_ld, bool accumulate) {
+                 int64_t x_ld, float* __restrict__ y, int64_t y_ld, bool accumulate,
+                 const int32_t* __restrict__ row_ids) {
   __shared__ float partial[kWarps][kRows * T];
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
   const uint16_t* rows[kRows];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) rows[r] = w + (row0 + r < n ? row0 + r : row0) * ld;  // clamp: stay in bounds
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t i = row0 + r < n ? row0 + r : row0;  // clamp: stay in bounds
+    rows[r] = w + (row_ids != nullptr ? row_ids[i] : i) * ld;
+  }
 
   float acc[kRows][T];
 #pragma unroll
@@ -100,17 +104,18 @@ __global__ void __launch_bounds__(kWarps * 32)
     float s = 0.f;
 #pragma unroll
     for (int q = 0; q < kWarps; ++q) s += partial[q][i];
-    float* out = y + j * y_ld + row0 + r;
+    float* out = y + j * y_ld + (row_ids != nullptr ? row_ids[row0 + r] : row0 + r);
     *out = accumulate ? *out + s : s;
   }
 }
 
 template <int T, DType D>
 void Launch(const MatMulParams& p, cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>((p.w.rows + kRows - 1) / kRows);
-  SkinnyKernel<T, D><<<blocks, kWarps * 32, 0, stream>>>(static_cast<const uint16_t*>(p.w.data), p.w.ld,
-                                                          p.w.rows, p.w.cols, p.x, p.x_ld, p.y, p.y_ld,
-                                                          p.accumulate);
+  const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows;
+  const unsigned blocks = static_cast<unsigned>((n + kRows - 1) / kRows);
+  SkinnyKernel<T, D><<<blocks, kWarps * 32, 0, stream>>>(static_cast<const uint16_t*>(p.w.data), p.w.ld, n,
+                                                          p.w.cols, p.x, p.x_ld, p.y, p.y_ld, p.accumulate,
+                                                          p.row_ids);
 }
 
 template <DType D, int T = 1>
@@ -131,14 +136,15 @@ bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 bool SkinnyMatMulCudaApplies(const MatMulParams& p) {
   return p.t >= 1 && p.t <= kSkinnyMatMulMaxRows && p.w.device == Device::kCuda &&
          (p.w.dtype == DType::kBF16 || p.w.dtype == DType::kF16) && Aligned16(p.w.data) && p.w.ld % 8 == 0 &&
-         Aligned16(p.x) && p.x_ld % 4 == 0 && p.w.rows <= INT32_MAX * int64_t{kRows};
+         Aligned16(p.x) && p.x_ld % 4 == 0 && p.w.rows <= INT32_MAX * int64_t{kRows} &&
+         p.num_row_ids <= INT32_MAX * int64_t{kRows};
 }
 
 absl::Status SkinnyMatMulCuda(const MatMulParams& p, cudaStream_t stream) {
   if (!p.Valid() || !SkinnyMatMulCudaApplies(p)) {
     return absl::InvalidArgumentError("SkinnyMatMulCuda: parameters outside its contract");
   }
-  if (p.w.rows == 0) return absl::OkStatus();
+  if (p.w.rows == 0 || (p.row_ids != nullptr && p.num_row_ids == 0)) return absl::OkStatus();
   if (p.w.dtype == DType::kBF16) {
     LaunchForT<DType::kBF16>(p, stream);
   } else {

@@ -196,6 +196,43 @@ TEST_F(MatMulCudaTest, SkinnyKernelMatchesCpuOnF32Activations) {
                                   cuda_test::kCudaSkinnyMatMulTol));
 }
 
+// A row gather through both GPU paths (the skinny kernel for aligned 16-bit
+// weights, the warp-per-row kernel for f32 weights and t > 16): the listed
+// columns match the CPU gather, the others keep their values.
+TEST_F(MatMulCudaTest, RowGatherMatchesCpu) {
+  const CpuContext cpu_ctx{2};
+  std::mt19937 rng(5);
+  const std::vector<int32_t> ids = {0, 2, 3, 4, 9, 100, 511, 1000, 1002};
+  DeviceBuffer dev_ids = cuda_test::ToDevice(ids);
+  for (DType dtype : {DType::kBF16, DType::kF32}) {
+    for (int64_t t : {1, 3, 17}) {
+      const int64_t n = 1003, k = 136, ld = 144;
+      testing::WeightBuffer w(dtype, n, ld, n, k, cuda_test::RandomFloats(n * k, rng(), -0.1f, 0.1f));
+      cuda_test::DeviceMatrix dev_w = cuda_test::ToDevice(w, n);
+      const std::vector<float> x = cuda_test::RandomFloats(t * k, rng());
+      const std::vector<float> y0(t * n, -3.f);
+      std::vector<float> want = y0;
+      MatMulParams p{x.data(), k, t, w.view(), want.data(), n, false};
+      p.row_ids = ids.data();
+      p.num_row_ids = static_cast<int64_t>(ids.size());
+      MatMul(cpu_ctx, p);
+      DeviceBuffer dev_x = cuda_test::ToDevice(x);
+      DeviceBuffer dev_y = cuda_test::ToDevice(y0);
+      MatMulParams g{dev_x.As<float>(), k, t, dev_w.view, dev_y.As<float>(), n, false};
+      g.row_ids = dev_ids.As<int32_t>();
+      g.num_row_ids = p.num_row_ids;
+      const absl::Status s = MatMulCuda(*ctx_, g, CudaWorkspace{}, stream());  // a gather needs no workspace
+      ASSERT_TRUE(s.ok()) << s;
+      const std::vector<float> got = cuda_test::FromDevice<float>(dev_y.data(), t * n);
+      for (int64_t i = 0; i < t * n; ++i) {
+        if (want[i] == -3.f) ASSERT_EQ(got[i], -3.f) << "column " << i % n << " written";
+      }
+      ASSERT_TRUE(cuda_test::AllClose(got, want, cuda_test::kCudaSkinnyMatMulTol))
+          << cuda_test::Name(dtype) << " t " << t;
+    }
+  }
+}
+
 TEST_F(MatMulCudaTest, EmptySumWritesZerosOrKeepsY) {
   testing::WeightBuffer w(DType::kBF16, 3, 4, 3, 0, {});
   cuda_test::DeviceMatrix dev_w = cuda_test::ToDevice(w, 3);
