@@ -6,10 +6,11 @@
 //
 //   build/bin/speculative_e2e -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
 //       --prompts bench/prompts.txt -n 128 --k 1,2,4,8 [--slices half,quarter] [--threads 2] [--repeat 3]
-//       [--draft-vocab 0,1024,512] [--device cuda] [--cuda-graphs 0]
+//       [--draft-vocab 0,1024,512 [--draft-vocab-file F]] [--device cuda] [--cuda-graphs 0]
 // --draft-vocab adds rows with a reduced-vocabulary draft head (0 = the whole
-// vocabulary); --cuda-graphs 0 queues every draft step instead of replaying a
-// CUDA graph (to measure what the graphs buy).
+// vocabulary): ids below N, or the first N ids of --draft-vocab-file;
+// --cuda-graphs 0 queues every kernel instead of replaying CUDA graphs (to
+// measure what the graphs buy).
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -30,6 +31,7 @@ struct Args {
   std::vector<std::string> slices;
   std::vector<int64_t> ks = {1, 2, 4, 8};
   std::vector<int64_t> vocabs = {0};
+  std::string vocab_file;
   bool graphs = true;
   int64_t n = 128;
   int threads = 0;
@@ -61,6 +63,7 @@ bool Parse(int argc, char** argv, Args* a) {
     else if (k == "--cuda-graphs") { if (!absl::SimpleAtob(v, &a->graphs)) return false; }
     else if (k == "--k") { if (!ParseList(v, &a->ks)) return false; }
     else if (k == "--draft-vocab") { if (!ParseList(v, &a->vocabs)) return false; }
+    else if (k == "--draft-vocab-file") a->vocab_file = v;
     else {
       return false;
     }
@@ -86,7 +89,7 @@ int main(int argc, char** argv) {
   if (!Parse(argc, argv, &args)) {
     std::cerr << "usage: speculative_e2e -m DIR --prompts FILE [--matformer-config-path CSV] [--slices a,b] "
                  "[--k 1,2,4] [-n N] [--threads T] [--repeat R] [--device cpu|cuda] [--draft-vocab 0,1024] "
-                 "[--cuda-graphs 0|1]\n";
+                 "[--draft-vocab-file F] [--cuda-graphs 0|1]\n";
     return 2;
   }
   std::vector<std::string> prompts;
@@ -173,11 +176,14 @@ int main(int argc, char** argv) {
         opt.draft.slice_name = slice;
         opt.draft.draft_max = k;
         opt.draft.draft_vocab = vocab;
+        if (vocab > 0) opt.draft.draft_vocab_file = args.vocab_file;
         std::vector<std::vector<int32_t>> outputs;
         const Totals t = run(opt, &outputs);
         const double tps = t.tokens / t.seconds;
         std::cout << absl::StrFormat("| %s | %s | %d | %.3f | %.2f | %.1f | %.2fx | %.2f | %.2f | %s |\n", slice,
-                                     vocab > 0 ? absl::StrCat(vocab) : "all", k,
+                                     vocab == 0 ? std::string("all")
+                                                : absl::StrCat(args.vocab_file.empty() ? "ids < " : "top ", vocab),
+                                     k,
                                      t.drafted ? double(t.accepted) / t.drafted : 0.0,
                                      1.0 + double(t.accepted) / t.rounds, tps, tps / plain_tps, t.draft_s,
                                      t.verify_s, outputs == reference ? "yes" : "NO");

@@ -32,7 +32,9 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
                           "\nmatspec: draft \"%s\"%s k=%d: drafted %d, accepted %d (%.1f%%), mean acceptance length "
                           "%.2f, per position [%s], rounds %d, draft %.2f s, verify %.2f s",
                           s.draft_slice,
-                          opt.draft.draft_vocab > 0 ? absl::StrFormat(" (head: first %d tokens)", s.draft_vocab) : "",
+                          opt.draft.draft_vocab > 0 || !opt.draft.draft_vocab_file.empty()
+                              ? absl::StrFormat(" (head: %d tokens)", s.draft_vocab)
+                              : "",
                           opt.draft.draft_max, s.drafted_tokens, s.accepted_tokens,
                           100.0 * s.acceptance_rate, s.mean_acceptance_length, absl::StrJoin(pos, " "), s.rounds,
                           s.draft_seconds, s.verify_seconds);

@@ -301,14 +301,19 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   for (int64_t e = 0; e < rows * D; ++e) hmid_[e] *= inv_n;
   layer_ops::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
   if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
-  const int64_t head_rows = HeadRows(slice, b.vocab_size);
-  layer_ops::Linear(ctx_, an_.data(), D, rows, embed_.FirstRows(head_rows), args.logits, b.vocab_size, false);
+  layer_ops::HeadLogits(ctx_, an_.data(), D, rows, embed_, slice, b.vocab_size, args.logits);
   if (config_.final_logit_softcapping > 0) {
+    // The soft-cap of the scored logits only (the others stay -inf).
+    const float cap = static_cast<float>(config_.final_logit_softcapping);
     for (int64_t r = 0; r < rows; ++r) {
-      LogitSoftcap(args.logits + r * b.vocab_size, head_rows, static_cast<float>(config_.final_logit_softcapping));
+      float* row = args.logits + r * b.vocab_size;
+      if (slice.head_ids) {
+        for (int32_t id : *slice.head_ids) LogitSoftcap(row + id, 1, cap);
+      } else {
+        LogitSoftcap(row, HeadRows(slice, b.vocab_size), cap);
+      }
     }
   }
-  MaskLogitsTail(args.logits, rows, b.vocab_size, head_rows);
   return absl::OkStatus();
 }
 

@@ -214,9 +214,7 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) {
   const float* first = x_.data() + (t - rows) * hidden;
   Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, h_.data());
   if (args.tap) (*args.tap)("final_norm", -1, h_.data(), rows, hidden);
-  const int64_t head_rows = HeadRows(slice, config_.vocab_size);
-  Linear(ctx_, h_.data(), hidden, rows, w_.lm_head.FirstRows(head_rows), args.logits, config_.vocab_size, false);
-  MaskLogitsTail(args.logits, rows, config_.vocab_size, head_rows);
+  layer_ops::HeadLogits(ctx_, h_.data(), hidden, rows, w_.lm_head, slice, config_.vocab_size, args.logits);
   return absl::OkStatus();
 }
 

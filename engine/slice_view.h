@@ -8,6 +8,7 @@
 #define MATSPEC_ENGINE_SLICE_VIEW_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,13 @@ struct SliceView {
   std::vector<int64_t> layers;       // kept layers, original indices, ascending
   std::vector<int64_t> ffn_widths;   // per ORIGINAL layer; 0 for a skipped layer
   bool identity = false;             // every layer at full width, whole vocabulary
-  // Reduced-vocabulary head (a draft's option): only the first head_rows rows
-  // of the LM head are read; the logits of the other tokens are -inf, so the
-  // slice never proposes them (q = 0 there, which keeps sampling lossless).
-  // 0 = the whole vocabulary.
+  // Reduced-vocabulary head (a draft's option): only some rows of the LM head
+  // are read and the logits of the other tokens are -inf, so the slice never
+  // proposes them (q = 0 there, which keeps sampling lossless). Either the
+  // token ids in head_ids (ascending, unique, each < vocab; e.g. the most
+  // frequent tokens) or, without them, the first head_rows ids (0 = all).
   int64_t head_rows = 0;
+  std::shared_ptr<const std::vector<int32_t>> head_ids;
 
   bool Keeps(int64_t layer) const {
     return layer >= 0 && layer < static_cast<int64_t>(ffn_widths.size()) && ffn_widths[layer] > 0;
@@ -39,8 +42,10 @@ inline SliceView IdentitySlice(const std::vector<int64_t>& full_widths) {
   return v;
 }
 
-// Rows of the LM head a forward of `slice` reads, for a vocabulary of `vocab`.
+// How many tokens (rows of the LM head) a forward of `slice` scores, for a
+// vocabulary of `vocab`.
 inline int64_t HeadRows(const SliceView& slice, int64_t vocab) {
+  if (slice.head_ids) return static_cast<int64_t>(slice.head_ids->size());
   return slice.head_rows > 0 && slice.head_rows < vocab ? slice.head_rows : vocab;
 }
 

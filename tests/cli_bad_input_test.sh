@@ -53,6 +53,9 @@ expect draft-max-zero "--draft-max" -- generate -m $model --draft-max 0 -p hi
 expect draft-max-negative "--draft-max" -- generate -m $model --draft-max -3 -p hi
 expect draft-vocab-negative "--draft-vocab" -- generate -m $model --draft-vocab -1 -p hi
 expect draft-vocab-too-large "exceeds the model's vocabulary" -- generate -m $model --draft-vocab 99999999 -p hi
+expect draft-vocab-file-missing "no-such-list.txt" -- generate -m $model --draft-vocab-file $tmp/no-such-list.txt -p hi
+printf '1 2 two\n' > $tmp/bad_list.txt
+expect draft-vocab-file-bad-id "bad_list.txt:1" -- generate -m $model --draft-vocab-file $tmp/bad_list.txt -p hi
 expect n-negative "-n" -- generate -m $model -n -5 -p hi
 expect top-p-range "--top-p" -- generate -m $model --top-p 2 -p hi
 expect temp-negative "--temp" -- generate -m $model --temp -1 -p hi

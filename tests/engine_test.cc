@@ -104,6 +104,52 @@ TEST_F(EngineTest, ReducedVocabularyDraftHead) {
   EXPECT_THAT(r.status().message(), HasSubstr("exceeds the model's vocabulary (71"));
 }
 
+// A token-list draft head (--draft-vocab-file): only the listed ids are
+// scored; output unchanged; bad lists are refused naming file and line.
+TEST_F(EngineTest, TokenListDraftHead) {
+  GenerationOptions plain;
+  plain.max_new_tokens = 40;
+  plain.speculative = false;
+  plain.stop_at_eos = false;
+  auto a = engine_->GenerateTokens(prompt_, plain);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const std::string list = dir_ + "/draft_vocab.txt";
+  std::ofstream(list) << "# most frequent first\n70 3, 14 15\n9 26 53 58 0 1 2 40 41 42 43 44\n";
+  for (int64_t n : {0, 1, 5, 16}) {
+    GenerationOptions spec = plain;
+    spec.speculative = true;
+    spec.draft.ffn = "32";
+    spec.draft.draft_max = 3;
+    spec.draft.draft_vocab_file = list;
+    spec.draft.draft_vocab = n;
+    auto b = engine_->GenerateTokens(prompt_, spec);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(a->tokens, b->tokens) << "first " << n << " ids of the list";
+    EXPECT_EQ(b->stats.draft_vocab, n == 0 ? 16 : n);
+  }
+  auto refused = [&](const std::string& text, int64_t n, const std::string& message) {
+    std::ofstream(list) << text;
+    GenerationOptions spec = plain;
+    spec.speculative = true;
+    spec.draft.draft_vocab_file = list;
+    spec.draft.draft_vocab = n;
+    auto r = engine_->GenerateTokens(prompt_, spec);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_THAT(r.status().message(), HasSubstr(message)) << r.status();
+  };
+  refused("1 2 x3\n", 0, "draft_vocab.txt:1: \"x3\" is not a token id");
+  refused("1 2\n71\n", 0, "draft_vocab.txt:2: token id 71 is outside the vocabulary [0, 71)");
+  refused("1 2 1\n", 0, "token id 1 is listed twice");
+  refused("# nothing\n", 0, "the token list is empty");
+  refused("1 2 3\n", 4, "--draft-vocab 4 exceeds the 3 token ids");
+  GenerationOptions missing = plain;
+  missing.speculative = true;
+  missing.draft.draft_vocab_file = dir_ + "/no-such-list.txt";
+  auto r = engine_->GenerateTokens(prompt_, missing);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("no-such-list.txt: cannot open"));
+}
+
 TEST_F(EngineTest, ReducedHeadLogitsArePrefixOfTheFullHead) {
   Model& m = engine_->model();
   SliceView full = m.FullSlice();

@@ -2,10 +2,13 @@
 // fixtures): greedy speculative decoding equals plain greedy decoding for every
 // slice of each fixture's table and k in {1, 2, 4}; KV producers may not be
 // skipped. The sampling frequency test is in gemma3n_sampling_slow_test.cc.
+#include <fstream>
+
 #include "draft/slice_spec.h"
 #include "gtest/gtest.h"
 #include "engine/model.h"
 #include "matspec/matspec.h"
+#include "tests/testing/checkpoint_writer.h"
 
 namespace matspec {
 namespace {
@@ -13,7 +16,7 @@ namespace {
 class Gemma3nSpeculativeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = "tests/fixtures/" + GetParam();
+    dir_ = "tests/fixtures/" + GetParam();  // read only: files the test writes go to list_dir_
     LoadOptions lo;
     lo.model_dir = dir_;
     lo.num_threads = 1;
@@ -22,6 +25,7 @@ class Gemma3nSpeculativeTest : public ::testing::TestWithParam<std::string> {
     engine_ = std::move(*e);
   }
   std::string dir_;
+  testing::ScopedTempDir list_dir_{"gemma3n_token_list"};
   std::unique_ptr<Engine> engine_;
 };
 
@@ -60,6 +64,16 @@ TEST_P(Gemma3nSpeculativeTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
       auto r = engine_->GenerateTokens(prompt, o);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->tokens, ref->tokens) << "slice " << s.name << " draft_vocab " << vocab / 2 << " prompt " << prompt_i;
+      // And with a token list: every third id, listed from the top.
+      o.draft.draft_vocab = 0;
+      o.draft.draft_vocab_file = list_dir_.Sub("draft_vocab.txt");
+      {
+        std::ofstream list(o.draft.draft_vocab_file);
+        for (int64_t id = vocab - 1; id >= 0; id -= 3) list << id << "\n";
+      }
+      auto l = engine_->GenerateTokens(prompt, o);
+      ASSERT_TRUE(l.ok()) << l.status();
+      EXPECT_EQ(l->tokens, ref->tokens) << "slice " << s.name << " token list, prompt " << prompt_i;
     }
   }
 }

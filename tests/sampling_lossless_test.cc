@@ -4,6 +4,7 @@
 // plain temperature sampling and for top-k where the draft puts mass on tokens
 // the target forbids. 20,000 samples per case, chi-square test.
 #include <cmath>
+#include <fstream>
 
 #include "draft/slice_spec.h"
 #include "engine/model.h"
@@ -73,6 +74,12 @@ TEST_F(SamplingLosslessTest, ReducedVocabularyDraftHeadStaysLossless) {
     o.draft.draft_max = k;
     EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples), 4.0) << "k=" << k;
   }
+  // A token list that leaves out ids in the middle of the vocabulary.
+  o.draft.draft_vocab = 0;
+  o.draft.draft_vocab_file = dir_.path() + "/draft_vocab.txt";
+  std::ofstream(o.draft.draft_vocab_file) << "4 0 2 5\n";
+  o.draft.draft_max = 2;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples), 4.0) << "token list";
 }
 
 TEST_F(SamplingLosslessTest, TopKWhereDraftPutsMassOnForbiddenTokens) {

@@ -13,7 +13,6 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/embedding_cuda.h"
 #include "kernels/cuda/kv_append_cuda.h"
-#include "kernels/cuda/logits_cuda.h"
 #include "kernels/cuda/matmul_cuda.h"
 #include "kernels/cuda/positions_cuda.h"
 #include "kernels/cuda/rms_norm_cuda.h"
@@ -173,11 +172,7 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
   const float eps = static_cast<float>(config_.rms_norm_eps);
   RETURN_IF_ERROR(
       RmsNormCuda({x_.As<float>() + (t - rows) * hidden, w_.final_norm, 0.f, eps, rows, hidden, h_.As<float>()}, s));
-  const int64_t head_rows = HeadRows(slice, config_.vocab_size);
-  RETURN_IF_ERROR(MatMulCuda(
-      *ctx_, MatMulParams{h_.As<float>(), hidden, rows, w_.lm_head.FirstRows(head_rows), logits, config_.vocab_size, false},
-      ctx_->workspace(), s));
-  return MaskLogitsTailCuda(logits, rows, config_.vocab_size, head_rows, s);
+  return QueueHeadLogits(h_.As<float>(), hidden, rows, w_.lm_head, slice, logits);
 }
 
 absl::Status CudaLlamaModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t,

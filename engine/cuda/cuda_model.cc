@@ -2,15 +2,58 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/logits_cuda.h"
+#include "kernels/cuda/matmul_cuda.h"
 
 namespace matspec {
 absl::Status CudaModel::ReserveWorkspace(size_t bytes) {
   if (bytes <= ctx_->workspace_bytes()) return absl::OkStatus();
   ScratchMoved();
   return ctx_->ReserveWorkspace(bytes);
+}
+
+absl::Status CudaModel::PrepareSlice(const SliceView& slice) {
+  if (!slice.head_ids || head_ids_.count(slice.head_ids.get())) return absl::OkStatus();
+  const std::vector<int32_t>& ids = *slice.head_ids;
+  for (int32_t id : ids) {
+    if (id < 0 || id >= config().vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\": head token id ", id,
+                                                     " is outside the vocabulary"));
+    }
+  }
+  DeviceIds entry{slice.head_ids, DeviceBuffer()};
+  RETURN_IF_ERROR(entry.device.Reserve(std::max<size_t>(ids.size(), 1) * sizeof(int32_t)));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(entry.device.data(), ids.data(), ids.size() * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice));
+  head_ids_[slice.head_ids.get()] = std::move(entry);
+  return absl::OkStatus();
+}
+
+absl::Status CudaModel::QueueHeadLogits(const float* x, int64_t hidden, int64_t rows, const MatrixView& head,
+                                        const SliceView& slice, float* logits) {
+  const int64_t vocab = config().vocab_size;
+  const cudaStream_t s = ctx_->stream();
+  MatMulParams p{x, hidden, rows, head, logits, vocab, false};
+  if (slice.head_ids) {
+    auto it = head_ids_.find(slice.head_ids.get());
+    if (it == head_ids_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("slice \"", slice.name, "\": its head token ids are not on the GPU (PrepareSlice)"));
+    }
+    RETURN_IF_ERROR(MaskLogitsTailCuda(logits, rows, vocab, 0, s));
+    p.row_ids = it->second.device.As<int32_t>();
+    p.num_row_ids = static_cast<int64_t>(slice.head_ids->size());
+    return MatMulCuda(*ctx_, p, ctx_->workspace(), s);
+  }
+  const int64_t scored = HeadRows(slice, vocab);
+  p.w = head.FirstRows(scored);
+  RETURN_IF_ERROR(MatMulCuda(*ctx_, p, ctx_->workspace(), s));
+  return MaskLogitsTailCuda(logits, rows, vocab, scored, s);
 }
 
 absl::Status CudaModel::ForwardDeviceLength(const SliceView&, const int32_t*, int64_t, CudaKvCache&, float*, bool) {
@@ -24,6 +67,7 @@ absl::Status CudaModel::Forward(const ForwardArgs& args) {
   auto* kv = dynamic_cast<CudaKvCache*>(args.kv);
   if (kv == nullptr) return absl::InvalidArgumentError("the CUDA model needs a KV cache from its NewKvCache");
   RETURN_IF_ERROR(EnsureCapacity(args.t));
+  RETURN_IF_ERROR(PrepareSlice(*args.slice));
   const cudaStream_t s = ctx_->stream();
   if (args.t * sizeof(int32_t) > host_tokens_.size()) {
     RETURN_IF_ERROR(ctx_->Synchronize());

@@ -16,12 +16,15 @@
 #define MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/cuda/cuda_kv_cache.h"
 #include "engine/model.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/tensor_view.h"
 
 namespace matspec {
 
@@ -51,6 +54,11 @@ class CudaModel : public Model {
   virtual absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
                                            CudaKvCache& kv, float* logits, bool all_logits);
 
+  // Uploads what the slice needs on the device beyond the weights (the token
+  // ids of a reduced-vocabulary head), once per slice; allocates, so call it
+  // before queueing or capturing forwards of the slice (the host Forward does).
+  absl::Status PrepareSlice(const SliceView& slice);
+
   // Sizes scratch and workspace for forwards of up to t tokens (synchronises
   // when it grows; never call it while a round is queued or captured).
   virtual absl::Status EnsureCapacity(int64_t t) = 0;
@@ -69,6 +77,11 @@ class CudaModel : public Model {
 
   // Call after moving any scratch buffer a forward reads or writes.
   void ScratchMoved() { ++scratch_generation_; }
+  // Queues logits[rows, vocab] = x[rows, hidden] head^T over the tokens the
+  // slice scores (-inf for the others), as layer_ops::HeadLogits on the CPU.
+  // A slice with head_ids needs PrepareSlice first (FailedPrecondition).
+  absl::Status QueueHeadLogits(const float* x, int64_t hidden, int64_t rows, const MatrixView& head,
+                               const SliceView& slice, float* logits);
 
   std::unique_ptr<CudaContext> ctx_;
 
@@ -76,6 +89,12 @@ class CudaModel : public Model {
   int64_t scratch_generation_ = 0;
   // The host Forward's staging: tokens and logits in device memory.
   DeviceBuffer host_tokens_, host_logits_;
+  // Device copies of head_ids, keyed by the host vector (kept alive here).
+  struct DeviceIds {
+    std::shared_ptr<const std::vector<int32_t>> host;
+    DeviceBuffer device;
+  };
+  std::map<const std::vector<int32_t>*, DeviceIds> head_ids_;
 };
 
 }  // namespace matspec

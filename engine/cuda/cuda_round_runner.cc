@@ -45,6 +45,7 @@ absl::StatusOr<std::unique_ptr<CudaRoundRunner>> CudaRoundRunner::Create(
   const int64_t k = r->draft_ ? policy.draft_max : 0;
   const int64_t vocab = r->vocab_;
 
+  if (r->draft_) RETURN_IF_ERROR(model->PrepareSlice(*r->draft_));
   r->target_cache_.reset(static_cast<CudaKvCache*>(model->NewKvCache(r->full_, capacity).release()));
   RETURN_IF_ERROR(r->target_cache_->status());
   if (r->draft_) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "draft/slice_spec.h"
+#include "draft/token_list.h"
 #include "engine/decoding/speculative_decoder.h"
 #include "engine/gemma3n_config.h"
 #include "engine/gemma3n_model.h"
@@ -160,6 +161,18 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
   }
   ASSIGN_OR_RETURN(SliceView view, ValidateSlice(spec, model.config(), model.ReservedLayers()));
   const int64_t vocab = model.config().vocab_size;
+  if (!d.draft_vocab_file.empty()) {
+    ASSIGN_OR_RETURN(std::vector<int32_t> ids, LoadTokenList(d.draft_vocab_file, vocab));
+    if (d.draft_vocab > static_cast<int64_t>(ids.size())) {
+      return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the ", ids.size(),
+                                                     " token ids of --draft-vocab-file ", d.draft_vocab_file));
+    }
+    if (d.draft_vocab > 0) ids.resize(d.draft_vocab);
+    std::sort(ids.begin(), ids.end());  // ascending: the head rows are read in memory order
+    view.head_ids = std::make_shared<const std::vector<int32_t>>(std::move(ids));
+    view.identity = false;
+    return view;
+  }
   if (d.draft_vocab > vocab) {
     return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the model's vocabulary (",
                                                    vocab, " tokens)"));

@@ -58,6 +58,8 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
       {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
+      {"draft-vocab-file", "", false,
+       "the draft scores only the token ids in this file (most frequent first; with --draft-vocab N, the first N)"},
       {"matformer-config-path", "", false, "slice table (CSV, Gemma 3n format)"},
       {"matformer-slice-name", "", false, "draft with this row of the slice table"},
       {"draft-ffn", "", false, "draft FFN width: one number, or one per kept layer (comma-separated)"},
@@ -121,6 +123,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseDouble(origin, v, &g.draft.draft_p_min);
   } else if (n == "draft-vocab") {
     return ParseInt(origin, v, &g.draft.draft_vocab);
+  } else if (n == "draft-vocab-file") {
+    g.draft.draft_vocab_file = std::string(v);
   } else if (n == "matformer-config-path") {
     g.draft.slice_table = std::string(v);
   } else if (n == "matformer-slice-name") {

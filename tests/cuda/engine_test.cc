@@ -172,6 +172,34 @@ TEST_F(CudaEngineTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
               static_cast<long long>(runs), static_cast<long long>(cpu_agree));
 }
 
+// Reduced-vocabulary draft heads on the GPU (an id prefix and the bundled
+// frequency-ranked list): the output is still plain greedy's.
+TEST_F(CudaEngineTest, ReducedVocabularyDraftHeadsKeepTheOutput) {
+  const int64_t vocab = gpu_->model().config().vocab_size;
+  for (int i = 0; i < 4; ++i) {
+    GenerationOptions o;
+    o.max_new_tokens = 48;
+    o.stop_at_eos = false;
+    o.speculative = false;
+    auto plain = gpu_->GenerateTokens(Prompt(i, vocab), o);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    o.speculative = true;
+    o.draft.slice_table = kTable;
+    o.draft.slice_name = "quarter";
+    o.draft.draft_max = 4;
+    for (const char* file : {"", "models/matlm-tiny/draft_vocab.txt"}) {
+      for (int64_t n : {1000, 256}) {
+        o.draft.draft_vocab = n;
+        o.draft.draft_vocab_file = file;
+        auto r = gpu_->GenerateTokens(Prompt(i, vocab), o);
+        ASSERT_TRUE(r.ok()) << r.status();
+        EXPECT_EQ(r->tokens, plain->tokens) << "prompt " << i << " draft_vocab " << n << " " << file;
+        EXPECT_EQ(r->stats.draft_vocab, n);
+      }
+    }
+  }
+}
+
 TEST_F(CudaEngineTest, OneHostSynchronisationPerRound) {
   auto* g = dynamic_cast<CudaLlamaModel*>(&gpu_->model());
   ASSERT_NE(g, nullptr);

@@ -47,7 +47,11 @@ struct DraftOptions {
   int64_t draft_max = 4;     // k, >= 1
   int64_t draft_min = 0;     // 0 <= draft_min <= draft_max
   double draft_p_min = 0.0;  // [0, 1): stop drafting below this top-1 probability
-  int64_t draft_vocab = 0;   // draft scores only token ids < draft_vocab (reduced LM head); 0 = all
+  // Reduced-vocabulary draft head: the draft scores only token ids < draft_vocab,
+  // or with draft_vocab_file the ids listed there (its first draft_vocab ids
+  // when draft_vocab > 0); 0 / "" = the whole vocabulary.
+  int64_t draft_vocab = 0;
+  std::string draft_vocab_file;
 };
 
 struct GenerationOptions {
