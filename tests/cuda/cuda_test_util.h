@@ -37,6 +37,7 @@ inline constexpr Tolerance kCudaRopeTol{1e-5, 1e-5};
 inline constexpr Tolerance kCudaActivationTol{1e-5, 1e-5};
 inline constexpr Tolerance kCudaExactTol{0.0, 0.0};  // embedding gather, residual add
 inline constexpr Tolerance kCudaProbsTol{1e-6, 1e-4};
+inline constexpr Tolerance kCudaGemma3nOpsTol{1e-5, 1e-5};  // the CPU's ops, no FMA; tanhf within 2 ulp
 
 // Skips the test when there is no usable GPU; otherwise gives it a context whose
 // workspace a test grows with Reserve.
