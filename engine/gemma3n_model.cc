@@ -21,24 +21,6 @@
 namespace matspec {
 namespace {
 
-constexpr float kMagnitudeFloor = 1e-5f;
-
-// A sub-view of rows [first, first + n) of m.
-MatrixView RowBlock(const MatrixView& m, int64_t first, int64_t n) {
-  MatrixView v = m;
-  v.data = m.Row(first);
-  v.rows = n;
-  return v;
-}
-
-// A sub-view of columns [first, first + n) of m (same leading dimension).
-MatrixView ColBlock(const MatrixView& m, int64_t first, int64_t n) {
-  MatrixView v = m;
-  v.data = static_cast<const char*>(m.data) + first * DTypeSize(m.dtype);
-  v.cols = n;
-  return v;
-}
-
 absl::StatusOr<std::vector<float>> SmallMatrix(const WeightStore& store, const std::string& name, int64_t rows,
                                                int64_t cols, double clip) {
   ASSIGN_OR_RETURN(MatrixView m, store.Matrix(name, rows, cols));
@@ -234,11 +216,11 @@ void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceV
   const float input_scale = 1.f / std::sqrt(2.f);
   for (int64_t l : slice.layers) {
     // proj = rmsnorm(W_slot e * D^-0.5) into gpl_ rows, then the table slot into low_.
-    layer_ops::Linear(ctx_, streams_[0].data(), D, t, RowBlock(per_layer_projection_, l * P, P),
+    layer_ops::Linear(ctx_, streams_[0].data(), D, t, per_layer_projection_.RowBlock(l * P, P),
                              gpl_.data(), P, false);
     for (int64_t i = 0; i < t * P; ++i) gpl_[i] *= proj_scale;
     layer_ops::Norm(gpl_.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, gpl_.data());
-    EmbeddingGather(ColBlock(embed_per_layer_, l * P, P), ids_pl_.data(), t,
+    EmbeddingGather(embed_per_layer_.ColBlock(l * P, P), ids_pl_.data(), t,
                     std::sqrt(static_cast<float>(P)), pl_emb_.data());
     for (int64_t j = 0; j < t; ++j) {
       float* out = pli_.data() + (j * L + l) * P;
@@ -278,7 +260,7 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   PerLayerInputs(args.tokens, t, slice);
   for (int64_t i = 1; i < N; ++i) {
     layer_ops::Linear(ctx_, streams_[0].data(), D, t, altup_proj_[i - 1], streams_[i].data(), D, false);
-    MatchMagnitude(streams_[i].data(), streams_[0].data(), t, D, kMagnitudeFloor);
+    MatchMagnitude(streams_[i].data(), streams_[0].data(), t, D, kGemma3nMagnitudeFloor);
   }
 
   for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
@@ -294,7 +276,7 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   for (int64_t i = 1; i < N; ++i) {
     layer_ops::Linear(ctx_, streams_[i].data() + first, D, rows, altup_unembed_[i - 1], tmp_.data(), D,
                              false);
-    MatchMagnitude(tmp_.data(), x0, rows, D, kMagnitudeFloor);
+    MatchMagnitude(tmp_.data(), x0, rows, D, kGemma3nMagnitudeFloor);
     for (int64_t e = 0; e < rows * D; ++e) hmid_[e] += tmp_[e];
   }
   const float inv_n = 1.f / static_cast<float>(N);
@@ -302,17 +284,8 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
   layer_ops::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
   if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
   layer_ops::HeadLogits(ctx_, an_.data(), D, rows, embed_, slice, b.vocab_size, args.logits);
-  if (config_.final_logit_softcapping > 0) {
-    // The soft-cap of the scored logits only (the others stay -inf).
-    const float cap = static_cast<float>(config_.final_logit_softcapping);
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = args.logits + r * b.vocab_size;
-      if (slice.head_ids) {
-        for (int32_t id : *slice.head_ids) LogitSoftcap(row + id, 1, cap);
-      } else {
-        LogitSoftcap(row, HeadRows(slice, b.vocab_size), cap);
-      }
-    }
+  if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
+    LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
   }
   return absl::OkStatus();
 }

@@ -95,6 +95,9 @@ class Gemma3nModel final : public Model {
   absl::Status CheckSlice(const SliceView& slice) const;
 
  private:
+  // The CUDA model copies the bound views and re-points them at device memory.
+  friend class CudaGemma3nModel;
+
   Gemma3nModel() = default;
   void EnsureScratch(int64_t t, int64_t kv_len);
   void PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice);

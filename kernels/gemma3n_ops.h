@@ -18,6 +18,9 @@ double NormalQuantile(double p);
 // with the POPULATION std; multiplier = (float)NormalQuantile(sparsity).
 void GaussianTopK(float* z, int64_t rows, int64_t n, int64_t stride, float multiplier);
 
+// The floor of MatchMagnitude in Gemma 3n's stream (un)embedding.
+inline constexpr float kGemma3nMagnitudeFloor = 1e-5f;
+
 // Rescales each row of x ([rows, dim]) so its RMS equals the RMS of the
 // matching row of `target`: x = x * rms(target) / sqrt(max(meansq(x), floor)).
 // The target RMS has no epsilon (HF Gemma 3n altup stream (un)embedding).
@@ -34,7 +37,8 @@ void AltUpPredict(const float* const* streams, const float* coefs, int64_t n_str
 void AltUpCorrect(float* const* pred, const float* y, const float* k, int64_t n_streams, int64_t active,
                   int64_t rows, int64_t dim);
 
-// x = cap * tanh(x / cap) over n values (cap > 0).
+// x = cap * tanh(x / cap) over n values (cap > 0); ±inf stays as it is (the
+// masked logits of a reduced-vocabulary head).
 void LogitSoftcap(float* x, int64_t n, float cap);
 
 }  // namespace matspec

@@ -48,6 +48,21 @@ struct MatrixView {
     v.cols = n;
     return v;
   }
+  // Rows [first, first + n): one layer's block of a stacked projection.
+  MatrixView RowBlock(int64_t first, int64_t n) const {
+    MatrixView v = *this;
+    v.data = Row(first);
+    v.rows = n;
+    return v;
+  }
+  // Columns [first, first + n), same leading dimension: one layer's slot of a
+  // per-layer table.
+  MatrixView ColBlock(int64_t first, int64_t n) const {
+    MatrixView v = *this;
+    v.data = static_cast<const char*>(data) + first * DTypeSize(dtype);
+    v.cols = n;
+    return v;
+  }
   // Bytes this view reads when every element is touched once.
   int64_t TouchedBytes() const { return rows * cols * DTypeSize(dtype); }
 };

@@ -21,6 +21,7 @@
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
 #ifdef MATSPEC_WITH_CUDA
+#include "engine/cuda/cuda_gemma3n_model.h"
 #include "engine/cuda/cuda_llama_model.h"
 #include "engine/cuda/cuda_round_runner.h"
 #endif
@@ -107,11 +108,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   }
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
   if (cuda && gemma3n) {
-    return absl::UnimplementedError(
-        "--device cuda: gemma3n runs on the CPU only so far (its AltUp, LAuReL and sparsity kernels have no CUDA "
-        "version yet); use --device cpu");
-  }
-  if (gemma3n) {
+#ifdef MATSPEC_WITH_CUDA
+    absl::StatusOr<std::unique_ptr<CudaGemma3nModel>> gpu_model = CudaGemma3nModel::Create(config_path, *s.store);
+    if (!gpu_model.ok()) {
+      return absl::Status(gpu_model.status().code(), absl::StrCat("--device cuda: ", gpu_model.status().message()));
+    }
+    s.model = std::move(*gpu_model);
+    s.config = s.model->config();
+#endif
+  } else if (gemma3n) {
     ASSIGN_OR_RETURN(s.model, CreateGemma3nModel(config_path, *s.store));
     s.config = s.model->config();
   } else if (cuda) {

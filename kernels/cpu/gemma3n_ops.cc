@@ -108,7 +108,9 @@ void AltUpCorrect(float* const* pred, const float* y, const float* k, int64_t n_
 }
 
 void LogitSoftcap(float* x, int64_t n, float cap) {
-  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isinf(x[i])) x[i] = cap * std::tanh(x[i] / cap);
+  }
 }
 
 }  // namespace matspec

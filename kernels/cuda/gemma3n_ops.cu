@@ -121,8 +121,46 @@ __global__ void TanhKernel(const float* raw, int64_t count, float* out) {
 __global__ void SoftcapKernel(float* x, int64_t n, float cap) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    x[i] = __fmul_rn(cap, tanhf(__fdiv_rn(x[i], cap)));
+    if (!isinf(x[i])) x[i] = __fmul_rn(cap, tanhf(__fdiv_rn(x[i], cap)));
   }
+}
+
+__global__ void ScaleKernel(float* x, int64_t n, float s) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    x[i] = __fmul_rn(x[i], s);
+  }
+}
+
+__global__ void SumDivKernel(const float* a, const float* b, const float* c, int64_t n, float divisor, float* out) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float v = __fadd_rn(a[i], b[i]);
+    if (c != nullptr) v = __fadd_rn(v, c[i]);
+    out[i] = __fdiv_rn(v, divisor);
+  }
+}
+
+template <DType D>
+__global__ void ScaleColumnsKernel(const float* x, int64_t rows, int64_t dim, const void* scale, float* out) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < rows * dim;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = __fmul_rn(x[i], cuda_detail::LoadF32<D>(scale, i % dim));
+  }
+}
+
+__global__ void PerLayerInputKernel(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers,
+                                    int64_t l, float scale, float* pli) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < t * p;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = i / p;
+    pli[(j * layers + l) * p + (i - j * p)] = __fmul_rn(__fadd_rn(proj[i], emb[i]), scale);
+  }
+}
+
+__global__ void ClampIdsKernel(const int32_t* ids, int64_t t, int64_t limit, int32_t* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < t) out[i] = ids[i] < limit ? ids[i] : 0;
 }
 
 absl::Status Launched() {
@@ -202,6 +240,56 @@ absl::Status AltUpCoefsCuda(const float* raw, int64_t rows, int64_t n, const flo
     return Launched();
   }
   return absl::OkStatus();
+}
+
+absl::Status ScaleCuda(float* x, int64_t n, float s, cudaStream_t stream) {
+  if (n < 0) return Bad("ScaleCuda: n < 0");
+  if (n == 0) return absl::OkStatus();
+  if (x == nullptr) return Bad("ScaleCuda: x is null");
+  ScaleKernel<<<cuda_detail::GridFor(n, kThreads), kThreads, 0, stream>>>(x, n, s);
+  return Launched();
+}
+
+absl::Status SumDivCuda(const float* a, const float* b, const float* c, int64_t n, float divisor, float* out,
+                        cudaStream_t stream) {
+  if (n < 0) return Bad("SumDivCuda: n < 0");
+  if (n == 0) return absl::OkStatus();
+  if (a == nullptr || b == nullptr || out == nullptr) return Bad("SumDivCuda: null pointer");
+  SumDivKernel<<<cuda_detail::GridFor(n, kThreads), kThreads, 0, stream>>>(a, b, c, n, divisor, out);
+  return Launched();
+}
+
+absl::Status ScaleColumnsCuda(const float* x, int64_t rows, int64_t dim, const VectorView& scale, float* out,
+                              cudaStream_t stream) {
+  if (rows < 0 || dim < 0) return Bad("ScaleColumnsCuda: negative size");
+  if (rows == 0 || dim == 0) return absl::OkStatus();
+  if (x == nullptr || out == nullptr || scale.data == nullptr || scale.device != Device::kCuda ||
+      scale.size < dim) {
+    return Bad("ScaleColumnsCuda: null pointer or scale not a device vector of dim elements");
+  }
+  const unsigned grid = cuda_detail::GridFor(rows * dim, kThreads);
+  cuda_detail::DispatchDType(scale.dtype, [&]<DType D>() {
+    ScaleColumnsKernel<D><<<grid, kThreads, 0, stream>>>(x, rows, dim, scale.data, out);
+  });
+  return Launched();
+}
+
+absl::Status PerLayerInputCuda(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers, int64_t l,
+                               float scale, float* pli, cudaStream_t stream) {
+  if (t < 0 || p < 0 || l < 0 || l >= layers) return Bad("PerLayerInputCuda: bad t, p or layer");
+  if (t == 0 || p == 0) return absl::OkStatus();
+  if (proj == nullptr || emb == nullptr || pli == nullptr) return Bad("PerLayerInputCuda: null pointer");
+  PerLayerInputKernel<<<cuda_detail::GridFor(t * p, kThreads), kThreads, 0, stream>>>(proj, emb, t, p, layers, l,
+                                                                                      scale, pli);
+  return Launched();
+}
+
+absl::Status ClampIdsCuda(const int32_t* ids, int64_t t, int64_t limit, int32_t* out, cudaStream_t stream) {
+  if (t < 0 || t > INT32_MAX) return Bad("ClampIdsCuda: bad t");
+  if (t == 0) return absl::OkStatus();
+  if (ids == nullptr || out == nullptr) return Bad("ClampIdsCuda: null pointer");
+  ClampIdsKernel<<<static_cast<unsigned>((t + kThreads - 1) / kThreads), kThreads, 0, stream>>>(ids, t, limit, out);
+  return Launched();
 }
 
 absl::Status LogitSoftcapCuda(float* x, int64_t n, float cap, cudaStream_t stream) {

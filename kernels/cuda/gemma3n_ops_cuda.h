@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "kernels/tensor_view.h"
 
 namespace matspec {
 
@@ -48,8 +49,25 @@ absl::Status AltUpCorrectCuda(float* const* pred, const float* y, const float* k
 absl::Status AltUpCoefsCuda(const float* raw, int64_t rows, int64_t n, const float* w, int64_t out_n, bool add_one,
                             float* modal_out, float* out, cudaStream_t stream);
 
-// LogitSoftcap over n values: x = cap * tanh(x / cap), cap > 0.
+// LogitSoftcap over n values: x = cap * tanh(x / cap), cap > 0; ±inf stays.
 absl::Status LogitSoftcapCuda(float* x, int64_t n, float cap, cudaStream_t stream);
+
+// Element-wise steps of the Gemma 3n layer, each the CPU loop's f32 ops:
+// x[i] *= s for i < n.
+absl::Status ScaleCuda(float* x, int64_t n, float s, cudaStream_t stream);
+// out[i] = ((a[i] + b[i]) + c[i]) / divisor (c may be null: (a + b) / divisor).
+absl::Status SumDivCuda(const float* a, const float* b, const float* c, int64_t n, float divisor, float* out,
+                        cudaStream_t stream);
+// out[r, e] = x[r, e] * scale[e] for a [rows, dim] x; scale: a device vector
+// of dim elements in its dtype.
+absl::Status ScaleColumnsCuda(const float* x, int64_t rows, int64_t dim, const VectorView& scale, float* out,
+                              cudaStream_t stream);
+// The per-layer input of layer l: pli[(j * layers + l) * p + i] =
+// (proj[j * p + i] + emb[j * p + i]) * scale for j < t, i < p.
+absl::Status PerLayerInputCuda(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers, int64_t l,
+                               float scale, float* pli, cudaStream_t stream);
+// out[i] = ids[i] < limit ? ids[i] : 0 (multimodal ids use row 0 of a smaller table).
+absl::Status ClampIdsCuda(const int32_t* ids, int64_t t, int64_t limit, int32_t* out, cudaStream_t stream);
 
 }  // namespace matspec
 

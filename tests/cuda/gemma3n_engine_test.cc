@@ -1,0 +1,157 @@
+// Gemma 3n on the GPU (engine/cuda/cuda_gemma3n_model.h), on the committed
+// tiny fixtures (tests/fixtures/gemma3n_window: f32, prompt longer than the
+// sliding window; gemma3n_kvshare: bf16, KV consumers, an id beyond the
+// per-layer vocabulary):
+//   - Hugging Face parity on the GPU (the CPU suite's 2e-3 bar) for the full
+//     model and every fixture slice, whole prompt, chunked across the window
+//     boundary and token by token;
+//   - the GPU forward agrees with the CPU forward;
+//   - rollback across the window boundary equals a cache that never saw the
+//     rejected tokens;
+//   - greedy speculative == plain for every slice of the fixture tables and
+//     k in {1, 2, 4}, through Engine with --device cuda; a KV producer may not
+//     be skipped.
+// Skips without a GPU.
+#include <cmath>
+#include <cstdio>
+
+#include "engine/cuda/cuda_gemma3n_model.h"
+#include "gtest/gtest.h"
+#include "matspec/matspec.h"
+#include "tests/testing/gemma3n_fixture.h"
+#include "tests/testing/model_loading.h"
+
+namespace matspec {
+namespace {
+
+constexpr float kHfAtol = 2e-3f;  // the CPU suite's HF parity bar (tests/TOLERANCES.md)
+
+std::unique_ptr<Engine> LoadGpu(const std::string& dir) {
+  LoadOptions lo;
+  lo.model_dir = dir;
+  lo.device = "cuda";
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
+float WorstDiff(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  float worst = 0.f;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+  return worst;
+}
+
+class CudaGemma3nTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!CudaDeviceAvailable().ok()) GTEST_SKIP() << "no CUDA device";
+    auto f = testing::LoadGemma3nFixture(GetParam(), 2);
+    ASSERT_TRUE(f.ok()) << f.status();
+    f_ = std::move(*f);
+    engine_ = LoadGpu(f_.dir);
+    ASSERT_TRUE(engine_);
+    gpu_ = dynamic_cast<CudaGemma3nModel*>(&engine_->model());
+    ASSERT_NE(gpu_, nullptr);
+  }
+
+  testing::Gemma3nFixture f_;
+  std::unique_ptr<Engine> engine_;
+  CudaGemma3nModel* gpu_ = nullptr;
+};
+
+TEST_P(CudaGemma3nTest, MatchesHuggingFaceAndTheCpuForEverySlice) {
+  const int64_t n = static_cast<int64_t>(f_.tokens.size());
+  for (const SliceView& slice : f_.slices) {
+    const std::vector<float> want = f_.Expected(slice.name);
+    ASSERT_FALSE(want.empty()) << slice.name;
+    const std::vector<float> cpu = testing::RunLogits(*f_.model, slice, f_.tokens, true);
+    for (const std::vector<int64_t>& chunks :
+         {std::vector<int64_t>{}, std::vector<int64_t>{7, 1, 1, 5, n - 14}, std::vector<int64_t>(n, 1)}) {
+      const std::vector<float> got = testing::RunLogits(*gpu_, slice, f_.tokens, true, chunks);
+      const float hf = WorstDiff(got, want);
+      EXPECT_LE(hf, kHfAtol) << slice.name << ", " << chunks.size() << " chunks";
+      std::printf("[ %s / %s / %zu chunks ] max |GPU - HF| = %.3g, max |GPU - CPU| = %.3g\n", GetParam().c_str(),
+                  slice.name.c_str(), chunks.size(), hf, WorstDiff(got, cpu));
+    }
+  }
+}
+
+TEST_P(CudaGemma3nTest, RollbackAcrossTheWindowEqualsAFreshCache) {
+  const int64_t vocab = gpu_->vocab_size();
+  const int64_t window = gpu_->gemma_config().sliding_window;
+  for (const SliceView& slice : f_.slices) {
+    auto rolled = gpu_->NewKvCache(slice, 64);
+    auto fresh = gpu_->NewKvCache(slice, 64);
+    std::vector<float> a(vocab), b(vocab);
+    auto forward = [&](KvCache* kv, const std::vector<int32_t>& t, float* logits) {
+      ForwardArgs args;
+      args.slice = &slice;
+      args.tokens = t.data();
+      args.t = static_cast<int64_t>(t.size());
+      args.kv = kv;
+      args.logits = logits;
+      const absl::Status s = gpu_->Forward(args);
+      ASSERT_TRUE(s.ok()) << s;
+    };
+    const std::vector<int32_t> prompt(f_.tokens.begin(), f_.tokens.begin() + window + 2);
+    forward(rolled.get(), prompt, a.data());
+    forward(fresh.get(), prompt, b.data());
+    std::vector<int32_t> rejected(window + 1);
+    for (int64_t i = 0; i <= window; ++i) rejected[i] = static_cast<int32_t>((i * 5 + 3) % vocab);
+    forward(rolled.get(), rejected, a.data());  // pushes the window past the prompt
+    ASSERT_TRUE(rolled->Truncate(static_cast<int64_t>(prompt.size())).ok());
+    forward(rolled.get(), {4, 9}, a.data());
+    forward(fresh.get(), {4, 9}, b.data());
+    EXPECT_EQ(a, b) << slice.name;
+  }
+}
+
+TEST_P(CudaGemma3nTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
+  auto slices = engine_->DescribeSlices(f_.dir + "/slices.csv");
+  ASSERT_TRUE(slices.ok()) << slices.status();
+  const int64_t vocab = gpu_->vocab_size();
+  for (int p = 0; p < 3; ++p) {
+    std::vector<int32_t> prompt;
+    for (int j = 0; j < 3 + p * 9; ++j) prompt.push_back(static_cast<int32_t>((p * 31 + j * 17 + 5) % vocab));
+    GenerationOptions plain;
+    plain.max_new_tokens = 32;
+    plain.stop_at_eos = false;
+    plain.speculative = false;
+    auto ref = engine_->GenerateTokens(prompt, plain);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    for (const SliceInfo& s : *slices) {
+      for (int64_t k : {1, 2, 4}) {
+        GenerationOptions o = plain;
+        o.speculative = true;
+        o.draft.slice_table = f_.dir + "/slices.csv";
+        o.draft.slice_name = s.name;
+        o.draft.draft_max = k;
+        auto r = engine_->GenerateTokens(prompt, o);
+        ASSERT_TRUE(r.ok()) << r.status();
+        EXPECT_EQ(r->tokens, ref->tokens) << s.name << " k=" << k << " prompt " << p;
+      }
+    }
+  }
+  auto stats = engine_->GenerateTokens({2, 3}, GenerationOptions{});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GT(stats->stats.gpu_weight_bytes, 0);
+  EXPECT_EQ(stats->stats.device, "cuda");
+}
+
+TEST_P(CudaGemma3nTest, SkippingAKvProducerIsRefused) {
+  const std::vector<int64_t> reserved = gpu_->ReservedLayers();
+  if (reserved.empty()) GTEST_SKIP() << GetParam() << " has no KV-sharing layers";
+  GenerationOptions o;
+  o.max_new_tokens = 4;
+  o.draft.skip = std::to_string(reserved.front());
+  auto r = engine_->GenerateTokens({2, 3, 4}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("layer " + std::to_string(reserved.front())), std::string::npos)
+      << r.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaGemma3nTest, ::testing::Values("window", "kvshare"));
+
+}  // namespace
+}  // namespace matspec
