@@ -65,28 +65,15 @@ void Gemma3nModel::Attention(int64_t l, int64_t t, int64_t past, KvCache& kv) {
     }
   }
   const int64_t src = config_.kv_source[l];  // the producer for a consumer, else l
-  AttentionParams ap;
-  ap.q = q_.data();
-  ap.q_stride = qdim;
+  AttentionParams ap =
+      Gemma3nAttentionParams(config_, l, q_.data(), kv.keys(src), kv.values(src), past, t, attn_.data());
   if (sliding && ring_kv_ != nullptr) {
     // The window buffer filled by src's FillWindow earlier in this forward.
     const int64_t wi = WindowIndex(src);
     ap.k_cache = win_k_[wi].data();
     ap.v_cache = win_v_[wi].data();
     ap.past = win_past_[wi];
-  } else {
-    ap.k_cache = kv.keys(src);
-    ap.v_cache = kv.values(src);
-    ap.past = past;
   }
-  ap.t = t;
-  ap.num_heads = b.num_heads;
-  ap.num_kv_heads = b.num_kv_heads;
-  ap.head_dim = hd;
-  ap.scale = 1.f;  // Gemma 3n: no 1/sqrt(head_dim), no attention soft-cap
-  ap.sliding_window = sliding ? config_.sliding_window : 0;
-  ap.out = attn_.data();
-  ap.out_stride = qdim;
   ap.scratch = attn_scratch_.data();
   matspec::Attention(ctx_, ap);
   Linear(ctx_, attn_.data(), qdim, t, w.o, tmp_.data(), D, false);

@@ -109,6 +109,28 @@ absl::StatusOr<std::unique_ptr<Gemma3nModel>> Gemma3nModel::Create(const Gemma3n
   return m;
 }
 
+AttentionParams Gemma3nAttentionParams(const Gemma3nConfig& config, int64_t layer, const float* q,
+                                       const float* k_cache, const float* v_cache, int64_t past, int64_t t,
+                                       float* out) {
+  const ModelConfig& b = config.base;
+  const int64_t qdim = b.num_heads * b.head_dim;
+  AttentionParams ap;
+  ap.q = q;
+  ap.q_stride = qdim;
+  ap.k_cache = k_cache;
+  ap.v_cache = v_cache;
+  ap.past = past;
+  ap.t = t;
+  ap.num_heads = b.num_heads;
+  ap.num_kv_heads = b.num_kv_heads;
+  ap.head_dim = b.head_dim;
+  ap.scale = 1.f;
+  ap.sliding_window = config.sliding[layer] ? config.sliding_window : 0;
+  ap.out = out;
+  ap.out_stride = qdim;
+  return ap;
+}
+
 absl::StatusOr<std::unique_ptr<Model>> CreateGemma3nModel(const std::string& config_json_path,
                                                           const WeightStore& store) {
   ASSIGN_OR_RETURN(Gemma3nConfig config, LoadGemma3nConfig(config_json_path));

@@ -31,6 +31,7 @@
 #include "engine/gemma3n_kv_cache.h"
 #include "engine/model.h"
 #include "engine/weight_store.h"
+#include "kernels/attention.h"
 #include "kernels/cpu_context.h"
 #include "kernels/tensor_view.h"
 
@@ -138,6 +139,14 @@ class Gemma3nModel final : public Model {
   std::vector<std::vector<float>> win_k_, win_v_;
   std::vector<int64_t> win_past_;
 };
+
+// The attention of Gemma 3n layer `layer` over a contiguous cache: t new
+// tokens after `past`, q and out rows [t, heads * head_dim] packed, scale 1 (no
+// 1/sqrt(head_dim), no soft-cap), the layer type's sliding window. Shared by
+// the CPU and CUDA forwards; the caller sets the scratch if its kernel needs one.
+AttentionParams Gemma3nAttentionParams(const Gemma3nConfig& config, int64_t layer, const float* q,
+                                       const float* k_cache, const float* v_cache, int64_t past, int64_t t,
+                                       float* out);
 
 // Reads config.json at `config_json_path` and binds the model to `store`.
 absl::StatusOr<std::unique_ptr<Model>> CreateGemma3nModel(const std::string& config_json_path,

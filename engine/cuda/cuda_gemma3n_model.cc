@@ -207,20 +207,8 @@ absl::Status CudaGemma3nModel::Attention(int64_t l, int64_t t, int64_t past, Cud
     RETURN_IF_ERROR(Norm(values, VectorView{}, b.rms_norm_eps, t * b.num_kv_heads, hd, values, s));
   }
   const int64_t src = config_.kv_source[l];  // the producer for a consumer, else l
-  AttentionParams ap;
-  ap.q = F(q_);
-  ap.q_stride = qdim;
-  ap.k_cache = kv.device_keys(src);
-  ap.v_cache = kv.device_values(src);
-  ap.past = past;
-  ap.t = t;
-  ap.num_heads = b.num_heads;
-  ap.num_kv_heads = b.num_kv_heads;
-  ap.head_dim = hd;
-  ap.scale = 1.f;  // Gemma 3n: no 1/sqrt(head_dim), no attention soft-cap
-  ap.sliding_window = sliding ? config_.sliding_window : 0;
-  ap.out = F(attn_);
-  ap.out_stride = qdim;
+  const AttentionParams ap = Gemma3nAttentionParams(config_, l, F(q_), kv.device_keys(src), kv.device_values(src),
+                                                    past, t, F(attn_));
   RETURN_IF_ERROR(AttentionCuda(ap, ctx_->workspace(), s));
   return Linear(F(attn_), qdim, t, w.o, F(tmp_), D);
 }
