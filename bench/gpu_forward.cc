@@ -1,5 +1,6 @@
-// GPU forward-pass benchmark (CUDA builds only): the costs that decide
-// speculative speed-ups on the GPU, measured with CUDA events in one run.
+// GPU forward-pass benchmark (CUDA builds only; llama family or gemma3n): the
+// costs that decide speculative speed-ups on the GPU, measured with CUDA events
+// in one run.
 //   - device-to-device copy bandwidth (the practical roofline) and the
 //     nominal peak from the device attributes;
 //   - a plain decode step (T = 1, full model, last-row logits): time, tokens/s,
@@ -30,14 +31,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "draft/slice_spec.h"
-#include "engine/cuda/cuda_llama_model.h"
+#include "engine/cuda/create_cuda_model.h"
 #include "engine/model_config.h"
 #include "engine/weight_store.h"
 
 namespace {
 
 using matspec::CudaKvCache;
-using matspec::CudaLlamaModel;
+using matspec::CudaModel;
 using matspec::SliceView;
 
 struct Args {
@@ -108,13 +109,12 @@ int main(int argc, char** argv) {
                  "[--draft-vocab N]\n";
     return 2;
   }
-  auto config = matspec::LoadModelConfig(args.model + "/config.json");
-  Check(config.status(), "config");
   auto store = matspec::WeightStore::Open(args.model);
   Check(store.status(), "weights");
-  auto model_or = CudaLlamaModel::Create(*config, **store);
+  auto model_or = matspec::CreateCudaModel(args.model, **store);  // llama family or gemma3n
   Check(model_or.status(), "upload");
-  CudaLlamaModel& model = **model_or;
+  CudaModel& model = **model_or;
+  const matspec::ModelConfig* config = &model.config();
   cudaStream_t s = model.context().stream();
   const int64_t vocab = config->vocab_size;
 
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     for (const std::string& name : args.slices) {
       auto spec = matspec::FindSlice(*table, name, args.table);
       Check(spec.status(), "slice");
-      auto view = matspec::ValidateSlice(*spec, *config);
+      auto view = matspec::ValidateSlice(*spec, *config, model.ReservedLayers());
       Check(view.status(), "slice");
       drafts.push_back(*view);
     }
@@ -241,15 +241,19 @@ int main(int argc, char** argv) {
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2] * 1e-3;
   };
-  const double graph_step = time_graph(full);
-  std::cout << absl::StrFormat("decode step replayed as a CUDA graph (as the engine replays draft steps): %.3f ms, "
-                               "%.1f tokens/s, %.0f GB/s = %.1f%% of D2D copy, %.1f%% of nominal peak\n\n",
-                               graph_step * 1e3, 1.0 / graph_step, bytes / graph_step / 1e9,
-                               100 * bytes / graph_step / copy_bw, 100 * bytes / graph_step / nominal);
-  for (const SliceView& d : drafts) {
-    const double v = time_graph(d);
-    std::cout << absl::StrFormat("draft step \"%s\" as a CUDA graph: %.3f ms, c = %.3f of the graph decode step\n",
-                                 d.name, v * 1e3, v / graph_step);
+  if (model.supports_device_length()) {
+    const double graph_step = time_graph(full);
+    std::cout << absl::StrFormat("decode step replayed as a CUDA graph (as the engine replays rounds): %.3f ms, "
+                                 "%.1f tokens/s, %.0f GB/s = %.1f%% of D2D copy, %.1f%% of nominal peak\n\n",
+                                 graph_step * 1e3, 1.0 / graph_step, bytes / graph_step / 1e9,
+                                 100 * bytes / graph_step / copy_bw, 100 * bytes / graph_step / nominal);
+    for (const SliceView& d : drafts) {
+      const double v = time_graph(d);
+      std::cout << absl::StrFormat("draft step \"%s\" as a CUDA graph: %.3f ms, c = %.3f of the graph decode step\n",
+                                   d.name, v * 1e3, v / graph_step);
+    }
+  } else {
+    std::cout << "(this architecture has no device-length forward: no CUDA-graph rows)\n";
   }
   std::cout << "\n";
   std::cout << "| measurement | time (ms) | tokens/s | weight GB/s | % of D2D copy | % of nominal peak | ratio to decode step |\n";

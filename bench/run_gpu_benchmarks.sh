@@ -5,7 +5,7 @@
 # BIN_DIR holds matspec, speculative_e2e and gpu_forward (default build-cuda/bin);
 # results go to OUT_DIR (default bench/gpu-results), one file per measurement.
 # The 3.2 B random llama is written to /tmp/llama-3b-random if missing (numpy,
-# about a minute, 6.4 GB).
+# about a minute, 6.4 GB), the E4B-shaped random Gemma 3n to /tmp/gemma3n-e4b-random.
 set -euo pipefail
 bin=${1:-build-cuda/bin}
 out=${2:-bench/gpu-results}
@@ -22,6 +22,16 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.mem,clocks.max.sm --format=c
   --context 256 --reps 50 --draft-vocab 32768 | tee "$out/gpu_forward_3b.md"
 "$bin/gpu_forward" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
   --slices half,quarter,eighth --context 64 --reps 200 | tee "$out/gpu_forward_tiny.md"
+
+# Gemma 3n (issue 5): decode vs roofline and c for the E2B and E2.49B slices on the E4B-shaped random
+# checkpoint (about 15 GB, written on demand).
+gemma=/tmp/gemma3n-e4b-random
+if [ ! -f $gemma/config.json ]; then
+  python3 tools/make_random_gemma3n.py --out $gemma > "$out/make_random_gemma3n.log"
+fi
+"$bin/gpu_forward" -m $gemma --matformer-config-path matformer_configs/gemma3n.csv \
+  --slices "Config for official E2B Model,Config for E2.49B (block-level)" --context 256 --reps 30 \
+  | tee "$out/gpu_forward_gemma3n_e4b.md"
 
 # (d): speculative vs plain, with acceptance, on the bundled model and the large one.
 "$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \

@@ -21,8 +21,7 @@
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
 #ifdef MATSPEC_WITH_CUDA
-#include "engine/cuda/cuda_gemma3n_model.h"
-#include "engine/cuda/cuda_llama_model.h"
+#include "engine/cuda/create_cuda_model.h"
 #include "engine/cuda/cuda_round_runner.h"
 #endif
 
@@ -107,9 +106,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
     ASSIGN_OR_RETURN(s.config, ParseModelConfig(config_text, config_path));
   }
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
-  if (cuda && gemma3n) {
+  if (cuda) {
 #ifdef MATSPEC_WITH_CUDA
-    absl::StatusOr<std::unique_ptr<CudaGemma3nModel>> gpu_model = CudaGemma3nModel::Create(config_path, *s.store);
+    absl::StatusOr<std::unique_ptr<CudaModel>> gpu_model = CreateCudaModel(options.model_dir, *s.store);
     if (!gpu_model.ok()) {
       return absl::Status(gpu_model.status().code(), absl::StrCat("--device cuda: ", gpu_model.status().message()));
     }
@@ -119,14 +118,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   } else if (gemma3n) {
     ASSIGN_OR_RETURN(s.model, CreateGemma3nModel(config_path, *s.store));
     s.config = s.model->config();
-  } else if (cuda) {
-#ifdef MATSPEC_WITH_CUDA
-    absl::StatusOr<std::unique_ptr<CudaLlamaModel>> gpu_model = CudaLlamaModel::Create(s.config, *s.store);
-    if (!gpu_model.ok()) {
-      return absl::Status(gpu_model.status().code(), absl::StrCat("--device cuda: ", gpu_model.status().message()));
-    }
-    s.model = std::move(*gpu_model);
-#endif
   } else {
     ASSIGN_OR_RETURN(s.model, LlamaModel::Create(s.config, *s.store));
   }
