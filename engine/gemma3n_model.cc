@@ -113,21 +113,10 @@ AttentionParams Gemma3nAttentionParams(const Gemma3nConfig& config, int64_t laye
                                        const float* k_cache, const float* v_cache, int64_t past, int64_t t,
                                        float* out) {
   const ModelConfig& b = config.base;
-  const int64_t qdim = b.num_heads * b.head_dim;
-  AttentionParams ap;
-  ap.q = q;
-  ap.q_stride = qdim;
-  ap.k_cache = k_cache;
-  ap.v_cache = v_cache;
-  ap.past = past;
-  ap.t = t;
-  ap.num_heads = b.num_heads;
-  ap.num_kv_heads = b.num_kv_heads;
-  ap.head_dim = b.head_dim;
-  ap.scale = 1.f;
+  AttentionParams ap =
+      PackedAttentionParams(b.num_heads, b.num_kv_heads, b.head_dim, q, k_cache, v_cache, past, t, out);
+  ap.scale = 1.f;  // Gemma 3n: no 1/sqrt(head_dim), no attention soft-cap
   ap.sliding_window = config.sliding[layer] ? config.sliding_window : 0;
-  ap.out = out;
-  ap.out_stride = qdim;
   return ap;
 }
 

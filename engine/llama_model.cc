@@ -82,21 +82,8 @@ int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, c
 
 AttentionParams LlamaAttentionParams(const ModelConfig& config, const float* q, const float* k_cache,
                                      const float* v_cache, int64_t past, int64_t t, float* out) {
-  const int64_t qdim = config.num_heads * config.head_dim;
-  AttentionParams ap;
-  ap.q = q;
-  ap.q_stride = qdim;
-  ap.k_cache = k_cache;
-  ap.v_cache = v_cache;
-  ap.past = past;
-  ap.t = t;
-  ap.num_heads = config.num_heads;
-  ap.num_kv_heads = config.num_kv_heads;
-  ap.head_dim = config.head_dim;
-  ap.scale = 1.f / std::sqrt(static_cast<float>(config.head_dim));
-  ap.out = out;
-  ap.out_stride = qdim;
-  return ap;
+  return PackedAttentionParams(config.num_heads, config.num_kv_heads, config.head_dim, q, k_cache, v_cache, past, t,
+                               out);
 }
 
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig& config,

@@ -8,6 +8,7 @@
 #ifndef MATSPEC_KERNELS_ATTENTION_H_
 #define MATSPEC_KERNELS_ATTENTION_H_
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/cpu_context.h"
@@ -31,6 +32,28 @@ struct AttentionParams {
   int64_t out_stride = 0;
   float* scratch = nullptr;        // >= AttentionScratchFloats(...) floats
 };
+
+// Parameters for t new tokens after `past` over contiguous caches, with q and
+// out rows packed ([t, num_heads * head_dim]); scale 1/sqrt(head_dim), no
+// soft-cap, no window, no scratch: callers change what their model needs.
+inline AttentionParams PackedAttentionParams(int64_t num_heads, int64_t num_kv_heads, int64_t head_dim,
+                                             const float* q, const float* k_cache, const float* v_cache,
+                                             int64_t past, int64_t t, float* out) {
+  AttentionParams ap;
+  ap.q = q;
+  ap.q_stride = num_heads * head_dim;
+  ap.k_cache = k_cache;
+  ap.v_cache = v_cache;
+  ap.past = past;
+  ap.t = t;
+  ap.num_heads = num_heads;
+  ap.num_kv_heads = num_kv_heads;
+  ap.head_dim = head_dim;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(head_dim));
+  ap.out = out;
+  ap.out_stride = num_heads * head_dim;
+  return ap;
+}
 
 // Scratch (floats) the CPU kernel needs for these dimensions and thread count.
 int64_t AttentionScratchFloats(int64_t kv_len, int num_threads);
