@@ -14,6 +14,7 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/embedding_cuda.h"
 #include "kernels/cuda/gemma3n_ops_cuda.h"
+#include "kernels/cuda/kv_append_cuda.h"
 #include "kernels/cuda/matmul_cuda.h"
 #include "kernels/cuda/positions_cuda.h"
 #include "kernels/cuda/rms_norm_cuda.h"
@@ -144,6 +145,8 @@ absl::Status CudaGemma3nModel::EnsureCapacity(int64_t t) {
   RETURN_IF_ERROR(coefs_.Reserve(t * N * N * f));
   for (DeviceBuffer* buf : {&gpl_, &pl_emb_, &pl_up_}) RETURN_IF_ERROR(buf->Reserve(t * P * f));
   RETURN_IF_ERROR(positions_.Reserve(t * sizeof(int64_t)));
+  RETURN_IF_ERROR(k_new_.Reserve(t * b.num_kv_heads * b.head_dim * f));
+  RETURN_IF_ERROR(v_new_.Reserve(t * b.num_kv_heads * b.head_dim * f));
   RETURN_IF_ERROR(ids_pl_.Reserve(t * sizeof(int32_t)));
   const DType wt = layers_.empty() ? embed_.dtype : layers_[0].q.dtype;
   const int64_t widest = std::max({D, qdim, F, P, R});
@@ -184,7 +187,8 @@ absl::Status CudaGemma3nModel::Router(const Gemma3nLayerWeights& w, const float*
   return Linear(F(tmp_), D, t, w.router, raw, N);
 }
 
-absl::Status CudaGemma3nModel::Attention(int64_t l, int64_t t, int64_t past, CudaKvCache& kv) {
+absl::Status CudaGemma3nModel::Attention(int64_t l, int64_t t, int64_t past, const int64_t* d_past,
+                                         CudaKvCache& kv) {
   const ModelConfig& b = config_.base;
   const Gemma3nLayerWeights& w = layers_[l];
   const int64_t D = b.hidden_size, hd = b.head_dim;
@@ -198,18 +202,28 @@ absl::Status CudaGemma3nModel::Attention(int64_t l, int64_t t, int64_t past, Cud
   RETURN_IF_ERROR(Norm(F(q_), w.q_norm, b.rms_norm_eps, t * b.num_heads, hd, F(q_), s));
   RETURN_IF_ERROR(ApplyRopeCuda({F(q_), qdim, t, b.num_heads, hd, pos, theta}, s));
   if (!config_.IsConsumer(l)) {
-    float* keys = kv.device_keys(l) + past * kvdim;
-    float* values = kv.device_values(l) + past * kvdim;
+    // With a host length k and v go straight into the cache rows; with a
+    // device length into k_new_/v_new_, then appended at *d_past.
+    float* keys = d_past ? F(k_new_) : kv.device_keys(l) + past * kvdim;
+    float* values = d_past ? F(v_new_) : kv.device_values(l) + past * kvdim;
     RETURN_IF_ERROR(Linear(F(an_), D, t, w.k, keys, kvdim));
     RETURN_IF_ERROR(Norm(keys, w.k_norm, b.rms_norm_eps, t * b.num_kv_heads, hd, keys, s));
     RETURN_IF_ERROR(ApplyRopeCuda({keys, kvdim, t, b.num_kv_heads, hd, pos, theta}, s));
     RETURN_IF_ERROR(Linear(F(an_), D, t, w.v, values, kvdim));
     RETURN_IF_ERROR(Norm(values, VectorView{}, b.rms_norm_eps, t * b.num_kv_heads, hd, values, s));
+    if (d_past != nullptr) {
+      RETURN_IF_ERROR(KvAppendCuda(keys, kvdim, t, kvdim, d_past, kv.device_keys(l), s));
+      RETURN_IF_ERROR(KvAppendCuda(values, kvdim, t, kvdim, d_past, kv.device_values(l), s));
+    }
   }
   const int64_t src = config_.kv_source[l];  // the producer for a consumer, else l
   const AttentionParams ap = Gemma3nAttentionParams(config_, l, F(q_), kv.device_keys(src), kv.device_values(src),
                                                     past, t, F(attn_));
-  RETURN_IF_ERROR(AttentionCuda(ap, ctx_->workspace(), s));
+  if (d_past != nullptr) {
+    RETURN_IF_ERROR(AttentionCudaDeviceLength(ap, d_past, kv.capacity(), ctx_->workspace(), s));
+  } else {
+    RETURN_IF_ERROR(AttentionCuda(ap, ctx_->workspace(), s));
+  }
   return Linear(F(attn_), qdim, t, w.o, F(tmp_), D);
 }
 
@@ -227,7 +241,8 @@ absl::Status CudaGemma3nModel::Mlp(int64_t l, int64_t width, int64_t t) {
   return Linear(F(gate_), ld, t, w.down.FirstCols(width), F(tmp_), D);
 }
 
-absl::Status CudaGemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, CudaKvCache& kv) {
+absl::Status CudaGemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
+                                        CudaKvCache& kv) {
   const ModelConfig& b = config_.base;
   const Gemma3nLayerWeights& w = layers_[l];
   const int64_t D = b.hidden_size, N = config_.altup_num_inputs, act = config_.altup_active_idx;
@@ -255,7 +270,7 @@ absl::Status CudaGemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int
   RETURN_IF_ERROR(AddInPlaceCuda(F(lau_), F(an_), t * D, s));
 
   // Attention, then hmid = ((a + post_attn_norm(attn)) + lau) / sqrt(2).
-  RETURN_IF_ERROR(Attention(l, t, past, kv));
+  RETURN_IF_ERROR(Attention(l, t, past, d_past, kv));
   RETURN_IF_ERROR(Norm(F(tmp_), w.post_attn_norm, eps, t, D, F(tmp_), s));
   RETURN_IF_ERROR(SumDivCuda(a, F(tmp_), F(lau_), t * D, std::sqrt(2.f), F(hmid_), s));
 
@@ -290,8 +305,8 @@ absl::Status CudaGemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int
   return absl::OkStatus();
 }
 
-absl::Status CudaGemma3nModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                             CudaKvCache& kv, float* logits, bool all_logits) {
+absl::Status CudaGemma3nModel::CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                            const CudaKvCache& kv) const {
   const ModelConfig& b = config_.base;
   RETURN_IF_ERROR(cpu_->CheckSlice(slice));
   RETURN_IF_ERROR(kv.status());
@@ -311,12 +326,34 @@ absl::Status CudaGemma3nModel::ForwardDevice(const SliceView& slice, const int32
                                                      l, " of slice \"", slice.name, "\""));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CudaGemma3nModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                             CudaKvCache& kv, float* logits, bool all_logits) {
+  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
   RETURN_IF_ERROR(kv.CheckRoom(t));
-  const int64_t past = kv.length();
+  RETURN_IF_ERROR(Queue(slice, tokens, t, kv, kv.length(), nullptr, logits, all_logits));
+  kv.Advance(t);
+  return absl::OkStatus();
+}
+
+absl::Status CudaGemma3nModel::ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                                   CudaKvCache& kv, float* logits, bool all_logits) {
+  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
+  return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
+}
+
+absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                     int64_t past, const int64_t* d_past, float* logits, bool all_logits) {
+  const ModelConfig& b = config_.base;
   const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
   const cudaStream_t s = ctx_->stream();
-  RETURN_IF_ERROR(FillPositionsCuda(past, t, positions_.As<int64_t>(), s));
-
+  if (d_past != nullptr) {
+    RETURN_IF_ERROR(RopePositionsCuda(d_past, 0, t, positions_.As<int64_t>(), s));
+  } else {
+    RETURN_IF_ERROR(FillPositionsCuda(past, t, positions_.As<int64_t>(), s));
+  }
   // Scaled embedding = stream 0; per-layer inputs; streams 1..N-1.
   RETURN_IF_ERROR(EmbeddingGatherCuda(embed_, tokens, t, std::sqrt(static_cast<float>(D)), F(streams_[0]), s));
   RETURN_IF_ERROR(PerLayerInputs(tokens, t, slice));
@@ -324,8 +361,8 @@ absl::Status CudaGemma3nModel::ForwardDevice(const SliceView& slice, const int32
     RETURN_IF_ERROR(Linear(F(streams_[0]), D, t, altup_proj_[i - 1], F(streams_[i]), D));
     RETURN_IF_ERROR(MatchMagnitudeCuda(F(streams_[i]), F(streams_[0]), t, D, kGemma3nMagnitudeFloor, s));
   }
-  for (int64_t l : slice.layers) RETURN_IF_ERROR(RunLayer(l, slice.ffn_widths[l], t, past, kv));
-  kv.Advance(t);
+  for (int64_t l : slice.layers) RETURN_IF_ERROR(RunLayer(l, slice.ffn_widths[l], t, past, d_past, kv));
+  if (d_past != nullptr) RETURN_IF_ERROR(AddToCounterCuda(kv.device_length(), t, s));
   if (logits == nullptr) return absl::OkStatus();
 
   // Collapse the streams (mean of stream 0 and the rescaled unembedded others), norm, head, soft-cap.

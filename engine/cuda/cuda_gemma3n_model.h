@@ -23,8 +23,9 @@
 //   CPU's rings hold 512 + 64 positions for the 16 sliding owners.
 // - Slice checks, parameter and byte counts are the CPU model's (it is kept
 //   for them: its views point into the host store and are never read here).
-// - No device-length forward yet: rounds are queued kernel by kernel, not
-//   replayed as CUDA graphs.
+// - ForwardDeviceLength (the cache length read from device memory) is the
+//   same forward with k/v appended at the device offset, so rounds replay as
+//   CUDA graphs as for llama.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 
@@ -59,6 +60,9 @@ class CudaGemma3nModel final : public CudaModel {
 
   absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
                              float* logits, bool all_logits) override;
+  bool supports_device_length() const override { return true; }
+  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                   float* logits, bool all_logits) override;
   absl::Status EnsureCapacity(int64_t t) override;
   int64_t device_weight_bytes() const override { return static_cast<int64_t>(weights_.size()); }
   // Bytes of the per-layer embedding table held in pinned host memory.
@@ -70,8 +74,15 @@ class CudaGemma3nModel final : public CudaModel {
   absl::Status PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice);
   // out[t, N] = router pre-activations of x; then coefs via AltUpCoefsCuda.
   absl::Status Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* raw);
-  absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, CudaKvCache& kv);
-  absl::Status Attention(int64_t layer, int64_t t, int64_t past, CudaKvCache& kv);
+  // Checks the arguments of a forward of t tokens over kv (not its room).
+  absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
+  // Queues the forward. d_past == nullptr: the cache length is `past` (host);
+  // else it is *d_past, read on the device, and k/v go through k_new_/v_new_.
+  absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
+                     const int64_t* d_past, float* logits, bool all_logits);
+  absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
+                        CudaKvCache& kv);
+  absl::Status Attention(int64_t layer, int64_t t, int64_t past, const int64_t* d_past, CudaKvCache& kv);
   absl::Status Mlp(int64_t layer, int64_t width, int64_t t);
   absl::Status Linear(const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y, int64_t y_ld);
 
@@ -97,7 +108,7 @@ class CudaGemma3nModel final : public CudaModel {
   int64_t capacity_t_ = 0;
   std::vector<DeviceBuffer> streams_, pred_;  // N each, [t, D]
   DeviceBuffer pli_, an_, lau_, low_, q_, attn_, tmp_, hmid_, y_, gate_, up_, raw_, coefs_, gpl_, pl_emb_, pl_up_;
-  DeviceBuffer positions_, ids_pl_;
+  DeviceBuffer positions_, ids_pl_, k_new_, v_new_;
 };
 
 }  // namespace matspec

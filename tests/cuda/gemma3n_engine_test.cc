@@ -10,7 +10,9 @@
 //     rejected tokens;
 //   - greedy speculative == plain for every slice of the fixture tables and
 //     k in {1, 2, 4}, through Engine with --device cuda; a KV producer may not
-//     be skipped.
+//     be skipped;
+//   - rounds replayed as CUDA graphs give the tokens of rounds queued kernel by
+//     kernel (greedy and sampling).
 // Skips without a GPU.
 #include <cmath>
 #include <cstdio>
@@ -26,10 +28,11 @@ namespace {
 
 constexpr float kHfAtol = 2e-3f;  // the CPU suite's HF parity bar (tests/TOLERANCES.md)
 
-std::unique_ptr<Engine> LoadGpu(const std::string& dir) {
+std::unique_ptr<Engine> LoadGpu(const std::string& dir, bool graphs = true) {
   LoadOptions lo;
   lo.model_dir = dir;
   lo.device = "cuda";
+  lo.cuda_graphs = graphs;
   absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
   EXPECT_TRUE(e.ok()) << e.status();
   return e.ok() ? std::move(*e) : nullptr;
@@ -149,6 +152,34 @@ TEST_P(CudaGemma3nTest, SkippingAKvProducerIsRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string(r.status().message()).find("layer " + std::to_string(reserved.front())), std::string::npos)
       << r.status();
+}
+
+TEST_P(CudaGemma3nTest, GraphRoundsGiveTheTokensOfQueuedRounds) {
+  std::unique_ptr<Engine> queued = LoadGpu(f_.dir, /*graphs=*/false);
+  ASSERT_TRUE(queued);
+  auto slices = engine_->DescribeSlices(f_.dir + "/slices.csv");
+  ASSERT_TRUE(slices.ok()) << slices.status();
+  const std::vector<int32_t> prompt(f_.tokens.begin(), f_.tokens.begin() + 9);
+  for (const SliceInfo& s : *slices) {
+    for (int sampled = 0; sampled < 2; ++sampled) {
+      GenerationOptions o;
+      o.max_new_tokens = 24;
+      o.stop_at_eos = false;
+      o.draft.slice_table = f_.dir + "/slices.csv";
+      o.draft.slice_name = s.name;
+      o.draft.draft_max = 3;
+      if (sampled) {
+        o.temperature = 0.9;
+        o.seed = 5;
+      }
+      auto g = engine_->GenerateTokens(prompt, o);
+      auto q = queued->GenerateTokens(prompt, o);
+      ASSERT_TRUE(g.ok() && q.ok());
+      EXPECT_EQ(g->tokens, q->tokens) << s.name << (sampled ? " sampled" : " greedy");
+      EXPECT_EQ(g->stats.cuda_graph_launches, g->stats.rounds) << s.name;
+      EXPECT_EQ(q->stats.cuda_graph_launches, 0) << s.name;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaGemma3nTest, ::testing::Values("window", "kvshare"));
