@@ -1,5 +1,6 @@
-// CUDA matmul: the skinny kernel for t <= 16 with 16-bit weights, otherwise an
-// activation conversion kernel + cublasGemmEx (see matmul_cuda.h).
+// CUDA matmul: for t <= 16 with 16-bit weights the skinny kernel (or, for views
+// it cannot read, a warp-per-row kernel), otherwise an activation conversion
+// kernel + cublasGemmEx (see matmul_cuda.h).
 //
 // cuBLAS is column-major. The row-major weight W [n, k] with leading dimension
 // ld is, read column-major, the k x n matrix W^T with lda = ld; x [t, k] is the
@@ -51,17 +52,20 @@ cudaDataType_t CublasType(DType d) {
   return CUDA_R_32F;
 }
 
-// Row gather outside the skinny kernel's contract (f32 weights, t > 16,
-// unaligned views): one warp per (gathered row, token), f32 x as on the CPU.
+// Products outside the skinny kernel's contract that must keep x in f32: a
+// row gather (f32 weights, t > 16, unaligned views), and 16-bit weights with
+// t <= 16 whose view the skinny kernel cannot read with 16-byte loads (e.g. a
+// LAuReL up-projection of rank 4). One warp per (row, token), f32 x as on the
+// CPU; row_ids == nullptr means rows 0 .. n-1.
 template <DType D>
-__global__ void GatherRowsKernel(const void* w, int64_t row_bytes, int64_t k, const int32_t* row_ids, int64_t n,
-                                 const float* x, int64_t x_ld, int64_t t, float* y, int64_t y_ld, bool accumulate) {
+__global__ void RowsKernel(const void* w, int64_t row_bytes, int64_t k, const int32_t* row_ids, int64_t n,
+                           const float* x, int64_t x_ld, int64_t t, float* y, int64_t y_ld, bool accumulate) {
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
   const int lane = threadIdx.x % 32;
   for (int64_t item = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; item < n * t;
        item += warps) {
     const int64_t j = item / n;
-    const int64_t row = row_ids[item - j * n];
+    const int64_t row = row_ids != nullptr ? row_ids[item - j * n] : item - j * n;
     const void* wr = static_cast<const char*>(w) + row * row_bytes;
     float acc = 0.f;
     for (int64_t c = lane; c < k; c += 32) acc = fmaf(cuda_detail::LoadF32<D>(wr, c), x[j * x_ld + c], acc);
@@ -73,27 +77,16 @@ __global__ void GatherRowsKernel(const void* w, int64_t row_bytes, int64_t k, co
   }
 }
 
-absl::Status GatherRows(const MatMulParams& p, cudaStream_t stream) {
-  if (p.num_row_ids == 0 || p.t == 0) return absl::OkStatus();
-  const unsigned grid = cuda_detail::GridFor(p.num_row_ids * p.t * 32, kThreads);
+// The gathered rows (p.row_ids) or all p.w.rows rows through RowsKernel.
+absl::Status Rows(const MatMulParams& p, cudaStream_t stream) {
+  const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows;
+  if (n == 0 || p.t == 0) return absl::OkStatus();
+  const unsigned grid = cuda_detail::GridFor(n * p.t * 32, kThreads);
   const int64_t row_bytes = p.w.ld * DTypeSize(p.w.dtype);
-  switch (p.w.dtype) {
-    case DType::kBF16:
-      GatherRowsKernel<DType::kBF16><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
-                                                                    p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
-                                                                    p.accumulate);
-      break;
-    case DType::kF16:
-      GatherRowsKernel<DType::kF16><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
-                                                                   p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
-                                                                   p.accumulate);
-      break;
-    case DType::kF32:
-      GatherRowsKernel<DType::kF32><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids,
-                                                                   p.num_row_ids, p.x, p.x_ld, p.t, p.y, p.y_ld,
-                                                                   p.accumulate);
-      break;
-  }
+  cuda_detail::DispatchDType(p.w.dtype, [&]<DType D>() {
+    RowsKernel<D><<<grid, kThreads, 0, stream>>>(p.w.data, row_bytes, p.w.cols, p.row_ids, n, p.x, p.x_ld, p.t, p.y,
+                                                 p.y_ld, p.accumulate);
+  });
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
 }
@@ -117,7 +110,7 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
   if (t > kIntMax || n > kIntMax || k > kIntMax || p.w.ld > kIntMax || p.x_ld > kIntMax || p.y_ld > kIntMax) {
     return absl::InvalidArgumentError("MatMulCuda: a dimension exceeds cuBLAS's int range");
   }
-  if (k == 0 && p.row_ids != nullptr) return GatherRows(p, stream);  // writes 0 into the gathered columns
+  if (k == 0 && p.row_ids != nullptr) return Rows(p, stream);  // writes 0 into the gathered columns
   if (k == 0) {  // empty sum: y = 0, or y unchanged when accumulating
     if (!p.accumulate) {
       CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(p.y, static_cast<size_t>(p.y_ld) * sizeof(float), 0,
@@ -127,9 +120,12 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
     return absl::OkStatus();
   }
 
-  // Decode-sized products with 16-bit weights: the bandwidth-bound kernel.
+  // Decode-sized products with 16-bit weights: the bandwidth-bound kernel, or
+  // (views it cannot read) the warp-per-row one; both keep x in f32, so every
+  // decode, draft and verification step multiplies f32 activations.
   if (SkinnyMatMulCudaApplies(p)) return SkinnyMatMulCuda(p, stream);
-  if (p.row_ids != nullptr) return GatherRows(p, stream);
+  if (p.row_ids != nullptr) return Rows(p, stream);
+  if (p.w.dtype != DType::kF32 && t <= kSkinnyMatMulMaxRows) return Rows(p, stream);
 
   const void* b = p.x;
   int64_t ldb = p.x_ld;

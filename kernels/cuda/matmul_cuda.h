@@ -3,11 +3,16 @@
 // dimension (a FirstRows / FirstCols slice of the FFN is passed as it is: no
 // weight is ever copied).
 //
-// Two paths. For t <= 16 rows with bf16/f16 weights and 16-byte alignment,
-// SkinnyMatMulCuda (skinny_matmul_cuda.h): f32 x, no rounding, bandwidth-bound.
+// Paths. For t <= 16 rows with bf16/f16 weights and 16-byte alignment,
+// SkinnyMatMulCuda (skinny_matmul_cuda.h): f32 x, no rounding, bandwidth-bound;
+// t <= 16 with bf16/f16 weights the skinny kernel cannot read (a leading
+// dimension not a multiple of 8, e.g. a rank-4 LAuReL projection, or
+// unaligned pointers) takes a warp-per-row kernel, also with f32 x, so that
+// every decode, draft and verification product keeps x in f32 (rounding x
+// there made a tiny Gemma 3n differ from the CPU by 0.1 in its logits).
 // Otherwise cuBLAS, described here. A row gather (MatMulParams::row_ids, in
-// device memory) takes the skinny kernel when it applies, else a warp-per-row
-// kernel with f32 x; cuBLAS is never used for it.
+// device memory) takes the skinny kernel when it applies, else the
+// warp-per-row kernel; cuBLAS is never used for it.
 //
 // Precision choice (cuBLAS path). Activations are f32 (as on the CPU) but cuBLAS has no
 // bf16 x f32 product, so for bf16 (f16) weights x is first rounded to bf16
