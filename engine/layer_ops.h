@@ -34,13 +34,7 @@ inline void Linear(const CpuContext& ctx, const float* x, int64_t x_ld, int64_t 
 // are -inf.
 inline void HeadLogits(const CpuContext& ctx, const float* x, int64_t hidden, int64_t rows, const MatrixView& head,
                        const SliceView& slice, int64_t vocab, float* logits) {
-  MatMulParams p;
-  p.x = x;
-  p.x_ld = hidden;
-  p.t = rows;
-  p.w = head;
-  p.y = logits;
-  p.y_ld = vocab;
+  MatMulParams p{x, hidden, rows, head, logits, vocab, false};
   if (slice.head_ids) {
     MaskLogitsTail(logits, rows, vocab, 0);
     p.row_ids = slice.head_ids->data();

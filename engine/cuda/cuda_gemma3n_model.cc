@@ -305,16 +305,9 @@ absl::Status CudaGemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int
   return absl::OkStatus();
 }
 
-absl::Status CudaGemma3nModel::CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                            const CudaKvCache& kv) const {
+absl::Status CudaGemma3nModel::CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const {
   const ModelConfig& b = config_.base;
   RETURN_IF_ERROR(cpu_->CheckSlice(slice));
-  RETURN_IF_ERROR(kv.status());
-  if (t < 1 || tokens == nullptr) return absl::InvalidArgumentError("ForwardDevice: no tokens");
-  if (t > capacity_t_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ForwardDevice: ", t, " tokens but scratch for ", capacity_t_, " (call EnsureCapacity)"));
-  }
   if (kv.num_layers() != b.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("KV cache has ", kv.num_layers(), " layers; the model has ",
                                                    b.num_layers));
@@ -327,21 +320,6 @@ absl::Status CudaGemma3nModel::CheckForward(const SliceView& slice, const int32_
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status CudaGemma3nModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                             CudaKvCache& kv, float* logits, bool all_logits) {
-  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
-  RETURN_IF_ERROR(kv.CheckRoom(t));
-  RETURN_IF_ERROR(Queue(slice, tokens, t, kv, kv.length(), nullptr, logits, all_logits));
-  kv.Advance(t);
-  return absl::OkStatus();
-}
-
-absl::Status CudaGemma3nModel::ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                                   CudaKvCache& kv, float* logits, bool all_logits) {
-  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
-  return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
 }
 
 absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,

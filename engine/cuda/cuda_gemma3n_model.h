@@ -58,11 +58,6 @@ class CudaGemma3nModel final : public CudaModel {
   int64_t WeightBytesRead(const SliceView& slice) const override { return cpu_->WeightBytesRead(slice); }
   std::vector<int64_t> ReservedLayers() const override { return cpu_->ReservedLayers(); }
 
-  absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
-                             float* logits, bool all_logits) override;
-  bool supports_device_length() const override { return true; }
-  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
-                                   float* logits, bool all_logits) override;
   absl::Status EnsureCapacity(int64_t t) override;
   int64_t device_weight_bytes() const override { return static_cast<int64_t>(weights_.size()); }
   // Bytes of the per-layer embedding table held in pinned host memory.
@@ -74,12 +69,10 @@ class CudaGemma3nModel final : public CudaModel {
   absl::Status PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice);
   // out[t, N] = router pre-activations of x; then coefs via AltUpCoefsCuda.
   absl::Status Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* raw);
-  // Checks the arguments of a forward of t tokens over kv (not its room).
-  absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
-  // Queues the forward. d_past == nullptr: the cache length is `past` (host);
-  // else it is *d_past, read on the device, and k/v go through k_new_/v_new_.
+  absl::Status CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const override;
+  // With a device length, k/v go through k_new_/v_new_ before the append.
   absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
-                     const int64_t* d_past, float* logits, bool all_logits);
+                     const int64_t* d_past, float* logits, bool all_logits) override;
   absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
                         CudaKvCache& kv);
   absl::Status Attention(int64_t layer, int64_t t, int64_t past, const int64_t* d_past, CudaKvCache& kv);
@@ -105,7 +98,6 @@ class CudaGemma3nModel final : public CudaModel {
   MatrixView embed_per_layer_;  // the mapped device pointer (device == kCuda)
 
   // Scratch for up to capacity_t_ tokens ([t, ...] f32 rows).
-  int64_t capacity_t_ = 0;
   std::vector<DeviceBuffer> streams_, pred_;  // N each, [t, D]
   DeviceBuffer pli_, an_, lau_, low_, q_, attn_, tmp_, hmid_, y_, gate_, up_, raw_, coefs_, gpl_, pl_emb_, pl_up_;
   DeviceBuffer positions_, ids_pl_, k_new_, v_new_;

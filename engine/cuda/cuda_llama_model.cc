@@ -133,14 +133,7 @@ absl::Status CudaLlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64
   return linear(gate, ffn_ld, w.down.FirstCols(width), x, hidden, true);
 }
 
-absl::Status CudaLlamaModel::CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                          const CudaKvCache& kv) const {
-  RETURN_IF_ERROR(kv.status());
-  if (t < 1 || tokens == nullptr) return absl::InvalidArgumentError("ForwardDevice: no tokens");
-  if (t > capacity_t_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ForwardDevice: ", t, " tokens but scratch for ", capacity_t_, " (call EnsureCapacity)"));
-  }
+absl::Status CudaLlamaModel::CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const {
   if (static_cast<int64_t>(slice.ffn_widths.size()) != config_.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" has ", slice.ffn_widths.size(),
                                                    " layer widths; the model has ", config_.num_layers, " layers"));
@@ -173,21 +166,6 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
   RETURN_IF_ERROR(
       RmsNormCuda({x_.As<float>() + (t - rows) * hidden, w_.final_norm, 0.f, eps, rows, hidden, h_.As<float>()}, s));
   return QueueHeadLogits(h_.As<float>(), hidden, rows, w_.lm_head, slice, logits);
-}
-
-absl::Status CudaLlamaModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                           CudaKvCache& kv, float* logits, bool all_logits) {
-  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
-  RETURN_IF_ERROR(kv.CheckRoom(t));
-  RETURN_IF_ERROR(Queue(slice, tokens, t, kv, kv.length(), nullptr, logits, all_logits));
-  kv.Advance(t);
-  return absl::OkStatus();
-}
-
-absl::Status CudaLlamaModel::ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                                 CudaKvCache& kv, float* logits, bool all_logits) {
-  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
-  return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
 }
 
 int64_t CudaLlamaModel::ParameterCount(const SliceView& slice) const {

@@ -39,22 +39,15 @@ class CudaLlamaModel final : public CudaModel {
   int64_t ParameterCount(const SliceView& slice) const override;
   int64_t WeightBytesRead(const SliceView& slice) const override;
 
-  absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
-                             float* logits, bool all_logits) override;
-  bool supports_device_length() const override { return true; }
-  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
-                                   float* logits, bool all_logits) override;
   absl::Status EnsureCapacity(int64_t t) override;
   int64_t device_weight_bytes() const override { return static_cast<int64_t>(weights_.size()); }
 
  private:
   CudaLlamaModel() = default;
-  // Checks the arguments of a forward of t tokens over kv.
-  absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
-  // Queues the forward. d_past == nullptr: the cache length is `past` (host);
-  // else it is *d_past, read on the device, and k/v go through k_new_/v_new_.
+  absl::Status CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const override;
+  // With a device length, k/v go through k_new_/v_new_ before the append.
   absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
-                     const int64_t* d_past, float* logits, bool all_logits);
+                     const int64_t* d_past, float* logits, bool all_logits) override;
   absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
                         CudaKvCache& kv);
 
@@ -64,7 +57,6 @@ class CudaLlamaModel final : public CudaModel {
 
   // Scratch for up to capacity_t_ tokens ([t, ...] f32 rows); k_new_ and
   // v_new_ hold the new tokens' k/v before a device-offset append.
-  int64_t capacity_t_ = 0;
   DeviceBuffer x_, h_, q_, attn_, gate_, up_, positions_, k_new_, v_new_;
 };
 

@@ -56,8 +56,33 @@ absl::Status CudaModel::QueueHeadLogits(const float* x, int64_t hidden, int64_t 
   return MaskLogitsTailCuda(logits, rows, vocab, scored, s);
 }
 
-absl::Status CudaModel::ForwardDeviceLength(const SliceView&, const int32_t*, int64_t, CudaKvCache&, float*, bool) {
-  return absl::UnimplementedError("this CUDA model has no device-length forward (no CUDA-graph replay)");
+absl::Status CudaModel::CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                     const CudaKvCache& kv) const {
+  RETURN_IF_ERROR(kv.status());
+  if (t < 1 || tokens == nullptr) return absl::InvalidArgumentError("ForwardDevice: no tokens");
+  if (t > capacity_t_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ForwardDevice: ", t, " tokens but scratch for ", capacity_t_, " (call EnsureCapacity)"));
+  }
+  return CheckSliceAndCache(slice, kv);
+}
+
+absl::Status CudaModel::ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                      float* logits, bool all_logits) {
+  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
+  RETURN_IF_ERROR(kv.CheckRoom(t));
+  RETURN_IF_ERROR(Queue(slice, tokens, t, kv, kv.length(), nullptr, logits, all_logits));
+  kv.Advance(t);
+  return absl::OkStatus();
+}
+
+absl::Status CudaModel::ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
+                                            CudaKvCache& kv, float* logits, bool all_logits) {
+  if (!supports_device_length()) {
+    return absl::UnimplementedError("this CUDA model has no device-length forward (no CUDA-graph replay)");
+  }
+  RETURN_IF_ERROR(CheckForward(slice, tokens, t, kv));
+  return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
 }
 
 absl::Status CudaModel::Forward(const ForwardArgs& args) {

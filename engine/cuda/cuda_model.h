@@ -9,9 +9,10 @@
 //   ForwardDevice()  the hot path: device tokens in, device logits out,
 //                    queued on context().stream() without any host
 //                    synchronisation.
-// A model may also offer ForwardDeviceLength(): the same forward with the
-// cache length read from device memory (CudaKvCache::device_length()), which is
-// what lets a draft step be captured once as a CUDA graph and replayed.
+// ForwardDeviceLength() is the same forward with the cache length read from
+// device memory (CudaKvCache::device_length()), which is what lets a round be
+// captured once as a CUDA graph and replayed. An architecture implements
+// CheckSliceAndCache and Queue (both length modes); the entry points are here.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_MODEL_H_
 
@@ -40,19 +41,20 @@ class CudaModel : public Model {
   // [all_logits ? t : 1, vocab] f32 device memory, or nullptr to skip the
   // head. t must not exceed the capacity reserved by EnsureCapacity
   // (InvalidArgument otherwise).
-  virtual absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
-                                     float* logits, bool all_logits) = 0;
+  absl::Status ForwardDevice(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                             float* logits, bool all_logits);
 
-  // Whether ForwardDeviceLength is implemented (then a draft step can be
-  // captured in a CUDA graph).
-  virtual bool supports_device_length() const { return false; }
+  // Whether ForwardDeviceLength works (then rounds can be captured as CUDA
+  // graphs). Every model of engine/cuda/ supports it; one that cannot would
+  // override this and refuse a device length in Queue.
+  virtual bool supports_device_length() const { return true; }
   // ForwardDevice of t tokens whose cache length is *kv.device_length(), read
   // when the kernels run: the forward writes its k/v at that offset, attends
   // over it and adds t to it on the device. Neither reads nor advances the host
   // length (the caller advances it by what the replays added). The caller
-  // keeps *device_length + t <= kv.capacity(). Unimplemented by default.
-  virtual absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t,
-                                           CudaKvCache& kv, float* logits, bool all_logits);
+  // keeps *device_length + t <= kv.capacity().
+  absl::Status ForwardDeviceLength(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                                   float* logits, bool all_logits);
 
   // Uploads what the slice needs on the device beyond the weights (the token
   // ids of a reduced-vocabulary head), once per slice; allocates, so call it
@@ -75,6 +77,15 @@ class CudaModel : public Model {
  protected:
   CudaModel() = default;
 
+  // The architecture's checks of a slice against a cache (widths, stored
+  // layers), after the common ones of ForwardDevice.
+  virtual absl::Status CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const = 0;
+  // Queues the forward. d_past == nullptr: the cache length is `past` (host),
+  // k/v go straight into the cache rows; else it is *d_past, read on the
+  // device, k/v are appended there and *d_past grows by t.
+  virtual absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
+                             int64_t past, const int64_t* d_past, float* logits, bool all_logits) = 0;
+
   // Call after moving any scratch buffer a forward reads or writes.
   void ScratchMoved() { ++scratch_generation_; }
   // Queues logits[rows, vocab] = x[rows, hidden] head^T over the tokens the
@@ -84,8 +95,12 @@ class CudaModel : public Model {
                                const SliceView& slice, float* logits);
 
   std::unique_ptr<CudaContext> ctx_;
+  int64_t capacity_t_ = 0;  // tokens the scratch holds (EnsureCapacity)
 
  private:
+  // The common checks, then CheckSliceAndCache.
+  absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
+
   int64_t scratch_generation_ = 0;
   // The host Forward's staging: tokens and logits in device memory.
   DeviceBuffer host_tokens_, host_logits_;
