@@ -20,8 +20,11 @@ float TopProbability(const float* logits, int64_t n) {
 
 }  // namespace
 
-Drafter::Drafter(Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed)
+Drafter::Drafter(const Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed,
+                 ForwardScratch* scratch)
     : model_(model),
+      own_scratch_(scratch == nullptr ? model->NewScratch() : nullptr),
+      scratch_forward_(scratch == nullptr ? own_scratch_.get() : scratch),
       slice_(std::move(slice)),
       cache_(model->NewKvCache(slice_, capacity)),
       sampling_(sampling),
@@ -38,6 +41,7 @@ absl::Status Drafter::Prefill(const std::vector<int32_t>& sequence) {
   args.tokens = sequence.data() + have;
   args.t = want - have;
   args.kv = cache_.get();
+  args.scratch = scratch_forward_;
   return model_->Forward(args);
 }
 
@@ -52,6 +56,7 @@ absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_
   ForwardArgs args;
   args.slice = &slice_;
   args.kv = cache_.get();
+  args.scratch = scratch_forward_;
   args.logits = logits_.data();
   args.tokens = sequence.data() + cache_->length();
   args.t = committed - cache_->length();

@@ -37,8 +37,11 @@ struct DraftProposal {
 
 class Drafter {
  public:
-  // `model` and `slice` must outlive the drafter. The cache holds up to `capacity` positions.
-  Drafter(Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed);
+  // `model` must outlive the drafter, and so must `scratch` (the sequence's
+  // forward scratch from model->NewScratch(), shared with its verifier; null:
+  // the drafter makes its own). The cache holds up to `capacity` positions.
+  Drafter(const Model* model, SliceView slice, int64_t capacity, SamplingConfig sampling, uint64_t seed,
+          ForwardScratch* scratch = nullptr);
 
   // Drafts up to `max_tokens` tokens continuing `sequence` (the committed tokens,
   // at least one). Token i of the proposal sits at position sequence.size() + i.
@@ -56,7 +59,9 @@ class Drafter {
   int64_t cache_length() const { return cache_->length(); }
 
  private:
-  Model* model_;
+  const Model* model_;
+  std::unique_ptr<ForwardScratch> own_scratch_;  // when the caller gave none
+  ForwardScratch* scratch_forward_;
   SliceView slice_;
   std::unique_ptr<KvCache> cache_;
   SamplingConfig sampling_;

@@ -3,6 +3,7 @@
 // head and soft-cap) and the parameter / byte counts. The decoder layer itself
 // is in gemma3n_layer.cc.
 #include "engine/gemma3n_model.h"
+#include "engine/gemma3n_scratch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -182,65 +183,71 @@ int64_t Gemma3nModel::WindowIndex(int64_t layer) const {
                                                                                        : config_.num_layers();
 }
 
-void Gemma3nModel::EnsureScratch(int64_t t, int64_t kv_len) {
-  const ModelConfig& b = config_.base;
-  const int64_t D = b.hidden_size, N = config_.altup_num_inputs, P = config_.hidden_size_per_layer_input;
-  if (t > scratch_t_) {
+void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len) {
+  const ModelConfig& b = config.base;
+  const int64_t D = b.hidden_size, N = config.altup_num_inputs, P = config.hidden_size_per_layer_input;
+  if (t > rows) {
     const int64_t qdim = b.num_heads * b.head_dim, kvdim = b.num_kv_heads * b.head_dim;
-    streams_.assign(N, std::vector<float>(t * D));
-    pred_.assign(N, std::vector<float>(t * D));
-    pli_.resize(t * b.num_layers * P);
-    for (auto* buf : {&an_, &lau_, &tmp_, &hmid_, &y_}) buf->resize(t * D);
-    low_.resize(t * config_.laurel_rank);
-    q_.resize(t * qdim);
-    attn_.resize(t * qdim);
-    k_.resize(t * kvdim);
-    v_.resize(t * kvdim);
-    gate_.resize(t * b.max_ffn_width());
-    up_.resize(t * b.max_ffn_width());
-    coefs_.resize(t * N * N);
-    modal_.resize(t * N);
-    gpl_.resize(t * P);
-    pl_emb_.resize(t * P);
-    ids_pl_.resize(t);
-    positions_.resize(t);
-    scratch_t_ = t;
+    streams.assign(N, std::vector<float>(t * D));
+    pred.assign(N, std::vector<float>(t * D));
+    pli.resize(t * b.num_layers * P);
+    for (auto* buf : {&an, &lau, &tmp, &hmid, &y}) buf->resize(t * D);
+    low.resize(t * config.laurel_rank);
+    q.resize(t * qdim);
+    attn.resize(t * qdim);
+    k.resize(t * kvdim);
+    v.resize(t * kvdim);
+    gate.resize(t * b.max_ffn_width());
+    up.resize(t * b.max_ffn_width());
+    coefs.resize(t * N * N);
+    modal.resize(t * N);
+    gpl.resize(t * P);
+    pl_emb.resize(t * P);
+    ids_pl.resize(t);
+    positions.resize(t);
+    rows = t;
   }
-  if (win_k_.empty()) {
-    win_k_.resize(b.num_layers + 1);
-    win_v_.resize(b.num_layers + 1);
-    win_past_.assign(b.num_layers + 1, 0);
+  if (win_k.empty()) {
+    win_k.resize(b.num_layers + 1);
+    win_v.resize(b.num_layers + 1);
+    win_past.assign(b.num_layers + 1, 0);
   }
-  const int64_t need = AttentionScratchFloats(kv_len, ctx_.num_threads);
-  if (static_cast<int64_t>(attn_scratch_.size()) < need) attn_scratch_.resize(need);
+  const int64_t need = AttentionScratchFloats(kv_len, cpu.num_threads);
+  if (static_cast<int64_t>(attn_scratch.size()) < need) attn_scratch.resize(need);
 }
 
-void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice) {
+std::unique_ptr<ForwardScratch> Gemma3nModel::NewScratch() const {
+  auto s = std::make_unique<Scratch>();
+  s->cpu = ctx_;
+  return s;
+}
+
+void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice, Scratch& s) const {
   const ModelConfig& b = config_.base;
   const int64_t D = b.hidden_size, L = b.num_layers, P = config_.hidden_size_per_layer_input;
   // Ids outside the per-layer table (multimodal ids) use row 0, as HF's
   // Gemma3nForConditionalGeneration does.
   for (int64_t j = 0; j < t; ++j) {
-    ids_pl_[j] = tokens[j] < config_.vocab_size_per_layer_input ? tokens[j] : 0;
+    s.ids_pl[j] = tokens[j] < config_.vocab_size_per_layer_input ? tokens[j] : 0;
   }
   const float proj_scale = 1.f / std::sqrt(static_cast<float>(D));
   const float input_scale = 1.f / std::sqrt(2.f);
   for (int64_t l : slice.layers) {
-    // proj = rmsnorm(W_slot e * D^-0.5) into gpl_ rows, then the table slot into low_.
-    layer_ops::Linear(ctx_, streams_[0].data(), D, t, per_layer_projection_.RowBlock(l * P, P),
-                             gpl_.data(), P, false);
-    for (int64_t i = 0; i < t * P; ++i) gpl_[i] *= proj_scale;
-    layer_ops::Norm(gpl_.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, gpl_.data());
-    EmbeddingGather(embed_per_layer_.ColBlock(l * P, P), ids_pl_.data(), t,
-                    std::sqrt(static_cast<float>(P)), pl_emb_.data());
+    // proj = rmsnorm(W_slot e * D^-0.5) into s.gpl rows, then the table slot into s.low.
+    layer_ops::Linear(s.cpu, s.streams[0].data(), D, t, per_layer_projection_.RowBlock(l * P, P),
+                             s.gpl.data(), P, false);
+    for (int64_t i = 0; i < t * P; ++i) s.gpl[i] *= proj_scale;
+    layer_ops::Norm(s.gpl.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, s.gpl.data());
+    EmbeddingGather(embed_per_layer_.ColBlock(l * P, P), s.ids_pl.data(), t,
+                    std::sqrt(static_cast<float>(P)), s.pl_emb.data());
     for (int64_t j = 0; j < t; ++j) {
-      float* out = pli_.data() + (j * L + l) * P;
-      for (int64_t i = 0; i < P; ++i) out[i] = (gpl_[j * P + i] + pl_emb_[j * P + i]) * input_scale;
+      float* out = s.pli.data() + (j * L + l) * P;
+      for (int64_t i = 0; i < P; ++i) out[i] = (s.gpl[j * P + i] + s.pl_emb[j * P + i]) * input_scale;
     }
   }
 }
 
-absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
+absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
   const ModelConfig& b = config_.base;
   RETURN_IF_ERROR(args.Validate(b.vocab_size));
   const SliceView& slice = *args.slice;
@@ -250,51 +257,54 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) {
     return absl::InvalidArgumentError(absl::StrCat("KV cache has ", kv.num_layers(), " layers; the model has ",
                                                    b.num_layers));
   }
-  ring_kv_ = dynamic_cast<Gemma3nKvCache*>(&kv);
+  std::unique_ptr<ForwardScratch> temporary;
+  ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
+  Scratch& s = *scratch;
+  s.ring_kv = dynamic_cast<Gemma3nKvCache*>(&kv);
   for (int64_t l : slice.layers) {
     const int64_t src = config_.kv_source[l];
-    const bool held = ring_kv_ != nullptr && config_.sliding[src] ? ring_kv_->has_ring(src) : kv.stores(src);
+    const bool held = s.ring_kv != nullptr && config_.sliding[src] ? s.ring_kv->has_ring(src) : kv.stores(src);
     if (!held) {
       return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", src,
                                                      " needed by layer ", l, " of slice \"", slice.name, "\""));
     }
   }
-  if (ring_kv_ != nullptr) RETURN_IF_ERROR(ring_kv_->CheckRingWindow());
+  if (s.ring_kv != nullptr) RETURN_IF_ERROR(s.ring_kv->CheckRingWindow());
   const int64_t t = args.t, past = kv.length();
   const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
-  EnsureScratch(t, past + t);
-  for (int64_t i = 0; i < t; ++i) positions_[i] = past + i;
+  s.Ensure(config_, t, past + t);
+  for (int64_t i = 0; i < t; ++i) s.positions[i] = past + i;
 
   // Scaled embedding = stream 0; per-layer inputs; streams 1..N-1.
-  EmbeddingGather(embed_, args.tokens, t, std::sqrt(static_cast<float>(D)), streams_[0].data());
-  if (args.tap) (*args.tap)("embed", -1, streams_[0].data(), t, D);
-  PerLayerInputs(args.tokens, t, slice);
+  EmbeddingGather(embed_, args.tokens, t, std::sqrt(static_cast<float>(D)), s.streams[0].data());
+  if (args.tap) (*args.tap)("embed", -1, s.streams[0].data(), t, D);
+  PerLayerInputs(args.tokens, t, slice, s);
   for (int64_t i = 1; i < N; ++i) {
-    layer_ops::Linear(ctx_, streams_[0].data(), D, t, altup_proj_[i - 1], streams_[i].data(), D, false);
-    MatchMagnitude(streams_[i].data(), streams_[0].data(), t, D, kGemma3nMagnitudeFloor);
+    layer_ops::Linear(s.cpu, s.streams[0].data(), D, t, altup_proj_[i - 1], s.streams[i].data(), D, false);
+    MatchMagnitude(s.streams[i].data(), s.streams[0].data(), t, D, kGemma3nMagnitudeFloor);
   }
 
-  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
+  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, s, args.tap);
   kv.Advance(t);
-  if (ring_kv_ != nullptr) ring_kv_->MarkWritten(past + t);
+  if (s.ring_kv != nullptr) s.ring_kv->MarkWritten(past + t);
 
   if (args.logits == nullptr) return absl::OkStatus();
   // Collapse the streams (mean of stream 0 and the rescaled unembedded others), norm, head, soft-cap.
   const int64_t rows = args.all_logits ? t : 1;
   const int64_t first = (t - rows) * D;
-  const float* x0 = streams_[0].data() + first;
-  std::memcpy(hmid_.data(), x0, rows * D * sizeof(float));
+  const float* x0 = s.streams[0].data() + first;
+  std::memcpy(s.hmid.data(), x0, rows * D * sizeof(float));
   for (int64_t i = 1; i < N; ++i) {
-    layer_ops::Linear(ctx_, streams_[i].data() + first, D, rows, altup_unembed_[i - 1], tmp_.data(), D,
+    layer_ops::Linear(s.cpu, s.streams[i].data() + first, D, rows, altup_unembed_[i - 1], s.tmp.data(), D,
                              false);
-    MatchMagnitude(tmp_.data(), x0, rows, D, kGemma3nMagnitudeFloor);
-    for (int64_t e = 0; e < rows * D; ++e) hmid_[e] += tmp_[e];
+    MatchMagnitude(s.tmp.data(), x0, rows, D, kGemma3nMagnitudeFloor);
+    for (int64_t e = 0; e < rows * D; ++e) s.hmid[e] += s.tmp[e];
   }
   const float inv_n = 1.f / static_cast<float>(N);
-  for (int64_t e = 0; e < rows * D; ++e) hmid_[e] *= inv_n;
-  layer_ops::Norm(hmid_.data(), final_norm_, b.rms_norm_eps, rows, D, an_.data());
-  if (args.tap) (*args.tap)("final_norm", -1, an_.data(), rows, D);
-  layer_ops::HeadLogits(ctx_, an_.data(), D, rows, embed_, slice, b.vocab_size, args.logits);
+  for (int64_t e = 0; e < rows * D; ++e) s.hmid[e] *= inv_n;
+  layer_ops::Norm(s.hmid.data(), final_norm_, b.rms_norm_eps, rows, D, s.an.data());
+  if (args.tap) (*args.tap)("final_norm", -1, s.an.data(), rows, D);
+  layer_ops::HeadLogits(s.cpu, s.an.data(), D, rows, embed_, slice, b.vocab_size, args.logits);
   if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
     LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
   }

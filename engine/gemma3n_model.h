@@ -71,7 +71,8 @@ class Gemma3nModel final : public Model {
   const std::string& tensor_prefix() const { return prefix_; }
 
   std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const override;
-  absl::Status Forward(const ForwardArgs& args) override;
+  std::unique_ptr<ForwardScratch> NewScratch() const override;
+  absl::Status Forward(const ForwardArgs& args) const override;
   // The slice's EFFECTIVE parameters (no embedding tables), which is what the
   // official slice table's "# Effective Params" column counts (spec §7.7).
   // TotalParameterCount adds embed_tokens (the tied head) and the kept slots
@@ -83,8 +84,8 @@ class Gemma3nModel final : public Model {
   std::vector<int64_t> ReservedLayers() const override { return config_.producers; }
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
 
-  // Positions a rollback may discard (Truncate below the highest position
-  // written) in caches created after this call; sizes the sliding-window
+  // Load time: positions a rollback may discard (Truncate below the highest
+  // position written) in caches created after this call; sizes the sliding-window
   // rings. Default kDefaultMaxRollback; a deeper rollback makes Forward fail.
   static constexpr int64_t kDefaultMaxRollback = 64;
   void set_max_rollback(int64_t n) { max_rollback_ = n < 0 ? 0 : n; }
@@ -99,21 +100,23 @@ class Gemma3nModel final : public Model {
   // The CUDA model copies the bound views and re-points them at device memory.
   friend class CudaGemma3nModel;
 
+  struct Scratch;  // the activations of one forward (gemma3n_model.cc)
+
   Gemma3nModel() = default;
-  void EnsureScratch(int64_t t, int64_t kv_len);
-  void PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice);
-  void Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out);
-  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, const ActivationTap* tap);
-  void Attention(int64_t layer, int64_t t, int64_t past, KvCache& kv);
+  void PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice, Scratch& s) const;
+  void Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out, Scratch& s) const;
+  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
+                const ActivationTap* tap) const;
+  void Attention(int64_t layer, int64_t t, int64_t past, KvCache& kv, Scratch& s) const;
   // Sliding owner with a ring: gathers the window before `past` and the new
   // rows into a contiguous buffer, then stores the new rows in the ring.
-  void FillWindow(int64_t layer, int64_t t, int64_t past, Gemma3nKvCache& kv);
+  void FillWindow(int64_t layer, int64_t t, int64_t past, Gemma3nKvCache& kv, Scratch& s) const;
   int64_t WindowIndex(int64_t layer) const;
-  void Mlp(int64_t layer, int64_t width, int64_t t);
+  void Mlp(int64_t layer, int64_t width, int64_t t, Scratch& s) const;
 
   Gemma3nConfig config_;
   std::string prefix_;
-  CpuContext ctx_;
+  CpuContext ctx_;  // the default context of new scratch
   MatrixView embed_;                  // [V, D], also the head
   MatrixView embed_per_layer_;        // [Vp, L*P]
   MatrixView per_layer_projection_;   // [L*P, D]
@@ -123,21 +126,7 @@ class Gemma3nModel final : public Model {
   std::vector<Gemma3nLayerWeights> layers_;
   std::vector<float> sparsity_multiplier_;  // per layer; 0 = no sparsity
 
-  // Scratch, grown on demand ([t, ...] f32 rows).
-  int64_t scratch_t_ = 0;
-  std::vector<std::vector<float>> streams_, pred_;  // N each, [t, D]
-  std::vector<float> pli_;                          // [t, L, P]
-  std::vector<float> an_, lau_, low_, q_, k_, v_, attn_, tmp_, hmid_, y_, gate_, up_;
-  std::vector<float> coefs_, modal_, gpl_, attn_scratch_, pl_emb_;
-  std::vector<int32_t> ids_pl_;
-  std::vector<int64_t> positions_;
   int64_t max_rollback_ = kDefaultMaxRollback;
-  Gemma3nKvCache* ring_kv_ = nullptr;  // set during a Forward on a Gemma3nKvCache
-  // Contiguous [window before past + t, G*hd] K/V of sliding owners (one per
-  // producer, plus one shared by the other sliding owners), and how many
-  // past positions each holds.
-  std::vector<std::vector<float>> win_k_, win_v_;
-  std::vector<int64_t> win_past_;
 };
 
 // The attention of Gemma 3n layer `layer` over a contiguous cache: t new

@@ -100,29 +100,42 @@ std::unique_ptr<KvCache> LlamaModel::NewKvCache(const SliceView& slice, int64_t 
   return std::make_unique<KvCache>(stored, config_.num_kv_heads, config_.head_dim, capacity);
 }
 
-void LlamaModel::EnsureScratch(int64_t t, int64_t kv_len) {
-  const int64_t hidden = config_.hidden_size;
-  if (t > scratch_t_) {
-    const int64_t qdim = config_.num_heads * config_.head_dim;
-    const int64_t kvdim = config_.num_kv_heads * config_.head_dim;
-    const int64_t ffn = config_.max_ffn_width();
-    x_.resize(t * hidden);
-    h_.resize(t * hidden);
-    q_.resize(t * qdim);
-    k_.resize(t * kvdim);
-    v_.resize(t * kvdim);
-    attn_.resize(t * qdim);
-    gate_.resize(t * ffn);
-    up_.resize(t * ffn);
-    positions_.resize(t);
-    scratch_t_ = t;
+// Activations of one forward, [t, ...] f32 rows, grown on demand and reused.
+struct LlamaModel::Scratch final : ForwardScratch {
+  void Ensure(const ModelConfig& config, int64_t t, int64_t kv_len) {
+    const int64_t hidden = config.hidden_size;
+    if (t > rows) {
+      const int64_t qdim = config.num_heads * config.head_dim;
+      const int64_t kvdim = config.num_kv_heads * config.head_dim;
+      const int64_t ffn = config.max_ffn_width();
+      x.resize(t * hidden);
+      h.resize(t * hidden);
+      q.resize(t * qdim);
+      k.resize(t * kvdim);
+      v.resize(t * kvdim);
+      attn.resize(t * qdim);
+      gate.resize(t * ffn);
+      up.resize(t * ffn);
+      positions.resize(t);
+      rows = t;
+    }
+    const int64_t need = AttentionScratchFloats(kv_len, cpu.num_threads);
+    if (static_cast<int64_t>(attn_scratch.size()) < need) attn_scratch.resize(need);
   }
-  const int64_t need = AttentionScratchFloats(kv_len, ctx_.num_threads);
-  if (static_cast<int64_t>(attn_scratch_.size()) < need) attn_scratch_.resize(need);
+
+  int64_t rows = 0;
+  std::vector<float> x, h, q, k, v, attn, gate, up, attn_scratch;
+  std::vector<int64_t> positions;
+};
+
+std::unique_ptr<ForwardScratch> LlamaModel::NewScratch() const {
+  auto s = std::make_unique<Scratch>();
+  s->cpu = ctx_;
+  return s;
 }
 
-void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv,
-                          const ActivationTap* tap) {
+void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
+                          const ActivationTap* tap) const {
   const LlamaLayerWeights& w = w_.layers[l];
   const int64_t hidden = config_.hidden_size;
   const int64_t hd = config_.head_dim;
@@ -131,47 +144,47 @@ void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvC
   const int64_t ffn_ld = config_.max_ffn_width();
 
   // Attention block.
-  Norm(x_.data(), w.input_norm, config_.rms_norm_eps, t, hidden, h_.data());
-  Linear(ctx_, h_.data(), hidden, t, w.q, q_.data(), qdim, false);
-  Linear(ctx_, h_.data(), hidden, t, w.k, k_.data(), kvdim, false);
-  Linear(ctx_, h_.data(), hidden, t, w.v, v_.data(), kvdim, false);
-  for (float* target : {q_.data(), k_.data()}) {
+  Norm(s.x.data(), w.input_norm, config_.rms_norm_eps, t, hidden, s.h.data());
+  Linear(s.cpu, s.h.data(), hidden, t, w.q, s.q.data(), qdim, false);
+  Linear(s.cpu, s.h.data(), hidden, t, w.k, s.k.data(), kvdim, false);
+  Linear(s.cpu, s.h.data(), hidden, t, w.v, s.v.data(), kvdim, false);
+  for (float* target : {s.q.data(), s.k.data()}) {
     RopeParams rp;
     rp.x = target;
-    rp.num_heads = target == q_.data() ? config_.num_heads : config_.num_kv_heads;
+    rp.num_heads = target == s.q.data() ? config_.num_heads : config_.num_kv_heads;
     rp.row_stride = rp.num_heads * hd;
     rp.t = t;
     rp.head_dim = hd;
-    rp.positions = positions_.data();
+    rp.positions = s.positions.data();
     rp.theta = config_.rope_theta;
     ApplyRope(rp);
   }
-  std::memcpy(kv.keys(l) + past * kvdim, k_.data(), t * kvdim * sizeof(float));
-  std::memcpy(kv.values(l) + past * kvdim, v_.data(), t * kvdim * sizeof(float));
-  AttentionParams ap = LlamaAttentionParams(config_, q_.data(), kv.keys(l), kv.values(l), past, t, attn_.data());
-  ap.scratch = attn_scratch_.data();
-  Attention(ctx_, ap);
-  Linear(ctx_, attn_.data(), qdim, t, w.o, x_.data(), hidden, true);
-  if (tap) (*tap)("attn_residual", l, x_.data(), t, hidden);
+  std::memcpy(kv.keys(l) + past * kvdim, s.k.data(), t * kvdim * sizeof(float));
+  std::memcpy(kv.values(l) + past * kvdim, s.v.data(), t * kvdim * sizeof(float));
+  AttentionParams ap = LlamaAttentionParams(config_, s.q.data(), kv.keys(l), kv.values(l), past, t, s.attn.data());
+  ap.scratch = s.attn_scratch.data();
+  Attention(s.cpu, ap);
+  Linear(s.cpu, s.attn.data(), qdim, t, w.o, s.x.data(), hidden, true);
+  if (tap) (*tap)("attn_residual", l, s.x.data(), t, hidden);
 
   // FFN block over the slice's prefix of the hidden units.
-  Norm(x_.data(), w.post_norm, config_.rms_norm_eps, t, hidden, h_.data());
-  Linear(ctx_, h_.data(), hidden, t, w.gate.FirstRows(width), gate_.data(), ffn_ld, false);
-  Linear(ctx_, h_.data(), hidden, t, w.up.FirstRows(width), up_.data(), ffn_ld, false);
+  Norm(s.x.data(), w.post_norm, config_.rms_norm_eps, t, hidden, s.h.data());
+  Linear(s.cpu, s.h.data(), hidden, t, w.gate.FirstRows(width), s.gate.data(), ffn_ld, false);
+  Linear(s.cpu, s.h.data(), hidden, t, w.up.FirstRows(width), s.up.data(), ffn_ld, false);
   GatedActivationParams gp;
   gp.act = Activation::kSilu;
-  gp.gate = gate_.data();
-  gp.up = up_.data();
-  gp.out = gate_.data();
+  gp.gate = s.gate.data();
+  gp.up = s.up.data();
+  gp.out = s.gate.data();
   gp.rows = t;
   gp.n = width;
   gp.stride = ffn_ld;
   GatedActivation(gp);
-  Linear(ctx_, gate_.data(), ffn_ld, t, w.down.FirstCols(width), x_.data(), hidden, true);
-  if (tap) (*tap)("layer_out", l, x_.data(), t, hidden);
+  Linear(s.cpu, s.gate.data(), ffn_ld, t, w.down.FirstCols(width), s.x.data(), hidden, true);
+  if (tap) (*tap)("layer_out", l, s.x.data(), t, hidden);
 }
 
-absl::Status LlamaModel::Forward(const ForwardArgs& args) {
+absl::Status LlamaModel::Forward(const ForwardArgs& args) const {
   RETURN_IF_ERROR(args.Validate(config_.vocab_size));
   const SliceView& slice = *args.slice;
   if (static_cast<int64_t>(slice.ffn_widths.size()) != config_.num_layers) {
@@ -188,20 +201,23 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) {
                                                      slice.name, "\""));
     }
   }
-  EnsureScratch(t, past + t);
-  for (int64_t i = 0; i < t; ++i) positions_[i] = past + i;
+  std::unique_ptr<ForwardScratch> temporary;
+  ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
+  Scratch& s = *scratch;
+  s.Ensure(config_, t, past + t);
+  for (int64_t i = 0; i < t; ++i) s.positions[i] = past + i;
 
-  EmbeddingGather(w_.embed, args.tokens, t, 1.f, x_.data());
-  if (args.tap) (*args.tap)("embed", -1, x_.data(), t, hidden);
-  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, args.tap);
+  EmbeddingGather(w_.embed, args.tokens, t, 1.f, s.x.data());
+  if (args.tap) (*args.tap)("embed", -1, s.x.data(), t, hidden);
+  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, s, args.tap);
   kv.Advance(t);
 
   if (args.logits == nullptr) return absl::OkStatus();
   const int64_t rows = args.all_logits ? t : 1;
-  const float* first = x_.data() + (t - rows) * hidden;
-  Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, h_.data());
-  if (args.tap) (*args.tap)("final_norm", -1, h_.data(), rows, hidden);
-  layer_ops::HeadLogits(ctx_, h_.data(), hidden, rows, w_.lm_head, slice, config_.vocab_size, args.logits);
+  const float* first = s.x.data() + (t - rows) * hidden;
+  Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, s.h.data());
+  if (args.tap) (*args.tap)("final_norm", -1, s.h.data(), rows, hidden);
+  layer_ops::HeadLogits(s.cpu, s.h.data(), hidden, rows, w_.lm_head, slice, config_.vocab_size, args.logits);
   return absl::OkStatus();
 }
 

@@ -66,24 +66,22 @@ class LlamaModel final : public Model {
 
   const ModelConfig& config() const override { return config_; }
   std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const override;
-  absl::Status Forward(const ForwardArgs& args) override;
+  std::unique_ptr<ForwardScratch> NewScratch() const override;
+  absl::Status Forward(const ForwardArgs& args) const override;
   int64_t ParameterCount(const SliceView& slice) const override;
   int64_t WeightBytesRead(const SliceView& slice) const override;
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
 
  private:
+  struct Scratch;  // the activations of one forward (llama_model.cc)
+
   LlamaModel() = default;
-  void EnsureScratch(int64_t t, int64_t kv_len);
-  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, const ActivationTap* tap);
+  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
+                const ActivationTap* tap) const;
 
   ModelConfig config_;
-  CpuContext ctx_;
+  CpuContext ctx_;  // the default context of new scratch
   LlamaWeights w_;
-
-  // Scratch, grown on demand and then reused ([t, ...] f32 rows).
-  int64_t scratch_t_ = 0;
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, attn_scratch_;
-  std::vector<int64_t> positions_;
 };
 
 }  // namespace matspec

@@ -3,6 +3,14 @@
 // narrower SliceView) and verification (T = k+1). There is no draft-model
 // class: the draft is the same Model called with another SliceView and its own
 // KvCache.
+//
+// A loaded model is immutable and shared (ARCHITECTURE.md §8): Forward is
+// const and keeps nothing between calls. Everything a forward writes belongs
+// to the caller: the KV cache it appends to, the logits, and a ForwardScratch
+// (activations, attention scratch, the CPU execution context) made by
+// NewScratch(). Any number of threads may run Forward on one model at once,
+// each with its own cache and scratch. The setters marked "load time" below
+// configure the model before it is shared and are not thread-safe.
 #ifndef MATSPEC_ENGINE_MODEL_H_
 #define MATSPEC_ENGINE_MODEL_H_
 
@@ -18,6 +26,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model_config.h"
 #include "engine/slice_view.h"
+#include "kernels/cpu_context.h"
 
 namespace matspec {
 
@@ -27,6 +36,17 @@ namespace matspec {
 using ActivationTap =
     std::function<void(std::string_view name, int64_t layer, const float* data, int64_t rows, int64_t cols)>;
 
+// The per-call state of a forward pass, owned by the caller: one per sequence
+// (a sequence runs one forward at a time; its draft and verifier forwards may
+// share it). Each architecture extends it with its activation buffers, which
+// grow on demand and are then reused. Never used by two forwards at once.
+class ForwardScratch {
+ public:
+  virtual ~ForwardScratch() = default;
+  // How the CPU kernels of forwards with this scratch run (threads, arithmetic).
+  CpuContext cpu;
+};
+
 struct ForwardArgs {
   const SliceView* slice = nullptr;  // which sub-model runs; validated for this model
   const int32_t* tokens = nullptr;   // [t] token ids, each in [0, vocab)
@@ -35,6 +55,9 @@ struct ForwardArgs {
   float* logits = nullptr;           // [all_logits ? t : 1, vocab] f32, or nullptr to skip the head
   bool all_logits = false;           // logits for every token (verify) or the last only (decode)
   const ActivationTap* tap = nullptr;  // optional
+  // This sequence's scratch, from the same model's NewScratch(); nullptr: a
+  // temporary one for this call only (correct, but allocates every call).
+  ForwardScratch* scratch = nullptr;
 
   absl::Status Validate(int64_t vocab) const;
 };
@@ -51,9 +74,12 @@ class Model {
   // `capacity` positions.
   virtual std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const = 0;
 
-  // Runs the slice over args.t new tokens. Not thread-safe: one Forward at a time
-  // per Model (it reuses its scratch buffers).
-  virtual absl::Status Forward(const ForwardArgs& args) = 0;
+  // Per-sequence scratch for Forward, with this model's default CPU context.
+  virtual std::unique_ptr<ForwardScratch> NewScratch() const = 0;
+
+  // Runs the slice over args.t new tokens, appending to args.kv. Thread-safe:
+  // concurrent calls must use distinct caches and scratch.
+  virtual absl::Status Forward(const ForwardArgs& args) const = 0;
 
   // Parameters the slice uses (embedding and head counted once when tied).
   virtual int64_t ParameterCount(const SliceView& slice) const = 0;
@@ -62,9 +88,22 @@ class Model {
   // Layers a slice may not skip, and why (empty for llama).
   virtual std::vector<int64_t> ReservedLayers() const { return {}; }
 
-  // Worker threads the CPU kernels use.
+  // Load time: worker threads the CPU kernels use in scratch made afterwards.
   virtual void set_num_threads(int n) = 0;
 };
+
+// The scratch of a forward of `model`: args.scratch, which must be the
+// model's own kind S, or, when the caller gave none, a new one kept alive in
+// `temporary`. InvalidArgument for scratch made by another kind of model.
+template <class S>
+absl::StatusOr<S*> ResolveScratch(const Model& model, const ForwardArgs& args,
+                                  std::unique_ptr<ForwardScratch>& temporary) {
+  ForwardScratch* given = args.scratch;
+  if (given == nullptr) given = (temporary = model.NewScratch()).get();
+  S* s = dynamic_cast<S*>(given);
+  if (s == nullptr) return absl::InvalidArgumentError("Forward: the scratch was made by another kind of model");
+  return s;
+}
 
 }  // namespace matspec
 

@@ -85,7 +85,14 @@ absl::Status CudaModel::ForwardDeviceLength(const SliceView& slice, const int32_
   return Queue(slice, tokens, t, kv, 0, kv.device_length(), logits, all_logits);
 }
 
-absl::Status CudaModel::Forward(const ForwardArgs& args) {
+absl::Status CudaModel::Forward(const ForwardArgs& args) const {
+  // The stream, scratch and staging buffers are the model's: one host forward
+  // at a time, each complete (synchronised) before the lock is released.
+  std::lock_guard<std::mutex> lock(host_forward_mutex_);
+  return const_cast<CudaModel*>(this)->ForwardHost(args);
+}
+
+absl::Status CudaModel::ForwardHost(const ForwardArgs& args) {
   const int64_t vocab = config().vocab_size;
   RETURN_IF_ERROR(args.Validate(vocab));
   if (args.tap != nullptr) return absl::UnimplementedError("activation taps are not supported on the GPU");

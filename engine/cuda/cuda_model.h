@@ -5,7 +5,10 @@
 // Two entry points:
 //   Forward()        the Model interface: host tokens in, host logits out,
 //                    synchronous. Implemented here over ForwardDevice, so every
-//                    Model-level test runs on the GPU.
+//                    Model-level test runs on the GPU. The GPU model still has
+//                    one stream and one scratch of its own (not yet per
+//                    sequence), so host Forwards are serialised by a mutex and
+//                    the Engine runs one GPU generation at a time.
 //   ForwardDevice()  the hot path: device tokens in, device logits out,
 //                    queued on context().stream() without any host
 //                    synchronisation.
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,7 +37,9 @@ class CudaModel : public Model {
  public:
   // Host in, host out; synchronises. args.kv must be a CudaKvCache from
   // NewKvCache. Taps are not supported on the GPU (Unimplemented).
-  absl::Status Forward(const ForwardArgs& args) final;
+  absl::Status Forward(const ForwardArgs& args) const final;
+  // The GPU forward ignores ForwardArgs::scratch (its scratch is its own).
+  std::unique_ptr<ForwardScratch> NewScratch() const final { return std::make_unique<ForwardScratch>(); }
   void set_num_threads(int) override {}
 
   // Queues the slice over t tokens read from device memory (`tokens`) on
@@ -98,10 +104,12 @@ class CudaModel : public Model {
   int64_t capacity_t_ = 0;  // tokens the scratch holds (EnsureCapacity)
 
  private:
+  absl::Status ForwardHost(const ForwardArgs& args);
   // The common checks, then CheckSliceAndCache.
   absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
 
   int64_t scratch_generation_ = 0;
+  mutable std::mutex host_forward_mutex_;  // one host Forward at a time
   // The host Forward's staging: tokens and logits in device memory.
   DeviceBuffer host_tokens_, host_logits_;
   // Device copies of head_ids, keyed by the host vector (kept alive here).

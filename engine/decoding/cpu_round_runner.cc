@@ -15,12 +15,17 @@ double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 
 }  // namespace
 
-CpuRoundRunner::CpuRoundRunner(Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
+CpuRoundRunner::CpuRoundRunner(const Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
                                const SamplingConfig& sampling, uint64_t seed, int64_t capacity)
-    : model_(model), policy_(policy), sampling_(sampling), seed_(seed), full_(model->FullSlice()) {
+    : model_(model),
+      forward_scratch_(model->NewScratch()),
+      policy_(policy),
+      sampling_(sampling),
+      seed_(seed),
+      full_(model->FullSlice()) {
   target_cache_ = model_->NewKvCache(full_, capacity);
   const int64_t k = draft ? policy_.draft_max : 0;
-  if (draft) drafter_ = std::make_unique<Drafter>(model_, std::move(*draft), capacity, sampling_, seed_);
+  if (draft) drafter_ = std::make_unique<Drafter>(model_, std::move(*draft), capacity, sampling_, seed_, forward_scratch_.get());
   const int64_t vocab = model_->vocab_size();
   logits_.resize((k + 1) * vocab);
   p_.resize((k + 1) * vocab);
@@ -35,6 +40,7 @@ absl::Status CpuRoundRunner::Prefill(const std::vector<int32_t>& prompt) {
   args.tokens = prompt.data();
   args.t = static_cast<int64_t>(prompt.size()) - 1;
   args.kv = target_cache_.get();
+  args.scratch = forward_scratch_.get();
   RETURN_IF_ERROR(model_->Forward(args));
   return drafter_ ? drafter_->Prefill(prompt) : absl::OkStatus();
 }
@@ -60,6 +66,7 @@ absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& s
   args.tokens = verify_tokens_.data();
   args.t = k + 1;
   args.kv = target_cache_.get();
+  args.scratch = forward_scratch_.get();
   args.logits = logits_.data();
   args.all_logits = true;
   RETURN_IF_ERROR(model_->Forward(args));

@@ -1,7 +1,9 @@
 // CpuRoundRunner: the speculation round on the host. The Drafter proposes with
 // the draft slice, the full model verifies all k+1 positions in one Forward,
 // Accept() decides (verify/acceptance.h). Works with any Model, so it is also
-// how the CUDA model's host Forward is checked against the CPU.
+// how the CUDA model's host Forward is checked against the CPU. Everything a
+// sequence writes (caches, scratch, logits) is the runner's own, so runners of
+// many sequences may share one model from many threads.
 #ifndef MATSPEC_ENGINE_DECODING_CPU_ROUND_RUNNER_H_
 #define MATSPEC_ENGINE_DECODING_CPU_ROUND_RUNNER_H_
 
@@ -21,7 +23,7 @@ class CpuRoundRunner final : public RoundRunner {
  public:
   // Caches hold up to `capacity` positions. Without a draft slice every round is
   // one plain decoding step.
-  CpuRoundRunner(Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
+  CpuRoundRunner(const Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
                  const SamplingConfig& sampling, uint64_t seed, int64_t capacity);
 
   absl::Status Prefill(const std::vector<int32_t>& prompt) override;
@@ -30,7 +32,8 @@ class CpuRoundRunner final : public RoundRunner {
   int64_t draft_kv_bytes() const override { return drafter_ ? drafter_->cache_bytes() : 0; }
 
  private:
-  Model* model_;
+  const Model* model_;
+  std::unique_ptr<ForwardScratch> forward_scratch_;  // this sequence's, for the draft and the verifier
   DraftPolicy policy_;
   SamplingConfig sampling_;
   uint64_t seed_;

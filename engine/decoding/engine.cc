@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,9 @@ struct Engine::State {
   std::unique_ptr<WeightStore> store;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;  // null when the directory has none
+  // The GPU model has one stream and one scratch (not yet per sequence): GPU
+  // generations take turns. CPU generations share nothing and run at once.
+  std::mutex gpu_mutex;
 };
 
 Engine::Engine() : state_(std::make_unique<State>()) {}
@@ -241,7 +245,9 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
   const int64_t draft_vocab = params.draft ? HeadRows(*params.draft, s.config.vocab_size) : 0;
 #ifdef MATSPEC_WITH_CUDA
   CudaRoundRunner* gpu_runner = nullptr;
+  std::unique_lock<std::mutex> gpu_turn;
   if (auto* gpu = dynamic_cast<CudaModel*>(s.model.get())) {
+    gpu_turn = std::unique_lock<std::mutex>(s.gpu_mutex);
     absl::StatusOr<std::unique_ptr<CudaRoundRunner>> runner =
         CudaRoundRunner::Create(gpu, params.draft, params.policy, params.sampling, params.seed,
                                 RunnerCapacity(params), s.options.cuda_graphs);

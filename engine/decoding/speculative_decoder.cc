@@ -36,7 +36,7 @@ int64_t RunnerCapacity(const DecodeParams& params) {
   return params.context_size + (params.draft ? params.policy.draft_max : 0) + 1;
 }
 
-SpeculativeDecoder::SpeculativeDecoder(Model* model, DecodeParams params)
+SpeculativeDecoder::SpeculativeDecoder(const Model* model, DecodeParams params)
     : runner_(std::make_unique<CpuRoundRunner>(model, params.draft, params.policy, params.sampling, params.seed,
                                                RunnerCapacity(params))),
       params_(std::move(params)) {}

@@ -44,7 +44,7 @@ using TokenCallback = std::function<bool(const std::vector<int32_t>& tokens)>;
 class SpeculativeDecoder {
  public:
   // The CPU round (CpuRoundRunner) over `model`.
-  SpeculativeDecoder(Model* model, DecodeParams params);
+  SpeculativeDecoder(const Model* model, DecodeParams params);
   // Any backend's round; `runner` was built for the same params.
   SpeculativeDecoder(std::unique_ptr<RoundRunner> runner, DecodeParams params);
 

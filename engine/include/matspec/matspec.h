@@ -136,6 +136,12 @@ struct ModelInfo {
   int64_t num_tensors = 0;
 };
 
+// Thread safety: one Engine may be used from any number of threads at once.
+// Load() builds an immutable model (weights, config, tokenizer) shared by every
+// call; each Generate / GenerateTokens call owns its own KV caches, forward
+// scratch, RNG and statistics, so concurrent calls give exactly the tokens each
+// would give alone. On the CPU they run in parallel; with --device cuda they
+// take turns on the one GPU stream.
 class Engine {
  public:
   // Loads config, weights (memory-mapped, validated) and tokenizer. Errors name
@@ -158,6 +164,8 @@ class Engine {
   // Bytes of the weight store currently resident in RAM (mincore over the mappings).
   int64_t ResidentWeightBytes() const;
 
+  // The shared model, for tests and tools. Only its const members may be
+  // used while generations run.
   Model& model();
   const Tokenizer* tokenizer() const;
 

@@ -1,0 +1,36 @@
+// Gemma3nModel::Scratch: the per-forward state of the Gemma 3n decoder,
+// private to engine/gemma3n_model.cc and engine/gemma3n_layer.cc. One per
+// sequence (ForwardArgs::scratch); the model itself holds none of it.
+#ifndef MATSPEC_ENGINE_GEMMA3N_SCRATCH_H_
+#define MATSPEC_ENGINE_GEMMA3N_SCRATCH_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/gemma3n_model.h"
+
+namespace matspec {
+
+// Activations of one forward, [t, ...] f32 rows, grown on demand and reused;
+// the window buffers of sliding owners; the ring cache of this forward.
+struct Gemma3nModel::Scratch final : ForwardScratch {
+  void Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len);
+
+  int64_t rows = 0;
+  std::vector<std::vector<float>> streams, pred;  // N each, [t, D]
+  std::vector<float> pli;                         // [t, L, P]
+  std::vector<float> an, lau, low, q, k, v, attn, tmp, hmid, y, gate, up;
+  std::vector<float> coefs, modal, gpl, attn_scratch, pl_emb;
+  std::vector<int32_t> ids_pl;
+  std::vector<int64_t> positions;
+  Gemma3nKvCache* ring_kv = nullptr;  // args.kv when it is a Gemma3nKvCache
+  // Contiguous [window before past + t, G*hd] K/V of sliding owners (one per
+  // producer, plus one shared by the other sliding owners), and how many
+  // past positions each holds.
+  std::vector<std::vector<float>> win_k, win_v;
+  std::vector<int64_t> win_past;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_GEMMA3N_SCRATCH_H_
