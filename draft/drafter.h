@@ -15,20 +15,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/draft_policy.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/slice_view.h"
 #include "kernels/logits.h"
 
 namespace matspec {
-
-// How many tokens to draft in a round.
-struct DraftPolicy {
-  int64_t draft_max = 4;    // k: at most this many per round (>= 1)
-  int64_t draft_min = 0;    // always draft at least this many (<= draft_max)
-  float draft_p_min = 0.f;  // stop once the draft's top-1 probability (softmax of
-                            // its raw logits) falls below this, after draft_min
-};
 
 struct DraftProposal {
   std::vector<int32_t> tokens;  // [n] proposed tokens, n <= requested

@@ -85,6 +85,9 @@ class Model {
   virtual int64_t ParameterCount(const SliceView& slice) const = 0;
   // Weight bytes one T = 1 forward through the slice reads.
   virtual int64_t WeightBytesRead(const SliceView& slice) const = 0;
+  // Bytes of weights held in device memory (0 for a model that reads the
+  // host store in place).
+  virtual int64_t device_weight_bytes() const { return 0; }
   // Layers a slice may not skip, and why (empty for llama).
   virtual std::vector<int64_t> ReservedLayers() const { return {}; }
 

@@ -44,6 +44,8 @@ class RoundRunner {
   virtual absl::Status Rollback(int64_t committed_length) = 0;
   // Bytes of the draft's KV cache (0 without a draft).
   virtual int64_t draft_kv_bytes() const = 0;
+  // Rounds replayed as a recorded graph (CUDA graphs; 0 on the host).
+  virtual int64_t graph_launches() const { return 0; }
 };
 
 }  // namespace matspec

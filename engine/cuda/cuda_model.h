@@ -78,7 +78,7 @@ class CudaModel : public Model {
   // workspace memory; a captured CUDA graph is stale once it changed.
   int64_t scratch_generation() const { return scratch_generation_; }
   // Bytes of weights held on the GPU (each tensor once).
-  virtual int64_t device_weight_bytes() const = 0;
+  int64_t device_weight_bytes() const override = 0;
 
  protected:
   CudaModel() = default;

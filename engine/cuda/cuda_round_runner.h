@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "draft/drafter.h"
+#include "engine/draft_policy.h"
 #include "engine/cuda/cuda_kv_cache.h"
 #include "engine/cuda/cuda_model.h"
 #include "engine/round_runner.h"
@@ -69,7 +69,7 @@ class CudaRoundRunner final : public RoundRunner {
   int64_t round_syncs() const { return round_syncs_; }
   // Rounds replayed as a CUDA graph, and the graphs captured (one per draft
   // length k used).
-  int64_t graph_launches() const { return graph_launches_; }
+  int64_t graph_launches() const override { return graph_launches_; }
   int64_t graphs_captured() const { return static_cast<int64_t>(round_graphs_.size()); }
   bool uses_graphs() const { return use_graphs_; }
 

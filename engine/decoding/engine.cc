@@ -12,31 +12,26 @@
 #include "absl/strings/str_cat.h"
 #include "draft/slice_spec.h"
 #include "draft/token_list.h"
+#include "engine/backend.h"
 #include "engine/decoding/speculative_decoder.h"
-#include "engine/gemma3n_config.h"
-#include "engine/gemma3n_model.h"
-#include "engine/llama_model.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "engine/tokenizer.h"
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
-#ifdef MATSPEC_WITH_CUDA
-#include "engine/cuda/create_cuda_model.h"
-#include "engine/cuda/cuda_round_runner.h"
-#endif
 
 namespace matspec {
 
 struct Engine::State {
   LoadOptions options;
+  const Backend* backend = nullptr;
   ModelConfig config;
   std::unique_ptr<WeightStore> store;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;  // null when the directory has none
-  // The GPU model has one stream and one scratch (not yet per sequence): GPU
-  // generations take turns. CPU generations share nothing and run at once.
-  std::mutex gpu_mutex;
+  // A backend whose model takes one sequence at a time (the GPU's: one stream,
+  // one scratch) gets its generations in turn; the CPU's run at once.
+  std::mutex sequence_mutex;
 };
 
 Engine::Engine() : state_(std::make_unique<State>()) {}
@@ -81,52 +76,29 @@ absl::Status GenerationOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
-  const bool cuda = options.device == "cuda";
-  if (!cuda && options.device != "cpu") {
+  if (options.device != "cuda" && options.device != "cpu") {
     return absl::InvalidArgumentError(absl::StrCat("--device must be cpu or cuda (got \"", options.device, "\")"));
   }
-#ifndef MATSPEC_WITH_CUDA
-  if (cuda) {
-    return absl::UnimplementedError(
-        "--device cuda: this build of matspec has no CUDA backend (configure with -DMATSPEC_CUDA=ON where nvcc "
-        "is installed); use --device cpu");
-  }
-#endif
   std::unique_ptr<Engine> engine(new Engine());
   State& s = *engine->state_;
   s.options = options;
-  const std::string config_path = options.model_dir + "/config.json";
-  std::string config_text;
-  {
-    std::ifstream in(config_path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(config_path, ": cannot open the model's config.json"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    config_text = ss.str();
+  absl::StatusOr<const Backend*> backend = GetBackend(options.device);
+  if (!backend.ok()) {
+    return absl::Status(backend.status().code(), absl::StrCat("--device ", options.device, ": ",
+                                                              backend.status().message()));
   }
-  // The architecture is chosen by model_type before any other parsing.
-  const bool gemma3n = IsGemma3nConfigJson(config_text);
-  if (!gemma3n) {
-    ASSIGN_OR_RETURN(s.config, ParseModelConfig(config_text, config_path));
-  }
+  s.backend = *backend;
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
-  if (cuda) {
-#ifdef MATSPEC_WITH_CUDA
-    absl::StatusOr<std::unique_ptr<CudaModel>> gpu_model = CreateCudaModel(options.model_dir, *s.store);
-    if (!gpu_model.ok()) {
-      return absl::Status(gpu_model.status().code(), absl::StrCat("--device cuda: ", gpu_model.status().message()));
-    }
-    s.model = std::move(*gpu_model);
-    s.config = s.model->config();
-#endif
-  } else if (gemma3n) {
-    ASSIGN_OR_RETURN(s.model, CreateGemma3nModel(config_path, *s.store));
-    s.config = s.model->config();
-  } else {
-    ASSIGN_OR_RETURN(s.model, LlamaModel::Create(s.config, *s.store));
-  }
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  s.model->set_num_threads(options.num_threads > 0 ? options.num_threads : hw);
+  absl::StatusOr<std::unique_ptr<Model>> model =
+      s.backend->LoadModel(options.model_dir, *s.store, options.num_threads > 0 ? options.num_threads : hw);
+  if (!model.ok()) {
+    if (options.device == "cpu") return model.status();
+    return absl::Status(model.status().code(), absl::StrCat("--device ", options.device, ": ",
+                                                            model.status().message()));
+  }
+  s.model = std::move(*model);
+  s.config = s.model->config();
   const std::string tok_path = options.model_dir + "/tokenizer.model";
   if (access(tok_path.c_str(), F_OK) == 0) {
     std::string error;
@@ -240,31 +212,28 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
     if (on_text && !text.empty()) return on_text(text);
     return true;
   };
-  std::unique_ptr<SpeculativeDecoder> decoder;
   result.stats.device = s.options.device;
   const int64_t draft_vocab = params.draft ? HeadRows(*params.draft, s.config.vocab_size) : 0;
-#ifdef MATSPEC_WITH_CUDA
-  CudaRoundRunner* gpu_runner = nullptr;
-  std::unique_lock<std::mutex> gpu_turn;
-  if (auto* gpu = dynamic_cast<CudaModel*>(s.model.get())) {
-    gpu_turn = std::unique_lock<std::mutex>(s.gpu_mutex);
-    absl::StatusOr<std::unique_ptr<CudaRoundRunner>> runner =
-        CudaRoundRunner::Create(gpu, params.draft, params.policy, params.sampling, params.seed,
-                                RunnerCapacity(params), s.options.cuda_graphs);
-    if (!runner.ok()) {
-      return absl::Status(runner.status().code(), absl::StrCat("--device cuda: ", runner.status().message()));
-    }
-    gpu_runner = runner->get();
-    decoder = std::make_unique<SpeculativeDecoder>(std::move(*runner), std::move(params));
-    result.stats.gpu_weight_bytes = gpu->device_weight_bytes();
+  std::unique_lock<std::mutex> turn;
+  if (!s.backend->concurrent_sequences()) turn = std::unique_lock<std::mutex>(s.sequence_mutex);
+  RoundRunnerSpec spec{.draft = params.draft,
+                       .policy = params.policy,
+                       .sampling = params.sampling,
+                       .seed = params.seed,
+                       .capacity = RunnerCapacity(params),
+                       .cuda_graphs = s.options.cuda_graphs};
+  absl::StatusOr<std::unique_ptr<RoundRunner>> runner = s.backend->NewRoundRunner(*s.model, spec);
+  if (!runner.ok()) {
+    return absl::Status(runner.status().code(),
+                        absl::StrCat("--device ", s.options.device, ": ", runner.status().message()));
   }
-#endif
-  if (!decoder) decoder = std::make_unique<SpeculativeDecoder>(s.model.get(), std::move(params));
+  std::unique_ptr<SpeculativeDecoder> decoder =
+      *runner ? std::make_unique<SpeculativeDecoder>(std::move(*runner), std::move(params))
+              : std::make_unique<SpeculativeDecoder>(s.model.get(), std::move(params));
   RETURN_IF_ERROR(decoder->Run(prompt, on_tokens, &result.tokens, &result.stats));
   result.stats.draft_vocab = draft_vocab;
-#ifdef MATSPEC_WITH_CUDA
-  if (gpu_runner != nullptr) result.stats.cuda_graph_launches = gpu_runner->graph_launches();
-#endif
+  result.stats.gpu_weight_bytes = s.model->device_weight_bytes();
+  result.stats.cuda_graph_launches = decoder->runner().graph_launches();
   if (streamer) {
     const std::string rest = streamer->Flush();
     if (on_text && !rest.empty()) on_text(rest);

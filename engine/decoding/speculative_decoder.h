@@ -54,6 +54,8 @@ class SpeculativeDecoder {
   absl::Status Run(const std::vector<int32_t>& prompt, const TokenCallback& on_tokens,
                    std::vector<int32_t>* tokens, GenerationStats* stats);
 
+  const RoundRunner& runner() const { return *runner_; }
+
  private:
   std::unique_ptr<RoundRunner> runner_;
   DecodeParams params_;

@@ -14,11 +14,15 @@ absl::Status CudaDeviceAvailable() {
   const cudaError_t code = cudaGetDeviceCount(&count);
   if (code != cudaSuccess) {
     (void)cudaGetLastError();  // leave no stale error behind for later launch checks
-    return absl::UnavailableError(absl::StrCat("no CUDA device: cudaGetDeviceCount failed with ",
+    // What is missing, in the user's words: the driver, or the device.
+    const char* what = code == cudaErrorInsufficientDriver ? "no usable NVIDIA driver (libcuda) for this CUDA runtime"
+                       : code == cudaErrorNoDevice         ? "no NVIDIA GPU visible to the driver"
+                                                           : "no CUDA device";
+    return absl::UnavailableError(absl::StrCat(what, ": cudaGetDeviceCount failed with ",
                                                std::string(cudaGetErrorName(code)), " (",
                                                std::string(cudaGetErrorString(code)), ")"));
   }
-  if (count <= 0) return absl::UnavailableError("no CUDA device: cudaGetDeviceCount returned 0");
+  if (count <= 0) return absl::UnavailableError("no NVIDIA GPU visible to the driver: cudaGetDeviceCount returned 0");
   return absl::OkStatus();
 }
 

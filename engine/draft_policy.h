@@ -1,0 +1,20 @@
+// DraftPolicy: how many tokens a speculation round drafts. Plain data shared by
+// every round runner (the host one in decoding/, the GPU one in engine/cuda/)
+// and the Drafter (draft/), so it lives below all of them.
+#ifndef MATSPEC_ENGINE_DRAFT_POLICY_H_
+#define MATSPEC_ENGINE_DRAFT_POLICY_H_
+
+#include <cstdint>
+
+namespace matspec {
+
+struct DraftPolicy {
+  int64_t draft_max = 4;    // k: at most this many per round (>= 1)
+  int64_t draft_min = 0;    // always draft at least this many (<= draft_max)
+  float draft_p_min = 0.f;  // stop once the draft's top-1 probability (softmax of
+                            // its raw logits) falls below this, after draft_min
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_ENGINE_DRAFT_POLICY_H_
