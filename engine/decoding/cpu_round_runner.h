@@ -1,6 +1,8 @@
-// CpuRoundRunner: the speculation round on the host. The Drafter proposes with
-// the draft slice, the full model verifies all k+1 positions in one Forward,
-// Accept() decides (verify/acceptance.h). Works with any Model, so it is also
+// CpuRoundRunner: the speculation round on the host. The Drafter
+// (draft/drafter.h) proposes with the draft slice; the Verifier
+// (verify/verifier.h) runs the full model over all k+1 positions in one
+// Forward and applies the acceptance rule; this runner sequences them and
+// keeps time. Works with any Model, so it is also
 // how the CUDA model's host Forward is checked against the CPU. Everything a
 // sequence writes (caches, scratch, logits) is the runner's own, so runners of
 // many sequences may share one model from many threads.
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "draft/drafter.h"
+#include "verify/verifier.h"
 #include "engine/model.h"
 #include "engine/round_runner.h"
 #include "kernels/logits.h"
@@ -35,17 +38,9 @@ class CpuRoundRunner final : public RoundRunner {
   const Model* model_;
   std::unique_ptr<ForwardScratch> forward_scratch_;  // this sequence's, for the draft and the verifier
   DraftPolicy policy_;
-  SamplingConfig sampling_;
-  uint64_t seed_;
-  SliceView full_;
-  std::unique_ptr<KvCache> target_cache_;
+  Verifier verifier_;
   std::unique_ptr<Drafter> drafter_;
   DraftProposal proposal_;
-  std::vector<float> logits_;  // [k+1, vocab]
-  std::vector<float> p_;       // [k+1, vocab]
-  std::vector<float> residual_;
-  std::vector<int32_t> scratch_;
-  std::vector<int32_t> verify_tokens_;
 };
 
 }  // namespace matspec
