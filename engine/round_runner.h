@@ -4,7 +4,7 @@
 //   Round    draft up to max_draft tokens after the committed sequence, verify
 //            them with the full model in one forward, and accept,
 //   Rollback cut both caches back to the committed sequence.
-// The CPU runner (engine/decoding/cpu_round_runner.h) drives a Drafter and
+// The CPU runner (decoding/cpu_round_runner.h) drives a Drafter and
 // Accept() on the host; the CUDA runner (engine/cuda/cuda_round_runner.h)
 // queues the whole round on the GPU and synchronises once, to learn how many
 // tokens were accepted. Both draw the same uniforms (engine/random.h), so for a

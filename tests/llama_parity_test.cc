@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/decoding/speculative_decoder.h"
+#include "decoding/speculative_decoder.h"
 #include "engine/safetensors.h"
 #include "gtest/gtest.h"
 #include "tests/testing/model_loading.h"

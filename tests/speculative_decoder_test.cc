@@ -2,7 +2,7 @@
 // greedy speculative output equals plain greedy for every slice of a table and
 // k in {1, 2, 4, 8}; the identity slice accepts everything; statistics add up;
 // prompts that do not fit the context are refused.
-#include "engine/decoding/speculative_decoder.h"
+#include "decoding/speculative_decoder.h"
 
 #include <filesystem>
 #include <fstream>

@@ -17,7 +17,7 @@
 #include "draft/slice_spec.h"
 #include "engine/cuda/cuda_llama_model.h"
 #include "engine/cuda/cuda_round_runner.h"
-#include "engine/decoding/speculative_decoder.h"
+#include "decoding/speculative_decoder.h"
 #include "gtest/gtest.h"
 #include "matspec/matspec.h"
 #include "tests/testing/checkpoint_writer.h"

@@ -13,7 +13,7 @@
 #include "draft/slice_spec.h"
 #include "draft/token_list.h"
 #include "engine/backend.h"
-#include "engine/decoding/speculative_decoder.h"
+#include "decoding/speculative_decoder.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "engine/tokenizer.h"

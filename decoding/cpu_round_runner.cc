@@ -1,4 +1,4 @@
-#include "engine/decoding/cpu_round_runner.h"
+#include "decoding/cpu_round_runner.h"
 
 #include <algorithm>
 #include <chrono>

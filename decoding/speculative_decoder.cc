@@ -1,10 +1,10 @@
-#include "engine/decoding/speculative_decoder.h"
+#include "decoding/speculative_decoder.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "engine/decoding/cpu_round_runner.h"
+#include "decoding/cpu_round_runner.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
