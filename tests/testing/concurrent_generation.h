@@ -1,0 +1,30 @@
+// Runs one Engine from many threads at once and compares every result with
+// the same request run alone (tests/engine_concurrency_test.cc on the CPU,
+// tests/cuda/engine_concurrency_test.cc on the GPU).
+#ifndef MATSPEC_TESTS_TESTING_CONCURRENT_GENERATION_H_
+#define MATSPEC_TESTS_TESTING_CONCURRENT_GENERATION_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "matspec/matspec.h"
+
+namespace matspec::testing {
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  GenerationOptions options;
+};
+
+// Five prompts x {plain, speculative greedy, speculative sampling with a seed},
+// n new tokens each, drafting with `draft`.
+std::vector<GenerationRequest> MixedRequests(int64_t vocab, const DraftOptions& draft, int64_t n);
+
+// Every request alone, then `num_threads` threads each running all of them at once
+// (each starting at a different request); adds a GoogleTest failure for every
+// concurrent result whose tokens or speculation counts differ from the solo run.
+void ExpectConcurrentEqualsSolo(Engine& engine, const std::vector<GenerationRequest>& requests, int num_threads = 8);
+
+}  // namespace matspec::testing
+
+#endif  // MATSPEC_TESTS_TESTING_CONCURRENT_GENERATION_H_
