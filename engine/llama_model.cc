@@ -2,24 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/cpu_ops.h"
 #include "engine/layer_ops.h"
+#include "engine/llama_layer.h"
 #include "engine/status_macros.h"
-#include "kernels/activation.h"
-#include "kernels/attention.h"
 #include "kernels/embedding.h"
-#include "kernels/matmul.h"
-#include "kernels/rms_norm.h"
 #include "kernels/logits.h"
-#include "kernels/rope.h"
 
 namespace matspec {
 namespace {
-
-using layer_ops::Linear;
-using layer_ops::Norm;
 
 std::string LayerName(int64_t l, const char* leaf) { return absl::StrCat("model.layers.", l, ".", leaf); }
 
@@ -106,13 +99,10 @@ struct LlamaModel::Scratch final : ForwardScratch {
     const int64_t hidden = config.hidden_size;
     if (t > rows) {
       const int64_t qdim = config.num_heads * config.head_dim;
-      const int64_t kvdim = config.num_kv_heads * config.head_dim;
       const int64_t ffn = config.max_ffn_width();
       x.resize(t * hidden);
       h.resize(t * hidden);
       q.resize(t * qdim);
-      k.resize(t * kvdim);
-      v.resize(t * kvdim);
       attn.resize(t * qdim);
       gate.resize(t * ffn);
       up.resize(t * ffn);
@@ -124,7 +114,7 @@ struct LlamaModel::Scratch final : ForwardScratch {
   }
 
   int64_t rows = 0;
-  std::vector<float> x, h, q, k, v, attn, gate, up, attn_scratch;
+  std::vector<float> x, h, q, attn, gate, up, attn_scratch;
   std::vector<int64_t> positions;
 };
 
@@ -132,56 +122,6 @@ std::unique_ptr<ForwardScratch> LlamaModel::NewScratch() const {
   auto s = std::make_unique<Scratch>();
   s->cpu = ctx_;
   return s;
-}
-
-void LlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
-                          const ActivationTap* tap) const {
-  const LlamaLayerWeights& w = w_.layers[l];
-  const int64_t hidden = config_.hidden_size;
-  const int64_t hd = config_.head_dim;
-  const int64_t qdim = config_.num_heads * hd;
-  const int64_t kvdim = config_.num_kv_heads * hd;
-  const int64_t ffn_ld = config_.max_ffn_width();
-
-  // Attention block.
-  Norm(s.x.data(), w.input_norm, config_.rms_norm_eps, t, hidden, s.h.data());
-  Linear(s.cpu, s.h.data(), hidden, t, w.q, s.q.data(), qdim, false);
-  Linear(s.cpu, s.h.data(), hidden, t, w.k, s.k.data(), kvdim, false);
-  Linear(s.cpu, s.h.data(), hidden, t, w.v, s.v.data(), kvdim, false);
-  for (float* target : {s.q.data(), s.k.data()}) {
-    RopeParams rp;
-    rp.x = target;
-    rp.num_heads = target == s.q.data() ? config_.num_heads : config_.num_kv_heads;
-    rp.row_stride = rp.num_heads * hd;
-    rp.t = t;
-    rp.head_dim = hd;
-    rp.positions = s.positions.data();
-    rp.theta = config_.rope_theta;
-    ApplyRope(rp);
-  }
-  std::memcpy(kv.keys(l) + past * kvdim, s.k.data(), t * kvdim * sizeof(float));
-  std::memcpy(kv.values(l) + past * kvdim, s.v.data(), t * kvdim * sizeof(float));
-  AttentionParams ap = LlamaAttentionParams(config_, s.q.data(), kv.keys(l), kv.values(l), past, t, s.attn.data());
-  ap.scratch = s.attn_scratch.data();
-  Attention(s.cpu, ap);
-  Linear(s.cpu, s.attn.data(), qdim, t, w.o, s.x.data(), hidden, true);
-  if (tap) (*tap)("attn_residual", l, s.x.data(), t, hidden);
-
-  // FFN block over the slice's prefix of the hidden units.
-  Norm(s.x.data(), w.post_norm, config_.rms_norm_eps, t, hidden, s.h.data());
-  Linear(s.cpu, s.h.data(), hidden, t, w.gate.FirstRows(width), s.gate.data(), ffn_ld, false);
-  Linear(s.cpu, s.h.data(), hidden, t, w.up.FirstRows(width), s.up.data(), ffn_ld, false);
-  GatedActivationParams gp;
-  gp.act = Activation::kSilu;
-  gp.gate = s.gate.data();
-  gp.up = s.up.data();
-  gp.out = s.gate.data();
-  gp.rows = t;
-  gp.n = width;
-  gp.stride = ffn_ld;
-  GatedActivation(gp);
-  Linear(s.cpu, s.gate.data(), ffn_ld, t, w.down.FirstCols(width), s.x.data(), hidden, true);
-  if (tap) (*tap)("layer_out", l, s.x.data(), t, hidden);
 }
 
 absl::Status LlamaModel::Forward(const ForwardArgs& args) const {
@@ -209,13 +149,25 @@ absl::Status LlamaModel::Forward(const ForwardArgs& args) const {
 
   EmbeddingGather(w_.embed, args.tokens, t, 1.f, s.x.data());
   if (args.tap) (*args.tap)("embed", -1, s.x.data(), t, hidden);
-  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, s, args.tap);
+  const CpuOps ops(s.cpu);
+  const LlamaActivations a{.x = s.x.data(),
+                           .h = s.h.data(),
+                           .q = s.q.data(),
+                           .attn = s.attn.data(),
+                           .gate = s.gate.data(),
+                           .up = s.up.data(),
+                           .positions = s.positions.data(),
+                           .attn_scratch = s.attn_scratch.data()};
+  for (int64_t l : slice.layers) {
+    const LlamaLayerKv layer_kv{.keys = kv.keys(l), .values = kv.values(l), .len = {.past = past}};
+    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], t, layer_kv, a, args.tap));
+  }
   kv.Advance(t);
 
   if (args.logits == nullptr) return absl::OkStatus();
   const int64_t rows = args.all_logits ? t : 1;
   const float* first = s.x.data() + (t - rows) * hidden;
-  Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, s.h.data());
+  layer_ops::Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, s.h.data());
   if (args.tap) (*args.tap)("final_norm", -1, s.h.data(), rows, hidden);
   layer_ops::HeadLogits(s.cpu, s.h.data(), hidden, rows, w_.lm_head, slice, config_.vocab_size, args.logits);
   return absl::OkStatus();

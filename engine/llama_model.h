@@ -76,8 +76,6 @@ class LlamaModel final : public Model {
   struct Scratch;  // the activations of one forward (llama_model.cc)
 
   LlamaModel() = default;
-  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
-                const ActivationTap* tap) const;
 
   ModelConfig config_;
   CpuContext ctx_;  // the default context of new scratch

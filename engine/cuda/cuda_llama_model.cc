@@ -6,9 +6,10 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/device_weights.h"
+#include "engine/llama_layer.h"
 #include "engine/status_macros.h"
-#include "kernels/cuda/activation_cuda.h"
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/embedding_cuda.h"
@@ -82,57 +83,6 @@ absl::Status CudaLlamaModel::EnsureCapacity(int64_t t) {
   return absl::OkStatus();
 }
 
-absl::Status CudaLlamaModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
-                                      CudaKvCache& kv) {
-  const LlamaLayerWeights& w = w_.layers[l];
-  const int64_t hidden = config_.hidden_size;
-  const int64_t hd = config_.head_dim;
-  const int64_t qdim = config_.num_heads * hd;
-  const int64_t kvdim = config_.num_kv_heads * hd;
-  const int64_t ffn_ld = config_.max_ffn_width();
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-  const cudaStream_t s = ctx_->stream();
-  const CudaWorkspace ws = ctx_->workspace();
-  float* x = x_.As<float>();
-  float* h = h_.As<float>();
-  float* q = q_.As<float>();
-  // With a host length k and v are projected straight into the cache rows;
-  // with a device length into k_new_/v_new_, then appended at *d_past.
-  float* keys = d_past ? k_new_.As<float>() : kv.device_keys(l) + past * kvdim;
-  float* values = d_past ? v_new_.As<float>() : kv.device_values(l) + past * kvdim;
-  auto linear = [&](const float* in, int64_t in_ld, const MatrixView& wv, float* out, int64_t out_ld, bool acc) {
-    return MatMulCuda(*ctx_, MatMulParams{in, in_ld, t, wv, out, out_ld, acc}, ws, s);
-  };
-
-  // Attention block.
-  RETURN_IF_ERROR(RmsNormCuda({x, w.input_norm, 0.f, eps, t, hidden, h}, s));
-  RETURN_IF_ERROR(linear(h, hidden, w.q, q, qdim, false));
-  RETURN_IF_ERROR(linear(h, hidden, w.k, keys, kvdim, false));
-  RETURN_IF_ERROR(linear(h, hidden, w.v, values, kvdim, false));
-  const int64_t* pos = positions_.As<int64_t>();
-  RETURN_IF_ERROR(ApplyRopeCuda({q, qdim, t, config_.num_heads, hd, pos, config_.rope_theta}, s));
-  RETURN_IF_ERROR(ApplyRopeCuda({keys, kvdim, t, config_.num_kv_heads, hd, pos, config_.rope_theta}, s));
-  const AttentionParams ap =
-      LlamaAttentionParams(config_, q, kv.device_keys(l), kv.device_values(l), past, t, attn_.As<float>());
-  if (d_past != nullptr) {
-    RETURN_IF_ERROR(KvAppendCuda(keys, kvdim, t, kvdim, d_past, kv.device_keys(l), s));
-    RETURN_IF_ERROR(KvAppendCuda(values, kvdim, t, kvdim, d_past, kv.device_values(l), s));
-    RETURN_IF_ERROR(AttentionCudaDeviceLength(ap, d_past, kv.capacity(), ws, s));
-  } else {
-    RETURN_IF_ERROR(AttentionCuda(ap, ws, s));
-  }
-  RETURN_IF_ERROR(linear(attn_.As<float>(), qdim, w.o, x, hidden, true));
-
-  // FFN block over the slice's prefix of the hidden units.
-  float* gate = gate_.As<float>();
-  float* up = up_.As<float>();
-  RETURN_IF_ERROR(RmsNormCuda({x, w.post_norm, 0.f, eps, t, hidden, h}, s));
-  RETURN_IF_ERROR(linear(h, hidden, w.gate.FirstRows(width), gate, ffn_ld, false));
-  RETURN_IF_ERROR(linear(h, hidden, w.up.FirstRows(width), up, ffn_ld, false));
-  RETURN_IF_ERROR(GatedActivationCuda({Activation::kSilu, gate, up, gate, t, width, ffn_ld}, s));
-  return linear(gate, ffn_ld, w.down.FirstCols(width), x, hidden, true);
-}
-
 absl::Status CudaLlamaModel::CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const {
   if (static_cast<int64_t>(slice.ffn_widths.size()) != config_.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" has ", slice.ffn_widths.size(),
@@ -157,7 +107,23 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
     RETURN_IF_ERROR(FillPositionsCuda(past, t, positions_.As<int64_t>(), s));
   }
   RETURN_IF_ERROR(EmbeddingGatherCuda(w_.embed, tokens, t, 1.f, x_.As<float>(), s));
-  for (int64_t l : slice.layers) RETURN_IF_ERROR(RunLayer(l, slice.ffn_widths[l], t, past, d_past, kv));
+  // The layer is the CPU's (engine/llama_layer.h) over the CUDA ops.
+  const CudaOps ops(*ctx_);
+  const LlamaActivations a{.x = x_.As<float>(),
+                           .h = h_.As<float>(),
+                           .q = q_.As<float>(),
+                           .k = k_new_.As<float>(),
+                           .v = v_new_.As<float>(),
+                           .attn = attn_.As<float>(),
+                           .gate = gate_.As<float>(),
+                           .up = up_.As<float>(),
+                           .positions = positions_.As<int64_t>()};
+  for (int64_t l : slice.layers) {
+    const LlamaLayerKv layer_kv{.keys = kv.device_keys(l),
+                                .values = kv.device_values(l),
+                                .len = {.past = past, .d_past = d_past, .capacity = kv.capacity()}};
+    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], t, layer_kv, a, nullptr));
+  }
   if (d_past != nullptr) RETURN_IF_ERROR(AddToCounterCuda(kv.device_length(), t, s));
   if (logits == nullptr) return absl::OkStatus();
 

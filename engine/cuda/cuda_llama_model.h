@@ -48,8 +48,6 @@ class CudaLlamaModel final : public CudaModel {
   // With a device length, k/v go through k_new_/v_new_ before the append.
   absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
                      const int64_t* d_past, float* logits, bool all_logits) override;
-  absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
-                        CudaKvCache& kv);
 
   ModelConfig config_;
   DeviceBuffer weights_;
