@@ -23,8 +23,9 @@
 # Environment (defaults in brackets):
 #   PAIRS [5]  THREADS ["1 2"]  CASES [decode,prefill,tiny,wall,spec]  N_DECODE [128]
 #   N_PREFILL [512]  INFLATE_M [8]  SPEC_SLICES [half,quarter]  SPEC_K [3,4,6]
-#   MATSPEC_BIN   an existing matspec binary (e.g. another worktree's build); unset:
-#                 bash scripts/build.sh build -DMATSPEC_BUILD_BENCH=ON
+#   MATSPEC_BIN   an existing matspec binary (e.g. another worktree's build); unset: this tree is built
+#                 CPU-only with scripts/build.sh MATSPEC_BUILD -DMATSPEC_CUDA=OFF -DMATSPEC_BUILD_BENCH=ON
+#   MATSPEC_BUILD [WORK/matspec-build]
 #   WORK [REPO/build-llamacpp]  llama.cpp sdist, source, build, logs and results (git-ignored)
 #   VENV [~/.cache/matspec-llamacpp-venv]   MODELS [~/.cache/matspec-llamacpp-models]
 #   QUANTIZE [1]  also write Q8_0 GGUFs with llama-quantize (not measured here)
@@ -50,6 +51,7 @@ SPEC_SLICES=${SPEC_SLICES:-half,quarter}
 SPEC_K=${SPEC_K:-3,4,6}
 QUANTIZE=${QUANTIZE:-1}
 JOBS=${JOBS:-2}
+MATSPEC_BUILD=${MATSPEC_BUILD:-$WORK/matspec-build}
 PROMPT_TEXT="And God said unto Moses,"
 TINY=$REPO/models/matlm-tiny
 TINY_TABLE=$REPO/matformer_configs/matlm-tiny.csv
@@ -202,9 +204,11 @@ build_matspec() {
   if [ -n "${MATSPEC_BIN:-}" ]; then
     [ -x "$MATSPEC_BIN" ] || die "MATSPEC_BIN=$MATSPEC_BIN is not an executable"
   else
-    log "building matspec (scripts/build.sh build -DMATSPEC_BUILD_BENCH=ON)"
-    (cd "$REPO" && step build-matspec bash scripts/build.sh build -DMATSPEC_BUILD_BENCH=ON)
-    MATSPEC_BIN=$REPO/build/bin/matspec
+    # CPU only, like the llama.cpp build: a binary linked against cudart pays ~70 ms and ~200 MiB at every
+    # start (ENVIRONMENT.md), which would distort the whole-process case.
+    log "building matspec (scripts/build.sh $MATSPEC_BUILD -DMATSPEC_CUDA=OFF -DMATSPEC_BUILD_BENCH=ON)"
+    (cd "$REPO" && step build-matspec bash scripts/build.sh "$MATSPEC_BUILD" -DMATSPEC_CUDA=OFF -DMATSPEC_BUILD_BENCH=ON)
+    MATSPEC_BIN=$MATSPEC_BUILD/bin/matspec
   fi
   MATSPEC_BIN=$(cd "$(dirname "$MATSPEC_BIN")" && pwd)/$(basename "$MATSPEC_BIN")
 }
@@ -379,7 +383,7 @@ REPORT=$OUTDIR/report-$STAMP.md
   echo
   machine_info
   echo "- llama.cpp $LLAMA_COMMIT (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist, GGML_NATIVE=ON, CPU), bf16 GGUF"
-  echo "- matspec $MATSPEC_COMMIT ($MATSPEC_BIN), bf16 safetensors"
+  echo "- matspec $MATSPEC_COMMIT ($MATSPEC_BIN; $(ldd "$MATSPEC_BIN" 2>/dev/null | grep -q libcudart && echo "linked against CUDA" || echo "CPU-only build")), bf16 safetensors"
   echo "- load average before: $LOAD_BEFORE; after: $LOAD_AFTER; busy before: ${BUSY_BEFORE:-nothing >= 5% CPU}"
   echo "- OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; PAIRS=$PAIRS, THREADS='$THREADS', CASES=$CASES"
   echo

@@ -157,7 +157,7 @@ def divided(dt, arr, m):
 
 # ---------------------------------------------------------------- the inflation
 
-def inflate_tensor(name, dt, arr, m, cfg):
+def inflate_tensor(name, dt, arr, m):
     """The inflated storage array of one tensor (see the module docstring)."""
     rep_in = lambda a: divided(dt, np.repeat(a, m, axis=1), m)  # input side: repeat columns, / m
     if name == "model.embed_tokens.weight":
@@ -292,12 +292,12 @@ def main():
     os.makedirs(out, exist_ok=True)
     written = []
     for name, (dt, shape, arr) in tensors.items():
-        written.append((name, dt, inflate_tensor(name, dt, arr, m, cfg)))
+        written.append((name, dt, inflate_tensor(name, dt, arr, m)))
     if tied:
         if "lm_head.weight" in tensors:
             fail(f"{args.model}: tie_word_embeddings is true but lm_head.weight is present")
         dt, _, emb = tensors["model.embed_tokens.weight"]
-        written.append(("lm_head.weight", dt, inflate_tensor("lm_head.weight", dt, emb, m, cfg)))
+        written.append(("lm_head.weight", dt, inflate_tensor("lm_head.weight", dt, emb, m)))
     nbytes = write_safetensors(os.path.join(out, "model.safetensors"), written)
 
     with open(os.path.join(out, "config.json"), "w") as f:
