@@ -250,6 +250,64 @@ def inflate_table(table_path, m, cfg_out):
     return buf.getvalue()
 
 
+# ---------------------------------------------------------------- the check
+
+def rms_norm(x, g, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def reference_logits(cfg, tensors, ids, ffn_width=None):
+    """float32 numpy llama forward (HF conventions: rotate_half RoPE, GQA), FFN cut to ffn_width units."""
+    w = lambda name: to_f32(tensors[name][0], np.asarray(tensors[name][2]))
+    h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    kv, hd = cfg.get("num_key_value_heads", heads), cfg.get("head_dim") or h // heads
+    eps, t = cfg["rms_norm_eps"], len(ids)
+    inv = 1.0 / cfg.get("rope_theta", 10000.0) ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    ang = np.outer(np.arange(t), inv)
+    cos, sin = np.cos(np.concatenate([ang, ang], -1)), np.sin(np.concatenate([ang, ang], -1))
+    rope = lambda x: x * cos[:, None] + np.concatenate([-x[..., hd // 2:], x[..., :hd // 2]], -1) * sin[:, None]
+    mask = np.triu(np.full((t, t), -np.inf), 1)
+    x = w("model.embed_tokens.weight")[ids]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        a = rms_norm(x, w(p + "input_layernorm.weight"), eps)
+        q = rope((a @ w(p + "self_attn.q_proj.weight").T).reshape(t, heads, hd))
+        k = rope((a @ w(p + "self_attn.k_proj.weight").T).reshape(t, kv, hd))
+        v = (a @ w(p + "self_attn.v_proj.weight").T).reshape(t, kv, hd)
+        k, v = np.repeat(k, heads // kv, axis=1), np.repeat(v, heads // kv, axis=1)
+        s = np.einsum("qhd,khd->hqk", q, k) / math.sqrt(hd) + mask
+        s = np.exp(s - s.max(-1, keepdims=True))
+        o = np.einsum("hqk,khd->qhd", s / s.sum(-1, keepdims=True), v).reshape(t, heads * hd)
+        x = x + o @ w(p + "self_attn.o_proj.weight").T
+        f = rms_norm(x, w(p + "post_attention_layernorm.weight"), eps)
+        gate, up = w(p + "mlp.gate_proj.weight")[:ffn_width], w(p + "mlp.up_proj.weight")[:ffn_width]
+        g = f @ gate.T
+        x = x + (g / (1.0 + np.exp(-g)) * (f @ up.T)) @ w(p + "mlp.down_proj.weight")[:, :ffn_width].T
+    head = "lm_head.weight" if "lm_head.weight" in tensors else "model.embed_tokens.weight"
+    return rms_norm(x, w("model.norm.weight"), eps) @ w(head).T
+
+
+def verify(cfg, tensors, cfg_out, out_dir, m, n_tokens):
+    """Compares the two models' logits on n_tokens fixed ids, full width and a quarter-width FFN slice."""
+    if cfg.get("rope_scaling"):
+        fail("--verify: rope_scaling is not supported by the reference forward")
+    inflated = read_checkpoint(out_dir)
+    rng = np.random.default_rng(0)
+    ids = np.concatenate([[cfg.get("bos_token_id", 1) or 1], rng.integers(3, cfg["vocab_size"], n_tokens - 1)])
+    ffn = cfg["intermediate_size"]
+    quarter = (min(ffn) if isinstance(ffn, list) else ffn) // 4
+    for name, width in (("full", None), (f"FFN {quarter} -> {quarter * m}", quarter)):
+        want = reference_logits(cfg, tensors, ids, width)
+        got = reference_logits(cfg_out, inflated, ids, None if width is None else width * m)
+        diff = float(np.max(np.abs(got - want)))
+        scale = float(np.max(np.abs(want)))
+        same = bool(np.all(got.argmax(-1) == want.argmax(-1)))
+        print(f"inflate_matformer: verify {name}: {n_tokens} positions, max |logit difference| {diff:.2e} "
+              f"(max |logit| {scale:.2f}), argmax equal: {'yes' if same else 'no'}")
+        if diff > 1e-4 * max(scale, 1.0) or not same:
+            fail(f"--verify {name}: the inflated model computes a different function")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="input checkpoint directory (llama family)")
@@ -257,6 +315,9 @@ def main():
     ap.add_argument("--out", required=True, help="output directory (created; not inside the repository)")
     ap.add_argument("--m", type=int, default=8, help="inflation factor (default 8; a power of two is exact)")
     ap.add_argument("--force", action="store_true", help="allow an output directory inside the repository")
+    ap.add_argument("--verify", type=int, default=0, metavar="N",
+                    help="then compare both models' logits on N positions with a numpy float32 forward "
+                         "(full width and a quarter-width FFN slice); fails on any difference beyond rounding")
     args = ap.parse_args()
 
     m = args.m
@@ -315,6 +376,8 @@ def main():
           f"{nbytes / 1e6:.1f} MB; hidden {cfg_out['hidden_size']}, FFN {cfg_out['intermediate_size']}, "
           f"heads {cfg_out['num_attention_heads']}/{cfg_out['num_key_value_heads']} x {cfg_out['head_dim']}"
           + (", slices.csv" if args.table else ""))
+    if args.verify > 0:
+        verify(cfg, tensors, cfg_out, out, m, args.verify)
 
 
 if __name__ == "__main__":
