@@ -4,7 +4,7 @@
 Why: the bundled MatLM-tiny (4 M parameters, 8 MB) sits in the CPU's L3 cache, so
 it cannot show what speculative decoding buys on a memory-bandwidth-bound model,
 and random checkpoints are bandwidth-bound but accept almost no draft tokens. The
-inflated model is both: m = 8 gives ~214 M parameters (~430 MB of bf16) that compute
+inflated model is both: m = 8 gives 220 M parameters (440 MB of bf16) that compute
 exactly the bundled model's function, so it keeps the bundled model's acceptance.
 
 Construction (x' denotes the inflated model's vector, repeat(x, m) puts m copies
