@@ -4,7 +4,7 @@
 set -euo pipefail
 
 MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
-  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev)
+  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy)
 
 missing=()
 for p in "${MATSPEC_PACKAGES[@]}"; do
