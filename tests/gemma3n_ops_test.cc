@@ -181,6 +181,36 @@ TEST(Gemma3nOpsTest, CpuOpsRunTheCpuKernels) {
   ASSERT_TRUE(ops.EmbeddingGather(tv, ids.data(), 2, 1.5f, emb.data()).ok());
   EmbeddingGather(tv, ids.data(), 2, 1.5f, emb_ref.data());
   EXPECT_EQ(emb, emb_ref);
+
+  // The element-wise entries and the router coefficients.
+  const std::vector<float> u = RandomFloats(rng, 8), w = RandomFloats(rng, 8), c = RandomFloats(rng, 8);
+  std::vector<float> sd(8), sd_ref(8), sc(u), sc_ref(u), cols(8), cols_ref(8);
+  ASSERT_TRUE(ops.SumDiv(u.data(), w.data(), c.data(), 8, 1.25f, sd.data()).ok());
+  SumDiv(u.data(), w.data(), c.data(), 8, 1.25f, sd_ref.data());
+  EXPECT_EQ(sd, sd_ref);
+  ASSERT_TRUE(ops.Scale(sc.data(), 8, 0.3f).ok());
+  Scale(sc_ref.data(), 8, 0.3f);
+  EXPECT_EQ(sc, sc_ref);
+  const VectorView cv{.data = c.data(), .dtype = DType::kF32, .size = 4};
+  ASSERT_TRUE(ops.ScaleColumns(u.data(), 2, 4, cv, cols.data()).ok());
+  ScaleColumns(u.data(), 2, 4, cv, cols_ref.data());
+  EXPECT_EQ(cols, cols_ref);
+  std::vector<float> pli(2 * 3 * 4, 7.f), pli_ref(pli);
+  ASSERT_TRUE(ops.PerLayerInput(u.data(), w.data(), 2, 4, 3, 1, 0.5f, pli.data()).ok());
+  PerLayerInput(u.data(), w.data(), 2, 4, 3, 1, 0.5f, pli_ref.data());
+  EXPECT_EQ(pli, pli_ref);
+  const std::vector<int32_t> raw_ids = {5, 1};
+  std::vector<int32_t> clamped(2);
+  ASSERT_TRUE(ops.ClampIds(raw_ids.data(), 2, 3, clamped.data()).ok());
+  EXPECT_EQ(clamped, (std::vector<int32_t>{0, 1}));
+  std::vector<float> co(2 * 4), co_ref(2 * 4);
+  const AltUpCoefsParams cp{
+      .raw = u.data(), .rows = 2, .n = 4, .w = c.data(), .out_n = 2, .add_one = true, .out = co.data()};
+  ASSERT_TRUE(ops.AltUpCoefs(cp).ok());
+  AltUpCoefsParams cp_ref = cp;
+  cp_ref.out = co_ref.data();
+  AltUpCoefs(cp_ref);
+  EXPECT_EQ(co, co_ref);
 }
 
 }  // namespace
