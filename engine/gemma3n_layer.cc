@@ -1,219 +1,200 @@
-// One Gemma 3n decoder layer (spec §5): AltUp predict, input norm, LAuReL,
-// attention with q/k/v norms and KV sharing, the MLP with Gaussian top-k
-// sparsity over the slice's width, AltUp correct and the per-layer input
-// injection into the non-active streams.
-#include <algorithm>
-#include <cmath>
-#include <cstring>
+#include "engine/gemma3n_layer.h"
 
-#include "engine/gemma3n_model.h"
-#include "engine/gemma3n_scratch.h"
-#include "engine/layer_ops.h"
+#include <cmath>
+#include <utility>
+
+#include "engine/status_macros.h"
 #include "kernels/activation.h"
-#include "kernels/attention.h"
 #include "kernels/gemma3n_ops.h"
-#include "kernels/rope.h"
 
 namespace matspec {
+namespace {
 
-using layer_ops::Linear;
-using layer_ops::Norm;
-
-// out[t, N] = tanh(W_router (rmsnorm(x; router_norm) / D)).
-void Gemma3nModel::Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out, Scratch& s) const {
-  const int64_t D = config_.base.hidden_size, N = config_.altup_num_inputs;
-  Norm(x, w.router_norm, config_.base.rms_norm_eps, t, D, s.tmp.data());
-  const float scale = 1.f / static_cast<float>(D);
-  for (int64_t e = 0; e < t * D; ++e) s.tmp[e] *= scale;
-  Linear(s.cpu, s.tmp.data(), D, t, w.router, out, N, false);
-  for (int64_t e = 0; e < t * N; ++e) out[e] = std::tanh(out[e]);
+// raw[t, N] = W_router (rmsnorm(x; router_norm) / D), through a.tmp; the
+// coefficients then take its tanh (AltUpCoefs).
+absl::Status Router(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w, const float* x,
+                    int64_t t, const Gemma3nActivations& a) {
+  const int64_t D = config.base.hidden_size, N = config.altup_num_inputs;
+  RETURN_IF_ERROR(ops.Norm(x, w.router_norm, config.base.rms_norm_eps, t, D, a.tmp));
+  RETURN_IF_ERROR(ops.Scale(a.tmp, t * D, 1.f / static_cast<float>(D)));
+  return ops.Linear(a.tmp, D, t, w.router, a.raw, N, false);
 }
 
-// Attention of the normalised active prediction (s.an) into s.tmp ([t, D], after o_proj).
-void Gemma3nModel::Attention(int64_t l, int64_t t, int64_t past, KvCache& kv, Scratch& s) const {
-  const ModelConfig& b = config_.base;
-  const Gemma3nLayerWeights& w = layers_[l];
+// Attention of the normalised active prediction (a.an) into a.tmp ([t, D], after o_proj).
+absl::Status Attention(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w, int64_t l,
+                       int64_t t, const Gemma3nLayerKv& kv, const Gemma3nActivations& a) {
+  const ModelConfig& b = config.base;
   const int64_t D = b.hidden_size, hd = b.head_dim;
   const int64_t qdim = b.num_heads * hd, kvdim = b.num_kv_heads * hd;
-  const bool sliding = config_.sliding[l];
-  const double theta = sliding ? config_.rope_theta_sliding : config_.rope_theta_full;
-
-  auto rope = [&](float* x, int64_t heads) {
-    RopeParams rp;
-    rp.x = x;
-    rp.num_heads = heads;
-    rp.row_stride = heads * hd;
-    rp.t = t;
-    rp.head_dim = hd;
-    rp.positions = s.positions.data();
-    rp.theta = theta;
-    ApplyRope(rp);
-  };
-  Linear(s.cpu, s.an.data(), D, t, w.q, s.q.data(), qdim, false);
-  Norm(s.q.data(), w.q_norm, b.rms_norm_eps, t * b.num_heads, hd, s.q.data());
-  rope(s.q.data(), b.num_heads);
-  if (!config_.IsConsumer(l)) {
-    Linear(s.cpu, s.an.data(), D, t, w.k, s.k.data(), kvdim, false);
-    Norm(s.k.data(), w.k_norm, b.rms_norm_eps, t * b.num_kv_heads, hd, s.k.data());
-    rope(s.k.data(), b.num_kv_heads);
-    Linear(s.cpu, s.an.data(), D, t, w.v, s.v.data(), kvdim, false);
-    Norm(s.v.data(), VectorView{}, b.rms_norm_eps, t * b.num_kv_heads, hd, s.v.data());
-    if (sliding && s.ring_kv != nullptr) {
-      FillWindow(l, t, past, *s.ring_kv, s);
-    } else {
-      std::memcpy(kv.keys(l) + past * kvdim, s.k.data(), t * kvdim * sizeof(float));
-      std::memcpy(kv.values(l) + past * kvdim, s.v.data(), t * kvdim * sizeof(float));
-    }
-  }
-  const int64_t src = config_.kv_source[l];  // the producer for a consumer, else l
-  AttentionParams ap =
-      Gemma3nAttentionParams(config_, l, s.q.data(), kv.keys(src), kv.values(src), past, t, s.attn.data());
-  if (sliding && s.ring_kv != nullptr) {
-    // The window buffer filled by src's FillWindow earlier in this forward.
-    const int64_t wi = WindowIndex(src);
-    ap.k_cache = s.win_k[wi].data();
-    ap.v_cache = s.win_v[wi].data();
-    ap.past = s.win_past[wi];
-  }
-  ap.scratch = s.attn_scratch.data();
-  matspec::Attention(s.cpu, ap);
-  Linear(s.cpu, s.attn.data(), qdim, t, w.o, s.tmp.data(), D, false);
-}
-
-void Gemma3nModel::FillWindow(int64_t l, int64_t t, int64_t past, Gemma3nKvCache& kv, Scratch& s) const {
-  const ModelConfig& b = config_.base;
-  const int64_t kvdim = b.num_kv_heads * b.head_dim;
-  const int64_t slots = kv.ring_slots();
-  const int64_t held = std::min<int64_t>(past, config_.sliding_window - 1);  // past positions any new token sees
-  const int64_t wi = WindowIndex(l);
-  std::vector<float>& wk = s.win_k[wi];
-  std::vector<float>& wv = s.win_v[wi];
-  if (static_cast<int64_t>(wk.size()) < (held + t) * kvdim) {
-    wk.resize((held + t) * kvdim);
-    wv.resize((held + t) * kvdim);
-  }
-  const size_t row_bytes = kvdim * sizeof(float);
-  for (int64_t i = 0; i < held; ++i) {
-    const int64_t slot = (past - held + i) % slots;
-    std::memcpy(wk.data() + i * kvdim, kv.ring_keys(l) + slot * kvdim, row_bytes);
-    std::memcpy(wv.data() + i * kvdim, kv.ring_values(l) + slot * kvdim, row_bytes);
-  }
-  std::memcpy(wk.data() + held * kvdim, s.k.data(), t * row_bytes);
-  std::memcpy(wv.data() + held * kvdim, s.v.data(), t * row_bytes);
-  s.win_past[wi] = held;
-  // Store the new rows (only the last `slots` of a long chunk survive anyway).
-  for (int64_t j = std::max<int64_t>(0, t - slots); j < t; ++j) {
-    const int64_t slot = (past + j) % slots;
-    std::memcpy(kv.ring_keys(l) + slot * kvdim, s.k.data() + j * kvdim, row_bytes);
-    std::memcpy(kv.ring_values(l) + slot * kvdim, s.v.data() + j * kvdim, row_bytes);
-  }
-}
-
-// MLP of s.an over the first `width` hidden units into s.tmp ([t, D]).
-void Gemma3nModel::Mlp(int64_t l, int64_t width, int64_t t, Scratch& s) const {
-  const ModelConfig& b = config_.base;
-  const Gemma3nLayerWeights& w = layers_[l];
-  const int64_t D = b.hidden_size, ld = b.max_ffn_width();
-  Linear(s.cpu, s.an.data(), D, t, w.gate.FirstRows(width), s.gate.data(), ld, false);
-  if (sparsity_multiplier_[l] != 0.f) GaussianTopK(s.gate.data(), t, width, ld, sparsity_multiplier_[l]);
-  Linear(s.cpu, s.an.data(), D, t, w.up.FirstRows(width), s.up.data(), ld, false);
-  GatedActivationParams gp;
-  gp.act = Activation::kGeluTanh;
-  gp.gate = s.gate.data();
-  gp.up = s.up.data();
-  gp.out = s.gate.data();
-  gp.rows = t;
-  gp.n = width;
-  gp.stride = ld;
-  GatedActivation(gp);
-  Linear(s.cpu, s.gate.data(), ld, t, w.down.FirstCols(width), s.tmp.data(), D, false);
-}
-
-void Gemma3nModel::RunLayer(int64_t l, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
-                            const ActivationTap* tap) const {
-  const ModelConfig& b = config_.base;
-  const Gemma3nLayerWeights& w = layers_[l];
-  const int64_t D = b.hidden_size, N = config_.altup_num_inputs, act = config_.altup_active_idx;
-  const int64_t P = config_.hidden_size_per_layer_input, L = b.num_layers;
   const double eps = b.rms_norm_eps;
-  std::vector<const float*> xs(N);
-  std::vector<float*> preds(N);
-  for (int64_t i = 0; i < N; ++i) {
-    xs[i] = s.streams[i].data();
-    preds[i] = s.pred[i].data();
-  }
+  const bool sliding = config.sliding[l];
+  const bool ring = sliding && kv.windows != nullptr;
+  const double theta = sliding ? config.rope_theta_sliding : config.rope_theta_full;
 
-  // AltUp predict: coefs[t, N*N] = W_pred · router(x_act).
-  Router(w, s.streams[act].data(), t, s.modal.data(), s);
-  for (int64_t j = 0; j < t; ++j) {
-    for (int64_t r = 0; r < N * N; ++r) {
-      float acc = 0.f;
-      for (int64_t c = 0; c < N; ++c) acc += w.prediction[r * N + c] * s.modal[j * N + c];
-      s.coefs[j * N * N + r] = acc;
+  RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.q, a.q, qdim, false));
+  RETURN_IF_ERROR(ops.Norm(a.q, w.q_norm, eps, t * b.num_heads, hd, a.q));
+  RETURN_IF_ERROR(ops.Rope(RopeParams{.x = a.q, .row_stride = qdim, .t = t, .num_heads = b.num_heads,
+                                      .head_dim = hd, .positions = a.positions, .theta = theta}));
+  if (!config.IsConsumer(l)) {
+    // Staged in a.k / a.v for a ring window or a device length; else straight
+    // into the cache rows.
+    const bool staged = ring || kv.len.d_past != nullptr;
+    float* keys = staged ? a.k : kv.keys + kv.len.past * kvdim;
+    float* values = staged ? a.v : kv.values + kv.len.past * kvdim;
+    RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.k, keys, kvdim, false));
+    RETURN_IF_ERROR(ops.Norm(keys, w.k_norm, eps, t * b.num_kv_heads, hd, keys));
+    RETURN_IF_ERROR(ops.Rope(RopeParams{.x = keys, .row_stride = kvdim, .t = t, .num_heads = b.num_kv_heads,
+                                        .head_dim = hd, .positions = a.positions, .theta = theta}));
+    RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.v, values, kvdim, false));
+    RETURN_IF_ERROR(ops.Norm(values, VectorView{}, eps, t * b.num_kv_heads, hd, values));
+    if (ring) {
+      kv.windows->Fill(l, keys, values, t);
+    } else if (staged) {
+      RETURN_IF_ERROR(ops.KvAppend(keys, kvdim, t, kvdim, kv.len, kv.keys));
+      RETURN_IF_ERROR(ops.KvAppend(values, kvdim, t, kvdim, kv.len, kv.values));
     }
   }
-  AltUpPredict(xs.data(), s.coefs.data(), N, t, D, preds.data());
-  const float* a = s.pred[act].data();
+  AttentionParams ap = Gemma3nAttentionParams(config, l, a.q, kv.src_keys, kv.src_values, kv.len.past, t, a.attn);
+  KvLength len = kv.len;
+  if (ring) {
+    // The window filled by the source layer earlier in this forward.
+    const Gemma3nWindows::Window win = kv.windows->Get(config.kv_source[l]);
+    ap.k_cache = win.keys;
+    ap.v_cache = win.values;
+    ap.past = win.past;
+    len = KvLength{.past = win.past};
+  }
+  ap.scratch = a.attn_scratch;
+  RETURN_IF_ERROR(ops.Attention(ap, len));
+  return ops.Linear(a.attn, qdim, t, w.o, a.tmp, D, false);
+}
+
+// MLP of a.an over the first `width` hidden units into a.tmp ([t, D]).
+absl::Status Mlp(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w,
+                 const Gemma3nLayerArgs& args, const Gemma3nActivations& a) {
+  const int64_t D = config.base.hidden_size, ld = config.base.max_ffn_width();
+  const int64_t t = args.t, width = args.width;
+  RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.gate.FirstRows(width), a.gate, ld, false));
+  if (args.sparsity != 0.f) RETURN_IF_ERROR(ops.GaussianTopK(a.gate, t, width, ld, args.sparsity));
+  RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.up.FirstRows(width), a.up, ld, false));
+  RETURN_IF_ERROR(ops.GatedActivation(GatedActivationParams{
+      .act = Activation::kGeluTanh, .gate = a.gate, .up = a.up, .out = a.gate, .rows = t, .n = width, .stride = ld}));
+  return ops.Linear(a.gate, ld, t, w.down.FirstCols(width), a.tmp, D, false);
+}
+
+}  // namespace
+
+absl::Status RunGemma3nEmbed(const Ops& ops, const Gemma3nConfig& config, const Gemma3nStreamWeights& w,
+                             const SliceView& slice, const int32_t* tokens, int64_t t, const Gemma3nActivations& a,
+                             const ActivationTap* tap) {
+  const ModelConfig& b = config.base;
+  const int64_t D = b.hidden_size, L = b.num_layers, N = config.altup_num_inputs;
+  const int64_t P = config.hidden_size_per_layer_input;
+  float* x0 = a.streams[0];
+  RETURN_IF_ERROR(ops.EmbeddingGather(w.embed, tokens, t, std::sqrt(static_cast<float>(D)), x0));
+  if (tap) (*tap)("embed", -1, x0, t, D);
+
+  // Per-layer inputs: (rmsnorm(W_slot e * D^-0.5) + sqrt(P) * table slot) / sqrt(2).
+  RETURN_IF_ERROR(ops.ClampIds(tokens, t, config.vocab_size_per_layer_input, a.ids_pl));
+  const float proj_scale = 1.f / std::sqrt(static_cast<float>(D));
+  const float input_scale = 1.f / std::sqrt(2.f);
+  for (int64_t l : slice.layers) {
+    RETURN_IF_ERROR(ops.Linear(x0, D, t, w.per_layer_projection.RowBlock(l * P, P), a.gpl, P, false));
+    RETURN_IF_ERROR(ops.Scale(a.gpl, t * P, proj_scale));
+    RETURN_IF_ERROR(ops.Norm(a.gpl, w.per_layer_projection_norm, b.rms_norm_eps, t, P, a.gpl));
+    RETURN_IF_ERROR(ops.EmbeddingGather(w.embed_per_layer.ColBlock(l * P, P), a.ids_pl, t,
+                                        std::sqrt(static_cast<float>(P)), a.pl_emb));
+    RETURN_IF_ERROR(ops.PerLayerInput(a.gpl, a.pl_emb, t, P, L, l, input_scale, a.pli));
+  }
+
+  for (int64_t i = 1; i < N; ++i) {
+    RETURN_IF_ERROR(ops.Linear(x0, D, t, w.altup_proj[i - 1], a.streams[i], D, false));
+    RETURN_IF_ERROR(ops.MatchMagnitude(a.streams[i], x0, t, D, kGemma3nMagnitudeFloor));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunGemma3nLayer(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w,
+                             const Gemma3nLayerArgs& args, const Gemma3nLayerKv& kv, Gemma3nActivations& a,
+                             const ActivationTap* tap) {
+  const ModelConfig& b = config.base;
+  const int64_t l = args.layer, t = args.t;
+  const int64_t D = b.hidden_size, N = config.altup_num_inputs, act = config.altup_active_idx;
+  const int64_t P = config.hidden_size_per_layer_input, L = b.num_layers;
+  const double eps = b.rms_norm_eps;
+
+  // AltUp predict: coefs[t, N*N] = W_pred tanh(router(x_act)).
+  RETURN_IF_ERROR(Router(ops, config, w, a.streams[act], t, a));
+  RETURN_IF_ERROR(ops.AltUpCoefs(AltUpCoefsParams{
+      .raw = a.raw, .rows = t, .n = N, .w = args.prediction, .out_n = N * N, .add_one = false, .out = a.coefs}));
+  RETURN_IF_ERROR(ops.AltUpPredict(AltUpPredictParams{
+      .streams = a.streams.data(), .coefs = a.coefs, .n_streams = N, .rows = t, .dim = D, .pred = a.pred.data()}));
+  const float* pa = a.pred[act];
 
   // Input norm and LAuReL: lau = an + rmsnorm(R (L an)).
-  Norm(a, w.input_norm, eps, t, D, s.an.data());
-  Linear(s.cpu, s.an.data(), D, t, w.laurel_left, s.low.data(), config_.laurel_rank, false);
-  Linear(s.cpu, s.low.data(), config_.laurel_rank, t, w.laurel_right, s.lau.data(), D, false);
-  Norm(s.lau.data(), w.laurel_norm, eps, t, D, s.lau.data());
-  for (int64_t e = 0; e < t * D; ++e) s.lau[e] += s.an[e];
+  RETURN_IF_ERROR(ops.Norm(pa, w.input_norm, eps, t, D, a.an));
+  RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.laurel_left, a.low, config.laurel_rank, false));
+  RETURN_IF_ERROR(ops.Linear(a.low, config.laurel_rank, t, w.laurel_right, a.lau, D, false));
+  RETURN_IF_ERROR(ops.Norm(a.lau, w.laurel_norm, eps, t, D, a.lau));
+  RETURN_IF_ERROR(ops.AddInPlace(a.lau, a.an, t * D));
 
   // Attention, then hmid = ((a + post_attn_norm(attn)) + lau) / sqrt(2).
-  Attention(l, t, past, kv, s);
-  Norm(s.tmp.data(), w.post_attn_norm, eps, t, D, s.tmp.data());
-  const float sqrt2 = std::sqrt(2.f);
-  for (int64_t e = 0; e < t * D; ++e) s.hmid[e] = ((a[e] + s.tmp[e]) + s.lau[e]) / sqrt2;
-  if (tap) (*tap)("attn_out", l, s.hmid.data(), t, D);
+  RETURN_IF_ERROR(Attention(ops, config, w, l, t, kv, a));
+  RETURN_IF_ERROR(ops.Norm(a.tmp, w.post_attn_norm, eps, t, D, a.tmp));
+  RETURN_IF_ERROR(ops.SumDiv(pa, a.tmp, a.lau, t * D, std::sqrt(2.f), a.hmid));
+  if (tap) (*tap)("attn_out", l, a.hmid, t, D);
 
   // MLP: y = hmid + post_ffn_norm(mlp(pre_ffn_norm(hmid))).
-  Norm(s.hmid.data(), w.pre_ffn_norm, eps, t, D, s.an.data());
-  Mlp(l, width, t, s);
-  Norm(s.tmp.data(), w.post_ffn_norm, eps, t, D, s.tmp.data());
-  for (int64_t e = 0; e < t * D; ++e) s.y[e] = s.hmid[e] + s.tmp[e];
-  if (tap) (*tap)("ffn_out", l, s.y.data(), t, D);
+  RETURN_IF_ERROR(ops.Norm(a.hmid, w.pre_ffn_norm, eps, t, D, a.an));
+  RETURN_IF_ERROR(Mlp(ops, config, w, args, a));
+  RETURN_IF_ERROR(ops.Norm(a.tmp, w.post_ffn_norm, eps, t, D, a.tmp));
+  RETURN_IF_ERROR(ops.SumDiv(a.hmid, a.tmp, nullptr, t * D, 1.f, a.y));
+  if (tap) (*tap)("ffn_out", l, a.y, t, D);
 
-  // AltUp correct: k = clamp(W_corr) · router(y) + 1.
-  Router(w, s.y.data(), t, s.modal.data(), s);
-  for (int64_t j = 0; j < t; ++j) {
-    for (int64_t r = 0; r < N; ++r) {
-      float acc = 0.f;
-      for (int64_t c = 0; c < N; ++c) acc += w.correction[r * N + c] * s.modal[j * N + c];
-      s.coefs[j * N + r] = acc + 1.f;
-    }
-  }
-  AltUpCorrect(preds.data(), s.y.data(), s.coefs.data(), N, act, t, D);
+  // AltUp correct: k = clamp(W_corr) tanh(router(y)) + 1.
+  RETURN_IF_ERROR(Router(ops, config, w, a.y, t, a));
+  RETURN_IF_ERROR(ops.AltUpCoefs(AltUpCoefsParams{
+      .raw = a.raw, .rows = t, .n = N, .w = args.correction, .out_n = N, .add_one = true, .out = a.coefs}));
+  RETURN_IF_ERROR(ops.AltUpCorrect(AltUpCorrectParams{
+      .pred = a.pred.data(), .y = a.y, .k = a.coefs, .n_streams = N, .active = act, .rows = t, .dim = D}));
 
-  // Per-layer input: gate = gelu(W_gate (out_act ⊙ scale)) ⊙ pli_l; added to streams 1..N-1.
-  const float* out_act = s.pred[act].data();
-  if (config_.altup_correct_scale) {
-    for (int64_t j = 0; j < t; ++j) {
-      for (int64_t e = 0; e < D; ++e) s.an[j * D + e] = out_act[j * D + e] * w.correct_output_scale.At(e);
-    }
+  // Per-layer input: gate = gelu(W_gate (out_act * scale)) * pli_l; added to streams 1..N-1.
+  const float* out_act = a.pred[act];
+  if (config.altup_correct_scale) {
+    RETURN_IF_ERROR(ops.ScaleColumns(out_act, t, D, w.correct_output_scale, a.an));
   } else {
-    std::memcpy(s.an.data(), out_act, t * D * sizeof(float));
+    RETURN_IF_ERROR(ops.CopyRows(out_act, D, t, D, a.an, D));
   }
-  Linear(s.cpu, s.an.data(), D, t, w.pli_gate, s.gpl.data(), P, false);
-  for (int64_t j = 0; j < t; ++j) {
-    GatedActivationParams gp;
-    gp.act = Activation::kGeluTanh;
-    gp.gate = s.gpl.data() + j * P;
-    gp.up = s.pli.data() + (j * L + l) * P;
-    gp.out = s.gpl.data() + j * P;
-    gp.rows = 1;
-    gp.n = P;
-    gp.stride = P;
-    GatedActivation(gp);
-  }
-  Linear(s.cpu, s.gpl.data(), P, t, w.pli_proj, s.tmp.data(), D, false);
-  Norm(s.tmp.data(), w.post_pli_norm, eps, t, D, s.tmp.data());
-  for (int64_t i = 1; i < N; ++i) AddInPlace(s.pred[i].data(), s.tmp.data(), t * D);
+  RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.pli_gate, a.gpl, P, false));
+  // This layer's slot of the per-layer inputs, as contiguous [t, P] rows.
+  RETURN_IF_ERROR(ops.CopyRows(a.pli + l * P, L * P, t, P, a.pl_up, P));
+  RETURN_IF_ERROR(ops.GatedActivation(GatedActivationParams{
+      .act = Activation::kGeluTanh, .gate = a.gpl, .up = a.pl_up, .out = a.gpl, .rows = t, .n = P, .stride = P}));
+  RETURN_IF_ERROR(ops.Linear(a.gpl, P, t, w.pli_proj, a.tmp, D, false));
+  RETURN_IF_ERROR(ops.Norm(a.tmp, w.post_pli_norm, eps, t, D, a.tmp));
+  for (int64_t i = 1; i < N; ++i) RETURN_IF_ERROR(ops.AddInPlace(a.pred[i], a.tmp, t * D));
 
-  std::swap(s.streams, s.pred);
-  if (tap) (*tap)("layer_out", l, s.streams[act].data(), t, D);
+  std::swap(a.streams, a.pred);
+  if (tap) (*tap)("layer_out", l, a.streams[act], t, D);
+  return absl::OkStatus();
+}
+
+absl::Status RunGemma3nCollapse(const Ops& ops, const Gemma3nConfig& config, const Gemma3nStreamWeights& w,
+                                int64_t t, int64_t rows, const Gemma3nActivations& a, const ActivationTap* tap) {
+  const ModelConfig& b = config.base;
+  const int64_t D = b.hidden_size, N = config.altup_num_inputs;
+  const int64_t first = (t - rows) * D;
+  const float* x0 = a.streams[0] + first;
+  RETURN_IF_ERROR(ops.CopyRows(x0, D, rows, D, a.hmid, D));
+  for (int64_t i = 1; i < N; ++i) {
+    RETURN_IF_ERROR(ops.Linear(a.streams[i] + first, D, rows, w.altup_unembed[i - 1], a.tmp, D, false));
+    RETURN_IF_ERROR(ops.MatchMagnitude(a.tmp, x0, rows, D, kGemma3nMagnitudeFloor));
+    RETURN_IF_ERROR(ops.AddInPlace(a.hmid, a.tmp, rows * D));
+  }
+  RETURN_IF_ERROR(ops.Scale(a.hmid, rows * D, 1.f / static_cast<float>(N)));
+  RETURN_IF_ERROR(ops.Norm(a.hmid, w.final_norm, b.rms_norm_eps, rows, D, a.an));
+  if (tap) (*tap)("final_norm", -1, a.an, rows, D);
+  return absl::OkStatus();
 }
 
 }  // namespace matspec

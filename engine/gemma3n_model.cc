@@ -1,23 +1,24 @@
-// Gemma3nModel: weight binding, KV cache layout, slice checks, the top-level
-// forward (embeddings, per-layer inputs, AltUp stream creation and collapse,
-// head and soft-cap) and the parameter / byte counts. The decoder layer itself
-// is in gemma3n_layer.cc.
+// Gemma3nModel: weight binding, KV cache layout, slice checks, the CPU
+// forward (its buffers, the ring windows of sliding owners, the head and
+// soft-cap around the shared decoder of engine/gemma3n_layer.h) and the
+// parameter / byte counts.
 #include "engine/gemma3n_model.h"
 #include "engine/gemma3n_scratch.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/cpu_ops.h"
+#include "engine/gemma3n_layer.h"
 #include "engine/layer_ops.h"
 #include "engine/status_macros.h"
 #include "kernels/attention.h"
-#include "kernels/embedding.h"
 #include "kernels/gemma3n_ops.h"
 #include "kernels/logits.h"
-#include "kernels/rms_norm.h"
 
 namespace matspec {
 namespace {
@@ -35,6 +36,64 @@ absl::StatusOr<std::vector<float>> SmallMatrix(const WeightStore& store, const s
   }
   return out;
 }
+
+// The window buffer of a sliding owner: its own for a producer (consumers
+// read it later in the forward), one shared by the other sliding owners.
+int64_t WindowIndex(const Gemma3nConfig& config, int64_t layer) {
+  return std::binary_search(config.producers.begin(), config.producers.end(), layer) ? layer : config.num_layers();
+}
+
+// Gemma3nWindows over the rings of a Gemma3nKvCache: Fill gathers the window
+// before `past` and the new rows into a contiguous buffer of the scratch,
+// then stores the new rows in the ring.
+class RingWindows final : public Gemma3nWindows {
+ public:
+  RingWindows(const Gemma3nConfig& config, Gemma3nKvCache& kv, int64_t past, std::vector<std::vector<float>>& win_k,
+              std::vector<std::vector<float>>& win_v, std::vector<int64_t>& win_past)
+      : config_(config), kv_(kv), past_(past), win_k_(win_k), win_v_(win_v), win_past_(win_past) {}
+
+  void Fill(int64_t l, const float* keys, const float* values, int64_t t) override {
+    const ModelConfig& b = config_.base;
+    const int64_t kvdim = b.num_kv_heads * b.head_dim;
+    const int64_t slots = kv_.ring_slots();
+    const int64_t held = std::min<int64_t>(past_, config_.sliding_window - 1);  // past positions any new token sees
+    const int64_t wi = WindowIndex(config_, l);
+    std::vector<float>& wk = win_k_[wi];
+    std::vector<float>& wv = win_v_[wi];
+    if (static_cast<int64_t>(wk.size()) < (held + t) * kvdim) {
+      wk.resize((held + t) * kvdim);
+      wv.resize((held + t) * kvdim);
+    }
+    const size_t row_bytes = kvdim * sizeof(float);
+    for (int64_t i = 0; i < held; ++i) {
+      const int64_t slot = (past_ - held + i) % slots;
+      std::memcpy(wk.data() + i * kvdim, kv_.ring_keys(l) + slot * kvdim, row_bytes);
+      std::memcpy(wv.data() + i * kvdim, kv_.ring_values(l) + slot * kvdim, row_bytes);
+    }
+    std::memcpy(wk.data() + held * kvdim, keys, t * row_bytes);
+    std::memcpy(wv.data() + held * kvdim, values, t * row_bytes);
+    win_past_[wi] = held;
+    // Store the new rows (only the last `slots` of a long chunk survive anyway).
+    for (int64_t j = std::max<int64_t>(0, t - slots); j < t; ++j) {
+      const int64_t slot = (past_ + j) % slots;
+      std::memcpy(kv_.ring_keys(l) + slot * kvdim, keys + j * kvdim, row_bytes);
+      std::memcpy(kv_.ring_values(l) + slot * kvdim, values + j * kvdim, row_bytes);
+    }
+  }
+
+  Window Get(int64_t l) const override {
+    const int64_t wi = WindowIndex(config_, l);
+    return Window{.keys = win_k_[wi].data(), .values = win_v_[wi].data(), .past = win_past_[wi]};
+  }
+
+ private:
+  const Gemma3nConfig& config_;
+  Gemma3nKvCache& kv_;
+  const int64_t past_;
+  std::vector<std::vector<float>>& win_k_;
+  std::vector<std::vector<float>>& win_v_;
+  std::vector<int64_t>& win_past_;
+};
 
 int64_t VecBytes(const VectorView& v) { return v.data ? v.size * DTypeSize(v.dtype) : 0; }
 int64_t MatBytes(const MatrixView& m) { return m.data ? m.TouchedBytes() : 0; }
@@ -178,11 +237,6 @@ std::unique_ptr<KvCache> Gemma3nModel::NewKvCache(const SliceView& slice, int64_
                                           config_.sliding_window + max_rollback_, config_.sliding_window);
 }
 
-int64_t Gemma3nModel::WindowIndex(int64_t layer) const {
-  return std::binary_search(config_.producers.begin(), config_.producers.end(), layer) ? layer
-                                                                                       : config_.num_layers();
-}
-
 void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len) {
   const ModelConfig& b = config.base;
   const int64_t D = b.hidden_size, N = config.altup_num_inputs, P = config.hidden_size_per_layer_input;
@@ -200,9 +254,10 @@ void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64
     gate.resize(t * b.max_ffn_width());
     up.resize(t * b.max_ffn_width());
     coefs.resize(t * N * N);
-    modal.resize(t * N);
+    raw.resize(t * N);
     gpl.resize(t * P);
     pl_emb.resize(t * P);
+    pl_up.resize(t * P);
     ids_pl.resize(t);
     positions.resize(t);
     rows = t;
@@ -222,31 +277,6 @@ std::unique_ptr<ForwardScratch> Gemma3nModel::NewScratch() const {
   return s;
 }
 
-void Gemma3nModel::PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice, Scratch& s) const {
-  const ModelConfig& b = config_.base;
-  const int64_t D = b.hidden_size, L = b.num_layers, P = config_.hidden_size_per_layer_input;
-  // Ids outside the per-layer table (multimodal ids) use row 0, as HF's
-  // Gemma3nForConditionalGeneration does.
-  for (int64_t j = 0; j < t; ++j) {
-    s.ids_pl[j] = tokens[j] < config_.vocab_size_per_layer_input ? tokens[j] : 0;
-  }
-  const float proj_scale = 1.f / std::sqrt(static_cast<float>(D));
-  const float input_scale = 1.f / std::sqrt(2.f);
-  for (int64_t l : slice.layers) {
-    // proj = rmsnorm(W_slot e * D^-0.5) into s.gpl rows, then the table slot into s.low.
-    layer_ops::Linear(s.cpu, s.streams[0].data(), D, t, per_layer_projection_.RowBlock(l * P, P),
-                             s.gpl.data(), P, false);
-    for (int64_t i = 0; i < t * P; ++i) s.gpl[i] *= proj_scale;
-    layer_ops::Norm(s.gpl.data(), per_layer_projection_norm_, b.rms_norm_eps, t, P, s.gpl.data());
-    EmbeddingGather(embed_per_layer_.ColBlock(l * P, P), s.ids_pl.data(), t,
-                    std::sqrt(static_cast<float>(P)), s.pl_emb.data());
-    for (int64_t j = 0; j < t; ++j) {
-      float* out = s.pli.data() + (j * L + l) * P;
-      for (int64_t i = 0; i < P; ++i) out[i] = (s.gpl[j * P + i] + s.pl_emb[j * P + i]) * input_scale;
-    }
-  }
-}
-
 absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
   const ModelConfig& b = config_.base;
   RETURN_IF_ERROR(args.Validate(b.vocab_size));
@@ -260,51 +290,87 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
   std::unique_ptr<ForwardScratch> temporary;
   ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
   Scratch& s = *scratch;
-  s.ring_kv = dynamic_cast<Gemma3nKvCache*>(&kv);
+  Gemma3nKvCache* ring_kv = dynamic_cast<Gemma3nKvCache*>(&kv);
   for (int64_t l : slice.layers) {
     const int64_t src = config_.kv_source[l];
-    const bool held = s.ring_kv != nullptr && config_.sliding[src] ? s.ring_kv->has_ring(src) : kv.stores(src);
+    const bool held = ring_kv != nullptr && config_.sliding[src] ? ring_kv->has_ring(src) : kv.stores(src);
     if (!held) {
       return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", src,
                                                      " needed by layer ", l, " of slice \"", slice.name, "\""));
     }
   }
-  if (s.ring_kv != nullptr) RETURN_IF_ERROR(s.ring_kv->CheckRingWindow());
+  if (ring_kv != nullptr) RETURN_IF_ERROR(ring_kv->CheckRingWindow());
   const int64_t t = args.t, past = kv.length();
-  const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
+  const int64_t N = config_.altup_num_inputs;
   s.Ensure(config_, t, past + t);
   for (int64_t i = 0; i < t; ++i) s.positions[i] = past + i;
 
-  // Scaled embedding = stream 0; per-layer inputs; streams 1..N-1.
-  EmbeddingGather(embed_, args.tokens, t, std::sqrt(static_cast<float>(D)), s.streams[0].data());
-  if (args.tap) (*args.tap)("embed", -1, s.streams[0].data(), t, D);
-  PerLayerInputs(args.tokens, t, slice, s);
-  for (int64_t i = 1; i < N; ++i) {
-    layer_ops::Linear(s.cpu, s.streams[0].data(), D, t, altup_proj_[i - 1], s.streams[i].data(), D, false);
-    MatchMagnitude(s.streams[i].data(), s.streams[0].data(), t, D, kGemma3nMagnitudeFloor);
+  const CpuOps ops(s.cpu);
+  std::vector<float*> streams(N), pred(N);
+  for (int64_t i = 0; i < N; ++i) {
+    streams[i] = s.streams[i].data();
+    pred[i] = s.pred[i].data();
   }
+  Gemma3nActivations a{.streams = std::move(streams),
+                       .pred = std::move(pred),
+                       .pli = s.pli.data(),
+                       .an = s.an.data(),
+                       .lau = s.lau.data(),
+                       .low = s.low.data(),
+                       .q = s.q.data(),
+                       .k = s.k.data(),
+                       .v = s.v.data(),
+                       .attn = s.attn.data(),
+                       .tmp = s.tmp.data(),
+                       .hmid = s.hmid.data(),
+                       .y = s.y.data(),
+                       .gate = s.gate.data(),
+                       .up = s.up.data(),
+                       .raw = s.raw.data(),
+                       .coefs = s.coefs.data(),
+                       .gpl = s.gpl.data(),
+                       .pl_emb = s.pl_emb.data(),
+                       .pl_up = s.pl_up.data(),
+                       .ids_pl = s.ids_pl.data(),
+                       .positions = s.positions.data(),
+                       .attn_scratch = s.attn_scratch.data()};
+  const Gemma3nStreamWeights sw{.embed = embed_,
+                                .embed_per_layer = embed_per_layer_,
+                                .per_layer_projection = per_layer_projection_,
+                                .per_layer_projection_norm = per_layer_projection_norm_,
+                                .final_norm = final_norm_,
+                                .altup_proj = altup_proj_.data(),
+                                .altup_unembed = altup_unembed_.data()};
+  RETURN_IF_ERROR(RunGemma3nEmbed(ops, config_, sw, slice, args.tokens, t, a, args.tap));
 
-  for (int64_t l : slice.layers) RunLayer(l, slice.ffn_widths[l], t, past, kv, s, args.tap);
+  std::optional<RingWindows> windows;
+  if (ring_kv != nullptr) windows.emplace(config_, *ring_kv, past, s.win_k, s.win_v, s.win_past);
+  for (int64_t l : slice.layers) {
+    const int64_t src = config_.kv_source[l];
+    // Ring owners store nothing in the base cache (keys(l) is then empty).
+    const Gemma3nLayerKv layer_kv{.keys = kv.keys(l),
+                                  .values = kv.values(l),
+                                  .src_keys = kv.keys(src),
+                                  .src_values = kv.values(src),
+                                  .len = KvLength{.past = past},
+                                  .windows = windows ? &*windows : nullptr};
+    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l],
+                                    Gemma3nLayerArgs{.layer = l,
+                                                     .width = slice.ffn_widths[l],
+                                                     .t = t,
+                                                     .sparsity = sparsity_multiplier_[l],
+                                                     .prediction = layers_[l].prediction.data(),
+                                                     .correction = layers_[l].correction.data()},
+                                    layer_kv, a, args.tap));
+  }
   kv.Advance(t);
-  if (s.ring_kv != nullptr) s.ring_kv->MarkWritten(past + t);
+  if (ring_kv != nullptr) ring_kv->MarkWritten(past + t);
 
   if (args.logits == nullptr) return absl::OkStatus();
-  // Collapse the streams (mean of stream 0 and the rescaled unembedded others), norm, head, soft-cap.
+  // Collapse the streams, norm, head, soft-cap.
   const int64_t rows = args.all_logits ? t : 1;
-  const int64_t first = (t - rows) * D;
-  const float* x0 = s.streams[0].data() + first;
-  std::memcpy(s.hmid.data(), x0, rows * D * sizeof(float));
-  for (int64_t i = 1; i < N; ++i) {
-    layer_ops::Linear(s.cpu, s.streams[i].data() + first, D, rows, altup_unembed_[i - 1], s.tmp.data(), D,
-                             false);
-    MatchMagnitude(s.tmp.data(), x0, rows, D, kGemma3nMagnitudeFloor);
-    for (int64_t e = 0; e < rows * D; ++e) s.hmid[e] += s.tmp[e];
-  }
-  const float inv_n = 1.f / static_cast<float>(N);
-  for (int64_t e = 0; e < rows * D; ++e) s.hmid[e] *= inv_n;
-  layer_ops::Norm(s.hmid.data(), final_norm_, b.rms_norm_eps, rows, D, s.an.data());
-  if (args.tap) (*args.tap)("final_norm", -1, s.an.data(), rows, D);
-  layer_ops::HeadLogits(s.cpu, s.an.data(), D, rows, embed_, slice, b.vocab_size, args.logits);
+  RETURN_IF_ERROR(RunGemma3nCollapse(ops, config_, sw, t, rows, a, args.tap));
+  layer_ops::HeadLogits(s.cpu, a.an, b.hidden_size, rows, embed_, slice, b.vocab_size, args.logits);
   if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
     LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
   }

@@ -103,16 +103,6 @@ class Gemma3nModel final : public Model {
   struct Scratch;  // the activations of one forward (gemma3n_model.cc)
 
   Gemma3nModel() = default;
-  void PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice, Scratch& s) const;
-  void Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* out, Scratch& s) const;
-  void RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, KvCache& kv, Scratch& s,
-                const ActivationTap* tap) const;
-  void Attention(int64_t layer, int64_t t, int64_t past, KvCache& kv, Scratch& s) const;
-  // Sliding owner with a ring: gathers the window before `past` and the new
-  // rows into a contiguous buffer, then stores the new rows in the ring.
-  void FillWindow(int64_t layer, int64_t t, int64_t past, Gemma3nKvCache& kv, Scratch& s) const;
-  int64_t WindowIndex(int64_t layer) const;
-  void Mlp(int64_t layer, int64_t width, int64_t t, Scratch& s) const;
 
   Gemma3nConfig config_;
   std::string prefix_;

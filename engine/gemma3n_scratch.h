@@ -1,5 +1,6 @@
 // Gemma3nModel::Scratch: the per-forward state of the Gemma 3n decoder,
-// private to engine/gemma3n_model.cc and engine/gemma3n_layer.cc. One per
+// private to engine/gemma3n_model.cc (the layer, engine/gemma3n_layer.h, sees
+// it as Gemma3nActivations). One per
 // sequence (ForwardArgs::scratch); the model itself holds none of it.
 #ifndef MATSPEC_ENGINE_GEMMA3N_SCRATCH_H_
 #define MATSPEC_ENGINE_GEMMA3N_SCRATCH_H_
@@ -12,7 +13,7 @@
 namespace matspec {
 
 // Activations of one forward, [t, ...] f32 rows, grown on demand and reused;
-// the window buffers of sliding owners; the ring cache of this forward.
+// the window buffers of sliding owners.
 struct Gemma3nModel::Scratch final : ForwardScratch {
   void Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len);
 
@@ -20,10 +21,9 @@ struct Gemma3nModel::Scratch final : ForwardScratch {
   std::vector<std::vector<float>> streams, pred;  // N each, [t, D]
   std::vector<float> pli;                         // [t, L, P]
   std::vector<float> an, lau, low, q, k, v, attn, tmp, hmid, y, gate, up;
-  std::vector<float> coefs, modal, gpl, attn_scratch, pl_emb;
+  std::vector<float> coefs, raw, gpl, attn_scratch, pl_emb, pl_up;
   std::vector<int32_t> ids_pl;
   std::vector<int64_t> positions;
-  Gemma3nKvCache* ring_kv = nullptr;  // args.kv when it is a Gemma3nKvCache
   // Contiguous [window before past + t, G*hd] K/V of sliding owners (one per
   // producer, plus one shared by the other sliding owners), and how many
   // past positions each holds.

@@ -18,9 +18,11 @@
 #include "absl/status/status.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/gemma3n_ops.h"
 #include "kernels/matmul.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
+#include "kernels/tensor_view.h"
 
 namespace matspec {
 
@@ -46,6 +48,39 @@ class Ops {
   // `dim` apart) at row len.past or *len.d_past.
   virtual absl::Status KvAppend(const float* rows, int64_t rows_ld, int64_t t, int64_t dim, const KvLength& len,
                                 float* cache) const = 0;
+
+  // Copies `rows` rows of `cols` floats from src (rows src_ld apart) to dst
+  // (rows dst_ld apart); the two do not overlap.
+  virtual absl::Status CopyRows(const float* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst,
+                                int64_t dst_ld) const = 0;
+  // out[t, D] = scale * table[ids[t]] (kernels/embedding.h); ids in the
+  // device's memory, each a row of the table.
+  virtual absl::Status EmbeddingGather(const MatrixView& table, const int32_t* ids, int64_t t, float scale,
+                                       float* out) const = 0;
+  // x[i] += y[i] for i < n.
+  virtual absl::Status AddInPlace(float* x, const float* y, int64_t n) const = 0;
+  // x[i] *= s for i < n.
+  virtual absl::Status Scale(float* x, int64_t n, float s) const = 0;
+
+  // The Gemma 3n ops (kernels/gemma3n_ops.h has the contracts; CUDA:
+  // kernels/cuda/gemma3n_ops_cuda.h, the same arithmetic).
+  virtual absl::Status GaussianTopK(float* z, int64_t rows, int64_t n, int64_t stride, float multiplier) const = 0;
+  virtual absl::Status MatchMagnitude(float* x, const float* target, int64_t rows, int64_t dim,
+                                      float floor) const = 0;
+  virtual absl::Status AltUpPredict(const AltUpPredictParams& p) const = 0;
+  virtual absl::Status AltUpCorrect(const AltUpCorrectParams& p) const = 0;
+  virtual absl::Status AltUpCoefs(const AltUpCoefsParams& p) const = 0;
+  // out = ((a + b) + c) / divisor element-wise (c may be null).
+  virtual absl::Status SumDiv(const float* a, const float* b, const float* c, int64_t n, float divisor,
+                              float* out) const = 0;
+  // out[r, e] = x[r, e] * scale[e].
+  virtual absl::Status ScaleColumns(const float* x, int64_t rows, int64_t dim, const VectorView& scale,
+                                    float* out) const = 0;
+  // pli[(j * layers + l) * p + i] = (proj[j * p + i] + emb[j * p + i]) * scale.
+  virtual absl::Status PerLayerInput(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers,
+                                     int64_t l, float scale, float* pli) const = 0;
+  // out[i] = ids[i] < limit ? ids[i] : 0.
+  virtual absl::Status ClampIds(const int32_t* ids, int64_t t, int64_t limit, int32_t* out) const = 0;
 
   // y[t, w.rows] (+)= x[t, w.cols] w^T: MatMul with its params named.
   absl::Status Linear(const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y, int64_t y_ld,

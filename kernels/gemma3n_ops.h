@@ -1,11 +1,17 @@
 // CPU ops only Gemma 3n needs (spec gemma3n_text_spec.md §3-§5): the AltUp
-// predict/correct mixing of the N residual streams, the magnitude matching
-// that creates and collapses those streams, Gaussian top-k activation
-// sparsity, and the final logit soft-cap. All activations are f32.
+// predict/correct mixing of the N residual streams and the router
+// coefficients that drive it, the magnitude matching that creates and
+// collapses those streams, Gaussian top-k activation sparsity, the
+// element-wise steps of the layer and of the per-layer inputs, and the final
+// logit soft-cap. All activations are f32; element-wise ops are plain f32
+// arithmetic in the order written (the CUDA versions, gemma3n_ops_cuda.h,
+// repeat it). The Ops interface (engine/ops.h) runs them by their params.
 #ifndef MATSPEC_KERNELS_GEMMA3N_OPS_H_
 #define MATSPEC_KERNELS_GEMMA3N_OPS_H_
 
 #include <cstdint>
+
+#include "kernels/tensor_view.h"
 
 namespace matspec {
 
@@ -36,6 +42,62 @@ void AltUpPredict(const float* const* streams, const float* coefs, int64_t n_str
 // with k: [rows, n_streams] (already including the +1).
 void AltUpCorrect(float* const* pred, const float* y, const float* k, int64_t n_streams, int64_t active,
                   int64_t rows, int64_t dim);
+
+// Params of the AltUp ops as the Ops interface (engine/ops.h) takes them:
+// the arguments of AltUpPredict / AltUpCorrect above, in the memory of the
+// device that runs them.
+struct AltUpPredictParams {
+  const float* const* streams = nullptr;  // n_streams pointers, each [rows, dim]
+  const float* coefs = nullptr;           // [rows, n_streams * n_streams]
+  int64_t n_streams = 0;
+  int64_t rows = 0;
+  int64_t dim = 0;
+  float* const* pred = nullptr;  // n_streams pointers, each [rows, dim]
+};
+struct AltUpCorrectParams {
+  float* const* pred = nullptr;  // n_streams pointers, each [rows, dim], updated in place
+  const float* y = nullptr;      // [rows, dim] the layer's output
+  const float* k = nullptr;      // [rows, n_streams], the +1 included
+  int64_t n_streams = 0;
+  int64_t active = 0;
+  int64_t rows = 0;
+  int64_t dim = 0;
+};
+// The router's coefficients: out[t, r] = sum_c w[r, c] * tanh(raw[t, c])
+// (+ 1 when add_one), the sum in c order in f32. raw: [rows, n] router
+// products; w: [out_n, n] f32 (prediction: out_n = n*n; correction: n).
+// out: [rows, out_n], not aliasing raw.
+struct AltUpCoefsParams {
+  const float* raw = nullptr;
+  int64_t rows = 0;
+  int64_t n = 0;
+  const float* w = nullptr;
+  int64_t out_n = 0;
+  bool add_one = false;
+  float* out = nullptr;
+};
+
+void AltUpCoefs(const AltUpCoefsParams& p);
+
+// x[i] *= s for i < n.
+void Scale(float* x, int64_t n, float s);
+
+// out[i] = ((a[i] + b[i]) + c[i]) / divisor for i < n; c may be null:
+// (a[i] + b[i]) / divisor. out may alias a, b or c.
+void SumDiv(const float* a, const float* b, const float* c, int64_t n, float divisor, float* out);
+
+// out[r, e] = x[r, e] * scale[e] for a [rows, dim] x; scale: dim elements of
+// any dtype (read as f32). out may alias x.
+void ScaleColumns(const float* x, int64_t rows, int64_t dim, const VectorView& scale, float* out);
+
+// The per-layer input of layer l: pli[(j * layers + l) * p + i] =
+// (proj[j * p + i] + emb[j * p + i]) * scale for j < t, i < p.
+void PerLayerInput(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers, int64_t l,
+                   float scale, float* pli);
+
+// out[i] = ids[i] < limit ? ids[i] : 0 for i < t (multimodal ids use row 0 of
+// the smaller per-layer table).
+void ClampIds(const int32_t* ids, int64_t t, int64_t limit, int32_t* out);
 
 // x = cap * tanh(x / cap) over n values (cap > 0); ±inf stays as it is (the
 // masked logits of a reduced-vocabulary head).

@@ -1,8 +1,9 @@
 // CudaGemma3nModel: the Gemma 3n text decoder (engine/gemma3n_model.h, spec
-// shared/reference/gemma3n_text_spec.md) on one GPU, the same computation as
-// the CPU model step by step (the kernels of kernels/cuda/, the Gemma-only
-// ones in gemma3n_ops_cuda.h), so that every slice of the official table
-// drafts on the GPU over the one set of device weights.
+// shared/reference/gemma3n_text_spec.md) on one GPU: the CPU model's decoder
+// itself (engine/gemma3n_layer.h) over CudaOps (the kernels of kernels/cuda/,
+// the Gemma-only ones in gemma3n_ops_cuda.h), so that every slice of the
+// official table drafts on the GPU over the one set of device weights. This
+// model keeps only its buffers, the device weights, the positions and the head.
 //
 // Decisions:
 // - Weights: every tensor the text decoder reads is uploaded once (the tied
@@ -66,18 +67,10 @@ class CudaGemma3nModel final : public CudaModel {
  private:
   CudaGemma3nModel() = default;
   absl::Status Upload();
-  absl::Status PerLayerInputs(const int32_t* tokens, int64_t t, const SliceView& slice);
-  // out[t, N] = router pre-activations of x; then coefs via AltUpCoefsCuda.
-  absl::Status Router(const Gemma3nLayerWeights& w, const float* x, int64_t t, float* raw);
   absl::Status CheckSliceAndCache(const SliceView& slice, const CudaKvCache& kv) const override;
   // With a device length, k/v go through k_new_/v_new_ before the append.
   absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
                      const int64_t* d_past, float* logits, bool all_logits) override;
-  absl::Status RunLayer(int64_t layer, int64_t width, int64_t t, int64_t past, const int64_t* d_past,
-                        CudaKvCache& kv);
-  absl::Status Attention(int64_t layer, int64_t t, int64_t past, const int64_t* d_past, CudaKvCache& kv);
-  absl::Status Mlp(int64_t layer, int64_t width, int64_t t);
-  absl::Status Linear(const float* x, int64_t x_ld, int64_t t, const MatrixView& w, float* y, int64_t y_ld);
 
   std::unique_ptr<Gemma3nModel> cpu_;  // host views, slice checks and counts
   Gemma3nConfig config_;
@@ -97,7 +90,8 @@ class CudaGemma3nModel final : public CudaModel {
   int64_t host_table_bytes_ = 0;
   MatrixView embed_per_layer_;  // the mapped device pointer (device == kCuda)
 
-  // Scratch for up to capacity_t_ tokens ([t, ...] f32 rows).
+  // Scratch for up to capacity_t_ tokens ([t, ...] f32 rows); a forward's
+  // Gemma3nActivations point into it.
   std::vector<DeviceBuffer> streams_, pred_;  // N each, [t, D]
   DeviceBuffer pli_, an_, lau_, low_, q_, attn_, tmp_, hmid_, y_, gate_, up_, raw_, coefs_, gpl_, pl_emb_, pl_up_;
   DeviceBuffer positions_, ids_pl_, k_new_, v_new_;

@@ -107,6 +107,47 @@ void AltUpCorrect(float* const* pred, const float* y, const float* k, int64_t n_
   }
 }
 
+void AltUpCoefs(const AltUpCoefsParams& p) {
+  for (int64_t t = 0; t < p.rows; ++t) {
+    const float* raw = p.raw + t * p.n;
+    for (int64_t r = 0; r < p.out_n; ++r) {
+      float acc = 0.f;
+      for (int64_t c = 0; c < p.n; ++c) acc += p.w[r * p.n + c] * std::tanh(raw[c]);
+      p.out[t * p.out_n + r] = p.add_one ? acc + 1.f : acc;
+    }
+  }
+}
+
+void Scale(float* x, int64_t n, float s) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void SumDiv(const float* a, const float* b, const float* c, int64_t n, float divisor, float* out) {
+  if (c == nullptr) {
+    for (int64_t i = 0; i < n; ++i) out[i] = (a[i] + b[i]) / divisor;
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = ((a[i] + b[i]) + c[i]) / divisor;
+}
+
+void ScaleColumns(const float* x, int64_t rows, int64_t dim, const VectorView& scale, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t e = 0; e < dim; ++e) out[r * dim + e] = x[r * dim + e] * scale.At(e);
+  }
+}
+
+void PerLayerInput(const float* proj, const float* emb, int64_t t, int64_t p, int64_t layers, int64_t l,
+                   float scale, float* pli) {
+  for (int64_t j = 0; j < t; ++j) {
+    float* out = pli + (j * layers + l) * p;
+    for (int64_t i = 0; i < p; ++i) out[i] = (proj[j * p + i] + emb[j * p + i]) * scale;
+  }
+}
+
+void ClampIds(const int32_t* ids, int64_t t, int64_t limit, int32_t* out) {
+  for (int64_t i = 0; i < t; ++i) out[i] = ids[i] < limit ? ids[i] : 0;
+}
+
 void LogitSoftcap(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isinf(x[i])) x[i] = cap * std::tanh(x[i] / cap);
