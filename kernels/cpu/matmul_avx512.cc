@@ -1,0 +1,127 @@
+// AVX-512 tiles with f32 x (every weight dtype; also the bf16-weight path when
+// a context asks for f32 activations). One 16-lane accumulator per output
+// element, k in steps of 16, the k tail through masked loads (which never touch
+// the padding of a slice), then one fixed lane reduction.
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/matmul_tiles.h"
+
+#pragma GCC push_options
+// GCC 12's AVX-512 headers start some intrinsics from an "undefined" vector,
+// which its flow analysis reports as uninitialized (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+
+namespace matspec::matmul_internal {
+namespace {
+
+// Sixteen weights as f32; lanes past `mask` are zero.
+template <DType D>
+inline __m512 Load16(const char* row, int64_t c, __mmask16 mask) {
+  if constexpr (D == DType::kF32) {
+    return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + c);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(row) + c);
+    if constexpr (D == DType::kF16) {
+      return _mm512_cvtph_ps(h);
+    } else {  // bf16: the upper half of an f32
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
+}
+
+// Lane i + lane i+8, then i + i+4, then pairs, then the last two.
+inline float Sum16(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <DType D>
+struct Avx512 {
+  template <int R, int T>
+  struct Tile {
+    // One step of 16 columns at c; mask selects the columns that exist.
+    static inline void Step(const TileArgs& a, const float* x, int64_t c, __mmask16 mask,
+                            __m512 (&acc)[R][T]) {
+      __m512 xv[T];
+#pragma GCC unroll 8
+      for (int j = 0; j < T; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * a.x_ld + c);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512 wv = Load16<D>(a.w_rows[r], c, mask);
+#pragma GCC unroll 8
+        for (int j = 0; j < T; ++j) acc[r][j] = _mm512_fmadd_ps(wv, xv[j], acc[r][j]);
+      }
+    }
+
+    static void Run(const TileArgs& a) {
+      const float* x = static_cast<const float*>(a.x);
+      constexpr int64_t kElem = DTypeSize(D);
+      __m512 acc[R][T];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int j = 0; j < T; ++j) acc[r][j] = _mm512_setzero_ps();
+      const int64_t k16 = a.k / 16 * 16;
+      int64_t c = 0;
+      if (a.prefetch_bytes > 0) {
+        for (; c < k16; c += 16) {
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+            for (int64_t b = 0; b < 16 * kElem; b += 64) {
+              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c * kElem + b, _MM_HINT_T0);
+            }
+          }
+          Step(a, x, c, 0xffff, acc);
+        }
+      }
+      for (; c < k16; c += 16) Step(a, x, c, 0xffff, acc);
+      if (c < a.k) Step(a, x, c, static_cast<__mmask16>((1u << (a.k - c)) - 1), acc);
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < T; ++j) a.s[r * T + j] = Sum16(acc[r][j]);
+    }
+  };
+};
+
+}  // namespace
+}  // namespace matspec::matmul_internal
+
+#pragma GCC pop_options
+#pragma GCC diagnostic pop
+
+namespace matspec::matmul_internal {
+namespace {
+
+TileSet MakeSet() {
+  TileSet set;
+  set.name = "avx512";
+  // 4 rows x 6 tokens: 24 accumulators + 6 x vectors + 1 weight vector of 32 registers.
+  set.max_rows = 4;
+  set.single_token_rows = 4;
+  set.max_tokens = 6;
+  FillTiles<Avx512<DType::kF32>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kF32)]);
+  FillTiles<Avx512<DType::kF16>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kF16)]);
+  FillTiles<Avx512<DType::kBF16>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kBF16)]);
+  return set;
+}
+
+}  // namespace
+
+const TileSet& Avx512TileSet() {
+  static const TileSet set = MakeSet();
+  return set;
+}
+
+}  // namespace matspec::matmul_internal
+
+#endif  // defined(__x86_64__)
