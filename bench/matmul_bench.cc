@@ -129,7 +129,7 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
   }
   // Prefill.
   for (int64_t path : {0, 1, 2}) {
-    for (auto [n, k] : {std::pair<int64_t, int64_t>{1024, 1024}, {4096, 1024}}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1024, 1024}, {4096, 1024}, {1024, 4096}}) {
       for (int64_t threads : {1, 2}) b->Args({0, n, k, 512, threads, path, 0});
     }
   }

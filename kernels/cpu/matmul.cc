@@ -35,7 +35,9 @@ using matmul_internal::TileSet;
 // Below this many multiply-adds a team costs more than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
 // Budget for the block of x all tokens of a token block share: half of L2.
-constexpr int64_t kXBlockBytes = 256 * 1024;
+constexpr int64_t kXBlockBytes = 512 * 1024;
+// Columns per tile call when a product is cut along k (a multiple of 32).
+constexpr int64_t kColumnBlock = 1024;
 // Weights above this many bytes come from L3 or DRAM: prefetch them in software.
 constexpr int64_t kPrefetchAboveBytes = 1 << 20;
 
@@ -65,6 +67,7 @@ struct Plan {
   int rows_per_tile;   // R
   int64_t token_block; // tokens per L2 block (a multiple of max_tokens)
   int64_t prefetch_bytes;
+  int64_t k_block;     // columns per tile call (k: no column blocks)
 };
 
 int64_t WeightRow(const MatMulParams& p, int64_t i) {
@@ -75,8 +78,12 @@ int64_t WeightRow(const MatMulParams& p, int64_t i) {
 void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   const MatMulParams& p = *plan.p;
   const TileSet& set = *plan.set;
-  const int64_t elem = DTypeSize(p.w.dtype);
+  const int64_t k = p.w.cols, elem = DTypeSize(p.w.dtype);
   const int64_t x_elem = set.bf16_x[plan.di] ? 2 : 4;
+  const int64_t kc = plan.k_block;
+  // Accumulators of every token tile of a token block, between column blocks.
+  std::vector<float> acc;
+  if (kc < k) acc.resize(plan.token_block * plan.rows_per_tile * set.acc_lanes);
   const char* rows[matmul_internal::kMaxTileRows];
   float s[matmul_internal::kMaxTileRows * matmul_internal::kMaxTileTokens];
   for (int64_t j0 = 0; j0 < p.t; j0 += plan.token_block) {
@@ -86,17 +93,23 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
       for (int r = 0; r < nr; ++r) {
         rows[r] = static_cast<const char*>(p.w.data) + WeightRow(p, r0 + r) * p.w.ld * elem;
       }
-      TileArgs a{rows, nullptr, plan.x_ld, p.w.cols,
-                 r0 + 2 * nr <= r_end ? plan.prefetch_bytes : 0, s};
-      for (int64_t j = j0; j < j_end; j += set.max_tokens) {
-        const int nt = static_cast<int>(std::min<int64_t>(set.max_tokens, j_end - j));
-        a.x = static_cast<const char*>(plan.x) + j * plan.x_ld * x_elem;
-        set.tiles[plan.di][nr - 1][nt - 1](a);
-        for (int r = 0; r < nr; ++r) {
-          const int64_t col = WeightRow(p, r0 + r);
-          for (int jj = 0; jj < nt; ++jj) {
-            float& y = p.y[(j + jj) * p.y_ld + col];
-            y = p.accumulate ? y + s[r * nt + jj] : s[r * nt + jj];
+      TileArgs a{rows, nullptr, plan.x_ld, k, 0, k, r0 + 2 * nr <= r_end ? plan.prefetch_bytes : 0,
+                 nullptr, s};
+      for (int64_t k0 = 0; k0 < k; k0 += kc) {
+        a.k0 = k0;
+        a.k1 = std::min(k, k0 + kc);
+        for (int64_t j = j0; j < j_end; j += set.max_tokens) {
+          const int nt = static_cast<int>(std::min<int64_t>(set.max_tokens, j_end - j));
+          a.x = static_cast<const char*>(plan.x) + j * plan.x_ld * x_elem;
+          if (!acc.empty()) a.acc = acc.data() + (j - j0) * plan.rows_per_tile * set.acc_lanes;
+          set.tiles[plan.di][nr - 1][nt - 1](a);
+          if (a.k1 < k) continue;
+          for (int r = 0; r < nr; ++r) {
+            const int64_t col = WeightRow(p, r0 + r);
+            for (int jj = 0; jj < nt; ++jj) {
+              float& y = p.y[(j + jj) * p.y_ld + col];
+              y = p.accumulate ? y + s[r * nt + jj] : s[r * nt + jj];
+            }
           }
         }
       }
@@ -116,7 +129,7 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     }
     return;
   }
-  Plan plan{&p, &set, DTypeIndex(p.w.dtype), n, p.x, p.x_ld, 1, 1, 0};
+  Plan plan{&p, &set, DTypeIndex(p.w.dtype), n, p.x, p.x_ld, 1, 1, 0, k};
   const bool bf16_x = set.bf16_x[plan.di];
   std::vector<uint16_t> x_bf16;
   if (bf16_x) {
@@ -128,6 +141,9 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const int64_t x_row_bytes = (bf16_x ? 2 : 4) * plan.x_ld;
   plan.token_block = std::max<int64_t>(1, kXBlockBytes / x_row_bytes / set.max_tokens) *
                      set.max_tokens;
+  // Several token tiles per row tile: cut k so that a tile's weight rows stay
+  // in L1 while every token tile of the block runs against them.
+  if (set.acc_lanes > 0 && p.t > set.max_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
   const int64_t weight_bytes = n * k * DTypeSize(p.w.dtype);
   if (p.row_ids == nullptr && weight_bytes > kPrefetchAboveBytes) {
     plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * DTypeSize(p.w.dtype);

@@ -1,7 +1,7 @@
 // AVX-512 tiles with f32 x (every weight dtype; also the bf16-weight path when
 // a context asks for f32 activations). One 16-lane accumulator per output
 // element, k in steps of 16, the k tail through masked loads (which never touch
-// the padding of a slice), then one fixed lane reduction.
+// the padding of a slice), then the reduction of matmul_avx512_reduce.h.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -16,6 +16,8 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "kernels/cpu/matmul_avx512_reduce.h"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 
 namespace matspec::matmul_internal {
@@ -34,15 +36,6 @@ inline __m512 Load16(const char* row, int64_t c, __mmask16 mask) {
       return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
   }
-}
-
-// Lane i + lane i+8, then i + i+4, then pairs, then the last two.
-inline float Sum16(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 template <DType D>
@@ -70,11 +63,13 @@ struct Avx512 {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) acc[r][j] = _mm512_setzero_ps();
-      const int64_t k16 = a.k / 16 * 16;
-      int64_t c = 0;
+        for (int j = 0; j < T; ++j) {
+          acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
+        }
+      const int64_t end = a.k1 == a.k ? a.k / 16 * 16 : a.k1;
+      int64_t c = a.k0;
       if (a.prefetch_bytes > 0) {
-        for (; c < k16; c += 16) {
+        for (; c < end; c += 16) {
 #pragma GCC unroll 8
           for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
@@ -85,10 +80,21 @@ struct Avx512 {
           Step(a, x, c, 0xffff, acc);
         }
       }
-      for (; c < k16; c += 16) Step(a, x, c, 0xffff, acc);
+      for (; c < end; c += 16) Step(a, x, c, 0xffff, acc);
+      if (a.k1 < a.k) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+          for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
+        return;
+      }
       if (c < a.k) Step(a, x, c, static_cast<__mmask16>((1u << (a.k - c)) - 1), acc);
+      __m512 flat[R * T];  // a copy, so that acc itself stays in registers
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
-        for (int j = 0; j < T; ++j) a.s[r * T + j] = Sum16(acc[r][j]);
+#pragma GCC unroll 8
+        for (int j = 0; j < T; ++j) flat[r * T + j] = acc[r][j];
+      SumAll16<R * T>(flat, a.s);
     }
   };
 };
@@ -109,6 +115,7 @@ TileSet MakeSet() {
   set.max_rows = 4;
   set.single_token_rows = 4;
   set.max_tokens = 6;
+  set.acc_lanes = 16;
   FillTiles<Avx512<DType::kF32>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kF32)]);
   FillTiles<Avx512<DType::kF16>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kF16)]);
   FillTiles<Avx512<DType::kBF16>::Tile, 4, 6>(set.tiles[DTypeIndex(DType::kBF16)]);

@@ -2,8 +2,8 @@
 // (vcvtneps2bf16: round to nearest even, subnormals to zero), then vdpbf16ps,
 // which multiplies 32 bf16 pairs exactly and adds them into 16 f32 lanes. One
 // accumulator per output element, k in steps of 32, the weight tail through a
-// masked load (x rows are zero-padded to 32), then one fixed lane reduction.
-// f16 and f32 weights take the f32-x AVX-512 tiles.
+// masked load (x rows are zero-padded to 32), then the reduction of
+// matmul_avx512_reduce.h. f16 and f32 weights take the f32-x AVX-512 tiles.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -13,24 +13,17 @@
 #include "kernels/cpu/matmul_tiles.h"
 
 #pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
 // GCC 12's AVX-512 headers start some intrinsics from an "undefined" vector,
 // which its flow analysis reports as uninitialized (a false positive).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
+
+#include "kernels/cpu/matmul_avx512_reduce.h"
 
 namespace matspec::matmul_internal {
 namespace {
-
-// Lane i + lane i+8, then i + i+4, then pairs, then the last two.
-inline float Sum16(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 void RoundX(const float* x, int64_t n, int64_t padded_n, uint16_t* out) {
   int64_t i = 0;
@@ -51,6 +44,7 @@ void RoundX(const float* x, int64_t n, int64_t padded_n, uint16_t* out) {
 
 template <int R, int T>
 struct Bf16Tile {
+  // 32 columns at c; mask selects the weight columns that exist.
   static inline void Step(const TileArgs& a, const uint16_t* x, int64_t c, __mmask32 mask,
                           __m512 (&acc)[R][T]) {
     __m512i xv[T];
@@ -74,34 +68,47 @@ struct Bf16Tile {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) acc[r][j] = _mm512_setzero_ps();
-    const int64_t k32 = a.k / 32 * 32;
-    int64_t c = 0;
+      for (int j = 0; j < T; ++j) {
+        acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
+      }
+    const int64_t end = a.k1 == a.k ? a.k / 32 * 32 : a.k1;
+    int64_t c = a.k0;
     if (a.prefetch_bytes > 0) {
-      for (; c < k32; c += 32) {
+      for (; c < end; c += 32) {
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + 2 * c, _MM_HINT_T0);
         Step(a, x, c, ~__mmask32{0}, acc);
       }
     }
-    for (; c < k32; c += 32) Step(a, x, c, ~__mmask32{0}, acc);
+    for (; c < end; c += 32) Step(a, x, c, ~__mmask32{0}, acc);
+    if (a.k1 < a.k) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
+      return;
+    }
     if (c < a.k) Step(a, x, c, static_cast<__mmask32>((uint64_t{1} << (a.k - c)) - 1), acc);
+    __m512 flat[R * T];  // a copy, so that acc itself stays in registers
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      for (int j = 0; j < T; ++j) a.s[r * T + j] = Sum16(acc[r][j]);
+#pragma GCC unroll 8
+      for (int j = 0; j < T; ++j) flat[r * T + j] = acc[r][j];
+    SumAll16<R * T>(flat, a.s);
   }
 };
 
 }  // namespace
 }  // namespace matspec::matmul_internal
 
-#pragma GCC pop_options
 #pragma GCC diagnostic pop
+#pragma GCC pop_options
 
 namespace matspec::matmul_internal {
 namespace {
 
 TileSet MakeSet() {
-  TileSet set = Avx512TileSet();  // f16 / f32 weights, and the shape
+  TileSet set = Avx512TileSet();  // f16 / f32 weights, the shape and acc_lanes
   set.name = "avx512-bf16";
   const int bf16 = DTypeIndex(DType::kBF16);
   set.bf16_x[bf16] = true;

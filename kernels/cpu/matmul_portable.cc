@@ -1,7 +1,7 @@
 // Portable tiles: plain C++ with eight f32 partial sums per output, which the
 // compiler vectorises for any target without reassociation flags. Weight rows
 // are converted to f32 a chunk at a time into an L1 buffer that every token of
-// the tile shares.
+// the tile shares. Tiles always take the whole of k (acc_lanes = 0).
 #include <algorithm>
 #include <cstdint>
 

@@ -23,11 +23,18 @@ struct TileArgs {
   const char* const* w_rows;  // R pointers to the first element of each weight row
   const void* x;              // token 0: f32, or bf16 when the set rounds x (see below)
   int64_t x_ld;               // elements between token rows of x
-  int64_t k;                  // columns summed
+  int64_t k;                  // columns of the whole product
+  // Columns [k0, k1) are summed by this call; k0 is a multiple of 32 and so is
+  // k1 unless k1 == k. A product may be split into consecutive column blocks
+  // only on sets with acc_lanes > 0; the accumulators then wait in `acc`
+  // between calls, so the arithmetic (and every bit) is that of one call.
+  int64_t k0;
+  int64_t k1;
   // When > 0, software-prefetch w_rows[r] + prefetch_bytes + (bytes consumed),
   // i.e. the same columns of rows further down (the next tile's rows).
   int64_t prefetch_bytes;
-  float* s;  // [R, T] out: s[r * T + j] = dot(w row r, x token j)
+  float* acc;  // [R, T, acc_lanes]: read when k0 > 0, written when k1 < k
+  float* s;    // [R, T] out when k1 == k: s[r * T + j] = dot(w row r, x token j)
 };
 
 using TileFn = void (*)(const TileArgs&);
@@ -43,6 +50,7 @@ struct TileSet {
   int max_rows = 1;           // R for several tokens
   int single_token_rows = 1;  // R for one token (memory bound)
   int max_tokens = 1;
+  int acc_lanes = 0;  // floats per accumulator (TileArgs::acc); 0: tiles take the whole of k
   // Per dtype: true when the tiles of that dtype take bf16 x (made by round_x,
   // rows padded with zeros to a multiple of 32 elements).
   bool bf16_x[3] = {false, false, false};
