@@ -48,7 +48,7 @@ using RoundXFn = void (*)(const float* x, int64_t n, int64_t padded_n, uint16_t*
 struct TileSet {
   const char* name = "";
   int max_rows = 1;           // R for several tokens
-  int single_token_rows = 1;  // R for one token (memory bound)
+  int single_token_rows = 1;  // R for one token on weights that fit L2
   int max_tokens = 1;
   int acc_lanes = 0;  // floats per accumulator (TileArgs::acc); 0: tiles take the whole of k
   // Per dtype: true when the tiles of that dtype take bf16 x (made by round_x,
