@@ -6,6 +6,8 @@
 
 namespace matspec {
 
+class CpuThreadPool;  // kernels/cpu_thread_pool.h
+
 struct CpuContext {
   int num_threads = 1;  // OpenMP team size used by the parallel kernels; >= 1
   // true: MatMul never rounds x to bf16, so it matches MatMulReference within
@@ -13,6 +15,11 @@ struct CpuContext {
   // with AVX512_BF16, products with bf16 weights round x to bf16 and use
   // vdpbf16ps (f32 accumulation), about 2x the arithmetic rate.
   bool f32_activations = false;
+  // When set, kernels that support it (MatMul) run their threads on this pool
+  // (num_threads capped by its size) instead of an OpenMP team: its waits
+  // sleep instead of spinning, so a busy core does not stall every call.
+  // Not owned; must outlive the calls.
+  CpuThreadPool* pool = nullptr;
 };
 
 }  // namespace matspec

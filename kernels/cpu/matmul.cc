@@ -28,6 +28,7 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul_tiles.h"
+#include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
 namespace {
@@ -156,22 +157,32 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
 
   const int64_t tiles = (n + plan.rows_per_tile - 1) / plan.rows_per_tile;
   int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, tiles);
+  if (ctx.pool != nullptr) threads = std::min<int64_t>(threads, ctx.pool->num_threads());
   if (n * k * p.t < kMinParallelMacs) threads = 1;
-  const int64_t tiles_per_thread = (tiles + threads - 1) / threads;
-  const int64_t rows_per_thread = tiles_per_thread * plan.rows_per_tile;
+  // Contiguous row ranges: one per OpenMP thread; on a pool, a few per thread,
+  // claimed dynamically (a descheduled worker then holds up little).
+  const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
+  const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
+  auto round_row = [&](int64_t j) {
+    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16.data() + j * plan.x_ld);
+  };
+  auto run_task = [&](int64_t task) {
+    const int64_t r_begin = task * rows_per_task;
+    RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
+  };
+  if (threads > 1 && ctx.pool != nullptr) {
+    if (bf16_x) ctx.pool->ParallelFor(p.t, round_row);
+    ctx.pool->ParallelFor(tasks, run_task);
+    return;
+  }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
     if (bf16_x) {
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < p.t; ++j) {
-        set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16.data() + j * plan.x_ld);
-      }
+      for (int64_t j = 0; j < p.t; ++j) round_row(j);
     }
 #pragma omp for schedule(static) nowait
-    for (int64_t th = 0; th < threads; ++th) {
-      const int64_t r_begin = th * rows_per_thread;
-      RunRows(plan, r_begin, std::min(n, r_begin + rows_per_thread));
-    }
+    for (int64_t task = 0; task < tasks; ++task) run_task(task);
   }
 }
 
