@@ -18,6 +18,9 @@
 //   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
 //   dram = 1 cycles through copies of the matrix totalling 256 MiB so every
 //   call streams its weights from memory, dram = 0 reuses one (cache-resident).
+// BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
+//   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
+//   (`yes > /dev/null &`) to see whether 2 threads collapse.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_thread_pool.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
 
@@ -57,12 +61,8 @@ BENCHMARK(BM_ReadBandwidth)
 
 DType DTypeArg(int64_t i) { return i == 0 ? DType::kBF16 : i == 1 ? DType::kF16 : DType::kF32; }
 
-void BM_MatMul(benchmark::State& state) {
-  const DType dtype = DTypeArg(state.range(0));
-  const int64_t n = state.range(1), k = state.range(2), t = state.range(3);
-  const int threads = static_cast<int>(state.range(4));
-  const auto path = static_cast<MatMulPath>(state.range(5));
-  const bool dram = state.range(6) != 0;
+void RunMatMulBenchmark(benchmark::State& state, DType dtype, int64_t n, int64_t k, int64_t t,
+                        int threads, MatMulPath path, bool dram, CpuThreadPool* pool) {
   const std::vector<MatMulPath> paths = AvailableMatMulPaths();
   if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
     state.SkipWithError("path not available on this CPU");
@@ -91,7 +91,8 @@ void BM_MatMul(benchmark::State& state) {
   p.t = t;
   p.y = y.data();
   p.y_ld = n;
-  const CpuContext ctx{threads};
+  CpuContext ctx{threads};
+  ctx.pool = pool;
   int64_t i = 0;
   for (auto _ : state) {
     p.w = MatrixView{w.data() + (i % copies) * matrix_bytes, dtype, n, k, k};
@@ -103,7 +104,13 @@ void BM_MatMul(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * matrix_bytes);
   state.counters["gflops"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * 2.0 * n * k * t * 1e-9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(DTypeName(dtype)) + " " + MatMulPathName(path));
+  state.SetLabel(std::string(DTypeName(dtype)) + " " + MatMulPathName(path) + (pool ? " pool" : ""));
+}
+
+void BM_MatMul(benchmark::State& state) {
+  RunMatMulBenchmark(state, DTypeArg(state.range(0)), state.range(1), state.range(2),
+                     state.range(3), static_cast<int>(state.range(4)),
+                     static_cast<MatMulPath>(state.range(5)), state.range(6) != 0, nullptr);
 }
 
 void MatMulArgs(benchmark::internal::Benchmark* b) {
@@ -135,6 +142,19 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_MatMulPool(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(3));
+  CpuThreadPool pool(threads);
+  RunMatMulBenchmark(state, DType::kBF16, state.range(0), state.range(1), state.range(2), threads,
+                     AvailableMatMulPaths().front(), true, state.range(4) ? &pool : nullptr);
+}
+BENCHMARK(BM_MatMulPool)
+    ->ArgNames({"n", "k", "t", "threads", "pool"})
+    ->ArgsProduct({{4096}, {1024}, {1, 4}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{768}, {192}, {1}, {1, 2}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace matspec
