@@ -2,13 +2,16 @@
 // lives in the tile kernels (kernels/cpu/matmul_tiles.h, one file per
 // instruction set); this file decides which tiles run where.
 //
-// Work layout. Output rows (= weight rows) are split into one contiguous range
-// per thread. A thread walks its rows R at a time and runs every token of a
-// block of x against those R rows while they sit in L1/L2, so each weight byte
-// comes from memory once per token block: verifying k+1 tokens reads the
-// weights once, like a single decode step. Token blocks keep the block of x in
-// L2 (this matters only for long prompts). A tile always spans the whole of k,
-// so how rows and tokens are grouped never changes an output's bits.
+// Work layout. Output rows (= weight rows) are split into contiguous ranges:
+// one per OpenMP thread, or a few per thread of a CpuThreadPool. A thread walks
+// its rows R at a time and runs every token of a block of x against those R
+// rows while they sit in L1/L2, so each weight byte comes from memory once per
+// token block: verifying k+1 tokens reads the weights once, like a single
+// decode step. Token blocks keep the block of x in L2 (this matters only for
+// long prompts), and with several token tiles k is cut into column blocks so
+// the R rows stay in L1; the accumulators then wait in memory between blocks.
+// Either way each output is summed by one accumulator over k in order, so how
+// rows, tokens, columns and threads are grouped never changes an output's bits.
 //
 // Weights larger than L2 come from DRAM (a model's matrices are read in turn,
 // so one that does not fit L2 is not in any cache the next time). The R rows
