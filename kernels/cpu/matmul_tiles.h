@@ -4,7 +4,7 @@
 //
 // A tile is the dot products of R weight rows with T token rows over the whole
 // of k. Every path computes one output element the same way whatever R and T
-// are (one accumulator vector per element, k in order, the same lane
+// are (the same accumulator vectors per element, k in order, the same lane
 // reduction), which is what makes MatMul batch-invariant: the driver may group
 // rows and tokens as it likes.
 #ifndef MATSPEC_KERNELS_CPU_MATMUL_TILES_H_
@@ -24,7 +24,7 @@ struct TileArgs {
   const void* x;              // token 0: f32, or bf16 when the set rounds x (see below)
   int64_t x_ld;               // elements between token rows of x
   int64_t k;                  // columns of the whole product
-  // Columns [k0, k1) are summed by this call; k0 is a multiple of 32 and so is
+  // Columns [k0, k1) are summed by this call; k0 is a multiple of 64 and so is
   // k1 unless k1 == k. A product may be split into consecutive column blocks
   // only on sets with acc_lanes > 0; the accumulators then wait in `acc`
   // between calls, so the arithmetic (and every bit) is that of one call.
