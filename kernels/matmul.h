@@ -43,12 +43,12 @@ enum class MatMulPath {
   kPortable,    // plain C++ the compiler vectorises as it can
 };
 
-// CPU: parallel over output rows with ctx.num_threads threads, on the best
-// path of this machine.
+// CPU: parallel over output rows with ctx.num_threads threads (on ctx.pool
+// when set, else an OpenMP team), on the best path of this machine.
 //
 // Batch invariance (every path): each output element is bit-identical
 // whatever t is (a row alone or inside any batch, with or without a row
-// gather) and whatever ctx.num_threads is. Greedy speculative decoding relies
+// gather) and whatever ctx.num_threads and ctx.pool are. Greedy speculative decoding relies
 // on it: verifying k+1 tokens reproduces single-token decoding bit for bit.
 //
 // Accuracy: f32 x (kMatMulTol against MatMulReference) except on kAvx512Bf16

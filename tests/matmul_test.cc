@@ -306,5 +306,32 @@ TEST(MatMulTest, RoundToBf16LikeMatMul) {
   }
 }
 
+// On the bf16-x path a product with one weight equal to 1 returns x rounded by
+// the kernel itself (the product and the sum of zeros are exact), which must be
+// RoundToBf16LikeMatMul(x) bit for bit: halfway cases, subnormals, NaN, infinity.
+TEST(MatMulTest, Bf16PathRoundsXExactlyLikeRoundToBf16LikeMatMul) {
+  const std::vector<MatMulPath> paths = AvailableMatMulPaths();
+  if (paths.front() != MatMulPath::kAvx512Bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  std::mt19937 rng(11);
+  std::vector<float> x = RandomFloats(rng, 200, -4.f, 4.f);
+  const float specials[] = {1.f + 0x1.0p-8f, 1.f + 0x1.0p-7f + 0x1.0p-8f, -(1.f + 0x1.0p-8f),
+                            0x1.0p-130f, -0x1.0p-140f, 0x1.0p-126f, 0x1.fffffep-127f,
+                            3.4e38f, -3.4e38f, INFINITY, -INFINITY, 0.f, 1e-30f, 65504.f};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  const int64_t t = static_cast<int64_t>(x.size());
+  WeightBuffer w(DType::kBF16, 1, 1, 1, 1, {1.f});
+  std::vector<float> y(t), want(t);
+  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
+                 MatMulParams{x.data(), 1, t, w.view(), y.data(), 1, false});
+  RoundToBf16LikeMatMul(x.data(), t, want.data());
+  for (int64_t i = 0; i < t; ++i) EXPECT_EQ(y[i], want[i]) << "x = " << x[i];
+  // NaN stays NaN.
+  const float nan = std::nanf("");
+  float y_nan = 0.f;
+  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
+                 MatMulParams{&nan, 1, 1, w.view(), &y_nan, 1, false});
+  EXPECT_TRUE(std::isnan(y_nan));
+}
+
 }  // namespace
 }  // namespace matspec
