@@ -1,66 +1,87 @@
-// Micro-benchmarks of the CPU matrix product against the machine's own memory
-// bandwidth. Decoding is memory bound, so the figure of merit is the weight
-// bytes MatMul streams per second (bytes_per_second below) set beside what a
-// large memcpy achieves on the same machine in the same run.
+// Micro-benchmarks of the CPU matrix product against the machine's own
+// streaming-read bandwidth. Decoding is memory bound, so for one token the
+// figure of merit is the weight bytes MatMul streams per second
+// (bytes_per_second) beside BM_ReadBandwidth in the same run; for many tokens
+// (prefill) it is GFLOP/s.
 //
-//   build-*/bench/matmul_bench --benchmark_counters_tabular=true
+//   build/bench/matmul_bench --benchmark_counters_tabular=true \
+//       --benchmark_filter='ReadBandwidth|MatMul/bf16' --benchmark_repetitions=5
 //
 // On a shared 2-core machine another process makes the 2-thread figures
-// swing by 10x (a fork-join waits for a descheduled thread); run with
-// --benchmark_repetitions=N and read the `min` (time) / `max` (rate) rows,
-// which every benchmark here also computes.
+// swing by 10x (a fork-join waits for a descheduled thread); read the median
+// of several repetitions and say what else was running.
 //
-// BM_MemcpyBandwidth/<MiB>: bytes_per_second counts bytes read + bytes written.
-// BM_MatVecBf16/<n>/<k>/<t>/<threads>: bytes_per_second counts weight bytes
-// (n * k * 2) per call, whatever t is; at t > 1 it shows that verifying t
-// tokens reads the weights once.
+// BM_ReadBandwidth/<MiB>/<threads>: sums a large array (reads only; each
+//   thread sums its own half); bytes_per_second = bytes read.
+// BM_MatMul/<dtype>/n/k/t/threads/path/dram: bytes_per_second = weight bytes
+//   (n * k * size) per call, whatever t is; `gflops` = 2 n k t per second;
+//   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
+//   dram = 1 cycles through copies of the matrix totalling 256 MiB so every
+//   call streams its weights from memory, dram = 0 reuses one (cache-resident).
+// BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
+//   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
+//   (`yes > /dev/null &`) to see whether 2 threads collapse.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "kernels/cpu_thread_pool.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
 
 namespace matspec {
 namespace {
 
-double Min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-double Max(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+constexpr int64_t kDramBytes = int64_t{256} << 20;
 
-void BM_MemcpyBandwidth(benchmark::State& state) {
-  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
-  std::vector<char> src(bytes, 1), dst(bytes, 0);
+void BM_ReadBandwidth(benchmark::State& state) {
+  const int64_t words = (state.range(0) << 20) / 8;
+  const int threads = static_cast<int>(state.range(1));
+  std::vector<uint64_t> data(words);
+  for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i);
+  uint64_t total = 0;
   for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), bytes);
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
+    uint64_t sum = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
+    for (int64_t i = 0; i < words; ++i) sum += data[i];  // integer adds: vectorised freely
+    total += sum;
   }
-  // A copy reads and writes every byte.
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * static_cast<int64_t>(bytes));
+  benchmark::DoNotOptimize(total);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * words * 8);
 }
-BENCHMARK(BM_MemcpyBandwidth)
-    ->Arg(256)
+BENCHMARK(BM_ReadBandwidth)
+    ->ArgNames({"MiB", "threads"})
+    ->ArgsProduct({{256}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->ComputeStatistics("min", Min)
-    ->ComputeStatistics("max", Max);
+    ->UseRealTime();
 
-// A bf16 weight matrix several times larger than the last-level cache is
-// cycled through so that every call streams its weights from memory.
-void BM_MatVecBf16(benchmark::State& state) {
-  const int64_t n = state.range(0), k = state.range(1), t = state.range(2);
-  const int threads = static_cast<int>(state.range(3));
-  const int64_t matrix_bytes = n * k * 2;
-  const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / matrix_bytes);
+DType DTypeArg(int64_t i) { return i == 0 ? DType::kBF16 : i == 1 ? DType::kF16 : DType::kF32; }
+
+void RunMatMulBenchmark(benchmark::State& state, DType dtype, int64_t n, int64_t k, int64_t t,
+                        int threads, MatMulPath path, bool dram, CpuThreadPool* pool) {
+  const std::vector<MatMulPath> paths = AvailableMatMulPaths();
+  if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
+    state.SkipWithError("path not available on this CPU");
+    return;
+  }
+  const int64_t elem = DTypeSize(dtype), matrix_bytes = n * k * elem;
+  const int64_t copies = dram ? std::max<int64_t>(1, kDramBytes / matrix_bytes) : 1;
 
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<uint16_t> w(copies * n * k);
-  for (uint16_t& v : w) v = F32ToBf16(dist(rng));
+  std::vector<uint8_t> w(copies * matrix_bytes);
+  for (int64_t i = 0; i < copies * n * k; ++i) {
+    const float f = dist(rng);
+    if (dtype == DType::kF32) {
+      reinterpret_cast<float*>(w.data())[i] = f;
+    } else {
+      reinterpret_cast<uint16_t*>(w.data())[i] = dtype == DType::kBF16 ? F32ToBf16(f) : F32ToF16(f);
+    }
+  }
   std::vector<float> x(t * k), y(t * n);
   for (float& v : x) v = dist(rng);
 
@@ -70,28 +91,70 @@ void BM_MatVecBf16(benchmark::State& state) {
   p.t = t;
   p.y = y.data();
   p.y_ld = n;
-  const CpuContext ctx{threads};
+  CpuContext ctx{threads};
+  ctx.pool = pool;
   int64_t i = 0;
   for (auto _ : state) {
-    p.w = MatrixView{w.data() + (i % copies) * n * k, DType::kBF16, n, k, k};
-    MatMul(ctx, p);
+    p.w = MatrixView{w.data() + (i % copies) * matrix_bytes, dtype, n, k, k};
+    MatMulWithPath(path, ctx, p);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
     ++i;
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * matrix_bytes);
-  state.counters["tokens"] = static_cast<double>(t);
-  state.SetLabel(MatMulIsaName());
+  state.counters["gflops"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * n * k * t * 1e-9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(DTypeName(dtype)) + " " + MatMulPathName(path) + (pool ? " pool" : ""));
 }
-BENCHMARK(BM_MatVecBf16)
-    ->ArgNames({"n", "k", "t", "threads"})
-    ->ArgsProduct({{2048}, {2048}, {1, 4, 8, 17}, {1, 2}})
-    ->ArgsProduct({{4096}, {1024}, {1, 4, 8}, {1, 2}})
-    ->ArgsProduct({{1024}, {4096}, {1, 4, 8}, {1, 2}})
+
+void BM_MatMul(benchmark::State& state) {
+  RunMatMulBenchmark(state, DTypeArg(state.range(0)), state.range(1), state.range(2),
+                     state.range(3), static_cast<int>(state.range(4)),
+                     static_cast<MatMulPath>(state.range(5)), state.range(6) != 0, nullptr);
+}
+
+void MatMulArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dtype", "n", "k", "t", "threads", "path", "dram"});
+  // The 410M model's shapes from DRAM: decode (t = 1) and verification (t = 4, 8).
+  for (int64_t path : {0, 1, 2}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1024, 1024}, {4096, 1024}, {1024, 4096},
+                        {32000, 1024}}) {
+      for (int64_t t : {1, 4, 8}) {
+        for (int64_t threads : {1, 2}) b->Args({0, n, k, t, threads, path, 1});
+      }
+    }
+  }
+  // f16 / f32 weights at one token.
+  for (int64_t dtype : {1, 2}) {
+    for (int64_t threads : {1, 2}) b->Args({dtype, 4096, 1024, 1, threads, 0, 1});
+  }
+  // The bundled model's shapes (hidden 192), cache-resident.
+  for (int64_t path : {0, 1, 2}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{768, 192}, {192, 768}, {4096, 192}}) {
+      for (int64_t t : {1, 4}) b->Args({0, n, k, t, 1, path, 0});
+    }
+  }
+  // Prefill.
+  for (int64_t path : {0, 1, 2}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1024, 1024}, {4096, 1024}, {1024, 4096}}) {
+      for (int64_t threads : {1, 2}) b->Args({0, n, k, 512, threads, path, 0});
+    }
+  }
+}
+BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_MatMulPool(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(3));
+  CpuThreadPool pool(threads);
+  RunMatMulBenchmark(state, DType::kBF16, state.range(0), state.range(1), state.range(2), threads,
+                     AvailableMatMulPaths().front(), true, state.range(4) ? &pool : nullptr);
+}
+BENCHMARK(BM_MatMulPool)
+    ->ArgNames({"n", "k", "t", "threads", "pool"})
+    ->ArgsProduct({{4096}, {1024}, {1, 4}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{768}, {192}, {1}, {1, 2}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime()
-    ->ComputeStatistics("min", Min)
-    ->ComputeStatistics("max", Max);
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace matspec

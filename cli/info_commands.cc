@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "kernels/matmul.h"
 #include "matspec/matspec.h"
 
 namespace matspec::cli {
@@ -49,6 +50,8 @@ int RunInspect(const RunConfig& config) {
       m.model_dir, m.architecture, m.vocab_size, m.hidden_size, m.num_layers, m.num_heads, m.num_kv_heads,
       m.head_dim, absl::StrJoin(m.ffn_widths, ", "), m.max_position_embeddings, m.tied_embeddings ? "yes" : "no",
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
+  // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
+  std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
   return 0;
 }
 

@@ -1,12 +1,25 @@
 // The explicit execution context of the CPU kernels: how many threads a kernel
-// may use. Owned by whoever runs a forward pass; nothing here is process-wide.
+// may use and whether products may round activations. Owned by whoever runs a
+// forward pass; nothing here is process-wide.
 #ifndef MATSPEC_KERNELS_CPU_CONTEXT_H_
 #define MATSPEC_KERNELS_CPU_CONTEXT_H_
 
 namespace matspec {
 
+class CpuThreadPool;  // kernels/cpu_thread_pool.h
+
 struct CpuContext {
   int num_threads = 1;  // OpenMP team size used by the parallel kernels; >= 1
+  // true: MatMul never rounds x to bf16, so it matches MatMulReference within
+  // kMatMulTol on every machine (the HF-parity tests set it). false: on CPUs
+  // with AVX512_BF16, products with bf16 weights round x to bf16 and use
+  // vdpbf16ps (f32 accumulation), about 2x the arithmetic rate.
+  bool f32_activations = false;
+  // When set, kernels that support it (MatMul) run their threads on this pool
+  // (num_threads capped by its size) instead of an OpenMP team: its waits
+  // sleep instead of spinning, so a busy core does not stall every call.
+  // Not owned; must outlive the calls.
+  CpuThreadPool* pool = nullptr;
 };
 
 }  // namespace matspec

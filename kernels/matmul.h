@@ -7,6 +7,7 @@
 #define MATSPEC_KERNELS_MATMUL_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu_context.h"
 #include "kernels/tensor_view.h"
@@ -33,18 +34,52 @@ struct MatMulParams {
   bool Valid() const;
 };
 
-// CPU: parallel over output rows with ctx.num_threads threads; SIMD for bf16/f16/f32.
-// A row gather runs the rows one at a time (no multi-row blocking).
+// The CPU implementations, best first. MatMul takes the first one the CPU has
+// (chosen once, from cpuid).
+enum class MatMulPath {
+  kAvx512Bf16,  // bf16 weights: x rounded to bf16, vdpbf16ps; other weights: as kAvx512
+  kAvx512,      // AVX-512 F/BW/VL/DQ, f32 x, f32 FMA
+  kAvx2,        // AVX2 + FMA + F16C, f32 x, f32 FMA
+  kPortable,    // plain C++ the compiler vectorises as it can
+};
+
+// CPU: parallel over output rows with ctx.num_threads threads (on ctx.pool
+// when set, else an OpenMP team), on the best path of this machine.
+//
+// Batch invariance (every path): each output element is bit-identical
+// whatever t is (a row alone or inside any batch, with or without a row
+// gather) and whatever ctx.num_threads and ctx.pool are. Greedy speculative decoding relies
+// on it: verifying k+1 tokens reproduces single-token decoding bit for bit.
+//
+// Accuracy: f32 x (kMatMulTol against MatMulReference) except on kAvx512Bf16
+// with bf16 weights and !ctx.f32_activations, where x is first rounded to bf16
+// exactly as RoundToBf16LikeMatMul does and the products accumulate in f32.
 void MatMul(const CpuContext& ctx, const MatMulParams& p);
+
+// MatMul on one given path; the path must be in AvailableMatMulPaths().
+void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p);
+
+// The paths this CPU can run, best first (always ends with kPortable).
+std::vector<MatMulPath> AvailableMatMulPaths();
+
+// "avx512-bf16", "avx512", "avx2+fma+f16c" or "portable".
+const char* MatMulPathName(MatMulPath path);
+
+// True when MatMulWithPath(path, ctx, p) rounds x to bf16 for weights of `dtype`.
+bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype);
+
+// out[i] = x[i] rounded to bf16 and widened back to f32, exactly as the bf16-x
+// path rounds it: round to nearest even, f32 subnormals flushed to a zero of
+// the same sign (vcvtneps2bf16 treats them as zero), NaN kept NaN. out may be x.
+void RoundToBf16LikeMatMul(const float* x, int64_t n, float* out);
 
 // The plain triple loop, f64 accumulation. The oracle for MatMul.
 void MatMulReference(const MatMulParams& p);
 
-// MatMul restricted to its portable (non-AVX2) path, so that tests run both
-// paths on every machine. Same contract as MatMul.
+// MatMulWithPath(MatMulPath::kPortable, ...), kept for existing callers.
 void MatMulPortable(const CpuContext& ctx, const MatMulParams& p);
 
-// The SIMD path MatMul takes on this machine: "avx2+fma+f16c" or "portable".
+// The path MatMul takes on this machine (MatMulPathName of it).
 const char* MatMulIsaName();
 
 }  // namespace matspec

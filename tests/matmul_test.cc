@@ -1,10 +1,13 @@
-// MatMul (both the AVX2 and the portable path) against MatMulReference, and
-// MatMulReference against an independent loop: every weight dtype, shapes that
+// Every MatMul path this CPU has (AvailableMatMulPaths) against MatMulReference,
+// and MatMulReference against an independent loop: every weight dtype, shapes that
 // are not multiples of any SIMD width, slices with ld > cols whose padding is
 // NaN (so reading it fails), x / y strides wider than the shapes (x padding
 // NaN, y padding checked untouched), accumulate, 1 and 2 threads, t in
 // {1, 2, 5, 9, 17}, and shapes large enough to take the threaded and the
-// column-chunked paths.
+// blocked paths. A path that rounds x to bf16 is held to kMatMulBf16SameXTol
+// against the reference fed the same rounded x and to kMatMulBf16XTol against
+// the reference on the f32 x; with CpuContext::f32_activations it is held to
+// kMatMulTol. Batch invariance has its own test (matmul_batch_test.cc).
 #include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
@@ -21,11 +24,25 @@ namespace matspec {
 namespace {
 
 using ::matspec::testing::AllClose;
+using ::matspec::testing::kMatMulBf16SameXTol;
+using ::matspec::testing::kMatMulBf16XTol;
 using ::matspec::testing::kMatMulTol;
 using ::matspec::testing::RandomFloats;
 using ::matspec::testing::WeightBuffer;
 
-using MatMulFn = void (*)(const CpuContext&, const MatMulParams&);
+// Every path of this CPU, each with f32 activations forced and without.
+struct PathCtx {
+  MatMulPath path;
+  bool f32_activations;
+};
+std::vector<PathCtx> AllPathContexts() {
+  std::vector<PathCtx> v;
+  for (MatMulPath path : AvailableMatMulPaths()) {
+    v.push_back({path, false});
+    v.push_back({path, true});
+  }
+  return v;
+}
 
 struct Case {
   int64_t n, k, t;
@@ -33,15 +50,19 @@ struct Case {
   bool accumulate;
 };
 
-std::string Describe(const Case& c, DType d, int threads, const char* path) {
-  return std::string(path) + " " + std::string(DTypeName(d)) + " n=" + std::to_string(c.n) +
+std::string Describe(const Case& c, DType d, int threads, const std::string& path) {
+  return path + " " + std::string(DTypeName(d)) + " n=" + std::to_string(c.n) +
          " k=" + std::to_string(c.k) + " t=" + std::to_string(c.t) + (c.slice ? " slice" : "") +
          (c.accumulate ? " accumulate" : "") + " threads=" + std::to_string(threads);
 }
 
-// Runs one case through `fn` and checks it against MatMulReference.
-void CheckCase(const Case& c, DType dtype, int threads, MatMulFn fn, const char* path) {
-  SCOPED_TRACE(Describe(c, dtype, threads, path));
+// Runs one case on `pc` and checks it against MatMulReference.
+void CheckCase(const Case& c, DType dtype, int threads, PathCtx pc) {
+  const CpuContext ctx{threads, pc.f32_activations};
+  const bool rounds = MatMulRoundsXToBf16(pc.path, ctx, dtype);
+  SCOPED_TRACE(Describe(c, dtype, threads,
+                        std::string(MatMulPathName(pc.path)) + (pc.f32_activations ? " f32-x" : "") +
+                            (rounds ? " (x rounded to bf16)" : "")));
   std::mt19937 rng(static_cast<uint32_t>(c.n * 1000003 + c.k * 1009 + c.t * 17 + int(dtype)));
   // Weights scaled so every output is O(1) whatever k is.
   std::vector<float> w_values = RandomFloats(rng, c.n * c.k, -1.f, 1.f);
@@ -70,25 +91,41 @@ void CheckCase(const Case& c, DType dtype, int threads, MatMulFn fn, const char*
   p.y = want.data();
   ASSERT_TRUE(p.Valid());
   MatMulReference(p);
+  // The reference fed x rounded as the kernel rounds it (the padding stays NaN).
+  std::vector<float> x_rounded = x;
+  for (int64_t j = 0; j < c.t; ++j) {
+    RoundToBf16LikeMatMul(&x[j * x_ld], c.k, &x_rounded[j * x_ld]);
+  }
+  std::vector<float> want_same_x = y0;
+  p.x = x_rounded.data();
+  p.y = want_same_x.data();
+  MatMulReference(p);
+  p.x = x.data();
 
   std::vector<float> got = y0;
   p.y = got.data();
-  fn(CpuContext{threads}, p);
+  MatMulWithPath(pc.path, ctx, p);
 
-  std::vector<float> got_used, want_used;
-  std::vector<double> want_d;
+  std::vector<float> got_used;
+  std::vector<double> want_d, want_same_x_d;
   for (int64_t j = 0; j < c.t; ++j) {
     for (int64_t r = 0; r < y_ld; ++r) {
       const int64_t i = j * y_ld + r;
       if (r < c.n) {
         got_used.push_back(got[i]);
         want_d.push_back(want[i]);
+        want_same_x_d.push_back(want_same_x[i]);
       } else {
         ASSERT_EQ(got[i], y0[i]) << "wrote past the used columns of y at token " << j;
       }
     }
   }
-  EXPECT_TRUE(AllClose(got_used, want_d, kMatMulTol));
+  if (rounds) {
+    EXPECT_TRUE(AllClose(got_used, want_same_x_d, kMatMulBf16SameXTol)) << "vs the same bf16 x";
+    EXPECT_TRUE(AllClose(got_used, want_d, kMatMulBf16XTol)) << "vs the f32 x";
+  } else {
+    EXPECT_TRUE(AllClose(got_used, want_d, kMatMulTol));
+  }
 }
 
 std::vector<Case> SmallCases() {
@@ -104,12 +141,13 @@ std::vector<Case> SmallCases() {
   return cases;
 }
 
-// Large enough for a team of threads; k = 4100 at t = 17 takes three column
-// chunks (the x chunk budget), with a tail that is not a multiple of 8.
+// Large enough for a team of threads and for the software prefetch (weights
+// over 1 MiB), with k tails that are not a multiple of 8, 16 or 32.
 std::vector<Case> LargeCases() {
   return {{130, 517, 1, false, false}, {131, 517, 1, true, true},  {257, 1030, 1, true, false},
           {130, 130, 9, true, false},  {67, 4100, 17, true, false}, {67, 4100, 17, false, true},
-          {45, 2053, 5, true, true},   {300, 300, 2, false, false}};
+          {45, 2053, 5, true, true},   {300, 300, 2, false, false},
+          {263, 2071, 1, true, false}, {263, 2071, 7, false, true}};
 }
 
 class MatMulTest : public ::testing::TestWithParam<DType> {};
@@ -117,8 +155,7 @@ class MatMulTest : public ::testing::TestWithParam<DType> {};
 TEST_P(MatMulTest, SmallShapesAllPathsAndThreads) {
   for (const Case& c : SmallCases()) {
     for (int threads : {1, 2}) {
-      CheckCase(c, GetParam(), threads, &MatMul, "dispatch");
-      CheckCase(c, GetParam(), threads, &MatMulPortable, "portable");
+      for (PathCtx pc : AllPathContexts()) CheckCase(c, GetParam(), threads, pc);
     }
   }
 }
@@ -126,15 +163,13 @@ TEST_P(MatMulTest, SmallShapesAllPathsAndThreads) {
 TEST_P(MatMulTest, LargeShapesThreadedAndChunked) {
   for (const Case& c : LargeCases()) {
     for (int threads : {1, 2}) {
-      CheckCase(c, GetParam(), threads, &MatMul, "dispatch");
-      CheckCase(c, GetParam(), threads, &MatMulPortable, "portable");
+      for (PathCtx pc : AllPathContexts()) CheckCase(c, GetParam(), threads, pc);
     }
   }
 }
 
-// Both thread counts give bit-identical results: each output is summed by one
-// thread in the same order.
-TEST_P(MatMulTest, ThreadCountDoesNotChangeBits) {
+// The dispatching entry point and MatMulPortable are the paths they name.
+TEST_P(MatMulTest, EntryPointsAreTheirPaths) {
   std::mt19937 rng(7);
   const int64_t n = 250, k = 1000, t = 5;
   std::vector<float> wv = RandomFloats(rng, n * k);
@@ -142,9 +177,13 @@ TEST_P(MatMulTest, ThreadCountDoesNotChangeBits) {
   std::vector<float> x = RandomFloats(rng, t * k);
   std::vector<float> y1(t * n), y2(t * n);
   MatMulParams p{x.data(), k, t, w.view(), y1.data(), n, false};
-  MatMul(CpuContext{1}, p);
-  p.y = y2.data();
   MatMul(CpuContext{2}, p);
+  p.y = y2.data();
+  MatMulWithPath(AvailableMatMulPaths().front(), CpuContext{1}, p);
+  EXPECT_EQ(y1, y2);
+  MatMulPortable(CpuContext{2}, p);
+  p.y = y1.data();
+  MatMulWithPath(MatMulPath::kPortable, CpuContext{1}, p);
   EXPECT_EQ(y1, y2);
 }
 
@@ -166,7 +205,8 @@ TEST(MatMulReferenceTest, MatchesFormulaOnSlice) {
 }
 
 // A row gather (a reduced-vocabulary head): only the listed W rows are
-// multiplied, each into its own y column; the other columns keep their values.
+// multiplied, each into its own y column; the other columns keep their values,
+// and the listed ones are bit-identical to the full product's (batch invariance).
 TEST(MatMulTest, RowGatherMatchesTheFullProductOnItsColumns) {
   std::mt19937 rng(7);
   for (DType dtype : {DType::kBF16, DType::kF16, DType::kF32}) {
@@ -174,16 +214,20 @@ TEST(MatMulTest, RowGatherMatchesTheFullProductOnItsColumns) {
       const int64_t n = 301, k = 77, ld = 80;
       WeightBuffer w(dtype, n, ld, n, k, RandomFloats(rng, n * k, -1.f, 1.f));
       const std::vector<float> x = RandomFloats(rng, t * k);
-      std::vector<float> full(t * n, 0.f);
-      MatMul(CpuContext{1}, MatMulParams{x.data(), k, t, w.view(), full.data(), n, false});
       const std::vector<int32_t> ids = {0, 3, 4, 5, 17, 150, 299, 300};
-      for (MatMulFn fn : {&MatMul, &MatMulPortable}) {
+      for (PathCtx pc : AllPathContexts()) {
+        std::vector<float> full(t * n, 0.f);
+        MatMulWithPath(pc.path, CpuContext{1, pc.f32_activations},
+                       MatMulParams{x.data(), k, t, w.view(), full.data(), n, false});
+        const bool rounds = MatMulRoundsXToBf16(pc.path, CpuContext{1, pc.f32_activations}, dtype);
         for (int threads : {1, 2}) {
+          SCOPED_TRACE(std::string(MatMulPathName(pc.path)) + " " + std::string(DTypeName(dtype)) +
+                       " t=" + std::to_string(t) + " threads=" + std::to_string(threads));
           std::vector<float> y(t * n, -7.f);
           MatMulParams p{x.data(), k, t, w.view(), y.data(), n, false};
           p.row_ids = ids.data();
           p.num_row_ids = static_cast<int64_t>(ids.size());
-          fn(CpuContext{threads}, p);
+          MatMulWithPath(pc.path, CpuContext{threads, pc.f32_activations}, p);
           std::vector<float> ref(t * n, -7.f);
           p.y = ref.data();
           MatMulReference(p);
@@ -195,9 +239,8 @@ TEST(MatMulTest, RowGatherMatchesTheFullProductOnItsColumns) {
                 ASSERT_EQ(got, -7.f) << "column " << c << " is not listed but was written";
                 ASSERT_EQ(ref[j * n + c], -7.f);
               } else {
-                // One row at a time sums in another order than the blocked full product.
-                ASSERT_NEAR(got, full[j * n + c], 1e-5 * (1 + std::abs(full[j * n + c])));
-                ASSERT_NEAR(got, ref[j * n + c], 1e-4) << "reference";
+                ASSERT_EQ(got, full[j * n + c]) << "column " << c << " token " << j;
+                ASSERT_NEAR(got, ref[j * n + c], rounds ? 2e-2 : 1e-4) << "reference";
               }
             }
           }
@@ -228,7 +271,66 @@ TEST(MatMulTest, ValidRejectsShortStrides) {
 
 TEST(MatMulTest, ReportsIsa) {
   const std::string isa = MatMulIsaName();
-  EXPECT_TRUE(isa == "avx2+fma+f16c" || isa == "portable") << isa;
+  EXPECT_EQ(isa, MatMulPathName(AvailableMatMulPaths().front()));
+  EXPECT_TRUE(isa == "avx512-bf16" || isa == "avx512" || isa == "avx2+fma+f16c" || isa == "portable")
+      << isa;
+  EXPECT_EQ(AvailableMatMulPaths().back(), MatMulPath::kPortable);
+}
+
+// Only the AVX512_BF16 path with bf16 weights rounds x, and never with
+// f32_activations.
+TEST(MatMulTest, OnlyBf16WeightsOnTheBf16PathRoundX) {
+  for (MatMulPath path : AvailableMatMulPaths()) {
+    for (DType d : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const bool want = path == MatMulPath::kAvx512Bf16 && d == DType::kBF16;
+      EXPECT_EQ(MatMulRoundsXToBf16(path, CpuContext{1, false}, d), want) << MatMulPathName(path);
+      EXPECT_FALSE(MatMulRoundsXToBf16(path, CpuContext{1, true}, d)) << MatMulPathName(path);
+    }
+  }
+}
+
+// RoundToBf16LikeMatMul: nearest even, subnormals to a signed zero, NaN kept.
+TEST(MatMulTest, RoundToBf16LikeMatMul) {
+  const float in[] = {1.f, 1.f + 0x1.0p-8f, 1.f + 0x1.0p-7f + 0x1.0p-8f, -3.14159f, 0x1.0p-130f,
+                      -0x1.0p-140f, 0x1.0p-126f, std::nanf(""), INFINITY};
+  const float want[] = {1.f, 1.f, 1.f + 0x1.0p-6f, -3.140625f, 0.f, -0.f, 0x1.0p-126f, NAN, INFINITY};
+  float out[9];
+  RoundToBf16LikeMatMul(in, 9, out);
+  for (int i = 0; i < 9; ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(out[i]));
+    } else {
+      EXPECT_EQ(out[i], want[i]) << i;
+      EXPECT_EQ(std::signbit(out[i]), std::signbit(want[i])) << i;
+    }
+  }
+}
+
+// On the bf16-x path a product with one weight equal to 1 returns x rounded by
+// the kernel itself (the product and the sum of zeros are exact), which must be
+// RoundToBf16LikeMatMul(x) bit for bit: halfway cases, subnormals, NaN, infinity.
+TEST(MatMulTest, Bf16PathRoundsXExactlyLikeRoundToBf16LikeMatMul) {
+  const std::vector<MatMulPath> paths = AvailableMatMulPaths();
+  if (paths.front() != MatMulPath::kAvx512Bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  std::mt19937 rng(11);
+  std::vector<float> x = RandomFloats(rng, 200, -4.f, 4.f);
+  const float specials[] = {1.f + 0x1.0p-8f, 1.f + 0x1.0p-7f + 0x1.0p-8f, -(1.f + 0x1.0p-8f),
+                            0x1.0p-130f, -0x1.0p-140f, 0x1.0p-126f, 0x1.fffffep-127f,
+                            3.4e38f, -3.4e38f, INFINITY, -INFINITY, 0.f, 1e-30f, 65504.f};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  const int64_t t = static_cast<int64_t>(x.size());
+  WeightBuffer w(DType::kBF16, 1, 1, 1, 1, {1.f});
+  std::vector<float> y(t), want(t);
+  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
+                 MatMulParams{x.data(), 1, t, w.view(), y.data(), 1, false});
+  RoundToBf16LikeMatMul(x.data(), t, want.data());
+  for (int64_t i = 0; i < t; ++i) EXPECT_EQ(y[i], want[i]) << "x = " << x[i];
+  // NaN stays NaN.
+  const float nan = std::nanf("");
+  float y_nan = 0.f;
+  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
+                 MatMulParams{&nan, 1, 1, w.view(), &y_nan, 1, false});
+  EXPECT_TRUE(std::isnan(y_nan));
 }
 
 }  // namespace

@@ -1,281 +1,204 @@
-// CPU matrix product y = x W^T against bf16 / f16 / f32 weight views.
+// CPU matrix product y = x W^T: dispatch, threads and blocking. The arithmetic
+// lives in the tile kernels (kernels/cpu/matmul_tiles.h, one file per
+// instruction set); this file decides which tiles run where.
 //
-// Work layout. Output rows (= weight rows) are split statically over the OpenMP
-// team. Each thread takes its rows in small groups and runs every token of x
-// against a group while those weight rows sit in L1, so each weight byte comes
-// from memory once per call whatever t is: verifying k+1 tokens reads the
-// weights once, like a single decode step. k is cut into chunks so that the
-// slice of x for all tokens stays in L2 (this only matters when t * k is large).
+// Work layout. Output rows (= weight rows) are split into contiguous ranges:
+// one per OpenMP thread, or a few per thread of a CpuThreadPool. A thread walks
+// its rows R at a time and runs every token of a block of x against those R
+// rows while they sit in L1/L2, so each weight byte comes from memory once per
+// token block: verifying k+1 tokens reads the weights once, like a single
+// decode step. Token blocks keep the block of x in L2 (this matters only for
+// long prompts), and with several token tiles k is cut into column blocks so
+// the R rows stay in L1; the accumulators then wait in memory between blocks.
+// Either way each output is summed by one accumulator over k in order, so how
+// rows, tokens, columns and threads are grouped never changes an output's bits.
 //
-// Two paths with the same structure: AVX2 + FMA + F16C intrinsics, chosen once
-// at run time with __builtin_cpu_supports, and a portable one the compiler
-// vectorises as it can. Both accumulate in f32 with several accumulators.
+// Weights larger than L2 come from DRAM (a model's matrices are read in turn,
+// so one that does not fit L2 is not in any cache the next time). The R rows
+// of a tile are then R interleaved streams, which the hardware prefetcher
+// follows poorly, so up to kStreamMaxTokens tokens read one row at a time (a
+// single sequential stream, measured twice as fast as 4 rows), and more
+// tokens, which need R rows in registers at once, prefetch the next tile's
+// rows in software. Weights that fit L2 take 4 rows at a time even for one
+// token (more independent accumulator chains; measured 2x faster there).
 #include "kernels/matmul.h"
 
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define MATSPEC_HAVE_X86 1
-#define MATSPEC_AVX2 __attribute__((target("avx2,fma,f16c")))
-#else
-#define MATSPEC_HAVE_X86 0
-#endif
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul_tiles.h"
+#include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
 namespace {
 
+using matmul_internal::DTypeIndex;
+using matmul_internal::TileArgs;
+using matmul_internal::TileFn;
+using matmul_internal::TileSet;
+
 // Below this many multiply-adds a team costs more than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
-// Weight rows a thread owns as one unit of the static schedule (a multiple of
-// both row blockings below).
-constexpr int64_t kRowGroup = 12;
-// Tokens run against one group of weight rows per kernel call.
-constexpr int kTokenBlock = 4;
-// Budget (floats) for the x chunk of all tokens: 128 KiB, well inside L2.
-constexpr int64_t kXChunkFloats = 32 * 1024;
+// Budget for the block of x all tokens of a token block share: half of L2.
+constexpr int64_t kXBlockBytes = 512 * 1024;
+// Columns per tile call when a product is cut along k (a multiple of 64).
+constexpr int64_t kColumnBlock = 1024;
+// Weights above this many bytes (L2) are taken to stream from DRAM.
+constexpr int64_t kCacheResidentBytes = 1 << 20;
+// Up to this many tokens, weights from DRAM are read one row at a time, each
+// row against kStreamTileTokens tokens per pass (its later passes hit L1).
+// A light first pass keeps more weight loads in flight than a heavy one:
+// measured on Zen 4, 4 tokens cost 1.1-1.2x one token this way, against
+// 1.6-1.7x for 4 rows x 3 tokens and 1.3-1.5x for 1 row x 4 tokens.
+constexpr int64_t kStreamMaxTokens = 4;
+constexpr int kStreamTileTokens = 2;
 
-int64_t ChunkCols(int64_t t, int64_t k) {
-  int64_t c = kXChunkFloats / std::max<int64_t>(t, 1);
-  c = std::max<int64_t>(512, c / 64 * 64);  // a multiple of every SIMD step
-  return c >= k ? k : c;
+const TileSet& TileSetFor(MatMulPath path, const CpuContext& ctx) {
+  switch (path) {
+#if defined(__x86_64__)
+    case MatMulPath::kAvx512Bf16:
+      return ctx.f32_activations ? matmul_internal::Avx512TileSet()
+                                 : matmul_internal::Avx512Bf16TileSet();
+    case MatMulPath::kAvx512: return matmul_internal::Avx512TileSet();
+    case MatMulPath::kAvx2: return matmul_internal::Avx2TileSet();
+#endif
+    default: return matmul_internal::PortableTileSet();
+  }
 }
 
-// One kernel call: s[r * T + j] = sum over c in [k0, k1) of W[r, c] * x[j, c]
-// for R weight rows starting at `w` (rows w_ld elements apart) and T tokens
-// starting at `x` (rows x_ld apart).
-struct BlockArgs {
-  const char* w;
-  int64_t w_ld_bytes;
-  const float* x;
-  int64_t x_ld;
-  int64_t k0;
-  int64_t k1;
+int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Everything one call shares between its threads.
+struct Plan {
+  const MatMulParams* p;
+  const TileSet* set;
+  int di;              // dtype index
+  int64_t n;           // output rows (gathered or not)
+  const void* x;       // x as the tiles take it
+  int64_t x_ld;        // its row pitch in elements
+  int rows_per_tile;   // R
+  int tile_tokens;     // T at most
+  int64_t token_block; // tokens per L2 block (a multiple of max_tokens)
+  int64_t prefetch_bytes;
+  int64_t k_block;     // columns per tile call (k: no column blocks)
 };
 
-// ---------------------------------------------------------------- portable --
-
-template <DType D>
-inline float LoadW(const char* row, int64_t c) {
-  return LoadAsF32(row, D, c);
+int64_t WeightRow(const MatMulParams& p, int64_t i) {
+  return p.row_ids != nullptr ? p.row_ids[i] : i;
 }
 
-// Eight partial sums: the compiler vectorises this for any target without
-// reassociation flags.
-inline float Dot8(const float* a, const float* b, int64_t n) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-  }
-  float v = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i) v += a[i] * b[i];
-  return v;
-}
-
-// Each weight row is converted to f32 a chunk at a time into an L1 buffer,
-// and every token takes its dot product with that chunk.
-template <DType D, int R, int T>
-void BlockPortable(const BlockArgs& a, float* s) {
-  constexpr int64_t kChunk = 256;
-  float wbuf[kChunk];
-  for (int i = 0; i < R * T; ++i) s[i] = 0.f;
-  for (int r = 0; r < R; ++r) {
-    const char* row = a.w + r * a.w_ld_bytes;
-    for (int64_t c0 = a.k0; c0 < a.k1; c0 += kChunk) {
-      const int64_t len = std::min(kChunk, a.k1 - c0);
-      for (int64_t i = 0; i < len; ++i) wbuf[i] = LoadW<D>(row, c0 + i);
-      for (int j = 0; j < T; ++j) s[r * T + j] += Dot8(wbuf, a.x + j * a.x_ld + c0, len);
-    }
-  }
-}
-
-// -------------------------------------------------------------------- AVX2 --
-
-#if MATSPEC_HAVE_X86
-
-template <DType D>
-MATSPEC_AVX2 inline __m256 Load8(const char* row, int64_t c) {
-  if constexpr (D == DType::kF32) {
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(
-        reinterpret_cast<const uint16_t*>(row) + c));
-    if constexpr (D == DType::kF16) {
-      return _mm256_cvtph_ps(h);
-    } else {  // bf16: the upper half of an f32
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-  }
-}
-
-MATSPEC_AVX2 inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-template <DType D, int R, int T>
-MATSPEC_AVX2 void BlockAvx2(const BlockArgs& a, float* s) {
-  // Single token: U = 4 vectors per row in flight. Decode is memory bound, and
-  // on one Zen core more independent loads in flight measured faster (about
-  // 16 GB/s at 4 rows x 4, against 12-13 at 4 x 2); x comes from L1.
-  constexpr int U = (R * T <= 4) ? 4 / T : 1;
-  __m256 acc[U][R][T];
-#pragma GCC unroll 16
-  for (int u = 0; u < U; ++u)
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-      for (int j = 0; j < T; ++j) acc[u][r][j] = _mm256_setzero_ps();
-
-  int64_t c = a.k0;
-  for (; c + 8 * U <= a.k1; c += 8 * U) {
-#pragma GCC unroll 16
-    for (int u = 0; u < U; ++u) {
-      __m256 xv[T];  // each x vector is loaded once and used by all R rows
-#pragma GCC unroll 16
-      for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(a.x + j * a.x_ld + c + 8 * u);
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        const __m256 wv = Load8<D>(a.w + r * a.w_ld_bytes, c + 8 * u);
-#pragma GCC unroll 16
-        for (int j = 0; j < T; ++j) acc[u][r][j] = _mm256_fmadd_ps(wv, xv[j], acc[u][r][j]);
+// Rows [r_begin, r_end) of the plan against every token.
+void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
+  const MatMulParams& p = *plan.p;
+  const TileSet& set = *plan.set;
+  const int64_t k = p.w.cols, elem = DTypeSize(p.w.dtype);
+  const int64_t x_elem = set.bf16_x[plan.di] ? 2 : 4;
+  const int64_t kc = plan.k_block;
+  // Accumulators of every token tile of a token block, between column blocks.
+  std::vector<float> acc;
+  if (kc < k) acc.resize(plan.token_block * plan.rows_per_tile * set.acc_lanes);
+  const char* rows[matmul_internal::kMaxTileRows];
+  float s[matmul_internal::kMaxTileRows * matmul_internal::kMaxTileTokens];
+  for (int64_t j0 = 0; j0 < p.t; j0 += plan.token_block) {
+    const int64_t j_end = std::min(p.t, j0 + plan.token_block);
+    for (int64_t r0 = r_begin; r0 < r_end; r0 += plan.rows_per_tile) {
+      const int nr = static_cast<int>(std::min<int64_t>(plan.rows_per_tile, r_end - r0));
+      for (int r = 0; r < nr; ++r) {
+        rows[r] = static_cast<const char*>(p.w.data) + WeightRow(p, r0 + r) * p.w.ld * elem;
+      }
+      TileArgs a{rows, nullptr, plan.x_ld, k, 0, k, r0 + 2 * nr <= r_end ? plan.prefetch_bytes : 0,
+                 nullptr, s};
+      for (int64_t k0 = 0; k0 < k; k0 += kc) {
+        a.k0 = k0;
+        a.k1 = std::min(k, k0 + kc);
+        for (int64_t j = j0; j < j_end; j += plan.tile_tokens) {
+          const int nt = static_cast<int>(std::min<int64_t>(plan.tile_tokens, j_end - j));
+          a.x = static_cast<const char*>(plan.x) + j * plan.x_ld * x_elem;
+          if (!acc.empty()) a.acc = acc.data() + (j - j0) * plan.rows_per_tile * set.acc_lanes;
+          set.tiles[plan.di][nr - 1][nt - 1](a);
+          if (a.k1 < k) continue;
+          for (int r = 0; r < nr; ++r) {
+            const int64_t col = WeightRow(p, r0 + r);
+            for (int jj = 0; jj < nt; ++jj) {
+              float& y = p.y[(j + jj) * p.y_ld + col];
+              y = p.accumulate ? y + s[r * nt + jj] : s[r * nt + jj];
+            }
+          }
+        }
       }
     }
   }
-  for (; c + 8 <= a.k1; c += 8) {
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const __m256 wv = Load8<D>(a.w + r * a.w_ld_bytes, c);
-#pragma GCC unroll 16
-      for (int j = 0; j < T; ++j) {
-        acc[0][r][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a.x + j * a.x_ld + c), acc[0][r][j]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    const char* row = a.w + r * a.w_ld_bytes;
-    for (int j = 0; j < T; ++j) {
-      __m256 sum = acc[0][r][j];
-      for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][r][j]);
-      float v = HorizontalSum(sum);
-      const float* xj = a.x + j * a.x_ld;
-      for (int64_t cc = c; cc < a.k1; ++cc) v += LoadW<D>(row, cc) * xj[cc];
-      s[r * T + j] = v;
-    }
-  }
 }
 
-#endif  // MATSPEC_HAVE_X86
-
-template <DType D, int R, int T, bool kSimd>
-void Block(const BlockArgs& a, float* s) {
-#if MATSPEC_HAVE_X86
-  if constexpr (kSimd) {
-    BlockAvx2<D, R, T>(a, s);
-    return;
-  }
-#endif
-  BlockPortable<D, R, T>(a, s);
-}
-
-// Runs rows [r0, r0 + R) against all tokens over columns [k0, k1), writing or
-// adding into y. `store` is true for the first column chunk of a
-// non-accumulating product.
-template <DType D, int R, bool kSimd>
-void RowGroup(const MatMulParams& p, int64_t r0, int64_t k0, int64_t k1, bool store) {
-  const int64_t elem = DTypeSize(D);
-  // With a row gather R is 1 and r0 indexes row_ids: the W row and y column.
-  const int64_t wr = p.row_ids != nullptr ? p.row_ids[r0] : r0;
-  BlockArgs a{static_cast<const char*>(p.w.Row(wr)), p.w.ld * elem, nullptr, p.x_ld, k0, k1};
-  float s[R * kTokenBlock];
-  for (int64_t j0 = 0; j0 < p.t; j0 += kTokenBlock) {
-    const int tb = static_cast<int>(std::min<int64_t>(kTokenBlock, p.t - j0));
-    a.x = p.x + j0 * p.x_ld;
-    switch (tb) {
-      case 1: Block<D, R, 1, kSimd>(a, s); break;
-      case 2: Block<D, R, 2, kSimd>(a, s); break;
-      case 3: Block<D, R, 3, kSimd>(a, s); break;
-      default: Block<D, R, 4, kSimd>(a, s); break;
-    }
-    for (int j = 0; j < tb; ++j) {
-      float* yj = p.y + (j0 + j) * p.y_ld + wr;
-      for (int r = 0; r < R; ++r) yj[r] = store ? s[r * tb + j] : yj[r] + s[r * tb + j];
-    }
-  }
-}
-
-// Rows [r_begin, r_end) over columns [k0, k1): four rows at a time for a single
-// token (memory bound: enough independent accumulators is all that matters),
-// three at a time for several tokens: 3 x 4 accumulators + 4 x vectors + 1
-// weight vector fill the 16 AVX2 registers, and that tile measured fastest
-// (about 40 GMAC/s on one core, against 26 for 2 x 4 and 35-37 for 4 x 3).
-template <DType D, bool kSimd>
-void RowRange(const MatMulParams& p, int64_t r_begin, int64_t r_end, int64_t k0, int64_t k1,
-              bool store) {
-  int64_t r = r_begin;
-  if (p.row_ids != nullptr) {
-    // Gathered rows are not evenly spaced: one at a time.
-  } else if (p.t == 1) {
-    for (; r + 4 <= r_end; r += 4) RowGroup<D, 4, kSimd>(p, r, k0, k1, store);
-  } else {
-    for (; r + 3 <= r_end; r += 3) RowGroup<D, 3, kSimd>(p, r, k0, k1, store);
-  }
-  for (; r < r_end; ++r) RowGroup<D, 1, kSimd>(p, r, k0, k1, store);
-}
-
-template <DType D, bool kSimd>
-void MatMulTyped(const CpuContext& ctx, const MatMulParams& p) {
+void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
+  assert(p.Valid());
+  if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
   const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows, k = p.w.cols;
-  const int64_t groups = (n + kRowGroup - 1) / kRowGroup;
-  int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, groups);
-  if (n * k * p.t < kMinParallelMacs) threads = 1;
-  const int64_t chunk = ChunkCols(p.t, k);
   if (k == 0) {  // empty sum
     if (!p.accumulate) {
       for (int64_t j = 0; j < p.t; ++j) {
-        for (int64_t i = 0; i < n; ++i) p.y[j * p.y_ld + (p.row_ids != nullptr ? p.row_ids[i] : i)] = 0.f;
+        for (int64_t i = 0; i < n; ++i) p.y[j * p.y_ld + WeightRow(p, i)] = 0.f;
       }
     }
+    return;
+  }
+  Plan plan{&p, &set, DTypeIndex(p.w.dtype), n, p.x, p.x_ld, 1, set.max_tokens, 1, 0, k};
+  const bool bf16_x = set.bf16_x[plan.di];
+  std::vector<uint16_t> x_bf16;
+  if (bf16_x) {
+    plan.x_ld = RoundUp(k, 32);
+    x_bf16.resize(p.t * plan.x_ld);
+    plan.x = x_bf16.data();
+  }
+  const bool streamed = p.row_ids == nullptr && n * k * DTypeSize(p.w.dtype) > kCacheResidentBytes;
+  if (streamed && p.t <= kStreamMaxTokens) {
+    plan.rows_per_tile = 1;  // one sequential stream
+    plan.tile_tokens = kStreamTileTokens;
+  } else {
+    plan.rows_per_tile = p.t == 1 ? set.single_token_rows : set.max_rows;
+    // Several rows from DRAM: prefetch the next tile's rows.
+    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * DTypeSize(p.w.dtype);
+  }
+  const int64_t x_row_bytes = (bf16_x ? 2 : 4) * plan.x_ld;
+  plan.token_block = std::max<int64_t>(1, kXBlockBytes / x_row_bytes / plan.tile_tokens) *
+                     plan.tile_tokens;
+  // Several token tiles per row tile: cut k so that a tile's weight rows stay
+  // in L1 while every token tile of the block runs against them.
+  if (set.acc_lanes > 0 && p.t > plan.tile_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
+
+  const int64_t tiles = (n + plan.rows_per_tile - 1) / plan.rows_per_tile;
+  int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, tiles);
+  if (ctx.pool != nullptr) threads = std::min<int64_t>(threads, ctx.pool->num_threads());
+  if (n * k * p.t < kMinParallelMacs) threads = 1;
+  // Contiguous row ranges: one per OpenMP thread; on a pool, a few per thread,
+  // claimed dynamically (a descheduled worker then holds up little).
+  const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
+  const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
+  auto round_row = [&](int64_t j) {
+    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16.data() + j * plan.x_ld);
+  };
+  auto run_task = [&](int64_t task) {
+    const int64_t r_begin = task * rows_per_task;
+    RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
+  };
+  if (threads > 1 && ctx.pool != nullptr) {
+    if (bf16_x) ctx.pool->ParallelFor(p.t, round_row);
+    ctx.pool->ParallelFor(tasks, run_task);
     return;
   }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
-      const int64_t k1 = std::min(k, k0 + chunk);
-      const bool store = k0 == 0 && !p.accumulate;
-      // Same iteration space in every chunk: each thread keeps its rows.
-#pragma omp for schedule(static) nowait
-      for (int64_t g = 0; g < groups; ++g) {
-        RowRange<D, kSimd>(p, g * kRowGroup, std::min(n, (g + 1) * kRowGroup), k0, k1, store);
-      }
+    if (bf16_x) {
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < p.t; ++j) round_row(j);
     }
+#pragma omp for schedule(static) nowait
+    for (int64_t task = 0; task < tasks; ++task) run_task(task);
   }
-}
-
-template <bool kSimd>
-void MatMulDispatch(const CpuContext& ctx, const MatMulParams& p) {
-  assert(p.Valid());
-  if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
-  switch (p.w.dtype) {
-    case DType::kBF16: MatMulTyped<DType::kBF16, kSimd>(ctx, p); return;
-    case DType::kF16: MatMulTyped<DType::kF16, kSimd>(ctx, p); return;
-    case DType::kF32: MatMulTyped<DType::kF32, kSimd>(ctx, p); return;
-  }
-}
-
-bool CpuHasAvx2() {
-#if MATSPEC_HAVE_X86
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
-#else
-  return false;
-#endif
 }
 
 }  // namespace
@@ -285,19 +208,55 @@ bool MatMulParams::Valid() const {
          w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows && num_row_ids >= 0;
 }
 
-void MatMul(const CpuContext& ctx, const MatMulParams& p) {
-  if (CpuHasAvx2()) {
-    MatMulDispatch<true>(ctx, p);
-  } else {
-    MatMulDispatch<false>(ctx, p);
+std::vector<MatMulPath> AvailableMatMulPaths() {
+  const CpuFeatures& f = GetCpuFeatures();
+  std::vector<MatMulPath> paths;
+  if (f.avx512_bf16) paths.push_back(MatMulPath::kAvx512Bf16);
+  if (f.avx512) paths.push_back(MatMulPath::kAvx512);
+  if (f.avx2_fma_f16c) paths.push_back(MatMulPath::kAvx2);
+  paths.push_back(MatMulPath::kPortable);
+  return paths;
+}
+
+const char* MatMulPathName(MatMulPath path) {
+  switch (path) {
+    case MatMulPath::kAvx512Bf16: return "avx512-bf16";
+    case MatMulPath::kAvx512: return "avx512";
+    case MatMulPath::kAvx2: return "avx2+fma+f16c";
+    case MatMulPath::kPortable: return "portable";
   }
+  return "?";
+}
+
+bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype) {
+  return TileSetFor(path, ctx).bf16_x[DTypeIndex(dtype)];
+}
+
+void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p) {
+  RunMatMul(TileSetFor(path, ctx), ctx, p);
+}
+
+void MatMul(const CpuContext& ctx, const MatMulParams& p) {
+  static const MatMulPath best = AvailableMatMulPaths().front();
+  MatMulWithPath(best, ctx, p);
 }
 
 void MatMulPortable(const CpuContext& ctx, const MatMulParams& p) {
-  MatMulDispatch<false>(ctx, p);
+  MatMulWithPath(MatMulPath::kPortable, ctx, p);
 }
 
-const char* MatMulIsaName() { return CpuHasAvx2() ? "avx2+fma+f16c" : "portable"; }
+const char* MatMulIsaName() { return MatMulPathName(AvailableMatMulPaths().front()); }
+
+void RoundToBf16LikeMatMul(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    if ((bits & 0x7f800000u) == 0) bits &= 0x80000000u;  // subnormal: signed zero
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    out[i] = Bf16ToF32(F32ToBf16(f));
+  }
+}
 
 void MatMulReference(const MatMulParams& p) {
   for (int64_t j = 0; j < p.t; ++j) {
@@ -305,7 +264,7 @@ void MatMulReference(const MatMulParams& p) {
     float* yj = p.y + j * p.y_ld;
     const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows;
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t r = p.row_ids != nullptr ? p.row_ids[i] : i;
+      const int64_t r = WeightRow(p, i);
       double s = 0.0;
       for (int64_t c = 0; c < p.w.cols; ++c) {
         s += static_cast<double>(xj[c]) * static_cast<double>(p.w.At(r, c));

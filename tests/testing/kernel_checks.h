@@ -31,6 +31,10 @@ struct Tolerance {
 
 // The rows of tests/TOLERANCES.md. Change both together.
 inline constexpr Tolerance kMatMulTol{2e-5, 2e-5};       // CPU vs f64 reference, any weight dtype
+// The bf16-x path (AVX512_BF16, bf16 weights): vs the reference fed the same
+// bf16-rounded x (RoundToBf16LikeMatMul), and vs the reference on the f32 x.
+inline constexpr Tolerance kMatMulBf16SameXTol{2e-6, 2e-6};
+inline constexpr Tolerance kMatMulBf16XTol{1e-2, 1e-2};
 inline constexpr Tolerance kAttentionTol{2e-6, 2e-5};    // CPU vs f64 reference
 inline constexpr Tolerance kRmsNormTol{1e-6, 2e-6};      // CPU vs f64 reference, any weight dtype
 inline constexpr Tolerance kRopeTol{1e-6, 1e-6};         // CPU vs f64 reference, same f32 angle

@@ -1,0 +1,20 @@
+// The x86 instruction-set features the CPU kernels dispatch on, read once from
+// cpuid (through __builtin_cpu_supports, which also checks that the OS saves
+// the vector registers). On other architectures every flag is false.
+#ifndef MATSPEC_KERNELS_CPU_CPU_FEATURES_H_
+#define MATSPEC_KERNELS_CPU_CPU_FEATURES_H_
+
+namespace matspec {
+
+struct CpuFeatures {
+  bool avx2_fma_f16c = false;  // AVX2 + FMA + F16C
+  bool avx512 = false;         // AVX-512 F + BW + VL + DQ (and the AVX2 set)
+  bool avx512_bf16 = false;    // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) on top of `avx512`
+};
+
+// The features of the CPU this process runs on; computed on first use.
+const CpuFeatures& GetCpuFeatures();
+
+}  // namespace matspec
+
+#endif  // MATSPEC_KERNELS_CPU_CPU_FEATURES_H_

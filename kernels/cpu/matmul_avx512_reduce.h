@@ -1,0 +1,56 @@
+// Internal to the AVX-512 MatMul tiles: the one lane reduction every AVX-512
+// tile uses, so that an output's bits do not depend on the tile it was in.
+// A 16-lane accumulator v is summed as a tree:
+//   s8[i] = v[i] + v[i + 8];  s4[i] = s8[i] + s8[i + 4];
+//   s2[i] = s4[i] + s4[i + 2];  sum = s2[0] + s2[1].
+// Sum16 does that for one accumulator; Sum16x4 for four at once with the same
+// additions (float addition is commutative, so only the tree matters), at
+// about a third of the instructions.
+#ifndef MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
+#define MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#define MATSPEC_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+namespace matspec::matmul_internal {
+
+MATSPEC_AVX512_TARGET inline float Sum16(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// {Sum16(a), Sum16(b), Sum16(c), Sum16(d)}.
+MATSPEC_AVX512_TARGET inline __m128 Sum16x4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  // [a s8 | b s8] and [c s8 | d s8]
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+  // [a s4 | b s4 | c s4 | d s4]
+  const __m512 s4 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+  // s2 in lanes 0, 1 of each quarter, then the sums in lanes 0, 4, 8, 12
+  const __m512 s2 = _mm512_add_ps(s4, _mm512_permute_ps(s4, 0xEE));
+  const __m512 s1 = _mm512_add_ps(s2, _mm512_permute_ps(s2, 0x01));
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s1));
+}
+
+// s[i] = Sum16(acc[i]) for the N accumulators of a tile.
+template <int N>
+MATSPEC_AVX512_TARGET inline void SumAll16(const __m512* acc, float* s) {
+  int i = 0;
+#pragma GCC unroll 8
+  for (; i + 4 <= N; i += 4) _mm_storeu_ps(s + i, Sum16x4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]));
+#pragma GCC unroll 4
+  for (; i < N; ++i) s[i] = Sum16(acc[i]);
+}
+
+}  // namespace matspec::matmul_internal
+
+#endif  // defined(__x86_64__)
+
+#endif  // MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_

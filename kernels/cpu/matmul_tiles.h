@@ -1,0 +1,84 @@
+// Internal to the CPU MatMul: the interface between the driver
+// (kernels/cpu/matmul.cc: threads, blocking, x conversion, writing y) and one
+// instruction set's tile kernels (kernels/cpu/matmul_<isa>.cc).
+//
+// A tile is the dot products of R weight rows with T token rows over the whole
+// of k. Every path computes one output element the same way whatever R and T
+// are (the same accumulator vectors per element, k in order, the same lane
+// reduction), which is what makes MatMul batch-invariant: the driver may group
+// rows and tokens as it likes.
+#ifndef MATSPEC_KERNELS_CPU_MATMUL_TILES_H_
+#define MATSPEC_KERNELS_CPU_MATMUL_TILES_H_
+
+#include <cstdint>
+
+#include "kernels/dtype.h"
+
+namespace matspec::matmul_internal {
+
+inline constexpr int kMaxTileRows = 8;
+inline constexpr int kMaxTileTokens = 8;
+
+struct TileArgs {
+  const char* const* w_rows;  // R pointers to the first element of each weight row
+  const void* x;              // token 0: f32, or bf16 when the set rounds x (see below)
+  int64_t x_ld;               // elements between token rows of x
+  int64_t k;                  // columns of the whole product
+  // Columns [k0, k1) are summed by this call; k0 is a multiple of 64 and so is
+  // k1 unless k1 == k. A product may be split into consecutive column blocks
+  // only on sets with acc_lanes > 0; the accumulators then wait in `acc`
+  // between calls, so the arithmetic (and every bit) is that of one call.
+  int64_t k0;
+  int64_t k1;
+  // When > 0, software-prefetch w_rows[r] + prefetch_bytes + (bytes consumed),
+  // i.e. the same columns of rows further down (the next tile's rows).
+  int64_t prefetch_bytes;
+  float* acc;  // [R, T, acc_lanes]: read when k0 > 0, written when k1 < k
+  float* s;    // [R, T] out when k1 == k: s[r * T + j] = dot(w row r, x token j)
+};
+
+using TileFn = void (*)(const TileArgs&);
+
+// Converts n f32 values to bf16 (the set's own rounding) and writes zeros up
+// to padded_n (a multiple of 32).
+using RoundXFn = void (*)(const float* x, int64_t n, int64_t padded_n, uint16_t* out);
+
+// One instruction set's kernels. tiles[dtype][R - 1][T - 1] is set for
+// R <= max_rows, T <= max_tokens.
+struct TileSet {
+  const char* name = "";
+  int max_rows = 1;           // R for several tokens
+  int single_token_rows = 1;  // R for one token on weights that fit L2
+  int max_tokens = 1;
+  int acc_lanes = 0;  // floats per accumulator (TileArgs::acc); 0: tiles take the whole of k
+  // Per dtype: true when the tiles of that dtype take bf16 x (made by round_x,
+  // rows padded with zeros to a multiple of 32 elements).
+  bool bf16_x[3] = {false, false, false};
+  RoundXFn round_x = nullptr;
+  TileFn tiles[3][kMaxTileRows][kMaxTileTokens] = {};
+};
+
+inline int DTypeIndex(DType d) { return static_cast<int>(d); }
+
+// The sets; each exists only where the build targets x86 (the driver asks the
+// CPU before using one).
+const TileSet& PortableTileSet();
+const TileSet& Avx2TileSet();
+const TileSet& Avx512TileSet();
+const TileSet& Avx512Bf16TileSet();
+
+// Fills set.tiles[D] for every R <= MaxR, T <= MaxT with Tile<R, T>.
+template <template <int, int> class Tile, int MaxR, int MaxT, int R = MaxR, int T = MaxT>
+void FillTiles(TileFn (&tiles)[kMaxTileRows][kMaxTileTokens]) {
+  static_assert(MaxR <= kMaxTileRows && MaxT <= kMaxTileTokens);
+  tiles[R - 1][T - 1] = &Tile<R, T>::Run;
+  if constexpr (T > 1) {
+    FillTiles<Tile, MaxR, MaxT, R, T - 1>(tiles);
+  } else if constexpr (R > 1) {
+    FillTiles<Tile, MaxR, MaxT, R - 1, MaxT>(tiles);
+  }
+}
+
+}  // namespace matspec::matmul_internal
+
+#endif  // MATSPEC_KERNELS_CPU_MATMUL_TILES_H_

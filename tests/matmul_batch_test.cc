@@ -1,0 +1,115 @@
+// Batch invariance of MatMul, bit for bit, on every path this CPU has (with and
+// without f32_activations) and every weight dtype: the product of a batch of t
+// tokens equals the t single-token products, and 2 threads equal 1 thread.
+// Greedy speculative decoding relies on it (verifying k+1 tokens must
+// reproduce single-token decoding exactly). Covers t in {1..17, 33}, shapes
+// that are not multiples of any SIMD width, slices (ld > cols, NaN padding),
+// x / y strides wider than the shapes, accumulate, a row gather, and weights
+// large enough for the threaded and the software-prefetch paths.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "tests/testing/kernel_checks.h"
+
+namespace matspec {
+namespace {
+
+using ::matspec::testing::RandomFloats;
+using ::matspec::testing::WeightBuffer;
+
+struct Shape {
+  int64_t n, k;
+  bool slice;
+  bool accumulate;
+  bool gather;
+};
+
+std::vector<int64_t> TokenCounts() {
+  std::vector<int64_t> ts;
+  for (int64_t t = 1; t <= 17; ++t) ts.push_back(t);
+  ts.push_back(33);
+  return ts;
+}
+
+// y for the whole batch at once, with `threads` threads.
+std::vector<float> Batch(MatMulPath path, const CpuContext& ctx, MatMulParams p) {
+  std::vector<float> y(p.y, p.y + p.t * p.y_ld);
+  p.y = y.data();
+  MatMulWithPath(path, ctx, p);
+  return y;
+}
+
+// y one token at a time.
+std::vector<float> RowByRow(MatMulPath path, const CpuContext& ctx, MatMulParams p) {
+  std::vector<float> y(p.y, p.y + p.t * p.y_ld);
+  const int64_t t = p.t;
+  for (int64_t j = 0; j < t; ++j) {
+    MatMulParams q = p;
+    q.t = 1;
+    q.x = p.x + j * p.x_ld;
+    q.y = y.data() + j * p.y_ld;
+    MatMulWithPath(path, ctx, q);
+  }
+  return y;
+}
+
+void CheckShape(const Shape& s, DType dtype, MatMulPath path, bool f32_activations) {
+  std::mt19937 rng(static_cast<uint32_t>(s.n * 31 + s.k * 7 + static_cast<int>(dtype)));
+  std::vector<float> wv = RandomFloats(rng, s.n * s.k);
+  for (float& v : wv) v /= std::sqrt(static_cast<float>(s.k));
+  const int64_t ld = s.slice ? s.k + 9 : s.k;
+  WeightBuffer w(dtype, s.slice ? s.n + 2 : s.n, ld, s.n, s.k, wv);
+  const int64_t t_max = 33;
+  const int64_t x_ld = s.k + (s.slice ? 3 : 0), y_ld = s.n + (s.slice ? 5 : 0);
+  std::vector<float> x = RandomFloats(rng, t_max * x_ld);
+  const std::vector<float> y0 = RandomFloats(rng, t_max * y_ld);
+  std::vector<int32_t> ids;
+  for (int64_t i = s.n - 1; i >= 0; i -= 3) ids.push_back(static_cast<int32_t>(i));
+  for (int64_t t : TokenCounts()) {
+    SCOPED_TRACE(std::string(MatMulPathName(path)) + (f32_activations ? " f32-x " : " ") +
+                 std::string(DTypeName(dtype)) + " n=" + std::to_string(s.n) +
+                 " k=" + std::to_string(s.k) + " t=" + std::to_string(t) +
+                 (s.slice ? " slice" : "") + (s.accumulate ? " accumulate" : "") +
+                 (s.gather ? " gather" : ""));
+    std::vector<float> y = y0;
+    MatMulParams p{x.data(), x_ld, t, w.view(), y.data(), y_ld, s.accumulate};
+    if (s.gather) {
+      p.row_ids = ids.data();
+      p.num_row_ids = static_cast<int64_t>(ids.size());
+    }
+    const std::vector<float> one = Batch(path, CpuContext{1, f32_activations}, p);
+    EXPECT_EQ(one, Batch(path, CpuContext{2, f32_activations}, p)) << "2 threads";
+    EXPECT_EQ(one, RowByRow(path, CpuContext{1, f32_activations}, p)) << "row by row";
+    if (t == 33) {
+      EXPECT_EQ(one, RowByRow(path, CpuContext{2, f32_activations}, p));
+    }
+  }
+}
+
+class MatMulBatchTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatMulBatchTest, BatchEqualsRowByRowAndThreadsDoNotMatter) {
+  const Shape shapes[] = {
+      {37, 75, true, false, false},     {61, 130, false, true, false},
+      {130, 517, true, true, false},    {45, 1030, true, false, true},
+      {263, 2071, false, false, false},  // > 1 MiB of bf16: threads and prefetch
+  };
+  for (MatMulPath path : AvailableMatMulPaths()) {
+    for (bool f32_activations : {false, true}) {
+      for (const Shape& s : shapes) CheckShape(s, GetParam(), path, f32_activations);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDTypes, MatMulBatchTest,
+                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+}  // namespace
+}  // namespace matspec
