@@ -91,7 +91,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   absl::StatusOr<std::unique_ptr<Model>> model =
-      s.backend->LoadModel(options.model_dir, *s.store, options.num_threads > 0 ? options.num_threads : hw);
+      s.backend->LoadModel(options.model_dir, *s.store,
+                           ModelLoadOptions{.num_threads = options.num_threads > 0 ? options.num_threads : hw,
+                                            .f32_activations = options.f32_activations});
   if (!model.ok()) {
     if (options.device == "cpu") return model.status();
     return absl::Status(model.status().code(), absl::StrCat("--device ", options.device, ": ",

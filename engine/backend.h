@@ -42,6 +42,12 @@ struct RoundRunnerSpec {
   bool cuda_graphs = true;         // GPU: replay rounds as CUDA graphs
 };
 
+// How a backend builds a model's CPU execution context.
+struct ModelLoadOptions {
+  int num_threads = 1;           // CPU kernel threads (>= 1)
+  bool f32_activations = false;  // CpuContext::f32_activations
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -50,10 +56,10 @@ class Backend {
   virtual std::string_view name() const = 0;
 
   // The model of `model_dir` (its config.json picks the architecture) over
-  // `store`, which must outlive it. num_threads: CPU kernel threads (>= 1).
-  // Errors name the file, tensor or field at fault, or what the device lacks.
+  // `store`, which must outlive it. Errors name the file, tensor or field at
+  // fault, or what the device lacks.
   virtual absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& model_dir, const WeightStore& store,
-                                                           int num_threads) const = 0;
+                                                           const ModelLoadOptions& options) const = 0;
 
   // The round runner of one sequence on `model` (loaded by this backend), or
   // nullptr when this backend runs rounds on the host through Model::Forward

@@ -21,7 +21,7 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return "cpu"; }
 
   absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& model_dir, const WeightStore& store,
-                                                   int num_threads) const override {
+                                                   const ModelLoadOptions& options) const override {
     const std::string config_path = model_dir + "/config.json";
     std::ifstream in(config_path, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat(config_path, ": cannot open the model's config.json"));
@@ -35,7 +35,8 @@ class CpuBackend final : public Backend {
       ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text.str(), config_path));
       ASSIGN_OR_RETURN(model, LlamaModel::Create(config, store));
     }
-    model->set_num_threads(num_threads);
+    model->set_num_threads(options.num_threads);
+    model->set_f32_activations(options.f32_activations);
     return model;
   }
 

@@ -83,6 +83,7 @@ class Gemma3nModel final : public Model {
   // The KV producer layers (e.g. {18, 19} for E4B / E2B), which no slice may skip.
   std::vector<int64_t> ReservedLayers() const override { return config_.producers; }
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
+  void set_f32_activations(bool on) override { ctx_.f32_activations = on; }
 
   // Load time: positions a rollback may discard (Truncate below the highest
   // position written) in caches created after this call; sizes the sliding-window

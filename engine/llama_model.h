@@ -71,6 +71,7 @@ class LlamaModel final : public Model {
   int64_t ParameterCount(const SliceView& slice) const override;
   int64_t WeightBytesRead(const SliceView& slice) const override;
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
+  void set_f32_activations(bool on) override { ctx_.f32_activations = on; }
 
  private:
   struct Scratch;  // the activations of one forward (llama_model.cc)

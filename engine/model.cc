@@ -1,8 +1,21 @@
 #include "engine/model.h"
 
 #include "absl/strings/str_cat.h"
+#include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
+
+ForwardScratch::~ForwardScratch() = default;
+
+void ForwardScratch::InitCpu(const CpuContext& defaults) {
+  cpu = defaults;
+  pool_.reset();
+  cpu.pool = nullptr;
+  if (cpu.num_threads > 1) {
+    pool_ = std::make_unique<CpuThreadPool>(cpu.num_threads);
+    cpu.pool = pool_.get();
+  }
+}
 
 absl::Status ForwardArgs::Validate(int64_t vocab) const {
   if (slice == nullptr || kv == nullptr || tokens == nullptr) {

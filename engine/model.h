@@ -27,6 +27,7 @@
 #include "engine/model_config.h"
 #include "engine/slice_view.h"
 #include "kernels/cpu_context.h"
+#include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
 
@@ -42,9 +43,17 @@ using ActivationTap =
 // grow on demand and are then reused. Never used by two forwards at once.
 class ForwardScratch {
  public:
-  virtual ~ForwardScratch() = default;
+  virtual ~ForwardScratch();
   // How the CPU kernels of forwards with this scratch run (threads, arithmetic).
   CpuContext cpu;
+
+  // Sets `cpu` from a model's defaults. With more than one thread the
+  // sequence gets a thread pool of its own (cpu.pool), whose waits sleep
+  // instead of spinning (kernels/cpu_thread_pool.h).
+  void InitCpu(const CpuContext& defaults);
+
+ private:
+  std::unique_ptr<CpuThreadPool> pool_;
 };
 
 struct ForwardArgs {
@@ -93,6 +102,9 @@ class Model {
 
   // Load time: worker threads the CPU kernels use in scratch made afterwards.
   virtual void set_num_threads(int n) = 0;
+  // Load time: CpuContext::f32_activations of scratch made afterwards (exact
+  // f32 products; the HF-parity tests set it). No effect off the CPU.
+  virtual void set_f32_activations(bool on) = 0;
 };
 
 // The scratch of a forward of `model`: args.scratch, which must be the

@@ -22,7 +22,7 @@ class CudaBackend final : public Backend {
   std::string_view name() const override { return "cuda"; }
 
   absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& model_dir, const WeightStore& store,
-                                                   int) const override {
+                                                   const ModelLoadOptions&) const override {
     absl::StatusOr<std::unique_ptr<CudaModel>> m = CreateCudaModel(model_dir, store);
     if (!m.ok()) return m.status();
     return std::unique_ptr<Model>(std::move(*m));

@@ -41,6 +41,7 @@ class CudaModel : public Model {
   // The GPU forward ignores ForwardArgs::scratch (its scratch is its own).
   std::unique_ptr<ForwardScratch> NewScratch() const final { return std::make_unique<ForwardScratch>(); }
   void set_num_threads(int) override {}
+  void set_f32_activations(bool) override {}
 
   // Queues the slice over t tokens read from device memory (`tokens`) on
   // context().stream(); advances kv by t (host length). logits:

@@ -71,6 +71,7 @@ inline absl::StatusOr<Gemma3nFixture> LoadGemma3nFixture(const std::string& name
   ASSIGN_OR_RETURN(Gemma3nConfig config, LoadGemma3nConfig(f.dir + "/config.json"));
   ASSIGN_OR_RETURN(f.model, Gemma3nModel::Create(config, *f.store));
   f.model->set_num_threads(threads);
+  f.model->set_f32_activations(true);  // compared with HF: exact f32 products
   std::ifstream in(f.dir + "/fixture.json");
   if (!in) return absl::NotFoundError(f.dir + "/fixture.json");
   std::stringstream ss;

@@ -12,6 +12,7 @@ absl::StatusOr<LoadedModel> LoadLlama(const std::string& dir, int threads) {
   ASSIGN_OR_RETURN(m.store, WeightStore::Open(dir));
   ASSIGN_OR_RETURN(m.model, LlamaModel::Create(m.config, *m.store));
   m.model->set_num_threads(threads);
+  m.model->set_f32_activations(true);  // compared with HF and f64 references: exact f32 products
   return m;
 }
 

@@ -20,6 +20,8 @@ struct LoadedModel {
   std::unique_ptr<LlamaModel> model;
 };
 
+// Products keep f32 activations (set_f32_activations(true)): the tests that
+// load this way compare with HF or f64 references.
 absl::StatusOr<LoadedModel> LoadLlama(const std::string& dir, int threads = 1);
 
 // Logits of the last token (or all tokens) after feeding `tokens` to a fresh

@@ -36,6 +36,12 @@ struct LoadOptions {
   int num_threads = 0;       // CPU threads; 0 = all hardware threads
   std::string device = "cpu";  // "cpu" or "cuda" (llama-family models; one GPU, device 0)
   bool cuda_graphs = true;     // --device cuda: replay each round as a CUDA graph (--no-cuda-graphs)
+  // CPU: products with bf16 weights keep f32 activations (--f32-activations).
+  // By default, on CPUs with AVX512_BF16 they round activations to bf16 and
+  // multiply with vdpbf16ps (f32 accumulation), as llama.cpp does: about 2x
+  // the arithmetic rate. Either way decoding and verification share the same
+  // arithmetic, so greedy speculative output equals plain output exactly.
+  bool f32_activations = false;
 };
 
 // Which MatFormer slice drafts, and how much.
