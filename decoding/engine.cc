@@ -93,7 +93,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   absl::StatusOr<std::unique_ptr<Model>> model =
       s.backend->LoadModel(options.model_dir, *s.store,
                            ModelLoadOptions{.num_threads = options.num_threads > 0 ? options.num_threads : hw,
-                                            .f32_activations = options.f32_activations});
+                                            .f32_activations = options.f32_activations,
+                                            .thread_pool = options.thread_pool});
   if (!model.ok()) {
     if (options.device == "cpu") return model.status();
     return absl::Status(model.status().code(), absl::StrCat("--device ", options.device, ": ",

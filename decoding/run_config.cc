@@ -72,6 +72,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"threads", "t", false, "CPU threads; 0 = all"},
       {"device", "", false, "cpu or cuda (default cpu)"},
       {"no-cuda-graphs", "", true, "--device cuda: queue every kernel instead of replaying each round as a CUDA graph"},
+      {"thread-pool", "", true, "CPU: products on a per-sequence thread pool whose waits sleep (for a machine where other work holds cores)"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
   };
@@ -161,6 +162,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
     c->load.cuda_graphs = !b;
+  } else if (n == "thread-pool") {
+    return ParseBool(origin, v, &c->load.thread_pool);
   } else if (n == "f32-activations") {
     return ParseBool(origin, v, &c->load.f32_activations);
   } else if (n == "json") {

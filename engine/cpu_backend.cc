@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
     }
     model->set_num_threads(options.num_threads);
     model->set_f32_activations(options.f32_activations);
+    model->set_thread_pool(options.thread_pool);
     return model;
   }
 

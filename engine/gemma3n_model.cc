@@ -273,7 +273,7 @@ void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64
 
 std::unique_ptr<ForwardScratch> Gemma3nModel::NewScratch() const {
   auto s = std::make_unique<Scratch>();
-  s->InitCpu(ctx_);
+  s->InitCpu(ctx_, thread_pool_);
   return s;
 }
 

@@ -120,7 +120,7 @@ struct LlamaModel::Scratch final : ForwardScratch {
 
 std::unique_ptr<ForwardScratch> LlamaModel::NewScratch() const {
   auto s = std::make_unique<Scratch>();
-  s->InitCpu(ctx_);
+  s->InitCpu(ctx_, thread_pool_);
   return s;
 }
 

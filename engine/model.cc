@@ -7,11 +7,11 @@ namespace matspec {
 
 ForwardScratch::~ForwardScratch() = default;
 
-void ForwardScratch::InitCpu(const CpuContext& defaults) {
+void ForwardScratch::InitCpu(const CpuContext& defaults, bool thread_pool) {
   cpu = defaults;
   pool_.reset();
   cpu.pool = nullptr;
-  if (cpu.num_threads > 1) {
+  if (thread_pool && cpu.num_threads > 1) {
     pool_ = std::make_unique<CpuThreadPool>(cpu.num_threads);
     cpu.pool = pool_.get();
   }

@@ -47,10 +47,13 @@ class ForwardScratch {
   // How the CPU kernels of forwards with this scratch run (threads, arithmetic).
   CpuContext cpu;
 
-  // Sets `cpu` from a model's defaults. With more than one thread the
-  // sequence gets a thread pool of its own (cpu.pool), whose waits sleep
-  // instead of spinning (kernels/cpu_thread_pool.h).
-  void InitCpu(const CpuContext& defaults);
+  // Sets `cpu` from a model's defaults. With thread_pool and more than one
+  // thread, the sequence's products run on a thread pool of its own
+  // (cpu.pool), whose waits sleep instead of spinning
+  // (kernels/cpu_thread_pool.h): for a machine where other work holds cores.
+  // Otherwise they run on OpenMP teams, faster on a quiet machine (measured:
+  // bench/RESULTS.md §5.3).
+  void InitCpu(const CpuContext& defaults, bool thread_pool);
 
  private:
   std::unique_ptr<CpuThreadPool> pool_;
@@ -105,6 +108,14 @@ class Model {
   // Load time: CpuContext::f32_activations of scratch made afterwards (exact
   // f32 products; the HF-parity tests set it). No effect off the CPU.
   virtual void set_f32_activations(bool on) = 0;
+  // Load time: scratch made afterwards runs its products on a thread pool of
+  // its own (ForwardScratch::InitCpu). No effect off the CPU.
+  void set_thread_pool(bool on) { thread_pool_ = on; }
+
+ protected:
+  bool thread_pool_ = false;
+
+ public:
 };
 
 // The scratch of a forward of `model`: args.scratch, which must be the

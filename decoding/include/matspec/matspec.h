@@ -42,6 +42,11 @@ struct LoadOptions {
   // the arithmetic rate. Either way decoding and verification share the same
   // arithmetic, so greedy speculative output equals plain output exactly.
   bool f32_activations = false;
+  // CPU: run each sequence's matrix products on a thread pool of its own whose
+  // waits sleep (--thread-pool), instead of OpenMP teams that spin. For a
+  // machine where other work holds cores: there 2 OpenMP threads can be ~10x
+  // slower than 1; on a quiet machine OpenMP is faster (bench/RESULTS.md §5.3).
+  bool thread_pool = false;
 };
 
 // Which MatFormer slice drafts, and how much.
