@@ -15,12 +15,11 @@ double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 
 CpuRoundRunner::CpuRoundRunner(const Model* model, std::optional<SliceView> draft, const DraftPolicy& policy,
                                const SamplingConfig& sampling, uint64_t seed, int64_t capacity)
-    : model_(model),
-      forward_scratch_(model->NewScratch()),
+    : forward_scratch_(model->NewScratch()),
       policy_(policy),
       verifier_(model, capacity, draft ? policy.draft_max : 0, sampling, seed, forward_scratch_.get()) {
   if (draft) {
-    drafter_ = std::make_unique<Drafter>(model_, std::move(*draft), capacity, sampling, seed, forward_scratch_.get());
+    drafter_ = std::make_unique<Drafter>(model, std::move(*draft), capacity, sampling, seed, forward_scratch_.get());
   }
 }
 

@@ -35,7 +35,6 @@ class CpuRoundRunner final : public RoundRunner {
   int64_t draft_kv_bytes() const override { return drafter_ ? drafter_->cache_bytes() : 0; }
 
  private:
-  const Model* model_;
   std::unique_ptr<ForwardScratch> forward_scratch_;  // this sequence's, for the draft and the verifier
   DraftPolicy policy_;
   Verifier verifier_;

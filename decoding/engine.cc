@@ -76,9 +76,6 @@ absl::Status GenerationOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
-  if (options.device != "cuda" && options.device != "cpu") {
-    return absl::InvalidArgumentError(absl::StrCat("--device must be cpu or cuda (got \"", options.device, "\")"));
-  }
   std::unique_ptr<Engine> engine(new Engine());
   State& s = *engine->state_;
   s.options = options;

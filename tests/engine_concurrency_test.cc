@@ -22,10 +22,7 @@ TEST(EngineConcurrencyTest, BundledModelManyThreadsEqualSoloRuns) {
   lo.num_threads = 1;
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(lo);
   ASSERT_TRUE(engine.ok()) << engine.status();
-  DraftOptions draft;
-  draft.slice_table = "matformer_configs/matlm-tiny.csv";
-  draft.slice_name = "quarter";
-  draft.draft_max = 3;
+  const DraftOptions draft = testing::BundledQuarterDraft();
   ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 24));
 }
 

@@ -17,10 +17,7 @@ TEST(CudaEngineConcurrencyTest, BundledModelManyThreadsEqualSoloRuns) {
   lo.device = "cuda";
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(lo);
   ASSERT_TRUE(engine.ok()) << engine.status();
-  DraftOptions draft;
-  draft.slice_table = "matformer_configs/matlm-tiny.csv";
-  draft.slice_name = "quarter";
-  draft.draft_max = 3;
+  const DraftOptions draft = testing::BundledQuarterDraft();
   testing::ExpectConcurrentEqualsSolo(**engine, testing::MixedRequests((*engine)->Describe().vocab_size, draft, 24));
 }
 

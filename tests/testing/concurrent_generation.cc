@@ -32,6 +32,14 @@ Outcome Run(Engine& engine, const GenerationRequest& r) {
 
 }  // namespace
 
+DraftOptions BundledQuarterDraft() {
+  DraftOptions draft;
+  draft.slice_table = "matformer_configs/matlm-tiny.csv";
+  draft.slice_name = "quarter";
+  draft.draft_max = 3;
+  return draft;
+}
+
 std::vector<GenerationRequest> MixedRequests(int64_t vocab, const DraftOptions& draft, int64_t n) {
   std::vector<GenerationRequest> out;
   for (int p = 0; p < 5; ++p) {

@@ -16,6 +16,9 @@ struct GenerationRequest {
   GenerationOptions options;
 };
 
+// The bundled model's quarter-width slice drafting k = 3 (models/matlm-tiny).
+DraftOptions BundledQuarterDraft();
+
 // Five prompts x {plain, speculative greedy, speculative sampling with a seed},
 // n new tokens each, drafting with `draft`.
 std::vector<GenerationRequest> MixedRequests(int64_t vocab, const DraftOptions& draft, int64_t n);
