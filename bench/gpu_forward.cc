@@ -145,7 +145,6 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < n; ++i) {
       SliceView reduced = drafts[i];
       reduced.head_rows = args.draft_vocab;
-      reduced.identity = false;
       reduced.name = absl::StrCat(reduced.name, " + head ", args.draft_vocab);
       drafts.push_back(reduced);
     }

@@ -18,14 +18,17 @@ function(matspec_library name)
 endfunction()
 
 # matspec_test(NAME SOURCES a_test.cc DEPS x y [LABELS l]) -- a GoogleTest binary
-# registered with CTest under its own name. The working directory is the
+# (main: matspec_gtest_main, defined in tests/CMakeLists.txt) registered with
+# CTest under its own name; CTest reports it "Skipped" when every test skipped. The working directory is the
 # repository root, so tests open committed fixtures as "tests/fixtures/...".
 function(matspec_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${MATSPEC_WARNINGS}>)
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} matspec_testing GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} matspec_testing matspec_gtest_main GTest::gtest GTest::gmock)
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # A binary whose every test skipped (tests/main/gtest_skip_main.cc) is reported as Skipped.
+  set_tests_properties(${name} PROPERTIES SKIP_REGULAR_EXPRESSION "MATSPEC_ALL_TESTS_SKIPPED")
   if(ARG_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
   endif()

@@ -142,7 +142,6 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
     if (d.draft_vocab > 0) ids.resize(d.draft_vocab);
     std::sort(ids.begin(), ids.end());  // ascending: the head rows are read in memory order
     view.head_ids = std::make_shared<const std::vector<int32_t>>(std::move(ids));
-    view.identity = false;
     return view;
   }
   if (d.draft_vocab > vocab) {
@@ -151,7 +150,6 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
   }
   if (d.draft_vocab > 0 && d.draft_vocab < vocab) {
     view.head_rows = d.draft_vocab;
-    view.identity = false;
   }
   return view;
 }

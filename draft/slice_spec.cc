@@ -310,7 +310,6 @@ absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig
   SliceView view;
   view.name = spec.name;
   view.ffn_widths.assign(num_layers, 0);
-  view.identity = spec.skipped_layers.empty();
   size_t next_width = 0;
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     if (skipped[layer]) continue;
@@ -322,7 +321,6 @@ absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig
     if (width > full) {
       return error(absl::StrCat("layer ", layer, " FFN width ", width, " exceeds the model's ", full));
     }
-    if (width != full) view.identity = false;
     view.layers.push_back(layer);
     view.ffn_widths[layer] = width;
   }

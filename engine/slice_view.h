@@ -18,7 +18,6 @@ struct SliceView {
   std::string name;                  // "full" for the identity slice
   std::vector<int64_t> layers;       // kept layers, original indices, ascending
   std::vector<int64_t> ffn_widths;   // per ORIGINAL layer; 0 for a skipped layer
-  bool identity = false;             // every layer at full width, whole vocabulary
   // Reduced-vocabulary head (a draft's option): only some rows of the LM head
   // are read and the logits of the other tokens are -inf, so the slice never
   // proposes them (q = 0 there, which keeps sampling lossless). Either the
@@ -36,7 +35,6 @@ struct SliceView {
 inline SliceView IdentitySlice(const std::vector<int64_t>& full_widths) {
   SliceView v;
   v.name = "full";
-  v.identity = true;
   v.ffn_widths = full_widths;
   for (int64_t i = 0; i < static_cast<int64_t>(full_widths.size()); ++i) v.layers.push_back(i);
   return v;

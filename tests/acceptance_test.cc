@@ -8,6 +8,7 @@
 #include "engine/random.h"
 #include "kernels/logits.h"
 #include "gtest/gtest.h"
+#include "tests/testing/frequency.h"
 
 namespace matspec {
 namespace {
@@ -115,20 +116,74 @@ TEST(AcceptanceTest, SamplingAlwaysAcceptsWhenTargetAgreesOrExceeds) {
   EXPECT_EQ(r.next_token, 1);  // bonus drawn from p_2 = {0.3, 0.7} at u = 0.9
 }
 
-// Pearson chi-square statistic of observed counts against expected probabilities.
-double ChiSquare(const std::vector<int64_t>& counts, const std::vector<double>& probs, int64_t n, int* dof) {
-  double chi = 0.0;
-  *dof = -1;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    const double e = probs[i] * n;
-    if (e == 0.0) {
-      EXPECT_EQ(counts[i], 0) << "token " << i << " has probability 0 but was emitted";
-      continue;
-    }
-    chi += (counts[i] - e) * (counts[i] - e) / e;
-    ++*dof;
+// After k acceptances the bonus token is drawn from p_{k+1} (not from p_k)
+// with final_uniforms[k] (not another entry): exact answers on rows that
+// disagree, then the frequencies of the bonus token over many uniforms.
+TEST(AcceptanceTest, BonusTokenAfterFullAcceptanceIsDrawnFromTheLastRow) {
+  const int64_t vocab = 4;
+  std::vector<int32_t> draft = {1, 2};
+  // q == p on the drafted rows: p/q = 1, so every u < 1 accepts.
+  const std::vector<float> p = {0.05f, 0.8f, 0.1f, 0.05f,  // p_1: u 0.1 -> 1, u 0.9 -> 2
+                                0.05f, 0.1f, 0.8f, 0.05f,  // p_2: u 0.1 -> 1, u 0.9 -> 2
+                                0.25f, 0.f, 0.f, 0.75f};  // p_3: the bonus row
+  const std::vector<float> q(p.begin(), p.begin() + 2 * vocab);
+  std::vector<float> scratch(vocab);
+  auto run = [&](double au, const double* fu) {
+    double accept[2] = {au, au};
+    AcceptanceParams a;
+    a.greedy = false;
+    a.k = 2;
+    a.vocab = vocab;
+    a.draft_tokens = draft.data();
+    a.q = q.data();
+    a.p = p.data();
+    a.accept_uniforms = accept;
+    a.final_uniforms = fu;
+    a.scratch = scratch.data();
+    return Accept(a);
+  };
+  const double low_last[3] = {0.9, 0.9, 0.1};   // only entry 2 says "token 0"
+  const double high_last[3] = {0.1, 0.1, 0.9};  // only entry 2 says "token 3"
+  for (double au : {0.0, 0.5, 0.999999}) {
+    AcceptanceResult r = run(au, low_last);
+    EXPECT_EQ(r.accepted, 2);
+    EXPECT_EQ(r.next_token, 0);
+    r = run(au, high_last);
+    EXPECT_EQ(r.accepted, 2);
+    EXPECT_EQ(r.next_token, 3);
   }
-  return chi;
+  std::vector<int64_t> counts(vocab, 0);
+  const int64_t n = 20000;
+  for (int64_t s = 0; s < n; ++s) {
+    const double fu[3] = {Uniform(s, 0, RandomStream::kTarget), Uniform(s, 1, RandomStream::kTarget),
+                          Uniform(s, 2, RandomStream::kTarget)};
+    AcceptanceResult r = run(Uniform(s, 0, RandomStream::kAccept), fu);
+    ASSERT_EQ(r.accepted, 2);
+    counts[r.next_token] += 1;
+  }
+  EXPECT_LT(testing::ChiSquareZ(counts, {0.25, 0.0, 0.0, 0.75}, n), 4.0);
+}
+
+// Greedy: the correction after a mismatch is argmax of that position's p, the
+// bonus after a full match argmax of the last row.
+TEST(AcceptanceTest, GreedyCorrectionAndBonusComeFromTheirOwnRows) {
+  const int64_t vocab = 3;
+  std::vector<int32_t> draft = {2, 0};
+  const std::vector<float> p = {0.1f, 0.2f, 0.7f,  // argmax 2: accept
+                                0.1f, 0.8f, 0.1f,  // argmax 1: reject draft 0, correct to 1
+                                0.6f, 0.3f, 0.1f};
+  AcceptanceParams a;
+  a.k = 2;
+  a.vocab = vocab;
+  a.draft_tokens = draft.data();
+  a.p = p.data();
+  AcceptanceResult r = Accept(a);
+  EXPECT_EQ(r.accepted, 1);
+  EXPECT_EQ(r.next_token, 1);
+  draft[1] = 1;
+  r = Accept(a);
+  EXPECT_EQ(r.accepted, 2);
+  EXPECT_EQ(r.next_token, 0);
 }
 
 // Drafting from q and accepting with the lossless rule must emit tokens
@@ -175,17 +230,14 @@ TEST(AcceptanceTest, EmittedTokensFollowTargetDistribution) {
       joint_n += 1;
     }
   }
-  int dof = 0;
   const std::vector<double> pf(p1.begin(), p1.end());
-  const double chi_first = ChiSquare(first, pf, n, &dof);
-  // 99.99th percentile of chi-square with <= 3 dof is < 21.2.
-  EXPECT_LT(chi_first, 21.2) << "dof " << dof;
+  EXPECT_LT(testing::ChiSquareZ(first, pf, n), 4.0);
   // Given token 1 was accepted from the draft, token 2 must still follow p2:
   // check the conditional of token 2 pooled over token 1.
   std::vector<int64_t> second(vocab, 0);
   for (int64_t i = 0; i < vocab * vocab; ++i) second[i % vocab] += joint[i];
   const std::vector<double> ps(p2.begin(), p2.end());
-  EXPECT_LT(ChiSquare(second, ps, joint_n, &dof), 21.2);
+  EXPECT_LT(testing::ChiSquareZ(second, ps, joint_n), 4.0);
 }
 
 }  // namespace

@@ -206,6 +206,34 @@ TEST(AttentionTest, WindowCoveringEverythingIsFullAttention) {
   EXPECT_EQ(RunKernel(a, 1), RunKernel(b, 1));
 }
 
+// Softmax stability: scores of several hundred, all positive, all negative or
+// both, where exp without subtracting the row maximum overflows to inf (or
+// underflows to a zero sum) and gives NaN. Integer q and k entries and a head
+// dim of 16 (scale 1/4) make every score exact in f32, so the kernel must
+// still meet the table's tolerance against the f64 reference.
+TEST(AttentionTest, LargeScoresStayFiniteAndExact) {
+  uint32_t seed = 300;
+  for (int sign : {1, -1, 0}) {
+    for (const Case& c : {Case{9, 4, 4, 2, 16, 0, 0.f}, Case{30, 3, 4, 1, 16, 8, 0.f}}) {
+      SCOPED_TRACE(Describe(c) + " sign " + std::to_string(sign));
+      Inputs in(c, seed);
+      std::mt19937 rng(seed++);
+      std::uniform_int_distribution<int> small(1, 8), large(20, 40), coin(0, 1);
+      for (float& x : in.q) x = static_cast<float>(small(rng));
+      for (float& x : in.k) {
+        const int s = sign != 0 ? sign : (coin(rng) ? 1 : -1);
+        x = static_cast<float>(s * large(rng));
+      }
+      const std::vector<double> want = Reference(in);
+      for (int threads : {1, 2}) {
+        const std::vector<float> got = RunKernel(in, threads);
+        for (float v : got) ASSERT_TRUE(std::isfinite(v)) << "threads " << threads;
+        EXPECT_TRUE(AllClose(got, want, kAttentionTol)) << "threads " << threads;
+      }
+    }
+  }
+}
+
 TEST(AttentionTest, ScratchGrowsWithThreadsAndLength) {
   EXPECT_GE(AttentionScratchFloats(1, 1), 1);
   EXPECT_GE(AttentionScratchFloats(100, 2), 200);

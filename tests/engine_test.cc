@@ -3,6 +3,7 @@
 // the draft adds no weight memory (resident bytes measured with mincore).
 #include "matspec/matspec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -150,12 +151,104 @@ TEST_F(EngineTest, TokenListDraftHead) {
   EXPECT_THAT(r.status().message(), HasSubstr("no-such-list.txt: cannot open"));
 }
 
+// Which ids a --draft-vocab-file list keeps, not only how many: the first n
+// of the list in the file's order (then sorted for the head). A full-width draft
+// whose head keeps exactly the tokens of the greedy output proposes exactly
+// them (every draft accepted); one whose head keeps none of them proposes none
+// (no draft accepted). The list is written highest id first, so keeping the
+// lowest n ids, or the last n, would change both counts.
+TEST_F(EngineTest, TokenListKeepsTheFirstListedIds) {
+  GenerationOptions plain;
+  plain.max_new_tokens = 40;
+  plain.speculative = false;
+  plain.stop_at_eos = false;
+  auto a = engine_->GenerateTokens(prompt_, plain);
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::vector<bool> in_output(71, false);
+  for (int32_t t : a->tokens) in_output[t] = true;
+  std::vector<int32_t> used, unused;
+  for (int32_t id = 70; id >= 0; --id) (in_output[id] ? used : unused).push_back(id);
+  ASSERT_GE(used.size(), 3u);
+  auto write_list = [&](const std::vector<int32_t>& first, const std::vector<int32_t>& rest) {
+    std::ofstream out(dir_ + "/ids.txt");
+    for (int32_t id : first) out << id << "\n";
+    for (int32_t id : rest) out << id << "\n";
+  };
+  GenerationOptions spec = plain;
+  spec.speculative = true;
+  spec.draft.ffn = "64";  // full width: the draft's logits are the verifier's
+  spec.draft.draft_max = 3;
+  spec.draft.draft_vocab_file = dir_ + "/ids.txt";
+
+  write_list(used, unused);
+  spec.draft.draft_vocab = static_cast<int64_t>(used.size());
+  auto b = engine_->GenerateTokens(prompt_, spec);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->tokens, b->tokens);
+  EXPECT_GT(b->stats.drafted_tokens, 0);
+  EXPECT_EQ(b->stats.accepted_tokens, b->stats.drafted_tokens) << "the head lost a listed id";
+
+  write_list(unused, used);
+  spec.draft.draft_vocab = static_cast<int64_t>(unused.size());
+  auto c = engine_->GenerateTokens(prompt_, spec);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(a->tokens, c->tokens);
+  EXPECT_GT(c->stats.drafted_tokens, 0);
+  EXPECT_EQ(c->stats.accepted_tokens, 0) << "the head kept an id the list put after the first n";
+}
+
+// Generation stops at config.json's eos_token_id (a number or a list) when
+// stop_at_eos is on (the default), plain and speculative, and emits the stop
+// token; with stop_at_eos off the same ids do not stop it.
+TEST_F(EngineTest, StopsAtConfigEosTokenId) {
+  GenerationOptions free_run;
+  free_run.max_new_tokens = 30;
+  free_run.speculative = false;
+  free_run.stop_at_eos = false;
+  auto a = engine_->GenerateTokens(prompt_, free_run);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const int32_t eos = a->tokens[6];
+  const int64_t first = std::find(a->tokens.begin(), a->tokens.end(), eos) - a->tokens.begin();
+  int32_t other = 0;  // an id the free run never emits
+  while (std::find(a->tokens.begin(), a->tokens.end(), other) != a->tokens.end()) ++other;
+  for (const std::string& eos_json : {std::to_string(eos), "[" + std::to_string(other) + ", " +
+                                                               std::to_string(eos) + "]"}) {
+    auto config = testing::ReadFileBytes(dir_ + "/config.json");
+    ASSERT_TRUE(config.ok());
+    std::string text = *config;
+    const size_t at = text.find("\"eos_token_id\": ");
+    ASSERT_NE(at, std::string::npos);
+    const size_t end = text.find_first_of(",\n", at + 16);
+    text.replace(at, end - at, "\"eos_token_id\": " + eos_json);
+    ASSERT_TRUE(testing::WriteFileBytes(dir_ + "/config.json", text).ok());
+    LoadOptions lo;
+    lo.model_dir = dir_;
+    auto e = Engine::Load(lo);
+    ASSERT_TRUE(e.ok()) << e.status();
+    for (bool speculative : {false, true}) {
+      SCOPED_TRACE(eos_json + (speculative ? " speculative" : " plain"));
+      GenerationOptions o = free_run;
+      o.stop_at_eos = true;
+      o.speculative = speculative;
+      o.draft.draft_max = 3;
+      auto r = (*e)->GenerateTokens(prompt_, o);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->tokens, std::vector<int32_t>(a->tokens.begin(), a->tokens.begin() + first + 1));
+      EXPECT_EQ(r->stats.stop_reason, "eos");
+      o.stop_at_eos = false;
+      r = (*e)->GenerateTokens(prompt_, o);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->tokens, a->tokens);
+      EXPECT_EQ(r->stats.stop_reason, "length");
+    }
+  }
+}
+
 TEST_F(EngineTest, ReducedHeadLogitsArePrefixOfTheFullHead) {
   Model& m = engine_->model();
   SliceView full = m.FullSlice();
   SliceView reduced = full;
   reduced.name = "full, head 30";
-  reduced.identity = false;
   reduced.head_rows = 30;
   const int64_t vocab = m.vocab_size();
   auto run = [&](const SliceView& slice) {
@@ -252,6 +345,20 @@ TEST_F(EngineTest, OptionValidationNamesTheFlag) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.flag));
   }
+}
+
+// The boundary of the --draft-min rule: equal to --draft-max is allowed.
+TEST_F(EngineTest, DraftMinEqualToDraftMaxIsAccepted) {
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  o.stop_at_eos = false;
+  o.draft.draft_max = 3;
+  o.draft.draft_min = 3;
+  auto r = engine_->GenerateTokens(prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tokens.size(), 12u);
+  o.draft.draft_min = 4;
+  EXPECT_FALSE(engine_->GenerateTokens(prompt_, o).ok());
 }
 
 TEST_F(EngineTest, PromptLongerThanContextIsRefused) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "tests/testing/kernel_checks.h"
 #include "tests/testing/gemma3n_fixture.h"
 
 namespace matspec {
@@ -120,7 +121,43 @@ TEST_P(Gemma3nRollbackTest, RepeatedPartialRollbacks) {
     std::vector<float> want(want_last.end() - model.vocab_size(), want_last.end());
     float worst = 0.f;
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
-    EXPECT_LE(worst, 1e-3f) << "round " << round;
+    EXPECT_LE(worst, 1e-3 * testing::ToleranceScale()) << "round " << round;
+  }
+}
+
+// The deepest legal rollback: rings of window + m slots hold every position a
+// forward after a rollback of m + 1 reads (the window before the new token is
+// window - 1 positions), so that depth works, bit for bit as a fresh cache,
+// and one more is refused (RollbackDeeperThanTheRingIsRefused).
+TEST_P(Gemma3nRollbackTest, DeepestLegalRollbackEqualsFreshCache) {
+  Model& model = *f_.model;
+  const int64_t m = 2;
+  f_.model->set_max_rollback(m);
+  const SliceView& full = f_.slices[0];
+  const int64_t n = window_ + 3, k = 3;
+  ASSERT_GE(static_cast<int64_t>(f_.tokens.size()), n + k);
+  const std::vector<int32_t> tail(f_.tokens.begin() + n, f_.tokens.begin() + n + k);
+  auto fresh = model.NewKvCache(full, 64);
+  Feed(model, full, *fresh, f_.tokens, {n});
+  const std::vector<float> want = Feed(model, full, *fresh, tail, {k});
+  for (bool step_by_step : {false, true}) {
+    SCOPED_TRACE(step_by_step ? "junk one token at a time" : "junk in one chunk");
+    auto kv = model.NewKvCache(full, 64);
+    Feed(model, full, *kv, f_.tokens, {n});
+    const std::vector<int32_t> junk(m + 1, 5);
+    Feed(model, full, *kv, junk, step_by_step ? std::vector<int64_t>(m + 1, 1) : std::vector<int64_t>{m + 1});
+    ASSERT_TRUE(kv->Truncate(n).ok());
+    std::vector<float> got(k * model.vocab_size());
+    ForwardArgs args;
+    args.slice = &full;
+    args.tokens = tail.data();
+    args.t = k;
+    args.kv = kv.get();
+    args.logits = got.data();
+    args.all_logits = true;
+    const absl::Status s = model.Forward(args);
+    ASSERT_TRUE(s.ok()) << "a rollback of max_rollback + 1 = " << m + 1 << " positions was refused: " << s;
+    EXPECT_TRUE(got == want) << "logits after the deepest legal rollback differ from a fresh cache's";
   }
 }
 

@@ -168,6 +168,39 @@ TEST(ProcessLogitsTest, TopPBoundary) {
   EXPECT_NEAR(p[3], 1.0 / 3.0, 1e-6);
 }
 
+// Mass exactly at the threshold: equal logits give weights of exactly 1, so
+// the prefix masses are exact multiples of 1/8 and "reaches top_p" (>=) is
+// decided without rounding. The kept set is the smallest reaching prefix.
+TEST(ProcessLogitsTest, TopPMassExactlyAtTheThreshold) {
+  const std::vector<float> logits(8, 0.5f);
+  auto kept = [&](float top_p, int32_t top_k) {
+    const std::vector<float> p = Process(logits, {1.f, top_k, top_p});
+    std::string s;
+    for (float v : p) s += v > 0 ? '1' : '0';
+    return s;
+  };
+  EXPECT_EQ(kept(0.25f, 0), "11000000");
+  EXPECT_EQ(kept(0.5f, 0), "11110000");
+  EXPECT_EQ(kept(0.875f, 0), "11111110");
+  EXPECT_EQ(kept(0.5f, 4), "11000000");  // half of the top-4 set
+  EXPECT_EQ(Process(logits, {1.f, 0, 0.25f})[0], 0.5f);
+}
+
+// Softmax stability: logits far outside exp's range (|l| ~ 1e3..1e4, as an
+// unscaled or soft-cap-free head can give) still give the reference
+// probabilities, never inf or NaN.
+TEST(ProcessLogitsTest, HugeLogitsStayFinite) {
+  for (float base : {1000.f, -1000.f, 20000.f}) {
+    SCOPED_TRACE("base " + std::to_string(base));
+    const std::vector<float> logits = {base, base - 1.f, base + 0.5f, base - 3.f, base - 200.f};
+    for (SamplingConfig cfg : {SamplingConfig{1.f, 0, 1.f}, SamplingConfig{0.7f, 3, 0.9f}}) {
+      const std::vector<float> got = Process(logits, cfg);
+      for (float v : got) ASSERT_TRUE(std::isfinite(v));
+      ExpectMatchesReference(logits, cfg);
+    }
+  }
+}
+
 TEST(ProcessLogitsTest, TopPIsMeasuredOnTheTopKSet) {
   // 0.4, 0.3, 0.2, 0.1: after top-k = 2 the first token has 4/7 > 0.5 of the
   // mass, so top-p = 0.5 keeps it alone (0.4 of the full mass would not do).

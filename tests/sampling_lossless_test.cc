@@ -1,8 +1,11 @@
 // Lossless speculative sampling, end to end: on a tiny-vocabulary model whose
 // draft slice disagrees with the full model, the first two tokens emitted by
 // speculative decoding follow the full model's (processed) distribution, for
-// plain temperature sampling and for top-k where the draft puts mass on tokens
-// the target forbids. 20,000 samples per case, chi-square test.
+// plain temperature sampling, for top-k where the draft puts mass on tokens
+// the target forbids, for top-p < 1 (alone and after top-k), and for three
+// tokens where the later ones come from rounds after a rejection and rollback.
+// 20,000 samples per case, chi-square test (small cells pooled, see frequency.h).
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -100,6 +103,40 @@ TEST_F(SamplingLosslessTest, TopKWhereDraftPutsMassOnForbiddenTokens) {
   }
   ASSERT_FALSE(prompt.empty()) << "no prompt where the draft favours a token the target's top-k forbids";
   EXPECT_LT(testing::SpeculativeJointZ(*engine_, prompt, o, kSamples), 4.0);
+}
+
+// Top-p < 1 on both sides: a nucleus that cuts tokens the draft still favours.
+TEST_F(SamplingLosslessTest, TopPBelowOneFollowsTarget) {
+  GenerationOptions o = draft_;
+  o.temperature = 1.0;
+  o.top_p = 0.7;
+  const std::vector<int32_t> prompt = {1, 4, 2};
+  // top-p must cut something from the target, or the case is plain sampling.
+  const auto p = testing::TargetDistribution(*engine_, prompt, o);
+  ASSERT_GE(std::count(p.begin(), p.end(), 0.0), 1) << "top-p 0.7 keeps the whole vocabulary";
+  for (int64_t k : {1, 3}) {
+    o.draft.draft_max = k;
+    EXPECT_LT(testing::SpeculativeJointZ(*engine_, prompt, o, kSamples), 4.0) << "top-p 0.7, k=" << k;
+  }
+  o.top_k = 4;
+  o.top_p = 0.8;
+  o.draft.draft_max = 2;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, prompt, o, kSamples), 4.0) << "top-k 4 then top-p 0.8";
+}
+
+// Three tokens with k = 3: the first round drafts two; whenever it rejects one,
+// the caches roll back and a second round draws the rest. The joint law of all
+// three tokens must still be the target's.
+TEST_F(SamplingLosslessTest, RoundsAfterARollbackFollowTarget) {
+  GenerationOptions o = draft_;
+  o.temperature = 1.0;
+  o.draft.draft_max = 3;
+  int64_t after_rejection = 0;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples, 3, &after_rejection), 4.0);
+  EXPECT_GT(after_rejection, kSamples / 10) << "too few generations ran a round after a rollback";
+  o.top_p = 0.8;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples, 3, &after_rejection), 4.0) << "top-p 0.8";
+  EXPECT_GT(after_rejection, kSamples / 10);
 }
 
 }  // namespace

@@ -103,10 +103,10 @@ TEST(SliceTableTest, ParsesGemma3nTable) {
   }
   absl::StatusOr<SliceView> full = ValidateSlice(main, GemmaLikeModel(), kGemmaReserved);
   ASSERT_TRUE(full.ok()) << full.status();
-  EXPECT_TRUE(full->identity);
+  EXPECT_EQ(full->ffn_widths, GemmaLikeModel().ffn_widths);
+  EXPECT_EQ(full->layers.size(), 35u);
   absl::StatusOr<SliceView> view = ValidateSlice(*e2b, GemmaLikeModel(), kGemmaReserved);
   ASSERT_TRUE(view.ok()) << view.status();
-  EXPECT_FALSE(view->identity);
   EXPECT_EQ(view->layers.size(), 30u);
   EXPECT_EQ(ShortWidths(view->ffn_widths), "[8192 x 20, 0 x 5, 8192 x 10]");
 }
@@ -234,7 +234,8 @@ TEST(SliceFlagsTest, EmptyFlagsGiveTheFullModel) {
   EXPECT_THAT(s->skipped_layers, IsEmpty());
   absl::StatusOr<SliceView> v = ValidateSlice(*s, SmallModel());
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_TRUE(v->identity);
+  EXPECT_THAT(v->ffn_widths, ElementsAre(64, 64, 64, 64, 64, 64));
+  EXPECT_THAT(v->layers, ElementsAre(0, 1, 2, 3, 4, 5));
   EXPECT_EQ(v->name, "custom");
 }
 
@@ -291,22 +292,22 @@ TEST(ValidateSliceTest, BuildsTheView) {
   EXPECT_EQ(v->name, "foo");
   EXPECT_THAT(v->layers, ElementsAre(0, 2, 3, 5));
   EXPECT_THAT(v->ffn_widths, ElementsAre(64, 0, 32, 16, 0, 64));
-  EXPECT_FALSE(v->identity);
   EXPECT_TRUE(v->Keeps(2));
   EXPECT_FALSE(v->Keeps(4));
 }
 
-TEST(ValidateSliceTest, IdentityOnlyWhenFullAndNothingSkipped) {
+TEST(ValidateSliceTest, FullNarrowAndSkippingViews) {
   absl::StatusOr<SliceView> full = ValidateSlice(Spec("f", std::vector<int64_t>(6, 64), {}), SmallModel());
   ASSERT_TRUE(full.ok()) << full.status();
-  EXPECT_TRUE(full->identity);
+  EXPECT_THAT(full->ffn_widths, ElementsAre(64, 64, 64, 64, 64, 64));
   EXPECT_THAT(full->layers, ElementsAre(0, 1, 2, 3, 4, 5));
   absl::StatusOr<SliceView> narrow = ValidateSlice(Spec("n", {64, 64, 64, 64, 64, 63}, {}), SmallModel());
   ASSERT_TRUE(narrow.ok()) << narrow.status();
-  EXPECT_FALSE(narrow->identity);
+  EXPECT_THAT(narrow->ffn_widths, ElementsAre(64, 64, 64, 64, 64, 63));
   absl::StatusOr<SliceView> skip = ValidateSlice(Spec("s", std::vector<int64_t>(5, 64), {0}), SmallModel());
   ASSERT_TRUE(skip.ok()) << skip.status();
-  EXPECT_FALSE(skip->identity);
+  EXPECT_THAT(skip->ffn_widths, ElementsAre(0, 64, 64, 64, 64, 64));
+  EXPECT_THAT(skip->layers, ElementsAre(1, 2, 3, 4, 5));
 }
 
 TEST(ValidateSliceTest, SkippedLayerErrors) {

@@ -4,6 +4,7 @@
 // prompts that do not fit the context are refused.
 #include "decoding/speculative_decoder.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -162,6 +163,62 @@ TEST_F(SpeculativeDecoderTest, DraftPMinShortensDraftsWithoutChangingOutput) {
   Generate(Prompt(1), p, &floor);
   // Only the last two rounds (budget 2 or 1 token) may draft fewer.
   EXPECT_GE(floor.drafted_tokens, 2 * (floor.rounds - 2));
+}
+
+// --draft-min equal to --draft-max with a p-min that would stop every step:
+// every round drafts exactly min(draft_max, budget - 1) tokens.
+TEST_F(SpeculativeDecoderTest, DraftMinEqualToDraftMaxDraftsEveryRoundFully) {
+  auto slice = ValidateSlice(*SliceSpecFromFlags("24", "", m_.config), m_.config);
+  ASSERT_TRUE(slice.ok());
+  const int64_t n = 23;
+  DecodeParams p = Params(n);
+  p.draft = *slice;
+  p.policy.draft_max = 3;
+  p.policy.draft_min = 3;
+  p.policy.draft_p_min = 0.999999f;
+  std::vector<int64_t> round_sizes;
+  SpeculativeDecoder d(m_.model.get(), p);
+  std::vector<int32_t> out;
+  GenerationStats s;
+  ASSERT_TRUE(d.Run(Prompt(3), [&](const std::vector<int32_t>& fresh) {
+                 round_sizes.push_back(static_cast<int64_t>(fresh.size()));
+                 return true;
+               }, &out, &s).ok());
+  ASSERT_EQ(static_cast<int64_t>(out.size()), n);
+  int64_t want_drafted = 0, done = 0;
+  for (int64_t size : round_sizes) {
+    want_drafted += std::min<int64_t>(3, n - done - 1);
+    done += size;
+  }
+  EXPECT_EQ(s.drafted_tokens, want_drafted);
+  EXPECT_EQ(s.rounds, static_cast<int64_t>(round_sizes.size()));
+  EXPECT_EQ(out, Generate(Prompt(3), Params(n)));  // still the plain greedy output
+}
+
+// A token callback that returns false ends generation after that round, with
+// exactly the tokens it was shown, and the stop reason says so.
+TEST_F(SpeculativeDecoderTest, CallbackReturningFalseStopsAfterThatRound) {
+  const std::vector<int32_t> plain = Generate(Prompt(5), Params(30));
+  for (int stop_after : {1, 3}) {
+    DecodeParams p = Params(30);
+    p.draft = *ValidateSlice(*SliceSpecFromFlags("48", "", m_.config), m_.config);
+    p.policy.draft_max = 3;
+    std::vector<int32_t> shown;
+    int calls = 0;
+    SpeculativeDecoder d(m_.model.get(), p);
+    std::vector<int32_t> out;
+    GenerationStats s;
+    ASSERT_TRUE(d.Run(Prompt(5), [&](const std::vector<int32_t>& fresh) {
+                   shown.insert(shown.end(), fresh.begin(), fresh.end());
+                   return ++calls < stop_after;
+                 }, &out, &s).ok());
+    EXPECT_EQ(calls, stop_after);
+    EXPECT_EQ(out, shown);
+    EXPECT_EQ(s.stop_reason, "callback");
+    EXPECT_EQ(s.rounds, stop_after);
+    ASSERT_LT(out.size(), plain.size());
+    EXPECT_EQ(out, std::vector<int32_t>(plain.begin(), plain.begin() + out.size()));
+  }
 }
 
 TEST_F(SpeculativeDecoderTest, StopsAtStopTokenAndAtContextEnd) {

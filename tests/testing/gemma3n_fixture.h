@@ -49,18 +49,12 @@ inline SliceView MakeGemmaSlice(const std::string& name, int64_t num_layers, con
   v.name = name;
   v.ffn_widths.assign(num_layers, 0);
   size_t k = 0;
-  bool identity = true;
   for (int64_t l = 0; l < num_layers; ++l) {
-    if (std::find(skipped.begin(), skipped.end(), l) != skipped.end()) {
-      identity = false;
-      continue;
-    }
+    if (std::find(skipped.begin(), skipped.end(), l) != skipped.end()) continue;
     v.layers.push_back(l);
     v.ffn_widths[l] = k < widths.size() ? widths[k] : 0;
-    if (v.ffn_widths[l] != full_widths[l]) identity = false;
     ++k;
   }
-  v.identity = identity;
   return v;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -44,9 +45,22 @@ inline constexpr Tolerance kEmbeddingTol{0.0, 0.0};      // exact: a conversion 
 inline constexpr Tolerance kProbsTol{1e-7, 1e-5};        // probabilities vs f64 reference
 inline constexpr double kProbSumTol = 1e-5;              // |sum(probs) - 1|
 
+// MATSPEC_TOLERANCE_SCALE (a positive number, default 1) scales every
+// tolerance AllClose applies: tests/TOLERANCES.md's margin claim ("every
+// test passes at 0.3x the table") is checked with MATSPEC_TOLERANCE_SCALE=0.3.
+inline double ToleranceScale() {
+  const char* env = std::getenv("MATSPEC_TOLERANCE_SCALE");
+  if (env == nullptr) return 1.0;
+  const double scale = std::atof(env);
+  return scale > 0.0 ? scale : 1.0;
+}
+
 // Compares n values; on failure lists the first mismatches and the worst error.
 inline ::testing::AssertionResult AllClose(const float* got, const double* ref, int64_t n,
                                            Tolerance tol) {
+  const double scale = ToleranceScale();
+  tol.atol *= scale;
+  tol.rtol *= scale;
   int64_t bad = 0, worst = -1;
   double worst_excess = 0.0;
   std::ostringstream first;
