@@ -155,7 +155,7 @@ run_tests() {  # $1: log file. Prints "pass|fail|timeout <skipped> <failed tests
   local skipped failed timed
   skipped=$(grep -cE '\*\*\*Skipped|Not Run|Skipped +[0-9.]+ sec' "$log" || true)
   failed=$(grep -E '\*\*\*Failed|\(Failed\)|Exception|\(SEGFAULT\)|\(Subprocess aborted\)' "$log" \
-    | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/' | sort -u | paste -sd, - || true)
+    | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/; s/^[[:space:]]*[0-9]+ - ([^ ]+) .*/\1/' | sort -u | paste -sd, - || true)
   timed=$(grep -cE '\*\*\*Timeout|\(Timeout\)' "$log" || true)
   if [[ $rc -eq 0 ]]; then
     echo "pass $skipped -"
