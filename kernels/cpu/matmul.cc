@@ -37,6 +37,7 @@ namespace matspec {
 namespace {
 
 using matmul_internal::DTypeIndex;
+using matmul_internal::DTypeTiles;
 using matmul_internal::TileArgs;
 using matmul_internal::TileFn;
 using matmul_internal::TileSet;
@@ -80,32 +81,41 @@ int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Everything one call shares between its threads.
 struct Plan {
   const MatMulParams* p;
-  const TileSet* set;
-  int di;              // dtype index
-  int64_t n;           // output rows (gathered or not)
-  const void* x;       // x as the tiles take it
-  int64_t x_ld;        // its row pitch in elements
-  int rows_per_tile;   // R
-  int tile_tokens;     // T at most
-  int64_t token_block; // tokens per L2 block (a multiple of max_tokens)
+  const DTypeTiles* dt;
+  const void* x;        // x as the tiles take it
+  int64_t x_ld;         // its row pitch in elements
+  int rows_per_tile;    // R
+  int tile_tokens;      // T at most
+  int64_t token_block;  // tokens per L2 block (a multiple of tile_tokens)
   int64_t prefetch_bytes;
-  int64_t k_block;     // columns per tile call (k: no column blocks)
+  int64_t k_block;      // columns per tile call (k: no column blocks)
 };
 
 int64_t WeightRow(const MatMulParams& p, int64_t i) {
   return p.row_ids != nullptr ? p.row_ids[i] : i;
 }
 
+// Accumulators that fit this many floats wait on the stack between column
+// blocks (every product of up to 16 tokens); larger ones in a vector.
+constexpr int64_t kStackAccFloats = 4096;
+
 // Rows [r_begin, r_end) of the plan against every token.
 void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   const MatMulParams& p = *plan.p;
-  const TileSet& set = *plan.set;
+  const DTypeTiles& dt = *plan.dt;
   const int64_t k = p.w.cols, elem = DTypeSize(p.w.dtype);
-  const int64_t x_elem = set.bf16_x[plan.di] ? 2 : 4;
+  const int64_t x_elem = dt.bf16_x ? 2 : 4;
   const int64_t kc = plan.k_block;
   // Accumulators of every token tile of a token block, between column blocks.
-  std::vector<float> acc;
-  if (kc < k) acc.resize(plan.token_block * plan.rows_per_tile * set.acc_lanes);
+  float stack_acc[kStackAccFloats];
+  std::vector<float> heap_acc;
+  float* acc = nullptr;
+  if (kc < k) {
+    const int64_t floats = RoundUp(std::min(p.t, plan.token_block), plan.tile_tokens) *
+                           plan.rows_per_tile * dt.acc_lanes;
+    if (floats > kStackAccFloats) heap_acc.resize(floats);
+    acc = floats > kStackAccFloats ? heap_acc.data() : stack_acc;
+  }
   const char* rows[matmul_internal::kMaxTileRows];
   float s[matmul_internal::kMaxTileRows * matmul_internal::kMaxTileTokens];
   for (int64_t j0 = 0; j0 < p.t; j0 += plan.token_block) {
@@ -123,8 +133,8 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
         for (int64_t j = j0; j < j_end; j += plan.tile_tokens) {
           const int nt = static_cast<int>(std::min<int64_t>(plan.tile_tokens, j_end - j));
           a.x = static_cast<const char*>(plan.x) + j * plan.x_ld * x_elem;
-          if (!acc.empty()) a.acc = acc.data() + (j - j0) * plan.rows_per_tile * set.acc_lanes;
-          set.tiles[plan.di][nr - 1][nt - 1](a);
+          if (acc != nullptr) a.acc = acc + (j - j0) * plan.rows_per_tile * dt.acc_lanes;
+          dt.tiles[nr - 1][nt - 1](a);
           if (a.k1 < k) continue;
           for (int r = 0; r < nr; ++r) {
             const int64_t col = WeightRow(p, r0 + r);
@@ -139,6 +149,26 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   }
 }
 
+// The bf16 copy of x for sets that round it. Up to kScratchElements it lives
+// in a buffer of the calling thread, reused from call to call (decode and
+// verification then allocate nothing); the team only reads it during the call,
+// and concurrent calls come from different threads, so each has its own.
+constexpr int64_t kScratchElements = int64_t{16} * 8192;
+
+uint16_t* BF16XBuffer(int64_t elements, std::vector<uint16_t>& large) {
+  thread_local std::vector<uint16_t> scratch;
+  std::vector<uint16_t>& v = elements <= kScratchElements ? scratch : large;
+  if (static_cast<int64_t>(v.size()) < elements) v.resize(elements);
+  return v.data();
+}
+
+// The token tile: T tokens for a product of t, the token count split as
+// evenly as max_tokens allows (9 tokens: 5 + 4, not 8 + 1).
+int TileTokens(int64_t t, int max_tokens) {
+  const int64_t tiles = (t + max_tokens - 1) / max_tokens;
+  return static_cast<int>((t + tiles - 1) / tiles);
+}
+
 void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
   assert(p.Valid());
   if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
@@ -151,29 +181,33 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     }
     return;
   }
-  Plan plan{&p, &set, DTypeIndex(p.w.dtype), n, p.x, p.x_ld, 1, set.max_tokens, 1, 0, k};
-  const bool bf16_x = set.bf16_x[plan.di];
-  std::vector<uint16_t> x_bf16;
-  if (bf16_x) {
+  const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
+  const int64_t elem = DTypeSize(p.w.dtype);
+  Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k};
+  std::vector<uint16_t> large_x_bf16;
+  uint16_t* x_bf16 = nullptr;
+  if (dt.bf16_x) {
     plan.x_ld = RoundUp(k, 32);
-    x_bf16.resize(p.t * plan.x_ld);
-    plan.x = x_bf16.data();
+    x_bf16 = BF16XBuffer(p.t * plan.x_ld, large_x_bf16);
+    plan.x = x_bf16;
   }
-  const bool streamed = p.row_ids == nullptr && n * k * DTypeSize(p.w.dtype) > kCacheResidentBytes;
-  if (streamed && k * DTypeSize(p.w.dtype) >= kLongRowBytes && p.t <= kStreamMaxTokens) {
+  const bool streamed = p.row_ids == nullptr && n * k * elem > kCacheResidentBytes;
+  if (streamed && !dt.software_prefetch && k * elem >= kLongRowBytes &&
+      p.t <= kStreamMaxTokens) {
     plan.rows_per_tile = 1;  // one sequential stream
     plan.tile_tokens = kStreamTileTokens;
   } else {
-    plan.rows_per_tile = p.t == 1 ? set.single_token_rows : set.max_rows;
+    plan.rows_per_tile = !streamed && p.t == 1 ? dt.cached_single_token_rows
+                                               : dt.rows[plan.tile_tokens - 1];
     // Several rows from DRAM: prefetch the next tile's rows.
-    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * DTypeSize(p.w.dtype);
+    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * elem;
   }
-  const int64_t x_row_bytes = (bf16_x ? 2 : 4) * plan.x_ld;
+  const int64_t x_row_bytes = (dt.bf16_x ? 2 : 4) * plan.x_ld;
   plan.token_block = std::max<int64_t>(1, kXBlockBytes / x_row_bytes / plan.tile_tokens) *
                      plan.tile_tokens;
   // Several token tiles per row tile: cut k so that a tile's weight rows stay
   // in L1 while every token tile of the block runs against them.
-  if (set.acc_lanes > 0 && p.t > plan.tile_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
+  if (dt.acc_lanes > 0 && p.t > plan.tile_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
 
   const int64_t tiles = (n + plan.rows_per_tile - 1) / plan.rows_per_tile;
   int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, tiles);
@@ -184,20 +218,23 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
   const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
   auto round_row = [&](int64_t j) {
-    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16.data() + j * plan.x_ld);
+    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
   };
   auto run_task = [&](int64_t task) {
     const int64_t r_begin = task * rows_per_task;
     RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
   };
   if (threads > 1 && ctx.pool != nullptr) {
-    if (bf16_x) ctx.pool->ParallelFor(p.t, round_row);
+    if (dt.bf16_x) ctx.pool->ParallelFor(p.t, round_row);
     ctx.pool->ParallelFor(tasks, run_task);
     return;
   }
+  if (dt.bf16_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
+    for (int64_t j = 0; j < p.t; ++j) round_row(j);
+  }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    if (bf16_x) {
+    if (dt.bf16_x && p.t > 16) {
 #pragma omp for schedule(static)
       for (int64_t j = 0; j < p.t; ++j) round_row(j);
     }
@@ -234,7 +271,7 @@ const char* MatMulPathName(MatMulPath path) {
 }
 
 bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype) {
-  return TileSetFor(path, ctx).bf16_x[DTypeIndex(dtype)];
+  return TileSetFor(path, ctx).dtypes[DTypeIndex(dtype)].bf16_x;
 }
 
 void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p) {

@@ -110,13 +110,10 @@ TileSet MakeSet() {
   TileSet set;
   set.name = "avx2+fma+f16c";
   // 3 rows x 4 tokens: 12 accumulators + 3 weight vectors + 1 x vector.
-  set.max_rows = 3;
-  set.single_token_rows = 4;
-  set.max_tokens = 4;
-  set.acc_lanes = 8;
-  FillTiles<Avx2<DType::kF32>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF32)]);
-  FillTiles<Avx2<DType::kF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF16)]);
-  FillTiles<Avx2<DType::kBF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kBF16)]);
+  for (DTypeTiles& d : set.dtypes) SetUniformShape(d, 4, 3, 4, 8);
+  FillTiles<Avx2<DType::kF32>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
+  FillTiles<Avx2<DType::kF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
+  FillTiles<Avx2<DType::kBF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
   return set;
 }
 

@@ -137,13 +137,10 @@ TileSet MakeSet() {
   set.name = "avx512";
   // 4 rows x 3 tokens x 2 accumulators + 3 x vectors + 1 weight vector of the
   // 32 registers.
-  set.max_rows = 4;
-  set.single_token_rows = 4;
-  set.max_tokens = 3;
-  set.acc_lanes = 32;
-  FillTiles<Avx512<DType::kF32>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kF32)]);
-  FillTiles<Avx512<DType::kF16>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kF16)]);
-  FillTiles<Avx512<DType::kBF16>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kBF16)]);
+  for (DTypeTiles& d : set.dtypes) SetUniformShape(d, 4, 4, 3, 32);
+  FillTiles<Avx512<DType::kF32>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
+  FillTiles<Avx512<DType::kF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
+  FillTiles<Avx512<DType::kBF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
   return set;
 }
 
