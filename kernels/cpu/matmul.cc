@@ -7,20 +7,31 @@
 // its rows R at a time and runs every token of a block of x against those R
 // rows while they sit in L1/L2, so each weight byte comes from memory once per
 // token block: verifying k+1 tokens reads the weights once, like a single
-// decode step. Token blocks keep the block of x in L2 (this matters only for
-// long prompts), and with several token tiles k is cut into column blocks so
-// the R rows stay in L1; the accumulators then wait in memory between blocks.
-// Either way each output is summed by one accumulator over k in order, so how
-// rows, tokens, columns and threads are grouped never changes an output's bits.
+// decode step. The tokens are cut into tiles of T <= max_tokens, as evenly as
+// possible (9 tokens on avx512-bf16: 5 + 4), and each set's table gives the R
+// for that T (DTypeTiles::rows): enough independent accumulator chains to hide
+// the FMA / vdpbf16ps latency, few enough accumulators to stay in registers.
+// Up to kFewTokens tokens, k is cut into column blocks so that the block of
+// every token's x and the tile's R rows fit L1 together; for longer prompts
+// token blocks keep x in L2 and, with several token tiles, k is cut so the R
+// rows stay in L1. Between column blocks the accumulators wait in memory.
+// Either way each output is summed by one accumulator chain over k in order,
+// so how rows, tokens, columns and threads are grouped never changes an
+// output's bits (batch invariance).
 //
-// Weights larger than L2 come from DRAM (a model's matrices are read in turn,
-// so one that does not fit L2 is not in any cache the next time). The R rows
-// of a tile are then R interleaved streams, which the hardware prefetcher
-// follows poorly, so up to kStreamMaxTokens tokens read one row at a time (a
-// single sequential stream, measured twice as fast as 4 rows), and more
-// tokens, which need R rows in registers at once, prefetch the next tile's
-// rows in software. Weights that fit L2 take 4 rows at a time even for one
-// token (more independent accumulator chains; measured 2x faster there).
+// Weights of 1 MiB and more are taken to come from DRAM (a model's matrices
+// are read in turn, so one that does not fit L2 is not in any cache the next
+// time). The R rows of a tile are then R interleaved streams, which the
+// hardware prefetcher follows poorly, so the x86 tiles prefetch the next
+// tile's rows into L2 in software, one cache line per row per step; with
+// that, one token reads 8 rows at a time on avx512-bf16 and 4 on the f32-FMA
+// sets. Sets without software prefetch (portable) read DRAM weights one row
+// at a time for up to kStreamMaxTokens tokens (a single sequential stream).
+// Smaller weights take cached_single_token_rows rows for one token.
+//
+// The bf16 copy of x (avx512-bf16) is made once per call into a per-thread
+// scratch buffer (no allocation per decode step); its rows are padded to
+// 32 elements + 64 bytes so that token rows never alias in L1.
 #include "kernels/matmul.h"
 
 #include <algorithm>
@@ -39,7 +50,6 @@ namespace {
 using matmul_internal::DTypeIndex;
 using matmul_internal::DTypeTiles;
 using matmul_internal::TileArgs;
-using matmul_internal::TileFn;
 using matmul_internal::TileSet;
 
 // Below this many multiply-adds a team costs more than it saves.
@@ -54,10 +64,11 @@ constexpr int64_t kColumnBlock = 1024;
 constexpr int64_t kFewTokens = 16;
 constexpr int64_t kL1Bytes = 24 * 1024;
 constexpr int64_t kMinColumnBlock = 256;
-// Weights above this many bytes (L2) are taken to stream from DRAM.
+// Weights of this many bytes (L2) and more are taken to stream from DRAM.
 constexpr int64_t kCacheResidentBytes = 1 << 20;
-// Up to this many tokens, weights from DRAM are read one row at a time, each
-// row against kStreamTileTokens tokens per pass (its later passes hit L1).
+// Sets without software prefetch: up to this many tokens, weights from DRAM
+// are read one row at a time, each row against kStreamTileTokens tokens per
+// pass (its later passes hit L1).
 // A light first pass keeps more weight loads in flight than a heavy one:
 // measured on Zen 4, 4 tokens cost 1.1-1.2x one token this way, against
 // 1.6-1.7x for 4 rows x 3 tokens and 1.3-1.5x for 1 row x 4 tokens.
