@@ -21,6 +21,8 @@
 // BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
 //   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
 //   (`yes > /dev/null &`) to see whether 2 threads collapse.
+// BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
+//   at t = 1..16 (the cost of verifying t tokens against one decode step).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -142,6 +144,27 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Verification cost: the model shapes from DRAM on the best path at the token
+// counts a speculation round verifies (k+1 = 2..16). bench/verify_ratios.py
+// turns a JSON run into time(t) / time(1) and bytes/s vs BM_ReadBandwidth.
+void BM_Verify(benchmark::State& state) {
+  RunMatMulBenchmark(state, DType::kBF16, state.range(0), state.range(1), state.range(2),
+                     static_cast<int>(state.range(3)), AvailableMatMulPaths().front(), true,
+                     nullptr);
+}
+void VerifyArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n", "k", "t", "threads"});
+  // 410M (hidden 1024, FFN 4096, 8 KV heads) and the x8 inflated bundled model
+  // (hidden 1536, FFN 6144).
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 1024}, {1024, 4096}, {1024, 1024},
+                      {512, 1024}, {6144, 1536}, {1536, 6144}, {1536, 1536}}) {
+    for (int64_t threads : {1, 2}) {
+      for (int64_t t : {1, 2, 4, 8, 9, 16}) b->Args({n, k, t, threads});
+    }
+  }
+}
+BENCHMARK(BM_Verify)->Apply(VerifyArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_MatMulPool(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(3));

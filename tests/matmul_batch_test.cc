@@ -99,6 +99,8 @@ TEST_P(MatMulBatchTest, BatchEqualsRowByRowAndThreadsDoNotMatter) {
       {37, 75, true, false, false},     {61, 130, false, true, false},
       {130, 517, true, true, false},    {45, 1030, true, false, true},
       {263, 2071, false, false, false},  // > 1 MiB of bf16: threads and prefetch
+      {300, 1800, true, true, false},    // ... from a slice (ld > k), accumulating
+      {257, 2048, false, false, false},  // ... rows a power of two long
   };
   for (MatMulPath path : AvailableMatMulPaths()) {
     for (bool f32_activations : {false, true}) {

@@ -7,20 +7,31 @@
 // its rows R at a time and runs every token of a block of x against those R
 // rows while they sit in L1/L2, so each weight byte comes from memory once per
 // token block: verifying k+1 tokens reads the weights once, like a single
-// decode step. Token blocks keep the block of x in L2 (this matters only for
-// long prompts), and with several token tiles k is cut into column blocks so
-// the R rows stay in L1; the accumulators then wait in memory between blocks.
-// Either way each output is summed by one accumulator over k in order, so how
-// rows, tokens, columns and threads are grouped never changes an output's bits.
+// decode step. The tokens are cut into tiles of T <= max_tokens, as evenly as
+// possible (9 tokens on avx512-bf16: 5 + 4), and each set's table gives the R
+// for that T (DTypeTiles::rows): enough independent accumulator chains to hide
+// the FMA / vdpbf16ps latency, few enough accumulators to stay in registers.
+// Up to kFewTokens tokens, k is cut into column blocks so that the block of
+// every token's x and the tile's R rows fit L1 together; for longer prompts
+// token blocks keep x in L2 and, with several token tiles, k is cut so the R
+// rows stay in L1. Between column blocks the accumulators wait in memory.
+// Either way each output is summed by one accumulator chain over k in order,
+// so how rows, tokens, columns and threads are grouped never changes an
+// output's bits (batch invariance).
 //
-// Weights larger than L2 come from DRAM (a model's matrices are read in turn,
-// so one that does not fit L2 is not in any cache the next time). The R rows
-// of a tile are then R interleaved streams, which the hardware prefetcher
-// follows poorly, so up to kStreamMaxTokens tokens read one row at a time (a
-// single sequential stream, measured twice as fast as 4 rows), and more
-// tokens, which need R rows in registers at once, prefetch the next tile's
-// rows in software. Weights that fit L2 take 4 rows at a time even for one
-// token (more independent accumulator chains; measured 2x faster there).
+// Weights of 1 MiB and more are taken to come from DRAM (a model's matrices
+// are read in turn, so one that does not fit L2 is not in any cache the next
+// time). The R rows of a tile are then R interleaved streams, which the
+// hardware prefetcher follows poorly, so the x86 tiles prefetch the next
+// tile's rows into L2 in software, one cache line per row per step; with
+// that, one token reads 8 rows at a time on avx512-bf16 and 4 on the f32-FMA
+// sets. Sets without software prefetch (portable) read DRAM weights one row
+// at a time for up to kStreamMaxTokens tokens (a single sequential stream).
+// Smaller weights take cached_single_token_rows rows for one token.
+//
+// The bf16 copy of x (avx512-bf16) is made once per call into a per-thread
+// scratch buffer (no allocation per decode step); its rows are padded to
+// 32 elements + 64 bytes so that token rows never alias in L1.
 #include "kernels/matmul.h"
 
 #include <algorithm>
@@ -37,8 +48,8 @@ namespace matspec {
 namespace {
 
 using matmul_internal::DTypeIndex;
+using matmul_internal::DTypeTiles;
 using matmul_internal::TileArgs;
-using matmul_internal::TileFn;
 using matmul_internal::TileSet;
 
 // Below this many multiply-adds a team costs more than it saves.
@@ -47,10 +58,17 @@ constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
 constexpr int64_t kXBlockBytes = 512 * 1024;
 // Columns per tile call when a product is cut along k (a multiple of 64).
 constexpr int64_t kColumnBlock = 1024;
-// Weights above this many bytes (L2) are taken to stream from DRAM.
+// Up to this many tokens x is cut into column blocks that fit, with the
+// weight rows of a tile, in this much of L1; blocks are at least
+// kMinColumnBlock columns.
+constexpr int64_t kFewTokens = 16;
+constexpr int64_t kL1Bytes = 24 * 1024;
+constexpr int64_t kMinColumnBlock = 256;
+// Weights of this many bytes (L2) and more are taken to stream from DRAM.
 constexpr int64_t kCacheResidentBytes = 1 << 20;
-// Up to this many tokens, weights from DRAM are read one row at a time, each
-// row against kStreamTileTokens tokens per pass (its later passes hit L1).
+// Sets without software prefetch: up to this many tokens, weights from DRAM
+// are read one row at a time, each row against kStreamTileTokens tokens per
+// pass (its later passes hit L1).
 // A light first pass keeps more weight loads in flight than a heavy one:
 // measured on Zen 4, 4 tokens cost 1.1-1.2x one token this way, against
 // 1.6-1.7x for 4 rows x 3 tokens and 1.3-1.5x for 1 row x 4 tokens.
@@ -80,32 +98,41 @@ int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Everything one call shares between its threads.
 struct Plan {
   const MatMulParams* p;
-  const TileSet* set;
-  int di;              // dtype index
-  int64_t n;           // output rows (gathered or not)
-  const void* x;       // x as the tiles take it
-  int64_t x_ld;        // its row pitch in elements
-  int rows_per_tile;   // R
-  int tile_tokens;     // T at most
-  int64_t token_block; // tokens per L2 block (a multiple of max_tokens)
+  const DTypeTiles* dt;
+  const void* x;        // x as the tiles take it
+  int64_t x_ld;         // its row pitch in elements
+  int rows_per_tile;    // R
+  int tile_tokens;      // T at most
+  int64_t token_block;  // tokens per L2 block (a multiple of tile_tokens)
   int64_t prefetch_bytes;
-  int64_t k_block;     // columns per tile call (k: no column blocks)
+  int64_t k_block;      // columns per tile call (k: no column blocks)
 };
 
 int64_t WeightRow(const MatMulParams& p, int64_t i) {
   return p.row_ids != nullptr ? p.row_ids[i] : i;
 }
 
+// Accumulators that fit this many floats wait on the stack between column
+// blocks (every product of up to 16 tokens); larger ones in a vector.
+constexpr int64_t kStackAccFloats = 4096;
+
 // Rows [r_begin, r_end) of the plan against every token.
 void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   const MatMulParams& p = *plan.p;
-  const TileSet& set = *plan.set;
+  const DTypeTiles& dt = *plan.dt;
   const int64_t k = p.w.cols, elem = DTypeSize(p.w.dtype);
-  const int64_t x_elem = set.bf16_x[plan.di] ? 2 : 4;
+  const int64_t x_elem = dt.bf16_x ? 2 : 4;
   const int64_t kc = plan.k_block;
   // Accumulators of every token tile of a token block, between column blocks.
-  std::vector<float> acc;
-  if (kc < k) acc.resize(plan.token_block * plan.rows_per_tile * set.acc_lanes);
+  float stack_acc[kStackAccFloats];
+  std::vector<float> heap_acc;
+  float* acc = nullptr;
+  if (kc < k) {
+    const int64_t floats = RoundUp(std::min(p.t, plan.token_block), plan.tile_tokens) *
+                           plan.rows_per_tile * dt.acc_lanes;
+    if (floats > kStackAccFloats) heap_acc.resize(floats);
+    acc = floats > kStackAccFloats ? heap_acc.data() : stack_acc;
+  }
   const char* rows[matmul_internal::kMaxTileRows];
   float s[matmul_internal::kMaxTileRows * matmul_internal::kMaxTileTokens];
   for (int64_t j0 = 0; j0 < p.t; j0 += plan.token_block) {
@@ -123,8 +150,8 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
         for (int64_t j = j0; j < j_end; j += plan.tile_tokens) {
           const int nt = static_cast<int>(std::min<int64_t>(plan.tile_tokens, j_end - j));
           a.x = static_cast<const char*>(plan.x) + j * plan.x_ld * x_elem;
-          if (!acc.empty()) a.acc = acc.data() + (j - j0) * plan.rows_per_tile * set.acc_lanes;
-          set.tiles[plan.di][nr - 1][nt - 1](a);
+          if (acc != nullptr) a.acc = acc + (j - j0) * plan.rows_per_tile * dt.acc_lanes;
+          dt.tiles[nr - 1][nt - 1](a);
           if (a.k1 < k) continue;
           for (int r = 0; r < nr; ++r) {
             const int64_t col = WeightRow(p, r0 + r);
@@ -139,6 +166,26 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   }
 }
 
+// The bf16 copy of x for sets that round it. Up to kScratchElements it lives
+// in a buffer of the calling thread, reused from call to call (decode and
+// verification then allocate nothing); the team only reads it during the call,
+// and concurrent calls come from different threads, so each has its own.
+constexpr int64_t kScratchElements = int64_t{16} * 8192;
+
+uint16_t* BF16XBuffer(int64_t elements, std::vector<uint16_t>& large) {
+  thread_local std::vector<uint16_t> scratch;
+  std::vector<uint16_t>& v = elements <= kScratchElements ? scratch : large;
+  if (static_cast<int64_t>(v.size()) < elements) v.resize(elements);
+  return v.data();
+}
+
+// The token tile: T tokens for a product of t, the token count split as
+// evenly as max_tokens allows (9 tokens: 5 + 4, not 8 + 1).
+int TileTokens(int64_t t, int max_tokens) {
+  const int64_t tiles = (t + max_tokens - 1) / max_tokens;
+  return static_cast<int>((t + tiles - 1) / tiles);
+}
+
 void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
   assert(p.Valid());
   if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
@@ -151,29 +198,44 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     }
     return;
   }
-  Plan plan{&p, &set, DTypeIndex(p.w.dtype), n, p.x, p.x_ld, 1, set.max_tokens, 1, 0, k};
-  const bool bf16_x = set.bf16_x[plan.di];
-  std::vector<uint16_t> x_bf16;
-  if (bf16_x) {
-    plan.x_ld = RoundUp(k, 32);
-    x_bf16.resize(p.t * plan.x_ld);
-    plan.x = x_bf16.data();
+  const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
+  const int64_t elem = DTypeSize(p.w.dtype);
+  Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k};
+  std::vector<uint16_t> large_x_bf16;
+  uint16_t* x_bf16 = nullptr;
+  if (dt.bf16_x) {
+    // Rows 64 bytes longer than a multiple of 64: token rows a power of two
+    // apart would share one L1 set (8 ways) between all tokens of a tile.
+    plan.x_ld = RoundUp(k, 32) + 32;
+    x_bf16 = BF16XBuffer(p.t * plan.x_ld, large_x_bf16);
+    plan.x = x_bf16;
   }
-  const bool streamed = p.row_ids == nullptr && n * k * DTypeSize(p.w.dtype) > kCacheResidentBytes;
-  if (streamed && k * DTypeSize(p.w.dtype) >= kLongRowBytes && p.t <= kStreamMaxTokens) {
+  // (A 512 x 1024 bf16 matrix, exactly 1 MiB, streams: 9 GB/s as if cached.)
+  const bool streamed = p.row_ids == nullptr && n * k * elem >= kCacheResidentBytes;
+  if (streamed && !dt.software_prefetch && k * elem >= kLongRowBytes &&
+      p.t <= kStreamMaxTokens) {
     plan.rows_per_tile = 1;  // one sequential stream
     plan.tile_tokens = kStreamTileTokens;
   } else {
-    plan.rows_per_tile = p.t == 1 ? set.single_token_rows : set.max_rows;
+    plan.rows_per_tile = !streamed && p.t == 1 ? dt.cached_single_token_rows
+                                               : dt.rows[plan.tile_tokens - 1];
     // Several rows from DRAM: prefetch the next tile's rows.
-    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * DTypeSize(p.w.dtype);
+    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * elem;
   }
-  const int64_t x_row_bytes = (bf16_x ? 2 : 4) * plan.x_ld;
+  const int64_t x_elem_bytes = dt.bf16_x ? 2 : 4;
+  const int64_t x_row_bytes = x_elem_bytes * plan.x_ld;
   plan.token_block = std::max<int64_t>(1, kXBlockBytes / x_row_bytes / plan.tile_tokens) *
                      plan.tile_tokens;
   // Several token tiles per row tile: cut k so that a tile's weight rows stay
   // in L1 while every token tile of the block runs against them.
-  if (set.acc_lanes > 0 && p.t > plan.tile_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
+  if (dt.acc_lanes > 0 && p.t > plan.tile_tokens && k > kColumnBlock) plan.k_block = kColumnBlock;
+  // A few tokens: cut k so that the columns of every token and of the R rows
+  // sit in L1 together (at k = 4096, 8 bf16 tokens alone are 64 KiB).
+  if (dt.acc_lanes > 0 && p.t > 1 && p.t <= kFewTokens) {
+    const int64_t bytes_per_column = (p.t + plan.rows_per_tile) * x_elem_bytes;
+    plan.k_block = std::max<int64_t>(kMinColumnBlock, kL1Bytes / bytes_per_column / 64 * 64);
+    if (plan.k_block >= k) plan.k_block = k;
+  }
 
   const int64_t tiles = (n + plan.rows_per_tile - 1) / plan.rows_per_tile;
   int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, tiles);
@@ -184,20 +246,23 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
   const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
   auto round_row = [&](int64_t j) {
-    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16.data() + j * plan.x_ld);
+    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
   };
   auto run_task = [&](int64_t task) {
     const int64_t r_begin = task * rows_per_task;
     RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
   };
   if (threads > 1 && ctx.pool != nullptr) {
-    if (bf16_x) ctx.pool->ParallelFor(p.t, round_row);
+    if (dt.bf16_x) ctx.pool->ParallelFor(p.t, round_row);
     ctx.pool->ParallelFor(tasks, run_task);
     return;
   }
+  if (dt.bf16_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
+    for (int64_t j = 0; j < p.t; ++j) round_row(j);
+  }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    if (bf16_x) {
+    if (dt.bf16_x && p.t > 16) {
 #pragma omp for schedule(static)
       for (int64_t j = 0; j < p.t; ++j) round_row(j);
     }
@@ -234,7 +299,7 @@ const char* MatMulPathName(MatMulPath path) {
 }
 
 bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype) {
-  return TileSetFor(path, ctx).bf16_x[DTypeIndex(dtype)];
+  return TileSetFor(path, ctx).dtypes[DTypeIndex(dtype)].bf16_x;
 }
 
 void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p) {

@@ -58,7 +58,7 @@ struct Avx2 {
         if (a.prefetch_bytes > 0 && (c * elem) % 64 == 0) {
 #pragma GCC unroll 8
           for (int r = 0; r < R; ++r) {
-            _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c * elem, _MM_HINT_T0);
+            _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c * elem, _MM_HINT_T1);
           }
         }
         // R weight vectors, then one x vector at a time: 3 x 4 accumulators +
@@ -109,14 +109,18 @@ struct Avx2 {
 TileSet MakeSet() {
   TileSet set;
   set.name = "avx2+fma+f16c";
-  // 3 rows x 4 tokens: 12 accumulators + 3 weight vectors + 1 x vector.
-  set.max_rows = 3;
-  set.single_token_rows = 4;
-  set.max_tokens = 4;
-  set.acc_lanes = 8;
-  FillTiles<Avx2<DType::kF32>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF32)]);
-  FillTiles<Avx2<DType::kF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF16)]);
-  FillTiles<Avx2<DType::kBF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kBF16)]);
+  // R weight vectors + 1 x vector + R*T accumulators of the 16 registers:
+  // 4 rows for 1 and 2 tokens, 3 rows for 3 and 4. Every dtype prefetches DRAM
+  // weights in software, so that one token keeps 4 independent FMA chains
+  // (one row at a time, one chain, is latency-bound at ~13-16 GB/s).
+  for (DTypeTiles& d : set.dtypes) {
+    SetUniformShape(d, 4, 3, 4, 8);
+    d.rows[1] = 4;
+    d.software_prefetch = true;
+  }
+  FillTiles<Avx2<DType::kF32>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
+  FillTiles<Avx2<DType::kF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
+  FillTiles<Avx2<DType::kBF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
   return set;
 }
 

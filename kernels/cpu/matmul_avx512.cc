@@ -83,7 +83,7 @@ struct Avx512 {
           for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
             for (int64_t b = 0; b < 32 * kElem; b += 64) {
-              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c * kElem + b, _MM_HINT_T0);
+              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c * kElem + b, _MM_HINT_T1);
             }
           }
           Step<0>(a, x, c, 0xffff, acc);
@@ -137,13 +137,13 @@ TileSet MakeSet() {
   set.name = "avx512";
   // 4 rows x 3 tokens x 2 accumulators + 3 x vectors + 1 weight vector of the
   // 32 registers.
-  set.max_rows = 4;
-  set.single_token_rows = 4;
-  set.max_tokens = 3;
-  set.acc_lanes = 32;
-  FillTiles<Avx512<DType::kF32>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kF32)]);
-  FillTiles<Avx512<DType::kF16>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kF16)]);
-  FillTiles<Avx512<DType::kBF16>::Tile, 4, 3>(set.tiles[DTypeIndex(DType::kBF16)]);
+  for (DTypeTiles& d : set.dtypes) {
+    SetUniformShape(d, 4, 4, 3, 32);
+    d.software_prefetch = true;
+  }
+  FillTiles<Avx512<DType::kF32>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
+  FillTiles<Avx512<DType::kF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
+  FillTiles<Avx512<DType::kBF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
   return set;
 }
 

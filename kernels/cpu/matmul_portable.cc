@@ -48,12 +48,10 @@ struct Portable {
 TileSet MakeSet() {
   TileSet set;
   set.name = "portable";
-  set.max_rows = 4;
-  set.single_token_rows = 4;
-  set.max_tokens = 4;
-  FillTiles<Portable<DType::kF32>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF32)]);
-  FillTiles<Portable<DType::kF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kF16)]);
-  FillTiles<Portable<DType::kBF16>::Tile, 4, 4>(set.tiles[DTypeIndex(DType::kBF16)]);
+  for (DTypeTiles& d : set.dtypes) SetUniformShape(d, 4, 4, 4, 0);
+  FillTiles<Portable<DType::kF32>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
+  FillTiles<Portable<DType::kF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
+  FillTiles<Portable<DType::kBF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
   return set;
 }
 

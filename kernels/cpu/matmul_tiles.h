@@ -43,22 +43,45 @@ using TileFn = void (*)(const TileArgs&);
 // to padded_n (a multiple of 32).
 using RoundXFn = void (*)(const float* x, int64_t n, int64_t padded_n, uint16_t* out);
 
-// One instruction set's kernels. tiles[dtype][R - 1][T - 1] is set for
-// R <= max_rows, T <= max_tokens.
+// One weight dtype's tiles within a set. tiles[R - 1][T - 1] is set for every
+// R <= the largest entry of rows, T <= max_tokens.
+struct DTypeTiles {
+  int max_tokens = 1;  // T at most
+  // R for a token tile of T tokens (rows[T - 1]) on weights from DRAM, and on
+  // cache-resident weights for T > 1.
+  int rows[kMaxTileTokens] = {1, 1, 1, 1, 1, 1, 1, 1};
+  int cached_single_token_rows = 1;  // R for one token on weights that fit L2
+  // How DRAM weights are read for few tokens: true, every tile prefetches the
+  // rows that follow it in software (the tiles keep enough independent loads
+  // in flight); false, up to kStreamMaxTokens tokens read one row at a time
+  // (a single sequential stream that the hardware prefetcher follows).
+  bool software_prefetch = false;
+  int acc_lanes = 0;  // floats per accumulator (TileArgs::acc); 0: tiles take the whole of k
+  // True when the tiles take bf16 x (made by the set's round_x, rows padded
+  // with zeros to a multiple of 32 elements).
+  bool bf16_x = false;
+  TileFn tiles[kMaxTileRows][kMaxTileTokens] = {};
+};
+
+// One instruction set's kernels, per weight dtype (DTypeIndex).
 struct TileSet {
   const char* name = "";
-  int max_rows = 1;           // R for several tokens
-  int single_token_rows = 1;  // R for one token on weights that fit L2
-  int max_tokens = 1;
-  int acc_lanes = 0;  // floats per accumulator (TileArgs::acc); 0: tiles take the whole of k
-  // Per dtype: true when the tiles of that dtype take bf16 x (made by round_x,
-  // rows padded with zeros to a multiple of 32 elements).
-  bool bf16_x[3] = {false, false, false};
+  DTypeTiles dtypes[3];
   RoundXFn round_x = nullptr;
-  TileFn tiles[3][kMaxTileRows][kMaxTileTokens] = {};
 };
 
 inline int DTypeIndex(DType d) { return static_cast<int>(d); }
+
+// The shape of a set whose tiles use `multi_token_rows` rows for every T > 1
+// and `single_token_rows` for T = 1.
+inline void SetUniformShape(DTypeTiles& d, int single_token_rows, int multi_token_rows,
+                            int max_tokens, int acc_lanes) {
+  d.max_tokens = max_tokens;
+  for (int& r : d.rows) r = multi_token_rows;
+  d.rows[0] = single_token_rows;
+  d.cached_single_token_rows = single_token_rows;
+  d.acc_lanes = acc_lanes;
+}
 
 // The sets; each exists only where the build targets x86 (the driver asks the
 // CPU before using one).
