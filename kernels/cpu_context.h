@@ -15,7 +15,7 @@ struct CpuContext {
   // with AVX512_BF16, products with bf16 weights round x to bf16 and use
   // vdpbf16ps (f32 accumulation), about 2x the arithmetic rate.
   bool f32_activations = false;
-  // When set, kernels that support it (MatMul) run their threads on this pool
+  // When set, kernels that support it (MatMul, Attention) run their threads on this pool
   // (num_threads capped by its size) instead of an OpenMP team: its waits
   // sleep instead of spinning, so a busy core does not stall every call.
   // Not owned; must outlive the calls.

@@ -4,7 +4,8 @@
 // out rows (padding untouched), 1 and 2 threads, with scratch sized exactly by
 // AttentionScratchFloats (ASan catches an overrun). Causality: T tokens at
 // once give bit-identical rows to T calls of one token each, whose caches end
-// at the token and hold NaN in the slots its window excludes.
+// at the token and hold NaN in the slots its window excludes. On a
+// CpuThreadPool the kernel gives the OpenMP team's bits.
 #include "kernels/attention.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_thread_pool.h"
 #include "tests/testing/kernel_checks.h"
 
 namespace matspec {
@@ -110,11 +112,13 @@ std::vector<double> Reference(const Inputs& in) {
 }
 
 // Runs the kernel; checks the padding of out and returns the used values.
-std::vector<float> RunKernel(const Inputs& in, int threads) {
+std::vector<float> RunKernel(const Inputs& in, int threads, CpuThreadPool* pool = nullptr) {
   const Case& c = in.c;
   std::vector<float> out(c.t * in.out_stride, 7.f);
   std::vector<float> scratch(AttentionScratchFloats(c.past + c.t, threads));
-  Attention(CpuContext{threads}, in.Params(out.data(), scratch.data()));
+  CpuContext ctx{threads};
+  ctx.pool = pool;
+  Attention(ctx, in.Params(out.data(), scratch.data()));
   std::vector<float> used;
   for (int64_t j = 0; j < c.t; ++j) {
     for (int64_t i = 0; i < in.out_stride; ++i) {
@@ -193,6 +197,20 @@ TEST(AttentionTest, ManyTokensAtOnceEqualOneByOne) {
         ASSERT_EQ(alone[i], together[j * row + i]) << "token " << j << " element " << i;
       }
     }
+  }
+}
+
+// Every case, and the large ones that split over a team, on a pool of 2 and
+// of 3 (more workers than the context's threads: capped) against OpenMP.
+TEST(AttentionTest, OnAPoolMatchesOpenMpBits) {
+  CpuThreadPool pool2(2), pool3(3);
+  uint32_t seed = 500;
+  for (const Case& c : Cases()) {
+    SCOPED_TRACE(Describe(c));
+    const Inputs in(c, seed++);
+    const std::vector<float> omp = RunKernel(in, 2);
+    EXPECT_EQ(RunKernel(in, 2, &pool2), omp);
+    EXPECT_EQ(RunKernel(in, 2, &pool3), omp);
   }
 }
 

@@ -2,7 +2,9 @@
 // cache slots that token may see. Pass one writes the scores into the thread's
 // scratch row and finds their maximum; pass two exponentiates, sums, and
 // accumulates the weighted values straight into the output row.
-// Work is spread over (token, head) pairs with a static schedule.
+// Work is spread over (token, head) pairs: one contiguous range per thread,
+// on the context's CpuThreadPool when it has one (ranges claimed dynamically,
+// each with its own scratch row), else on an OpenMP team.
 #include "kernels/attention.h"
 
 #include <omp.h>
@@ -11,6 +13,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
 namespace {
@@ -85,6 +89,16 @@ void Attention(const CpuContext& ctx, const AttentionParams& p) {
       p.sliding_window > 0 ? std::min(p.sliding_window, p.past + p.t) : p.past + (p.t + 1) / 2;
   int threads = static_cast<int>(std::clamp<int64_t>(ctx.num_threads, 1, pairs));
   if (pairs * avg_visible * p.head_dim * 2 < kMinParallelMacs) threads = 1;
+  if (ctx.pool != nullptr && threads > 1) {
+    threads = std::min(threads, ctx.pool->num_threads());
+    const int64_t per_range = (pairs + threads - 1) / threads;
+    ctx.pool->ParallelFor(threads, [&](int64_t r) {
+      float* scores = p.scratch + row * r;
+      const int64_t end = std::min(pairs, (r + 1) * per_range);
+      for (int64_t i = r * per_range; i < end; ++i) AttendOne(p, i / p.num_heads, i % p.num_heads, scores);
+    });
+    return;
+  }
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     float* scores = p.scratch + row * omp_get_thread_num();
