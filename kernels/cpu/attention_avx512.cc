@@ -19,6 +19,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/cpu/avx512_exp.h"
 #include "kernels/cpu/matmul_avx512_reduce.h"
 
 namespace matspec::attention_internal {
@@ -26,26 +27,6 @@ namespace {
 
 __mmask16 TailMask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-}
-
-// exp(x) for x <= 0 (softmax weights): x = n ln2 + r, |r| <= ln2 / 2, with
-// ln2 in two parts so that r is exact, exp(r) by a degree-7 polynomial
-// (Cephes' expf coefficients), then 2^n by vscalefps. Inputs below -104 (and
-// NaN) give 0.
-inline __m512 ExpNonPositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 poly = _mm512_set1_ps(1.9875691500e-4f);
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.3981999507e-3f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(8.3334519073e-3f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(4.1665795894e-2f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.6666665459e-1f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(poly, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(y, n);
 }
 
 // q . k over head_dim = 16 * C: one FMA chain in chunk order.
@@ -107,7 +88,7 @@ void Attend(const AttentionParams& p, int64_t j, int64_t h, float* scores) {
   __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
   for (s = 0; s < count; s += 16) {
     const __mmask16 m = TailMask(count - s);
-    const __m512 w = _mm512_maskz_mov_ps(m, ExpNonPositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + s), max_score)));
+    const __m512 w = _mm512_maskz_mov_ps(m, cpu_internal::Exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + s), max_score)));
     _mm512_mask_storeu_ps(scores + s, m, w);
     sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
     sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));

@@ -2,8 +2,7 @@
 // pair on AVX-512, for head_dim 16, 32, 64, 128 or 256. The same
 // two-pass softmax as the portable code, vectorised: four keys' dot products
 // at a time (one 16-lane FMA chain per key over head_dim, then the lane tree
-// of matmul_avx512_reduce.h), exp over 16 scores at a time (a polynomial,
-// within 2 ulp of expf), the weights summed in f64, and the weighted values
+// of matmul_avx512_reduce.h), exp over 16 scores at a time (avx512_exp.h), the weights summed in f64, and the weighted values
 // accumulated in registers (even and odd keys apart, added at the end).
 //
 // Every output is a function of its own (token, head) inputs only, in an
