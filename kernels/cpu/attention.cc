@@ -25,6 +25,8 @@ namespace {
 constexpr int64_t kMinParallelMacs = int64_t{1} << 15;
 // Scratch rows are padded to this many floats so threads do not share lines.
 constexpr int64_t kScratchAlign = 16;
+// Score rows per thread: the AVX-512 code runs up to 2 heads at once.
+constexpr int64_t kScoreRows = 2;
 
 int64_t ScratchRow(int64_t kv_len) {
   return (kv_len + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
@@ -80,7 +82,7 @@ void AttendOne(const AttentionParams& p, int64_t j, int64_t h, float* scores) {
 }  // namespace
 
 int64_t AttentionScratchFloats(int64_t kv_len, int num_threads) {
-  return ScratchRow(kv_len) * std::max(num_threads, 1);
+  return kScoreRows * ScratchRow(kv_len) * std::max(num_threads, 1);
 }
 
 void Attention(const CpuContext& ctx, const AttentionParams& p) {
@@ -89,20 +91,27 @@ void Attention(const CpuContext& ctx, const AttentionParams& p) {
   const int64_t row = ScratchRow(p.past + p.t);
   const int64_t avg_visible =
       p.sliding_window > 0 ? std::min(p.sliding_window, p.past + p.t) : p.past + (p.t + 1) / 2;
-  int threads = static_cast<int>(std::clamp<int64_t>(ctx.num_threads, 1, pairs));
+  const bool avx512 = attention_internal::Avx512AttentionApplies(p);
+  // Query heads per work item (consecutive heads of one KV head).
+  const int64_t heads = avx512 ? attention_internal::AttentionAvx512Heads(p) : 1;
+  const int64_t group = p.num_heads / p.num_kv_heads, items_per_token = group / heads;
+  const int64_t items = pairs / heads;
+  int threads = static_cast<int>(std::clamp<int64_t>(ctx.num_threads, 1, items));
   if (pairs * avg_visible * p.head_dim * 2 < kMinParallelMacs) threads = 1;
-  const int64_t group = p.num_heads / p.num_kv_heads;
-  const auto attend = attention_internal::Avx512AttentionApplies(p) ? &attention_internal::AttendOneAvx512
-                                                                     : &AttendOne;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    float* scores = p.scratch + row * omp_get_thread_num();
+    float* scores = p.scratch + kScoreRows * row * omp_get_thread_num();
 #pragma omp for schedule(static, 1)
-    for (int64_t i = 0; i < pairs; ++i) {
-      // Pairs by KV head, then token, then query head of the group: the
-      // pairs in flight share one KV head's cache rows, which stay in L2.
-      const int64_t kv_head = i / (p.t * group), rest = i % (p.t * group);
-      attend(p, rest / group, kv_head * group + rest % group, scores);
+    for (int64_t i = 0; i < items; ++i) {
+      // Items by KV head, then token, then query heads of the group: the
+      // items in flight share one KV head's cache rows, which stay in L2.
+      const int64_t kv_head = i / (p.t * items_per_token), rest = i % (p.t * items_per_token);
+      const int64_t j = rest / items_per_token, h = kv_head * group + rest % items_per_token * heads;
+      if (avx512) {
+        attention_internal::AttendAvx512(p, j, h, scores, row);
+      } else {
+        AttendOne(p, j, h, scores);
+      }
     }
   }
 }
