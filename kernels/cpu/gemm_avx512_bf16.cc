@@ -17,6 +17,9 @@
 //    the 3 rows stay in L1 (k = 4096: 1.1x faster than whole rows); the
 //    accumulators wait in memory between column blocks, which keeps every
 //    output's arithmetic that of one pass.
+//  - Before a row tile's token tiles run, the next row tile's columns are
+//    prefetched into L2 (weights come from DRAM; measured 5-8% faster at
+//    t = 512, 1.1-1.3x at t = 16-32).
 //  - Threads split the rows (contiguous ranges of 3-row tiles); every thread
 //    reads all of packed x.
 #if defined(__x86_64__)
@@ -204,6 +207,13 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
       const KernelFn kernel = kKernels[nr - 1];
       for (int64_t k0 = 0; k0 < k; k0 += kColumnBlock) {
         const int64_t k1 = std::min(k, k0 + kColumnBlock);
+        if (r0 + kTileRows < r_end) {  // the next row tile's columns, into L2
+          for (int r = 0; r < kTileRows && r0 + kTileRows + r < r_end; ++r) {
+            const char* row = reinterpret_cast<const char*>(static_cast<const uint16_t*>(p.w.data) +
+                                                            WeightRow(p, r0 + kTileRows + r) * p.w.ld);
+            for (int64_t c = k0 * 2; c < k1 * 2; c += 64) _mm_prefetch(row + c, _MM_HINT_T1);
+          }
+        }
         for (int64_t q = q0; q < q_end; ++q) {
           kernel(w, plan.xp + q * plan.tile_elems, k, k0, k1, park.data() + (q - q0) * kParkFloats, s);
           if (k1 < k) continue;
