@@ -160,6 +160,10 @@ struct Kernel {
 using KernelFn = void (*)(const uint16_t* const*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*);
 constexpr KernelFn kKernels[kTileRows] = {&Kernel<1>::Run, &Kernel<2>::Run, &Kernel<3>::Run};
 
+// Packed x larger than this (elements; 16 MiB) is freed after the call
+// rather than kept for the next one (a long prompt should not pin its size).
+constexpr int64_t kKeepPackedElems = int64_t{8} << 20;
+
 // 64-byte aligned scratch that grows and is kept by the calling thread.
 struct PackedX {
   struct Free {
@@ -175,6 +179,13 @@ struct PackedX {
       size = n;
     }
     return data.get();
+  }
+
+  void ReleaseIfLarge() {
+    if (size > kKeepPackedElems) {
+      data.reset();
+      size = 0;
+    }
   }
 };
 
@@ -257,15 +268,16 @@ void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p) {
   if (threads > 1 && ctx.pool != nullptr) {
     ctx.pool->ParallelFor(plan.token_tiles, pack);
     ctx.pool->ParallelFor(tasks, run_task);
-    return;
-  }
+  } else {
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
-  {
+    {
 #pragma omp for schedule(static)
-    for (int64_t q = 0; q < plan.token_tiles; ++q) pack(q);
+      for (int64_t q = 0; q < plan.token_tiles; ++q) pack(q);
 #pragma omp for schedule(static) nowait
-    for (int64_t task = 0; task < tasks; ++task) run_task(task);
+      for (int64_t task = 0; task < tasks; ++task) run_task(task);
+    }
   }
+  packed.ReleaseIfLarge();
 }
 
 }  // namespace matspec::gemm_internal
