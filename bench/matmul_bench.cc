@@ -18,6 +18,9 @@
 //   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
 //   dram = 1 cycles through copies of the matrix totalling 256 MiB so every
 //   call streams its weights from memory, dram = 0 reuses one (cache-resident).
+// BM_MatMul with t >= 24 on path 0 runs the prefill GEMM (GemmArgs adds the
+//   shapes around its switch); bench/gemm_library_bench.cc compares it with
+//   oneDNN where that is installed.
 // BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
 //   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
 //   (`yes > /dev/null &`) to see whether 2 threads collapse.
@@ -165,6 +168,16 @@ void VerifyArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Verify)->Apply(VerifyArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The prefill GEMM (kernels/cpu/gemm_bf16.h, t >= kGemmMinTokens on the
+// avx512-bf16 path): the 410M model's k / v projection shape, and token counts
+// on both sides of the switch from the tiles (t = 16) to the GEMM (t = 24).
+void GemmArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dtype", "n", "k", "t", "threads", "path", "dram"});
+  for (int64_t threads : {1, 2}) b->Args({0, 512, 1024, 512, threads, 0, 0});
+  for (int64_t t : {16, 24, 32, 64, 128}) b->Args({0, 4096, 1024, t, 1, 0, 1});
+}
+BENCHMARK(BM_MatMul)->Apply(GemmArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_MatMulPool(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(3));

@@ -134,7 +134,11 @@ std::vector<float> RunKernel(const Inputs& in, int threads, CpuThreadPool* pool 
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
-  const int64_t head_shapes[][3] = {{4, 4, 3}, {4, 2, 17}, {8, 2, 64}, {2, 1, 1}};
+  // (heads, kv_heads, head_dim): the last three take the AVX-512 code where
+  // the CPU has it (one head at a time: odd group, head_dim 128; two heads:
+  // group 2, head_dim 32); {8, 2, 64} takes it two heads at a time too.
+  const int64_t head_shapes[][3] = {{4, 4, 3}, {4, 2, 17}, {8, 2, 64}, {2, 1, 1},
+                                    {6, 2, 64}, {2, 2, 128}, {4, 2, 32}};
   for (int64_t past : {0, 5, 37}) {
     for (int64_t t : {1, 2, 5, 9, 17}) {
       for (const auto& hs : head_shapes) {
@@ -170,7 +174,8 @@ TEST(AttentionTest, MatchesReference) {
 TEST(AttentionTest, ManyTokensAtOnceEqualOneByOne) {
   uint32_t seed = 100;
   for (const Case& base : {Case{0, 17, 4, 2, 17, 0, 0.f}, Case{6, 9, 8, 2, 64, 0, 0.f},
-                           Case{23, 5, 4, 4, 3, 4, 0.f}, Case{3, 9, 4, 1, 16, 0, 5.f}}) {
+                           Case{23, 5, 4, 4, 3, 4, 0.f}, Case{3, 9, 4, 1, 16, 0, 5.f},
+                           Case{5, 7, 6, 2, 64, 0, 0.f}, Case{2, 6, 4, 2, 32, 3, 0.f}}) {
     SCOPED_TRACE(Describe(base));
     const Inputs all(base, seed++);
     const std::vector<float> together = RunKernel(all, 2);

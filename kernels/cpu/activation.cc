@@ -1,9 +1,12 @@
 // CPU gated FFN activations and the residual add. Element-wise; out may alias
-// gate because each element is read before it is written.
+// gate because each element is read before it is written. SiLU runs on
+// AVX-512 where the CPU has it (kernels/cpu/activation_avx512.h).
 #include "kernels/activation.h"
 
 #include <cmath>
 #include <cstdint>
+
+#include "kernels/cpu/activation_avx512.h"
 
 namespace matspec {
 namespace {
@@ -31,7 +34,13 @@ void GatedRows(const GatedActivationParams& p) {
 
 void GatedActivation(const GatedActivationParams& p) {
   switch (p.act) {
-    case Activation::kSilu: GatedRows<Silu>(p); return;
+    case Activation::kSilu:
+      if (activation_internal::HasAvx512Silu()) {
+        activation_internal::SiluRowsAvx512(p);
+      } else {
+        GatedRows<Silu>(p);
+      }
+      return;
     case Activation::kGeluTanh: GatedRows<GeluTanh>(p); return;
   }
 }

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/matmul_tiles.h"
 #include "kernels/cpu_thread_pool.h"
 
@@ -198,6 +199,15 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     }
     return;
   }
+#if defined(__x86_64__)
+  // Many tokens (prefill) with bf16 weights on the avx512-bf16 tiles: the
+  // packed GEMM, which sums every output as the tiles do (same bits).
+  if (p.t >= gemm_internal::kGemmMinTokens && p.w.dtype == DType::kBF16 &&
+      &set == &matmul_internal::Avx512Bf16TileSet()) {
+    gemm_internal::GemmAvx512Bf16(ctx, p);
+    return;
+  }
+#endif
   const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
   const int64_t elem = DTypeSize(p.w.dtype);
   Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k};
