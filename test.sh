@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./test.sh: install what is missing, build, and run every test: the CPU suite
-# (release build), the same unit tests under AddressSanitizer +
+# (release build), the installed package from a clean prefix (find_package,
+# pkg-config, the C ABI from C and from Python), the same unit tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the concurrency test under ThreadSanitizer, and,
 # when nvcc is present, the CUDA build (its GPU tests skip cleanly on a machine
 # without a GPU).
@@ -12,7 +13,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 echo "== release build (CUDA: AUTO) =="
 bash scripts/build.sh build
 # Tests run two at a time on two cores: OpenMP threads must sleep, not spin, while they wait.
-OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j "$jobs"
+OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j "$jobs" -LE package
+
+echo "== package: cmake --install into a clean prefix, consumers via find_package and pkg-config, C and Python =="
+OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -L package
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATSPEC_BUILD_BENCH=OFF \
