@@ -1,8 +1,6 @@
 // The C ABI (matspec/matspec_c.h) over the C++ request API. Every entry point
 // catches whatever C++ might throw and turns a Status into a code plus a
 // caller-owned message; handles are plain structs holding the C++ objects.
-#include "matspec/matspec_c.h"
-
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "matspec/json.h"
 #include "matspec/matspec.h"
+#include "matspec/matspec_c.h"
 #include "matspec/run_config.h"
 
 struct matspec_engine {
@@ -77,7 +76,8 @@ bool IsOneOf(std::string_view name, const auto& list) {
 
 absl::Status AcceptLoadKey(std::string_view name) {
   if (IsOneOf(name, kLoadKeys)) return absl::OkStatus();
-  return absl::InvalidArgumentError("a generation option: pass it to matspec_submit, not matspec_engine_load");
+  return absl::InvalidArgumentError(
+      "a generation option: pass it to matspec_submit, not matspec_engine_load");
 }
 
 absl::Status AcceptGenerationKey(std::string_view name) {
@@ -116,7 +116,8 @@ absl::Status Submit(matspec_engine* engine, const char* prompt, const int32_t* i
   *out = nullptr;
   if (engine == nullptr) return NullArgument("the engine");
   RunConfig config;
-  if (absl::Status s = ParseOptions(options_json, "options JSON", &config, AcceptGenerationKey); !s.ok()) return s;
+  if (absl::Status s = ParseOptions(options_json, "options JSON", &config, AcceptGenerationKey); !s.ok())
+    return s;
   absl::StatusOr<std::shared_ptr<matspec::Request>> request;
   if (ids == nullptr) {
     if (prompt == nullptr) return NullArgument("the prompt");
@@ -133,8 +134,8 @@ absl::Status Submit(matspec_engine* engine, const char* prompt, const int32_t* i
 }
 
 absl::Status AfterResult(const matspec_request& r) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("request ", r.request->id(), " has ended and its result was taken by matspec_request_wait"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "request ", r.request->id(), " has ended and its result was taken by matspec_request_wait"));
 }
 
 }  // namespace
@@ -172,19 +173,18 @@ void matspec_engine_destroy(matspec_engine* engine) {
 matspec_status matspec_submit(matspec_engine* engine, const char* prompt, const char* options_json,
                               matspec_stream_callback callback, void* user_data, matspec_request** request,
                               char** error) {
-  return Guard(error, [&] {
-    return Submit(engine, prompt, nullptr, 0, options_json, callback, user_data, request);
-  });
+  return Guard(
+      error, [&] { return Submit(engine, prompt, nullptr, 0, options_json, callback, user_data, request); });
 }
 
 matspec_status matspec_submit_tokens(matspec_engine* engine, const int32_t* prompt_ids, size_t num_ids,
-                                     const char* options_json, matspec_stream_callback callback, void* user_data,
-                                     matspec_request** request, char** error) {
+                                     const char* options_json, matspec_stream_callback callback,
+                                     void* user_data, matspec_request** request, char** error) {
   return Guard(error, [&]() -> absl::Status {
     if (prompt_ids == nullptr && num_ids > 0) return NullArgument("prompt_ids");
     static const int32_t kNone = 0;
-    return Submit(engine, nullptr, prompt_ids ? prompt_ids : &kNone, num_ids, options_json, callback, user_data,
-                  request);
+    return Submit(engine, nullptr, prompt_ids ? prompt_ids : &kNone, num_ids, options_json, callback,
+                  user_data, request);
   });
 }
 
@@ -209,7 +209,8 @@ matspec_status matspec_request_cancel(matspec_request* request, char** error) {
     std::lock_guard<std::mutex> lock(request->mu);
     if (request->result_taken) return AfterResult(*request);
     if (request->cancelled) {
-      return absl::FailedPreconditionError(absl::StrCat("request ", request->request->id(), " was already cancelled"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("request ", request->request->id(), " was already cancelled"));
     }
     request->cancelled = true;
     request->request->Cancel();

@@ -35,8 +35,9 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
   if (!d.draft_vocab_file.empty()) {
     ASSIGN_OR_RETURN(std::vector<int32_t> ids, LoadTokenList(d.draft_vocab_file, vocab));
     if (d.draft_vocab > static_cast<int64_t>(ids.size())) {
-      return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the ", ids.size(),
-                                                     " token ids of --draft-vocab-file ", d.draft_vocab_file));
+      return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the ",
+                                                     ids.size(), " token ids of --draft-vocab-file ",
+                                                     d.draft_vocab_file));
     }
     if (d.draft_vocab > 0) ids.resize(d.draft_vocab);
     std::sort(ids.begin(), ids.end());  // ascending: the head rows are read in memory order
@@ -45,8 +46,8 @@ absl::StatusOr<SliceView> ResolveDraft(const DraftOptions& d, const Model& model
     return view;
   }
   if (d.draft_vocab > vocab) {
-    return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab, " exceeds the model's vocabulary (",
-                                                   vocab, " tokens)"));
+    return absl::InvalidArgumentError(absl::StrCat("--draft-vocab ", d.draft_vocab,
+                                                   " exceeds the model's vocabulary (", vocab, " tokens)"));
   }
   if (d.draft_vocab > 0 && d.draft_vocab < vocab) {
     view.head_rows = d.draft_vocab;
@@ -80,9 +81,10 @@ absl::StatusOr<std::vector<int32_t>> EncodePrompt(const EngineState& s, const st
     const int32_t start = s.tokenizer->PieceToId("<start_of_turn>");
     const int32_t end = s.tokenizer->PieceToId("<end_of_turn>");
     if (start < 0 || end < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--chat: the tokenizer of ", s.options.model_dir,
-          " has no <start_of_turn>/<end_of_turn> pieces (the Gemma turn template needs an instruction-tuned Gemma)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--chat: the tokenizer of ", s.options.model_dir,
+                       " has no <start_of_turn>/<end_of_turn> pieces (the Gemma turn template needs an "
+                       "instruction-tuned Gemma)"));
     }
     text = "<start_of_turn>user\n" + prompt + "<end_of_turn>\n<start_of_turn>model\n";
     options->stop_token_ids.push_back(end);
@@ -123,11 +125,13 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
     params.stop_tokens = s.config.eos_token_ids;
     if (s.tokenizer && s.tokenizer->eos_id() >= 0) params.stop_tokens.push_back(s.tokenizer->eos_id());
   }
-  params.stop_tokens.insert(params.stop_tokens.end(), options.stop_token_ids.begin(), options.stop_token_ids.end());
+  params.stop_tokens.insert(params.stop_tokens.end(), options.stop_token_ids.begin(),
+                            options.stop_token_ids.end());
   for (size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] < 0 || prompt[i] >= s.config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("prompt token ", i, " has id ", prompt[i],
-                                                     ", outside the vocabulary [0, ", s.config.vocab_size, ")"));
+                                                     ", outside the vocabulary [0, ", s.config.vocab_size,
+                                                     ")"));
     }
   }
   job.draft_vocab = params.draft ? HeadRows(*params.draft, s.config.vocab_size) : 0;
@@ -170,8 +174,8 @@ absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneratio
     // The statistics so far: the decoder's running counts, summarised.
     GenerationStats so_far = result.stats;
     const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
-    SummarizeStats(static_cast<int64_t>(result.tokens.size()), std::max(0.0, elapsed - so_far.prefill_seconds),
-                   &so_far);
+    SummarizeStats(static_cast<int64_t>(result.tokens.size()),
+                   std::max(0.0, elapsed - so_far.prefill_seconds), &so_far);
     return core.Publish(std::move(event), so_far);
   };
   params.cancel = core.cancel_flag();

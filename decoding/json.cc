@@ -51,7 +51,8 @@ absl::Status ValueText(const Json& v, const std::string& origin, std::string* te
     text->clear();
     for (const Json& item : v) {
       if (!item.is_number_integer()) {
-        return absl::InvalidArgumentError(absl::StrCat(origin, ": expected an array of integers, got ", Dump(v)));
+        return absl::InvalidArgumentError(
+            absl::StrCat(origin, ": expected an array of integers, got ", Dump(v)));
       }
       absl::StrAppend(text, text->empty() ? "" : ",", item.dump());
     }
@@ -78,8 +79,9 @@ absl::Status ApplyOptionsJson(std::string_view json, std::string_view origin, Ru
     const std::string where = absl::StrCat(std::string(origin), ": ", key);
     const RunOptionDoc* doc = FindRunOption(key);
     if (doc == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown option (the keys are the long flags of "
-                                                            "`matspec generate`, see matspec --help)"));
+      return absl::InvalidArgumentError(absl::StrCat(where,
+                                                     ": unknown option (the keys are the long flags of "
+                                                     "`matspec generate`, see matspec --help)"));
     }
     if (accept_key) {
       if (absl::Status s = accept_key(doc->name); !s.ok()) {
@@ -96,7 +98,9 @@ absl::Status ApplyOptionsJson(std::string_view json, std::string_view origin, Ru
 std::string GenerationStatsJson(const GenerationStats& stats) { return Dump(StatsObject(stats)); }
 
 std::string GenerationResultJson(const GenerationResult& r) {
-  return Dump(Json{{"text", r.text}, {"tokens", r.tokens}, {"prompt_tokens", r.prompt_tokens},
+  return Dump(Json{{"text", r.text},
+                   {"tokens", r.tokens},
+                   {"prompt_tokens", r.prompt_tokens},
                    {"stats", StatsObject(r.stats)}});
 }
 

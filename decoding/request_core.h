@@ -45,8 +45,8 @@ class RequestCore {
   std::atomic<bool> cancel_{false};
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<RequestEvent> events_;                          // guarded by mu_
-  GenerationStats stats_;                                    // guarded by mu_
+  std::deque<RequestEvent> events_;                         // guarded by mu_
+  GenerationStats stats_;                                   // guarded by mu_
   std::optional<absl::StatusOr<GenerationResult>> result_;  // guarded by mu_; set once: done
 };
 

@@ -12,18 +12,20 @@
 
 static int failures = 0;
 
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                       \
-    }                                                                   \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 /* Checks the status and that `error` is set and contains `needle`, then frees it. */
-static void expect_error(matspec_status status, matspec_status want, char* error, const char* needle, int line) {
+static void expect_error(matspec_status status, matspec_status want, char* error, const char* needle,
+                         int line) {
   if (status != want) {
-    fprintf(stderr, "line %d: status %d, want %d (%s)\n", line, (int)status, (int)want, error ? error : "no message");
+    fprintf(stderr, "line %d: status %d, want %d (%s)\n", line, (int)status, (int)want,
+            error ? error : "no message");
     ++failures;
   }
   if (error == NULL || strstr(error, needle) == NULL) {
@@ -33,9 +35,9 @@ static void expect_error(matspec_status status, matspec_status want, char* error
   matspec_string_free(error);
 }
 /* The call runs first: it sets `err`. */
-#define EXPECT_ERROR(call, want, err, needle)               \
-  do {                                                      \
-    const matspec_status status_ = (call);                  \
+#define EXPECT_ERROR(call, want, err, needle)                 \
+  do {                                                        \
+    const matspec_status status_ = (call);                    \
     expect_error(status_, (want), (err), (needle), __LINE__); \
   } while (0)
 
@@ -46,7 +48,8 @@ struct stream_state {
   size_t stop_after_tokens; /* 0: never stop */
 };
 
-static int on_stream(const char* text, size_t text_len, const int32_t* tokens, size_t num_tokens, void* user) {
+static int on_stream(const char* text, size_t text_len, const int32_t* tokens, size_t num_tokens,
+                     void* user) {
   struct stream_state* s = (struct stream_state*)user;
   s->events += 1;
   s->tokens += num_tokens;
@@ -72,14 +75,15 @@ int main(int argc, char** argv) {
   matspec_engine* engine = NULL;
 
   /* Loading: bad JSON, a misplaced key, a missing model, then the real one. */
-  EXPECT_ERROR(matspec_engine_load("{\"model\": ", &engine, &error), MATSPEC_INVALID_ARGUMENT, error, "not valid JSON");
+  EXPECT_ERROR(matspec_engine_load("{\"model\": ", &engine, &error), MATSPEC_INVALID_ARGUMENT, error,
+               "not valid JSON");
   CHECK(engine == NULL);
-  EXPECT_ERROR(matspec_engine_load("{\"model\": \"x\", \"n-predict\": 3}", &engine, &error), MATSPEC_INVALID_ARGUMENT,
-               error, "n-predict");
-  EXPECT_ERROR(matspec_engine_load("{\"model\": \"/nonexistent/model\"}", &engine, &error), MATSPEC_NOT_FOUND, error,
-               "/nonexistent/model");
-  EXPECT_ERROR(matspec_engine_load("{\"threads\": \"many\"}", &engine, &error), MATSPEC_INVALID_ARGUMENT, error,
-               "threads");
+  EXPECT_ERROR(matspec_engine_load("{\"model\": \"x\", \"n-predict\": 3}", &engine, &error),
+               MATSPEC_INVALID_ARGUMENT, error, "n-predict");
+  EXPECT_ERROR(matspec_engine_load("{\"model\": \"/nonexistent/model\"}", &engine, &error), MATSPEC_NOT_FOUND,
+               error, "/nonexistent/model");
+  EXPECT_ERROR(matspec_engine_load("{\"threads\": \"many\"}", &engine, &error), MATSPEC_INVALID_ARGUMENT,
+               error, "threads");
   CHECK(matspec_engine_load(model_json, &engine, &error) == MATSPEC_OK);
   CHECK(error == NULL);
   if (engine == NULL) {
@@ -97,21 +101,22 @@ int main(int argc, char** argv) {
                MATSPEC_INVALID_ARGUMENT, error, "--temp");
   EXPECT_ERROR(matspec_submit(engine, "Hi", "{\"device\": \"cpu\"}", NULL, NULL, &request, &error),
                MATSPEC_INVALID_ARGUMENT, error, "device");
-  EXPECT_ERROR(matspec_submit(engine, "Hi", "[1, 2]", NULL, NULL, &request, &error), MATSPEC_INVALID_ARGUMENT, error,
-               "JSON object");
+  EXPECT_ERROR(matspec_submit(engine, "Hi", "[1, 2]", NULL, NULL, &request, &error), MATSPEC_INVALID_ARGUMENT,
+               error, "JSON object");
   EXPECT_ERROR(matspec_submit(engine, "Hi", "{\"seed\": null}", NULL, NULL, &request, &error),
                MATSPEC_INVALID_ARGUMENT, error, "seed");
   CHECK(request == NULL);
-  EXPECT_ERROR(matspec_submit(NULL, "Hi", NULL, NULL, NULL, &request, &error), MATSPEC_INVALID_ARGUMENT, error,
-               "engine");
+  EXPECT_ERROR(matspec_submit(NULL, "Hi", NULL, NULL, NULL, &request, &error), MATSPEC_INVALID_ARGUMENT,
+               error, "engine");
 
   /* A streamed generation: the callback sees every token; the result is the CLI's --json object. */
   struct stream_state stream = {0, 0, 0, 0};
   char* result = NULL;
-  CHECK(matspec_generate(engine, "Once upon a time",
-                         "{\"n-predict\": 24, \"ignore-eos\": true, \"matformer-config-path\": "
-                         "\"matformer_configs/matlm-tiny.csv\", \"matformer-slice-name\": \"quarter\", \"draft-max\": 3}",
-                         on_stream, &stream, &result, &error) == MATSPEC_OK);
+  CHECK(matspec_generate(
+            engine, "Once upon a time",
+            "{\"n-predict\": 24, \"ignore-eos\": true, \"matformer-config-path\": "
+            "\"matformer_configs/matlm-tiny.csv\", \"matformer-slice-name\": \"quarter\", \"draft-max\": 3}",
+            on_stream, &stream, &result, &error) == MATSPEC_OK);
   CHECK(error == NULL);
   CHECK(stream.tokens == 24);
   CHECK(stream.text_bytes > 0);
@@ -122,8 +127,9 @@ int main(int argc, char** argv) {
 
   /* Pull mode from token ids (no tokenizer needed), then the handle's later misuse. */
   const int32_t ids[] = {1, 17, 42, 99};
-  CHECK(matspec_submit_tokens(engine, ids, 4, "{\"n-predict\": 8, \"ignore-eos\": true, \"draft-ffn\": [192]}", NULL,
-                              NULL, &request, &error) == MATSPEC_OK);
+  CHECK(matspec_submit_tokens(engine, ids, 4,
+                              "{\"n-predict\": 8, \"ignore-eos\": true, \"draft-ffn\": [192]}", NULL, NULL,
+                              &request, &error) == MATSPEC_OK);
   size_t pulled = 0;
   for (;;) {
     char* event = NULL;
@@ -137,11 +143,14 @@ int main(int argc, char** argv) {
   CHECK(matspec_request_wait(request, &result, &error) == MATSPEC_OK);
   CHECK(json_has(result, "\"generated_tokens\":8"));
   matspec_string_free(result);
-  EXPECT_ERROR(matspec_request_wait(request, &result, &error), MATSPEC_FAILED_PRECONDITION, error, "result was taken");
+  EXPECT_ERROR(matspec_request_wait(request, &result, &error), MATSPEC_FAILED_PRECONDITION, error,
+               "result was taken");
   CHECK(result == NULL);
-  EXPECT_ERROR(matspec_request_cancel(request, &error), MATSPEC_FAILED_PRECONDITION, error, "result was taken");
+  EXPECT_ERROR(matspec_request_cancel(request, &error), MATSPEC_FAILED_PRECONDITION, error,
+               "result was taken");
   char* event = NULL;
-  EXPECT_ERROR(matspec_request_next(request, &event, &error), MATSPEC_FAILED_PRECONDITION, error, "result was taken");
+  EXPECT_ERROR(matspec_request_next(request, &event, &error), MATSPEC_FAILED_PRECONDITION, error,
+               "result was taken");
   matspec_request_destroy(request);
 
   /* Cancel: a long generation stops within one round and keeps its partial tokens and statistics. */
@@ -153,7 +162,8 @@ int main(int argc, char** argv) {
     matspec_string_free(event);
   }
   CHECK(matspec_request_cancel(request, &error) == MATSPEC_OK);
-  EXPECT_ERROR(matspec_request_cancel(request, &error), MATSPEC_FAILED_PRECONDITION, error, "already cancelled");
+  EXPECT_ERROR(matspec_request_cancel(request, &error), MATSPEC_FAILED_PRECONDITION, error,
+               "already cancelled");
   int rounds_after_cancel = 0; /* events with tokens: at most the round in flight */
   for (;;) {
     CHECK(matspec_request_next(request, &event, &error) == MATSPEC_OK);
@@ -190,10 +200,10 @@ int main(int argc, char** argv) {
   matspec_string_free(result);
 
   /* A running request outlives its engine; destroying it cancels it. */
-  CHECK(matspec_submit(engine, "Then", "{\"n-predict\": 500, \"ignore-eos\": true}", NULL, NULL, &request, &error) ==
-        MATSPEC_OK);
+  CHECK(matspec_submit(engine, "Then", "{\"n-predict\": 500, \"ignore-eos\": true}", NULL, NULL, &request,
+                       &error) == MATSPEC_OK);
   matspec_engine_destroy(engine);
-  CHECK(matspec_request_next(request, &event, &error) == MATSPEC_OK);  /* still streaming */
+  CHECK(matspec_request_next(request, &event, &error) == MATSPEC_OK); /* still streaming */
   matspec_string_free(event);
   matspec_request_destroy(request);
 

@@ -35,7 +35,8 @@ TEST(JsonTest, OptionsUseTheLongFlagNames) {
 TEST(JsonTest, ErrorsNameTheKey) {
   RunConfig c;
   EXPECT_THAT(ApplyOptionsJson(R"({"draft-max": "x"})", "opts", &c).message(), HasSubstr("opts: draft-max"));
-  EXPECT_THAT(ApplyOptionsJson(R"({"bogus": 1})", "opts", &c).message(), HasSubstr("opts: bogus: unknown option"));
+  EXPECT_THAT(ApplyOptionsJson(R"({"bogus": 1})", "opts", &c).message(),
+              HasSubstr("opts: bogus: unknown option"));
   EXPECT_THAT(ApplyOptionsJson(R"({"seed": null})", "opts", &c).message(), HasSubstr("opts: seed"));
   EXPECT_THAT(ApplyOptionsJson(R"({"draft-ffn": [1.5]})", "opts", &c).message(), HasSubstr("draft-ffn"));
   EXPECT_THAT(ApplyOptionsJson(R"({"temp": {"a": 1}})", "opts", &c).message(), HasSubstr("opts: temp"));
@@ -63,9 +64,9 @@ TEST(JsonTest, ResultHasTheCliFields) {
   EXPECT_EQ(j["prompt_tokens"], nlohmann::json({1}));
   EXPECT_EQ(j["stats"]["stop_reason"], "cancelled");
   EXPECT_EQ(j["stats"]["generated_tokens"], 2);
-  for (const char* key : {"drafted_tokens", "accepted_tokens", "acceptance_rate", "mean_acceptance_length",
-                          "per_position_acceptance", "rounds", "tokens_per_second", "draft_seconds",
-                          "verify_seconds"}) {
+  for (const char* key :
+       {"drafted_tokens", "accepted_tokens", "acceptance_rate", "mean_acceptance_length",
+        "per_position_acceptance", "rounds", "tokens_per_second", "draft_seconds", "verify_seconds"}) {
     EXPECT_TRUE(j["stats"].contains(key)) << key;
   }
   const nlohmann::json e = nlohmann::json::parse(RequestEventJson({.tokens = {3}, .text = "x"}));

@@ -186,7 +186,10 @@ TEST(RequestTest, DroppingTheHandleCancelsAndJoins) {
   ASSERT_NE(engine, nullptr);
   std::atomic<int> events{0};
   absl::StatusOr<std::shared_ptr<Request>> request =
-      engine->Submit("The king", Greedy(900), [&](const RequestEvent&) { ++events; return true; });
+      engine->Submit("The king", Greedy(900), [&](const RequestEvent&) {
+        ++events;
+        return true;
+      });
   ASSERT_TRUE(request.ok());
   while (events.load() < 2) std::this_thread::yield();
   request->reset();  // cancels and waits for the thread
@@ -205,7 +208,8 @@ TEST(RequestTest, BadOptionsFailAtSubmitNamingTheFlag) {
   GenerationOptions unknown_slice = Greedy(10);
   unknown_slice.draft.slice_name = "no such slice";
   EXPECT_THAT(engine->Submit("x", unknown_slice).status().message(), HasSubstr("no such slice"));
-  EXPECT_THAT(engine->SubmitTokens({1, 99999}, Greedy(10)).status().message(), HasSubstr("outside the vocabulary"));
+  EXPECT_THAT(engine->SubmitTokens({1, 99999}, Greedy(10)).status().message(),
+              HasSubstr("outside the vocabulary"));
   // A prompt that fills the context fails while running: the error comes back from Wait().
   GenerationOptions small = Greedy(10);
   small.context_size = 4;

@@ -31,14 +31,16 @@ int main(int argc, char** argv) {
   // Two requests at once: the first streams to the end, the second is cancelled.
   absl::StatusOr<std::shared_ptr<matspec::Request>> story = (*engine)->Submit("Once upon a time", options);
   options.max_new_tokens = 800;
-  absl::StatusOr<std::shared_ptr<matspec::Request>> cancelled = (*engine)->Submit("In the beginning", options);
+  absl::StatusOr<std::shared_ptr<matspec::Request>> cancelled =
+      (*engine)->Submit("In the beginning", options);
   if (!story.ok() || !cancelled.ok()) {
     std::cerr << "submit: " << (story.ok() ? cancelled.status() : story.status()).message() << "\n";
     return 1;
   }
   (*cancelled)->Cancel();
 
-  while (std::optional<matspec::RequestEvent> event = (*story)->Next()) std::cout << event->text << std::flush;
+  while (std::optional<matspec::RequestEvent> event = (*story)->Next())
+    std::cout << event->text << std::flush;
   std::cout << "\n";
   absl::StatusOr<matspec::GenerationResult> a = (*story)->Wait();
   absl::StatusOr<matspec::GenerationResult> b = (*cancelled)->Wait();
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
   }
   std::cout << matspec::GenerationResultJson(*a) << "\n" << matspec::GenerationResultJson(*b) << "\n";
   // What the test checks: the full request ran to its length, the other was cancelled.
-  const bool ok = a->stats.stop_reason == "length" && a->tokens.size() == 32 && b->stats.stop_reason == "cancelled";
+  const bool ok =
+      a->stats.stop_reason == "length" && a->tokens.size() == 32 && b->stats.stop_reason == "cancelled";
   std::cerr << (ok ? "matspec_consumer: OK\n" : "matspec_consumer: unexpected stop reasons\n");
   return ok ? 0 : 1;
 }

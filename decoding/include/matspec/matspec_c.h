@@ -42,10 +42,10 @@ typedef enum matspec_status {
   MATSPEC_OK = 0,
   MATSPEC_CANCELLED = 1,
   MATSPEC_UNKNOWN = 2,
-  MATSPEC_INVALID_ARGUMENT = 3,  /* bad JSON, an unknown key, a value out of range */
-  MATSPEC_NOT_FOUND = 5,         /* a file that does not exist */
+  MATSPEC_INVALID_ARGUMENT = 3,    /* bad JSON, an unknown key, a value out of range */
+  MATSPEC_NOT_FOUND = 5,           /* a file that does not exist */
   MATSPEC_FAILED_PRECONDITION = 9, /* a handle used in a state that forbids it */
-  MATSPEC_OUT_OF_RANGE = 11,     /* e.g. a prompt longer than the context */
+  MATSPEC_OUT_OF_RANGE = 11,       /* e.g. a prompt longer than the context */
   MATSPEC_UNIMPLEMENTED = 12,
   MATSPEC_INTERNAL = 13,
   MATSPEC_UNAVAILABLE = 14
@@ -81,8 +81,8 @@ matspec_status matspec_submit(matspec_engine* engine, const char* prompt, const 
                               char** error);
 /* The same from token ids (no BOS added). */
 matspec_status matspec_submit_tokens(matspec_engine* engine, const int32_t* prompt_ids, size_t num_ids,
-                                     const char* options_json, matspec_stream_callback callback, void* user_data,
-                                     matspec_request** request, char** error);
+                                     const char* options_json, matspec_stream_callback callback,
+                                     void* user_data, matspec_request** request, char** error);
 
 /* The next event as {"tokens": [...], "text": "..."}, waiting for it; at the
  * end of the stream MATSPEC_OK with *event_json = NULL. */
@@ -108,11 +108,11 @@ void matspec_request_destroy(matspec_request* request);
 
 /* The one-call convenience: submit and wait. */
 matspec_status matspec_generate(matspec_engine* engine, const char* prompt, const char* options_json,
-                                 matspec_stream_callback callback, void* user_data, char** result_json,
-                                 char** error);
+                                matspec_stream_callback callback, void* user_data, char** result_json,
+                                char** error);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
 #endif /* MATSPEC_MATSPEC_C_H_ */
