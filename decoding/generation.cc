@@ -173,6 +173,7 @@ absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneratio
     }
     // The statistics so far: the decoder's running counts, summarised.
     GenerationStats so_far = result.stats;
+    so_far.stop_reason.clear();  // not ended yet
     const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
     SummarizeStats(static_cast<int64_t>(result.tokens.size()),
                    std::max(0.0, elapsed - so_far.prefill_seconds), &so_far);

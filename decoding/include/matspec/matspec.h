@@ -188,7 +188,7 @@ class Request {
   bool Done() const;
 
   // The statistics so far (counts and rates of the rounds done; timings
-  // approximate until the end), the final ones once Done().
+  // approximate and stop_reason "" until the end), the final ones once Done().
   GenerationStats Stats() const;
 
  private:
