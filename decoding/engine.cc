@@ -163,11 +163,10 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
                                                         const GenerationOptions& options,
                                                         const TextCallback& on_text) {
   ASSIGN_OR_RETURN(PreparedGeneration job, PrepareGeneration(*state_, prompt, options));
-  RequestCallback forward_text = nullptr;
-  if (on_text) {
-    forward_text = [&on_text](const RequestEvent& event) { return event.text.empty() || on_text(event.text); };
-  }
-  RequestCore core(std::move(forward_text));
+  // Always a callback: inline, nobody reads a Next() queue.
+  RequestCore core([&on_text](const RequestEvent& event) {
+    return !on_text || event.text.empty() || on_text(event.text);
+  });
   RunToEnd(*state_, std::move(job), core);
   return core.WaitResult();
 }
