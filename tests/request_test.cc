@@ -80,7 +80,7 @@ TEST(RequestTest, StreamedEventsAddUpToTheResultAndEqualGenerate) {
 TEST(RequestTest, CancelStopsWithinOneRoundAndKeepsThePartialResult) {
   std::unique_ptr<Engine> engine = LoadBundled();
   ASSERT_NE(engine, nullptr);
-  const GenerationOptions opt = Greedy(900);
+  const GenerationOptions opt = Greedy(300);
   absl::StatusOr<GenerationResult> full = engine->Generate("In the beginning", opt);
   ASSERT_TRUE(full.ok()) << full.status();
 
@@ -168,7 +168,7 @@ TEST(RequestTest, CallbackReturningFalseStops) {
 TEST(RequestTest, ARunningRequestOutlivesItsEngine) {
   std::unique_ptr<Engine> engine = LoadBundled();
   ASSERT_NE(engine, nullptr);
-  const GenerationOptions opt = Greedy(300);
+  const GenerationOptions opt = Greedy(120);
   absl::StatusOr<GenerationResult> solo = engine->Generate("The king", opt);
   ASSERT_TRUE(solo.ok());
   absl::StatusOr<std::shared_ptr<Request>> request = engine->Submit("The king", opt);
