@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./test.sh: install what is missing, build, and run every test: the CPU suite
-# (release build), the same unit tests under AddressSanitizer +
+# (release build), the installed package from a clean prefix (find_package,
+# pkg-config, the C ABI from C and from Python), the same unit tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the concurrency test under ThreadSanitizer, and,
 # when nvcc is present, the CUDA build (its GPU tests skip cleanly on a machine
 # without a GPU).
@@ -12,7 +13,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 echo "== release build (CUDA: AUTO) =="
 bash scripts/build.sh build
 # Tests run two at a time on two cores: OpenMP threads must sleep, not spin, while they wait.
-OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j "$jobs"
+OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j "$jobs" -LE package
+
+echo "== package: cmake --install into a clean prefix, consumers via find_package and pkg-config, C and Python =="
+OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -L package
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATSPEC_BUILD_BENCH=OFF \
@@ -20,11 +24,11 @@ bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATS
 OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
 
-echo "== ThreadSanitizer: one Engine shared by many threads =="
-# Only the concurrency test: many threads share one model; every kernel runs
+echo "== ThreadSanitizer: one Engine shared by many threads; requests, cancellation =="
+# Only the concurrency tests: many threads share one model; every kernel runs
 # single-threaded inside each (OpenMP's runtime is not instrumented).
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE_THREAD=ON \
   -DMATSPEC_BUILD_BENCH=OFF $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
-cmake --build build-tsan -j "$jobs" --target engine_concurrency_test
+cmake --build build-tsan -j "$jobs" --target engine_concurrency_test request_test
 OMP_WAIT_POLICY=passive TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-  ctest --test-dir build-tsan --output-on-failure -R '^engine_concurrency_test$'
+  ctest --test-dir build-tsan --output-on-failure -R '^(engine_concurrency_test|request_test)$'

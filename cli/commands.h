@@ -16,6 +16,9 @@ namespace matspec::cli {
 // then every flag in order, so flags override the preset. `-h/--help` sets *help.
 absl::Status ParseArgs(const std::vector<std::string>& args, RunConfig* config, bool* help);
 
+// Exit code of a generation that SIGINT cancelled (its stats are still printed).
+inline constexpr int kInterruptedExitCode = 130;
+
 int RunGenerate(const RunConfig& config);
 int RunSlices(const RunConfig& config);
 int RunInspect(const RunConfig& config);

@@ -1,14 +1,28 @@
+// `matspec generate`: submits one request, streams its text, and prints the
+// statistics. SIGINT (Ctrl-C) cancels the request: the handler only writes a
+// byte to a pipe (async-signal-safe); a watcher thread reads it and calls
+// Request::Cancel, so the generation stops within one round and the stats
+// line (and the --json object, stop_reason "cancelled") is still printed. The
+// exit code is then 130 (128 + SIGINT, as shells report it). A second SIGINT
+// kills the process as usual (SA_RESETHAND).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
+#include <atomic>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "matspec/json.h"
 #include "matspec/matspec.h"
 
 namespace matspec::cli {
@@ -52,33 +66,6 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
   return line;
 }
 
-nlohmann::json StatsJson(const GenerationStats& s) {
-  return {
-      {"prompt_tokens", s.prompt_tokens},
-      {"generated_tokens", s.generated_tokens},
-      {"rounds", s.rounds},
-      {"drafted_tokens", s.drafted_tokens},
-      {"accepted_tokens", s.accepted_tokens},
-      {"acceptance_rate", s.acceptance_rate},
-      {"mean_acceptance_length", s.mean_acceptance_length},
-      {"per_position_acceptance", s.per_position_acceptance},
-      {"tokens_per_second", s.tokens_per_second},
-      {"prefill_seconds", s.prefill_seconds},
-      {"draft_seconds", s.draft_seconds},
-      {"verify_seconds", s.verify_seconds},
-      {"decode_seconds", s.decode_seconds},
-      {"draft_slice", s.draft_slice},
-      {"draft_kv_bytes", s.draft_kv_bytes},
-      {"draft_vocab", s.draft_vocab},
-      {"weight_bytes", s.weight_bytes},
-      {"resident_weight_bytes", s.resident_weight_bytes},
-      {"gpu_weight_bytes", s.gpu_weight_bytes},
-      {"device", s.device},
-      {"cuda_graph_launches", s.cuda_graph_launches},
-      {"stop_reason", s.stop_reason},
-  };
-}
-
 absl::StatusOr<std::string> ReadPrompt(const RunConfig& c) {
   if ((!c.prompt.empty()) + (!c.prompt_file.empty()) + (!c.prompt_ids.empty()) > 1) {
     return absl::InvalidArgumentError("give the prompt with only one of -p, -f and --prompt-ids");
@@ -97,6 +84,62 @@ absl::StatusOr<std::string> ReadPrompt(const RunConfig& c) {
   return c.prompt;
 }
 
+// The write end of the SIGINT pipe; -1 outside a generation.
+volatile sig_atomic_t interrupt_fd = -1;
+
+void OnInterrupt(int) {
+  const int saved = errno;
+  const int fd = interrupt_fd;
+  if (fd >= 0) {
+    const char byte = 'i';
+    [[maybe_unused]] ssize_t n = write(fd, &byte, 1);
+  }
+  errno = saved;
+}
+
+// While alive, SIGINT cancels `request` instead of killing the process.
+class CancelOnInterrupt {
+ public:
+  explicit CancelOnInterrupt(std::shared_ptr<Request> request) {
+    if (pipe2(fds_, O_CLOEXEC) != 0) return;  // no pipe: SIGINT keeps its default
+    interrupt_fd = fds_[1];
+    watcher_ = std::thread([this, request = std::move(request)] {
+      char byte = 0;
+      ssize_t n;
+      while ((n = read(fds_[0], &byte, 1)) < 0 && errno == EINTR) {
+      }
+      if (n == 1 && byte == 'i') {
+        interrupted_ = true;
+        request->Cancel();
+      }
+    });
+    struct sigaction action = {};
+    action.sa_handler = OnInterrupt;
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_);
+  }
+  ~CancelOnInterrupt() { Stop(); }
+  // Restores SIGINT and ends the watcher; true when a SIGINT cancelled the request.
+  bool Stop() {
+    if (!watcher_.joinable()) return interrupted_;
+    sigaction(SIGINT, &previous_, nullptr);
+    interrupt_fd = -1;
+    const char done = 'd';  // wakes the watcher if no signal came
+    [[maybe_unused]] ssize_t n = write(fds_[1], &done, 1);
+    watcher_.join();
+    close(fds_[0]);
+    close(fds_[1]);
+    return interrupted_;
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+  struct sigaction previous_ = {};
+  std::thread watcher_;
+  bool interrupted_ = false;  // written by the watcher, read after joining it
+};
+
 }  // namespace
 
 int RunGenerate(const RunConfig& config) {
@@ -105,30 +148,33 @@ int RunGenerate(const RunConfig& config) {
   if (absl::Status s = config.generation.Validate(); !s.ok()) return Fail(s);
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(config.load);
   if (!engine.ok()) return Fail(engine.status());
-  TextCallback stream = nullptr;
+  RequestCallback stream = nullptr;
   if (!config.json) {
-    stream = [](std::string_view text) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
+    stream = [](const RequestEvent& event) {
+      std::fwrite(event.text.data(), 1, event.text.size(), stdout);
       std::fflush(stdout);
       return true;
     };
   }
-  absl::StatusOr<GenerationResult> result =
-      config.prompt_ids.empty() ? (*engine)->Generate(*prompt, config.generation, stream)
-                                : (*engine)->GenerateTokens(config.prompt_ids, config.generation, stream);
+  absl::StatusOr<std::shared_ptr<Request>> request =
+      config.prompt_ids.empty() ? (*engine)->Submit(*prompt, config.generation, stream)
+                                : (*engine)->SubmitTokens(config.prompt_ids, config.generation, stream);
+  if (!request.ok()) return Fail(request.status());
+  absl::StatusOr<GenerationResult> result;
+  CancelOnInterrupt cancel_on_interrupt(*request);
+  result = (*request)->Wait();
+  const bool interrupted = cancel_on_interrupt.Stop();
   if (!result.ok()) {
     if (!config.json) std::fputs("\n", stdout);
     return Fail(result.status());
   }
   if (config.json) {
-    nlohmann::json out = {{"text", result->text}, {"tokens", result->tokens},
-                          {"prompt_tokens", result->prompt_tokens}, {"stats", StatsJson(result->stats)}};
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << GenerationResultJson(*result) << "\n";
   } else {
     std::cout << "\n" << std::flush;
   }
   std::cerr << StatsLine(result->stats, config.generation) << "\n";
-  return 0;
+  return interrupted && result->stats.stop_reason == "cancelled" ? kInterruptedExitCode : 0;
 }
 
 }  // namespace matspec::cli

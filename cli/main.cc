@@ -19,7 +19,9 @@ void PrintUsage(std::ostream& out) {
     if (!d.alias.empty()) flag += ", -" + d.alias;
     out << flag << std::string(flag.size() < 32 ? 32 - flag.size() : 1, ' ') << d.help << "\n";
   }
-  out << "  --config FILE                 TOML preset (keys = the long flag names)\n";
+  out << "  --config FILE                 TOML preset (keys = the long flag names)\n\n"
+         "Ctrl-C during generate cancels it within one round: the text so far and the statistics (and the\n"
+         "--json object, stop_reason \"cancelled\") are still printed, and the exit code is 130.\n";
 }
 
 }  // namespace

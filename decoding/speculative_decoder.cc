@@ -36,6 +36,21 @@ int64_t RunnerCapacity(const DecodeParams& params) {
   return params.context_size + (params.draft ? params.policy.draft_max : 0) + 1;
 }
 
+void SummarizeStats(int64_t generated_tokens, double decode_seconds, GenerationStats* stats) {
+  stats->generated_tokens = generated_tokens;
+  stats->decode_seconds = decode_seconds;
+  stats->tokens_per_second = decode_seconds > 0 ? generated_tokens / decode_seconds : 0.0;
+  stats->acceptance_rate =
+      stats->drafted_tokens > 0 ? static_cast<double>(stats->accepted_tokens) / stats->drafted_tokens : 0.0;
+  stats->mean_acceptance_length =
+      stats->rounds > 0 ? 1.0 + static_cast<double>(stats->accepted_tokens) / stats->rounds : 0.0;
+  stats->per_position_acceptance.assign(stats->per_position_drafted.size(), 0.0);
+  for (size_t i = 0; i < stats->per_position_drafted.size(); ++i) {
+    stats->per_position_acceptance[i] =
+        static_cast<double>(stats->per_position_accepted[i]) / stats->per_position_drafted[i];
+  }
+}
+
 SpeculativeDecoder::SpeculativeDecoder(const Model* model, DecodeParams params)
     : runner_(std::make_unique<CpuRoundRunner>(model, params.draft, params.policy, params.sampling, params.seed,
                                                RunnerCapacity(params))),
@@ -69,6 +84,10 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
 
   stats->stop_reason = "length";
   while (static_cast<int64_t>(tokens->size()) < params_.max_new_tokens) {
+    if (params_.cancel != nullptr && params_.cancel->load(std::memory_order_relaxed)) {
+      stats->stop_reason = "cancelled";
+      break;
+    }
     const int64_t committed = static_cast<int64_t>(sequence.size());
     if (committed >= params_.context_size) {
       stats->stop_reason = "context";
@@ -103,19 +122,7 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
     if (stop) break;
   }
 
-  const auto t_end = Clock::now();
-  stats->generated_tokens = static_cast<int64_t>(tokens->size());
-  stats->decode_seconds = Seconds(t_decode, t_end);
-  stats->tokens_per_second = stats->decode_seconds > 0 ? stats->generated_tokens / stats->decode_seconds : 0.0;
-  stats->acceptance_rate =
-      stats->drafted_tokens > 0 ? static_cast<double>(stats->accepted_tokens) / stats->drafted_tokens : 0.0;
-  stats->mean_acceptance_length =
-      stats->rounds > 0 ? 1.0 + static_cast<double>(stats->accepted_tokens) / stats->rounds : 0.0;
-  stats->per_position_acceptance.assign(stats->per_position_drafted.size(), 0.0);
-  for (size_t i = 0; i < stats->per_position_drafted.size(); ++i) {
-    stats->per_position_acceptance[i] =
-        static_cast<double>(stats->per_position_accepted[i]) / stats->per_position_drafted[i];
-  }
+  SummarizeStats(static_cast<int64_t>(tokens->size()), Seconds(t_decode, Clock::now()), stats);
   stats->draft_kv_bytes = runner_->draft_kv_bytes();
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #ifndef MATSPEC_ENGINE_DECODING_SPECULATIVE_DECODER_H_
 #define MATSPEC_ENGINE_DECODING_SPECULATIVE_DECODER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -32,11 +33,18 @@ struct DecodeParams {
   std::optional<SliceView> draft;      // none: plain decoding
   DraftPolicy policy;
   std::vector<int32_t> stop_tokens;    // generation ends after emitting one of these
+  // Set by another thread to stop before the next round (stop_reason
+  // "cancelled"); null: never cancelled. Must outlive Run().
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Positions a round's caches must hold: the context, the longest draft and
 // the bonus position.
 int64_t RunnerCapacity(const DecodeParams& params);
+
+// Fills the derived statistics (generated tokens, tokens/s, acceptance rate,
+// mean acceptance length, per-position acceptance) from the running counts.
+void SummarizeStats(int64_t generated_tokens, double decode_seconds, GenerationStats* stats);
 
 // Receives newly committed tokens; returns false to stop.
 using TokenCallback = std::function<bool(const std::vector<int32_t>& tokens)>;

@@ -4,7 +4,9 @@
 // Where the module is looked for, in order: $MATSPEC_CUDA_MODULE (a path);
 // beside the running executable; ../lib relative to it (build/bin/matspec and
 // build/tests/* find build/lib/libmatspec_cuda.so; an installed bin/matspec
-// finds lib/); then the dynamic loader's own search (LD_LIBRARY_PATH).
+// finds lib/); beside the shared library holding this code (an installed
+// P/lib/libmatspec.so linked by another program finds P/lib/); then the
+// dynamic loader's own search (LD_LIBRARY_PATH).
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -38,6 +40,16 @@ std::string ExecutableDir() {
   const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "";
   std::string p(path, n);
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? "" : p.substr(0, slash);
+}
+
+// The directory of the binary that holds this code: libmatspec.so when a
+// program links the shared library, the executable itself otherwise.
+std::string ThisBinaryDir() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<const void*>(&ThisBinaryDir), &info) == 0 || info.dli_fname == nullptr) return "";
+  const std::string p = info.dli_fname;
   const size_t slash = p.rfind('/');
   return slash == std::string::npos ? "" : p.substr(0, slash);
 }
@@ -82,6 +94,9 @@ absl::StatusOr<const Backend*> LoadCudaModule() {
   if (!dir.empty()) {
     candidates.push_back(absl::StrCat(dir, "/", kCudaModuleName));
     candidates.push_back(absl::StrCat(dir, "/../lib/", kCudaModuleName));
+  }
+  if (const std::string lib = ThisBinaryDir(); !lib.empty() && lib != dir) {
+    candidates.push_back(absl::StrCat(lib, "/", kCudaModuleName));
   }
   for (const std::string& c : candidates) {
     if (Exists(c)) return OpenModule(c);

@@ -11,16 +11,25 @@
 //   auto result = engine->Generate("Once upon a time", opt, [](std::string_view text) {
 //     std::cout << text << std::flush; return true; });
 //
+// A service submits requests instead and keeps a handle to each:
+//
+//   ASSIGN_OR_RETURN(std::shared_ptr<matspec::Request> r, engine->Submit("Once upon a time", opt));
+//   while (std::optional<matspec::RequestEvent> e = r->Next()) std::cout << e->text;  // or r->Cancel()
+//   absl::StatusOr<matspec::GenerationResult> result = r->Wait();   // stop_reason "cancelled" if cancelled
+//
 // Output is exactly what the full model alone produces: token for token under
-// greedy decoding, in distribution under sampling.
+// greedy decoding, in distribution under sampling. The C ABI (matspec_c.h) and
+// the JSON forms of options and results (json.h) sit on this same API.
 #ifndef MATSPEC_MATSPEC_H_
 #define MATSPEC_MATSPEC_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +39,7 @@ namespace matspec {
 class Model;
 class Tokenizer;
 class WeightStore;
+struct EngineState;  // what Load() builds (internal)
 
 struct LoadOptions {
   std::string model_dir;     // config.json, model.safetensors[.index.json], tokenizer.model
@@ -108,7 +118,10 @@ struct GenerationStats {
   int64_t gpu_weight_bytes = 0;     // --device cuda: weights held in GPU memory (each tensor once)
   std::string device;               // "cpu" or "cuda"
   int64_t cuda_graph_launches = 0;  // --device cuda: rounds replayed as a CUDA graph
-  std::string stop_reason;          // "eos", "length", "context", "callback"
+  // Why generation ended: "eos" (a stop token), "length" (max_new_tokens),
+  // "context" (the context is full), "callback" (a streaming callback returned
+  // false), "cancelled" (Request::Cancel, or a dropped handle).
+  std::string stop_reason;
 };
 
 struct GenerationResult {
@@ -120,6 +133,71 @@ struct GenerationResult {
 
 // Receives text as tokens commit; return false to stop generating.
 using TextCallback = std::function<bool(std::string_view text)>;
+
+// What a request streams: the tokens committed by one round (a stop token
+// included) and the text they complete. The text is "" without a tokenizer,
+// and may be "" while a multi-byte character is incomplete; the last event of
+// a request may carry only text (the decoder's remainder) and no tokens.
+struct RequestEvent {
+  std::vector<int32_t> tokens;
+  std::string text;
+};
+
+// Receives each event on the thread that advances the request; return false
+// to stop (stop_reason "callback"). It must not block for long: the request
+// does not advance while it runs.
+using RequestCallback = std::function<bool(const RequestEvent& event)>;
+
+class RequestCore;  // the state a request shares with whoever advances it
+
+// A submitted generation (Engine::Submit). Every method is thread-safe.
+//
+// Lifetime: a running request keeps the loaded model alive, so the Engine may
+// be destroyed while requests run; they continue to their end. Dropping the
+// last handle of a request that is still running cancels it and waits for it
+// to stop (at most one round); no request outlives its handle.
+//
+// Today each request advances on a thread of its own over the per-sequence
+// loop (CPU requests in parallel, CUDA requests in turn); a batching scheduler
+// will advance them instead, behind this same interface.
+class Request {
+ public:
+  ~Request();
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  // Unique within the process, increasing in submission order.
+  uint64_t id() const { return id_; }
+
+  // The next event, waiting for it if needed; nullopt once the request has
+  // ended and every event was read. Requests submitted with a callback queue
+  // nothing: there Next() only waits for the end and returns nullopt.
+  std::optional<RequestEvent> Next();
+
+  // Asks the request to stop and returns at once. It stops before its next
+  // round (or before prefill, or while waiting for its turn on the GPU), with
+  // or without a tokenizer; Wait() then returns the tokens and statistics so
+  // far with stop_reason "cancelled". Cancelling an ended request does nothing.
+  void Cancel();
+
+  // Waits for the end: the result (also when cancelled), or the error that
+  // ended the request. May be called any number of times, from any thread.
+  absl::StatusOr<GenerationResult> Wait();
+
+  // True once the request has ended (Wait() would not block).
+  bool Done() const;
+
+  // The statistics so far (counts and rates of the rounds done; timings
+  // approximate and stop_reason "" until the end), the final ones once Done().
+  GenerationStats Stats() const;
+
+ private:
+  friend class Engine;
+  Request(uint64_t id, std::shared_ptr<RequestCore> core);
+  const uint64_t id_;
+  std::shared_ptr<RequestCore> core_;
+  std::thread worker_;  // advances the request; joined by the destructor
+};
 
 // One slice table row, described against the loaded model.
 struct SliceInfo {
@@ -148,6 +226,7 @@ struct ModelInfo {
 };
 
 // Thread safety: one Engine may be used from any number of threads at once.
+// Destroying it while requests run is safe (they hold the model).
 // Load() builds an immutable model (weights, config, tokenizer) shared by every
 // call; each Generate / GenerateTokens call owns its own KV caches, forward
 // scratch, RNG and statistics, so concurrent calls give exactly the tokens each
@@ -160,7 +239,20 @@ class Engine {
   static absl::StatusOr<std::unique_ptr<Engine>> Load(const LoadOptions& options);
   ~Engine();
 
-  // Generates from text. The callback (optional) streams the text.
+  // Starts a generation and returns its handle at once. Errors in the options
+  // or the prompt (naming the flag, as Validate() does) are returned here;
+  // errors while generating end the request and come back from Wait(). With
+  // `on_event`, events go to the callback instead of the Next() queue.
+  absl::StatusOr<std::shared_ptr<Request>> Submit(const std::string& prompt, const GenerationOptions& options,
+                                                  RequestCallback on_event = nullptr);
+  // From token ids (no BOS added; events carry text only with a tokenizer).
+  absl::StatusOr<std::shared_ptr<Request>> SubmitTokens(const std::vector<int32_t>& prompt,
+                                                        const GenerationOptions& options,
+                                                        RequestCallback on_event = nullptr);
+
+  // The one-call convenience: generates on the calling thread, as a request
+  // that nobody can cancel but the callback. The callback (optional) streams
+  // the text.
   absl::StatusOr<GenerationResult> Generate(const std::string& prompt, const GenerationOptions& options,
                                             const TextCallback& on_text = nullptr);
   // Generates from token ids (no BOS added, nothing decoded unless a tokenizer is loaded).
@@ -182,8 +274,8 @@ class Engine {
 
  private:
   Engine();
-  struct State;
-  std::unique_ptr<State> state_;
+  // Shared with running requests, which keep the model alive (see Request).
+  std::shared_ptr<EngineState> state_;
 };
 
 }  // namespace matspec
