@@ -16,6 +16,7 @@
 #include "decoding/speculative_decoder.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
+#include "engine/memory_budget.h"
 #include "engine/tokenizer.h"
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
@@ -171,6 +172,7 @@ absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_
                                                    " exceeds the model's max_position_embeddings (",
                                                    s.config.max_position_embeddings, ")"));
   }
+  RETURN_IF_ERROR(CheckKvCacheFits(s.config, params.context_size));
   params.sampling.temperature = static_cast<float>(options.temperature);
   params.sampling.top_k = static_cast<int32_t>(options.top_k);
   params.sampling.top_p = static_cast<float>(options.top_p);
