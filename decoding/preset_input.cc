@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <new>
+#include <string>
+#include <utility>
 #include <toml++/toml.h>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,113 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+// What toml++ 3.3 may not see, outside strings and comments:
+//  - brackets and braces: a preset is flat `key = value` lines, and toml++'s
+//    table-header and array paths assume what follows is valid ("[(" and
+//    "a = [}" trip assertions; undefined behaviour in a release build);
+//  - a non-ASCII character: its whitespace test reaches TOML_UNREACHABLE for
+//    most code points in U+00A1..U+0499 and U+2D6E..U+3168 (upstream
+//    marzer/tomlplusplus issue 295). TOML allows them only in strings and
+//    comments anyway; inside a basic string, none may follow a backslash.
+// All found by tests/fuzz/preset_fuzz. Returns {offset, what} of the first
+// such byte, or {npos, ""}.
+// Skips the string whose opening quote is at t[i]; returns the offset of its
+// last byte (or t.size()), or {offset, what} of a byte toml++ must not see.
+struct StringScan {
+  size_t last;
+  size_t bad = std::string_view::npos;
+};
+StringScan SkipString(std::string_view t, size_t i) {
+  const char q = t[i];
+  const bool multi = t.substr(i, 3) == std::string(3, q);
+  const bool escapes = q == '"';
+  for (i += multi ? 3 : 1; i < t.size(); ++i) {
+    if (escapes && t[i] == '\\') {
+      // toml++ tests what follows a backslash (after a line-ending one in a
+      // multi-line string: the first character past the whitespace) with its
+      // whitespace test, which is undefined for many non-ASCII code points.
+      size_t j = i + 1;
+      while (multi && j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n')) ++j;
+      if (j < t.size() && static_cast<unsigned char>(t[j]) >= 0x80) return {t.size(), j};
+      i = j == i + 1 ? j : j - 1;  // consume an escaped character; stop before one that follows whitespace
+    } else if (multi ? t.substr(i, 3) == std::string(3, q) : t[i] == q) {
+      return {multi ? i + 2 : i};
+    } else if (!multi && t[i] == '\n') {
+      return {i - 1};  // unterminated: toml++ reports it; the newline is scanned again
+    }
+  }
+  return {t.size()};
+}
+
+std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
+  // Per line: a key (bare or quoted parts joined by '.'), '=', one value (a
+  // string, or a bare token up to whitespace, ',', ']', '}' or '#'), then
+  // whitespace and a comment. toml++ scans a bare token character by
+  // character with its whitespace test, so a quote inside one opens no string.
+  enum class Mode { kKey, kValueStart, kBare, kAfterValue } mode = Mode::kKey;
+  char prev = '\n';  // in a key: the last character outside whitespace; '\n' at a line start
+  constexpr const char* kBracket =
+      "opens or closes an array or table; a preset holds only `key = value` lines whose value is a string, "
+      "number or boolean";
+  constexpr const char* kNonAscii = "is a non-ASCII character outside a string or comment";
+  constexpr const char* kAfterBackslash = "is a non-ASCII character right after a backslash in a string";
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    const bool space = c == ' ' || c == '\t' || c == '\r';
+    if (c == '\n') {
+      mode = Mode::kKey;
+      prev = '\n';
+      continue;
+    }
+    if (mode == Mode::kBare) {
+      if (space || c == ',') {
+        mode = Mode::kAfterValue;
+        continue;
+      }
+      if (c != '#' && c != ']' && c != '}') {
+        if (static_cast<unsigned char>(c) >= 0x80) return {i, kNonAscii};
+        if (c == '[' || c == '{') return {i, kBracket};
+        continue;
+      }
+      mode = Mode::kAfterValue;  // '#', ']' or '}' end the token; handled below
+    }
+    if (space) continue;
+    const bool quote = c == '"' || c == '\'';
+    if (c == '#') {
+      while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
+    } else if (c == '[' || c == ']' || c == '{' || c == '}') {
+      return {i, kBracket};
+    } else if (quote && ((mode == Mode::kKey && (prev == '\n' || prev == '.')) || mode == Mode::kValueStart)) {
+      const StringScan s = SkipString(t, i);
+      if (s.bad != std::string_view::npos) return {s.bad, kAfterBackslash};
+      i = s.last;
+      if (mode == Mode::kValueStart) mode = Mode::kAfterValue;
+      prev = '"';
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return {i, kNonAscii};
+    } else if (mode == Mode::kKey) {
+      if (c == '=') mode = Mode::kValueStart;
+      prev = c;
+    } else if (mode == Mode::kValueStart) {
+      mode = Mode::kBare;
+    }
+  }
+  return {std::string_view::npos, ""};
+}
+
+// 1-based line and column of byte `offset`.
+std::pair<int64_t, int64_t> LineColumn(std::string_view t, size_t offset) {
+  int64_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < t.size(); ++i) {
+    if (t[i] == '\n') {
+      ++line, column = 1;
+    } else if ((static_cast<unsigned char>(t[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
 }  // namespace
 
 absl::Status CheckPresetText(std::string_view text, std::string_view std_source) {
@@ -64,6 +173,12 @@ absl::Status CheckPresetText(std::string_view text, std::string_view std_source)
       ++column;
     }
     i += n;
+  }
+  if (const auto [at, what] = FirstUnsafeSyntax(text); at != std::string_view::npos) {
+    const auto [l, c] = LineColumn(text, at);
+    const size_t n = Utf8SequenceLength(text, at);
+    return absl::InvalidArgumentError(
+        absl::StrCat("preset ", source, ":", l, ":", c, ": '", std::string(text.substr(at, n == 0 ? 1 : n)), "' ", what));
   }
   return absl::OkStatus();
 }

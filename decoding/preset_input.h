@@ -3,7 +3,11 @@
 // behaviour; upstream marzer/tomlplusplus issue 295) and a NUL inside a key
 // trips an internal assertion. So the text is checked before the parser sees
 // it: at most kMaxPresetFileBytes (engine/bounded_file.h), valid UTF-8 (no
-// overlong forms, surrogates or code points above U+10FFFF), and no NUL byte.
+// overlong forms, surrogates or code points above U+10FFFF), no NUL byte, and,
+// outside strings and comments, no bracket or brace (arrays, tables) and no
+// non-ASCII character: a preset is flat `key = value` lines, and toml++ 3.3
+// reaches assertions or undefined behaviour on "[(", "a = [}" and many
+// non-ASCII code points between tokens (all found by tests/fuzz/preset_fuzz).
 // Each refusal is InvalidArgument "preset <source>:<line>:<column>: ...".
 #ifndef MATSPEC_DECODING_PRESET_INPUT_H_
 #define MATSPEC_DECODING_PRESET_INPUT_H_

@@ -23,9 +23,10 @@ inline std::string_view AsText(const uint8_t* data, size_t size) {
 
 // Aborts (a finding) when a failed status does not mention `source`.
 inline void ExpectNamed(const absl::Status& s, std::string_view source) {
-  if (s.ok() || std::string_view(s.message()).find(source) != std::string_view::npos) return;
+  const std::string message(s.message());  // Debian's absl::string_view is not std::string_view
+  if (s.ok() || message.find(source) != std::string::npos) return;
   std::fprintf(stderr, "error does not name %.*s: %.*s\n", static_cast<int>(source.size()), source.data(),
-               static_cast<int>(s.message().size()), s.message().data());
+               static_cast<int>(message.size()), message.data());
   std::abort();
 }
 
