@@ -30,5 +30,5 @@ cmake --build build-tsan -j "$jobs" --target engine_concurrency_test
 OMP_WAIT_POLICY=passive TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   ctest --test-dir build-tsan --output-on-failure -R '^engine_concurrency_test$'
 
-echo "== fuzzing harnesses: 5 s each over the seed corpus (skipped without clang) =="
-bash scripts/fuzz.sh 5
+echo "== fuzzing harnesses: 4 s each over the seed corpus (skipped without clang) =="
+bash scripts/fuzz.sh 4

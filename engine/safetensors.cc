@@ -202,6 +202,12 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
                                                    " runs past the end of the file (", file->size_,
                                                    " bytes; truncated?)"));
   }
+  // The reference implementation refuses headers above 100 MB; so do we, before parsing.
+  constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+  if (header_len > kMaxHeaderBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": header length ", header_len,
+                                                   " is above the limit of ", kMaxHeaderBytes, " bytes"));
+  }
   const char* header = reinterpret_cast<const char*>(bytes + 8);
   const char* data = header + header_len;
   const int64_t data_size = static_cast<int64_t>(room - header_len);

@@ -5,6 +5,8 @@
 // exception, a stack overflow or an allocation of the absurd size.
 #include "engine/json_input.h"
 
+#include <unistd.h>
+
 #include <string>
 
 #include "engine/config_limits.h"
@@ -106,6 +108,18 @@ TEST(HostileSafetensorsTest, DeepHeaderAndDeepIndexAreErrors) {
                   .ok());
   EXPECT_THAT(WeightStore::Open(sharded.path()),
               StatusIs(kInvalid, AllOf(HasSubstr("model.safetensors.index.json"), HasSubstr("nested deeper"))));
+}
+
+TEST(HostileSafetensorsTest, HeaderAbove100MBIsRefusedBeforeParsing) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.Sub("model.safetensors");
+  std::string len(8, '\0');
+  const uint64_t header_len = 150'000'000;
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((header_len >> (8 * i)) & 0xff);
+  ASSERT_TRUE(testing::WriteFileBytes(path, len + "{").ok());
+  ASSERT_EQ(truncate(path.c_str(), 200'000'000), 0);  // sparse: no disk space used
+  EXPECT_THAT(SafetensorsFile::Open(path),
+              StatusIs(kInvalid, AllOf(HasSubstr("header length 150000000"), HasSubstr("limit"))));
 }
 
 }  // namespace
