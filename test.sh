@@ -4,7 +4,8 @@
 # pkg-config, the C ABI from C and from Python), the same unit tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the concurrency test under ThreadSanitizer, and,
 # when nvcc is present, the CUDA build (its GPU tests skip cleanly on a machine
-# without a GPU).
+# without a GPU), and, when clang with libFuzzer is present, a few seconds of
+# each fuzzing harness over its seed corpus (scripts/fuzz.sh runs them longer).
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
@@ -32,3 +33,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMATSPEC_CUDA=OFF -D
 cmake --build build-tsan -j "$jobs" --target engine_concurrency_test request_test
 OMP_WAIT_POLICY=passive TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   ctest --test-dir build-tsan --output-on-failure -R '^(engine_concurrency_test|request_test)$'
+
+echo "== fuzzing harnesses: 4 s each over the seed corpus (skipped without clang) =="
+bash scripts/fuzz.sh 4

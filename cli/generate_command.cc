@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "matspec/json.h"
+#include "matspec/input_files.h"
 #include "matspec/matspec.h"
 
 namespace matspec::cli {
@@ -72,11 +73,7 @@ absl::StatusOr<std::string> ReadPrompt(const RunConfig& c) {
   }
   if (!c.prompt_ids.empty()) return std::string();
   if (!c.prompt_file.empty()) {
-    std::ifstream in(c.prompt_file, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat("-f ", c.prompt_file, ": cannot open the file"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return ReadPromptFile(c.prompt_file);
   }
   if (c.prompt.empty()) {
     return absl::InvalidArgumentError("no prompt: give one with -p TEXT, -f FILE or --prompt-ids 1,2,3");

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "kernels/matmul.h"
 #include "matspec/matspec.h"
+#include "matspec/weight_check.h"
 
 namespace matspec::cli {
 namespace {
@@ -14,6 +15,21 @@ std::string Params(int64_t n) {
   if (n >= 1'000'000'000) return absl::StrFormat("%.3fB", n / 1e9);
   if (n >= 1'000'000) return absl::StrFormat("%.3fM", n / 1e6);
   return absl::StrFormat("%.1fK", n / 1e3);
+}
+
+// Prints the --check-weights scan; exit 1 when a tensor holds NaN or Inf.
+int CheckWeightsReport(const std::string& model_dir) {
+  absl::StatusOr<WeightCheckReport> r = CheckWeights(model_dir);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << absl::StrFormat("check-weights:  %d tensors (%.2f MiB) scanned, %d hold NaN or Inf\n", r->tensors,
+                               r->bytes / double(1 << 20), r->non_finite.size());
+  for (const TensorNonFiniteCount& t : r->non_finite) {
+    std::cout << absl::StrFormat("  %s: %d NaN, %d Inf of %d elements (first at element %d) in %s\n", t.name,
+                                 t.nan_count, t.inf_count, t.elements, t.first_index, t.file);
+  }
+  if (r->non_finite.empty()) return 0;
+  return Fail(absl::DataLossError(absl::StrFormat("%d tensors of %s hold NaN or Inf (first: %s)",
+                                                  r->non_finite.size(), model_dir, r->non_finite[0].name)));
 }
 
 }  // namespace
@@ -52,6 +68,7 @@ int RunInspect(const RunConfig& config) {
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
+  if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "draft/slice_spec.h"
 #include "draft/token_list.h"
+#include "engine/memory_budget.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -108,6 +109,7 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
                                                    " exceeds the model's max_position_embeddings (",
                                                    s.config.max_position_embeddings, ")"));
   }
+  RETURN_IF_ERROR(CheckKvCacheFits(s.config, params.context_size));
   params.sampling.temperature = static_cast<float>(options.temperature);
   params.sampling.top_k = static_cast<int32_t>(options.top_k);
   params.sampling.top_p = static_cast<float>(options.top_p);

@@ -3,12 +3,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <toml++/toml.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "decoding/preset_input.h"
+#include "engine/bounded_file.h"
 
 namespace matspec {
 namespace {
@@ -75,6 +75,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"thread-pool", "", true, "CPU: products on a per-sequence thread pool whose waits sleep (for a machine where other work holds cores)"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
+      {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
   };
   return kDocs;
 }
@@ -168,37 +169,16 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseBool(origin, v, &c->load.f32_activations);
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
+  } else if (n == "check-weights") {
+    return ParseBool(origin, v, &c->check_weights);
   }
   return absl::OkStatus();
 }
 
 absl::Status ApplyPresetFile(const std::string& path, RunConfig* config) {
-  std::ifstream probe(path);
-  if (!probe) return absl::NotFoundError(absl::StrCat("preset ", path, ": cannot open the file"));
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("preset ", path, ":", e.source().begin.line, ":",
-                                                   e.source().begin.column, ": ", std::string(e.description())));
-  }
-  for (const auto& [key, node] : table) {
-    const std::string origin = absl::StrCat("preset ", path, ": ", std::string(key.str()));
-    std::string text;
-    if (auto s = node.value<std::string>(); s && node.is_string()) {
-      text = *s;
-    } else if (node.is_integer()) {
-      text = absl::StrCat(*node.value<int64_t>());
-    } else if (node.is_floating_point()) {
-      text = absl::StrCat(*node.value<double>());
-    } else if (node.is_boolean()) {
-      text = *node.value<bool>() ? "true" : "false";
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(origin, ": expected a string, number or boolean"));
-    }
-    if (absl::Status s = SetRunOption(config, std::string(key.str()), text, origin); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadBoundedFile(path, kMaxPresetFileBytes, "preset");
+  if (!text.ok()) return text.status();
+  return ApplyPresetText(*text, path, config);
 }
 
 }  // namespace matspec

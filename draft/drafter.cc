@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+#include "engine/finite_check.h"
 #include "engine/random.h"
 #include "engine/status_macros.h"
 
@@ -62,6 +64,12 @@ absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_
   args.t = committed - cache_->length();
   for (int64_t i = 0; i < max_tokens; ++i) {
     RETURN_IF_ERROR(model_->Forward(args));
+    // A reduced draft head writes -inf for the tokens it leaves out; NaN or +inf is never a proposal.
+    if (absl::Status s = CheckLogitsFinite(logits_.data(), vocab, /*allow_negative_infinity=*/true, "the draft",
+                                           committed + i);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"]"));
+    }
     if (i >= policy.draft_min && policy.draft_p_min > 0.f &&
         TopProbability(logits_.data(), vocab) < policy.draft_p_min) {
       break;

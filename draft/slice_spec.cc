@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "draft/csv.h"
 #include "draft/int_expr.h"
+#include "engine/bounded_file.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -201,19 +202,8 @@ absl::StatusOr<std::vector<SliceSpec>> ParseSliceTable(std::string_view csv_text
 }
 
 absl::StatusOr<std::vector<SliceSpec>> LoadSliceTable(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(absl::StrCat("slice table ", path, " does not exist"));
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat("slice table ", path, " is a directory"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot open slice table ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading slice table ", path));
-  return ParseSliceTable(text.str(), path);
+  ASSIGN_OR_RETURN(const std::string text, ReadBoundedFile(path, kMaxSliceTableBytes, "slice table"));
+  return ParseSliceTable(text, path);
 }
 
 absl::StatusOr<SliceSpec> FindSlice(const std::vector<SliceSpec>& table, std::string_view std_name,

@@ -9,16 +9,22 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace matspec {
 
-// Reads the list at `path` in file order. NotFound when it cannot be opened;
-// InvalidArgument naming the file and the position for a token that is not a
-// number, an id outside [0, vocab), a repeated id or an empty list.
+// Reads the list at `path` in file order. NotFound when it does not exist;
+// InvalidArgument for a directory, device or FIFO, a file over
+// kMaxTokenListBytes (engine/bounded_file.h), and whatever ParseTokenList refuses.
 absl::StatusOr<std::vector<int32_t>> LoadTokenList(const std::string& path, int64_t vocab);
+
+// Parses a list's text; `source` prefixes errors. InvalidArgument naming the
+// source and the line for a token that is not a number, an id outside
+// [0, vocab), a repeated id or an empty list.
+absl::StatusOr<std::vector<int32_t>> ParseTokenList(std::string_view text, std::string_view source, int64_t vocab);
 
 }  // namespace matspec
 

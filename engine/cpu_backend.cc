@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bounded_file.h"
 #include "engine/gemma3n_config.h"
 #include "engine/gemma3n_model.h"
 #include "engine/llama_model.h"
@@ -23,16 +24,13 @@ class CpuBackend final : public Backend {
   absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& model_dir, const WeightStore& store,
                                                    const ModelLoadOptions& options) const override {
     const std::string config_path = model_dir + "/config.json";
-    std::ifstream in(config_path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(config_path, ": cannot open the model's config.json"));
-    std::stringstream text;
-    text << in.rdbuf();
+    ASSIGN_OR_RETURN(const std::string text, ReadBoundedFile(config_path, kMaxConfigFileBytes, "the model's"));
     std::unique_ptr<Model> model;
     // The architecture is chosen by model_type before any other parsing.
-    if (IsGemma3nConfigJson(text.str())) {
+    if (IsGemma3nConfigJson(text)) {
       ASSIGN_OR_RETURN(model, CreateGemma3nModel(config_path, store));
     } else {
-      ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text.str(), config_path));
+      ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, config_path));
       ASSIGN_OR_RETURN(model, LlamaModel::Create(config, store));
     }
     model->set_num_threads(options.num_threads);

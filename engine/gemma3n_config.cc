@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bounded_file.h"
+#include "engine/config_limits.h"
+#include "engine/json_input.h"
 #include "engine/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -34,11 +37,16 @@ class Reader {
     }
     const Json& v = j_.at(key);
     if (!v.is_number_integer()) return Error(absl::StrCat("field \"", key, "\" must be an integer"));
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return Error(absl::StrCat("field \"", key, "\" is too large: ", JsonSnippet(v)));
+    }
     return v.get<int64_t>();
   }
-  absl::StatusOr<int64_t> PositiveInt(const char* key, std::optional<int64_t> def) const {
+  // A positive integer no larger than `cap` (engine/config_limits.h).
+  absl::StatusOr<int64_t> PositiveInt(const char* key, std::optional<int64_t> def, int64_t cap) const {
     ASSIGN_OR_RETURN(int64_t v, Int(key, def));
     if (v <= 0) return Error(absl::StrCat("field \"", key, "\" must be positive (got ", v, ")"));
+    if (v > cap) return Error(absl::StrCat("field \"", key, "\" is ", v, ", above matspec's limit of ", cap));
     return v;
   }
   absl::StatusOr<double> Number(const char* key, std::optional<double> def) const {
@@ -67,14 +75,22 @@ class Reader {
     std::vector<int32_t> out;
     if (!Has(key)) return out;
     const Json& v = j_.at(key);
+    auto token = [&](const Json& e) -> absl::StatusOr<int32_t> {
+      if (!e.is_number_integer()) return Error(absl::StrCat("field \"", key, "\" holds a non-integer"));
+      const bool in_range = e.is_number_unsigned() ? e.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX)
+                                                   : e.get<int64_t>() >= 0 && e.get<int64_t>() <= INT32_MAX;
+      if (!in_range) return Error(absl::StrCat("field \"", key, "\" holds ", JsonSnippet(e), ", not a token id"));
+      return static_cast<int32_t>(e.get<int64_t>());
+    };
     if (v.is_number_integer()) {
-      out.push_back(v.get<int32_t>());
+      ASSIGN_OR_RETURN(int32_t id, token(v));
+      out.push_back(id);
       return out;
     }
     if (!v.is_array()) return Error(absl::StrCat("field \"", key, "\" must be an integer or a list of integers"));
     for (const Json& e : v) {
-      if (!e.is_number_integer()) return Error(absl::StrCat("field \"", key, "\" holds a non-integer"));
-      out.push_back(e.get<int32_t>());
+      ASSIGN_OR_RETURN(int32_t id, token(e));
+      out.push_back(id);
     }
     return out;
   }
@@ -132,16 +148,16 @@ absl::StatusOr<Gemma3nConfig> ParseText(const Json& text, const Json& top, const
   Gemma3nConfig c;
   ModelConfig& b = c.base;
   b.model_type = "gemma3n";
-  ASSIGN_OR_RETURN(b.vocab_size, r.PositiveInt("vocab_size", 262400));
-  ASSIGN_OR_RETURN(c.vocab_size_per_layer_input, r.PositiveInt("vocab_size_per_layer_input", 262144));
-  ASSIGN_OR_RETURN(b.hidden_size, r.PositiveInt("hidden_size", 2048));
-  ASSIGN_OR_RETURN(c.hidden_size_per_layer_input, r.PositiveInt("hidden_size_per_layer_input", 256));
-  ASSIGN_OR_RETURN(b.num_layers, r.PositiveInt("num_hidden_layers", 35));
-  ASSIGN_OR_RETURN(b.num_heads, r.PositiveInt("num_attention_heads", 8));
-  ASSIGN_OR_RETURN(b.num_kv_heads, r.PositiveInt("num_key_value_heads", 2));
-  ASSIGN_OR_RETURN(b.head_dim, r.PositiveInt("head_dim", 256));
+  ASSIGN_OR_RETURN(b.vocab_size, r.PositiveInt("vocab_size", 262400, kMaxConfigVocab));
+  ASSIGN_OR_RETURN(c.vocab_size_per_layer_input, r.PositiveInt("vocab_size_per_layer_input", 262144, kMaxConfigVocab));
+  ASSIGN_OR_RETURN(b.hidden_size, r.PositiveInt("hidden_size", 2048, kMaxConfigHiddenSize));
+  ASSIGN_OR_RETURN(c.hidden_size_per_layer_input, r.PositiveInt("hidden_size_per_layer_input", 256, kMaxConfigHiddenSize));
+  ASSIGN_OR_RETURN(b.num_layers, r.PositiveInt("num_hidden_layers", 35, kMaxConfigLayers));
+  ASSIGN_OR_RETURN(b.num_heads, r.PositiveInt("num_attention_heads", 8, kMaxConfigHeads));
+  ASSIGN_OR_RETURN(b.num_kv_heads, r.PositiveInt("num_key_value_heads", 2, kMaxConfigHeads));
+  ASSIGN_OR_RETURN(b.head_dim, r.PositiveInt("head_dim", 256, kMaxConfigHeadDim));
   ASSIGN_OR_RETURN(b.rms_norm_eps, r.Number("rms_norm_eps", 1e-6));
-  ASSIGN_OR_RETURN(b.max_position_embeddings, r.PositiveInt("max_position_embeddings", 32768));
+  ASSIGN_OR_RETURN(b.max_position_embeddings, r.PositiveInt("max_position_embeddings", 32768, kMaxConfigPositions));
   ASSIGN_OR_RETURN(b.hidden_act, r.String("hidden_activation", "gelu_pytorch_tanh"));
   if (b.hidden_act != "gelu_pytorch_tanh") {
     return r.Error(absl::StrCat("hidden_activation \"", b.hidden_act, "\" is not supported (only gelu_pytorch_tanh)"));
@@ -175,12 +191,17 @@ absl::StatusOr<Gemma3nConfig> ParseText(const Json& text, const Json& top, const
   if (!r.Has("intermediate_size")) {
     b.ffn_widths.assign(L, 16384);
   } else if (r.At("intermediate_size").is_number_integer()) {
-    ASSIGN_OR_RETURN(int64_t w, r.PositiveInt("intermediate_size", std::nullopt));
+    ASSIGN_OR_RETURN(int64_t w, r.PositiveInt("intermediate_size", std::nullopt, kMaxConfigFfnWidth));
     b.ffn_widths.assign(L, w);
   } else if (r.At("intermediate_size").is_array()) {
+    if (r.At("intermediate_size").size() != static_cast<size_t>(L)) {
+      return r.Error(absl::StrCat("intermediate_size has ", r.At("intermediate_size").size(),
+                                  " entries; num_hidden_layers is ", L));
+    }
     for (const Json& e : r.At("intermediate_size")) {
-      if (!e.is_number_integer() || e.get<int64_t>() <= 0) {
-        return r.Error("intermediate_size list must hold positive integers");
+      if (!e.is_number_integer() || e.get<int64_t>() <= 0 || e.get<int64_t>() > kMaxConfigFfnWidth) {
+        return r.Error(absl::StrCat("intermediate_size list must hold positive integers up to ", kMaxConfigFfnWidth,
+                                    " (got ", JsonSnippet(e), ")"));
       }
       b.ffn_widths.push_back(e.get<int64_t>());
     }
@@ -228,16 +249,16 @@ absl::StatusOr<Gemma3nConfig> ParseText(const Json& text, const Json& top, const
   if (c.rope_theta_full <= 0 || c.rope_theta_sliding <= 0) return r.Error("rope theta must be positive");
   b.rope_theta = c.rope_theta_full;
 
-  ASSIGN_OR_RETURN(c.sliding_window, r.PositiveInt("sliding_window", 512));
+  ASSIGN_OR_RETURN(c.sliding_window, r.PositiveInt("sliding_window", 512, kMaxConfigPositions));
   ASSIGN_OR_RETURN(c.final_logit_softcapping, r.Number("final_logit_softcapping", 30.0));
-  ASSIGN_OR_RETURN(c.altup_num_inputs, r.PositiveInt("altup_num_inputs", 4));
+  ASSIGN_OR_RETURN(c.altup_num_inputs, r.PositiveInt("altup_num_inputs", 4, kMaxConfigSmall));
   ASSIGN_OR_RETURN(c.altup_active_idx, r.Int("altup_active_idx", 0));
   if (c.altup_active_idx < 0 || c.altup_active_idx >= c.altup_num_inputs) {
     return r.Error(absl::StrCat("altup_active_idx ", c.altup_active_idx, " is outside [0, ", c.altup_num_inputs, ")"));
   }
   ASSIGN_OR_RETURN(c.altup_coef_clip, r.Number("altup_coef_clip", 120.0));
   ASSIGN_OR_RETURN(c.altup_correct_scale, r.Bool("altup_correct_scale", true));
-  ASSIGN_OR_RETURN(c.laurel_rank, r.PositiveInt("laurel_rank", 64));
+  ASSIGN_OR_RETURN(c.laurel_rank, r.PositiveInt("laurel_rank", 64, kMaxConfigHiddenSize));
   ASSIGN_OR_RETURN(c.num_kv_shared_layers, r.Int("num_kv_shared_layers", 15));
 
   // Activation sparsity.
@@ -263,7 +284,9 @@ absl::StatusOr<Gemma3nConfig> ParseText(const Json& text, const Json& top, const
 }  // namespace
 
 bool IsGemma3nConfigJson(std::string_view json_text) {
-  Json j = Json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<Json> parsed = ParseJsonDocument(json_text, "config.json");
+  if (!parsed.ok()) return false;  // the llama parser then reports the error
+  const Json& j = *parsed;
   if (j.is_discarded() || !j.is_object() || !j.contains("model_type") || !j.at("model_type").is_string()) {
     return false;
   }
@@ -273,8 +296,7 @@ bool IsGemma3nConfigJson(std::string_view json_text) {
 
 absl::StatusOr<Gemma3nConfig> ParseGemma3nConfig(std::string_view json_text, std::string_view source) {
   const std::string src(source);
-  Json j = Json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(src, ": malformed JSON"));
+  ASSIGN_OR_RETURN(Json j, ParseJsonDocument(json_text, source));
   if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(src, ": config must be a JSON object"));
   try {
     Reader top(j, src);
@@ -293,17 +315,16 @@ absl::StatusOr<Gemma3nConfig> ParseGemma3nConfig(std::string_view json_text, std
     }
     if (type == "gemma3n_text") return ParseText(j, j, src);
     return top.Error(absl::StrCat("model_type \"", type, "\" is not a Gemma 3n text model (\"gemma3n\" or \"gemma3n_text\")"));
+  } catch (const std::bad_alloc&) {  // sizes are capped (config_limits.h); defensive
+    return absl::ResourceExhaustedError(absl::StrCat(src, ": out of memory building the configuration"));
   } catch (const std::exception& e) {  // nlohmann conversions that slipped the type checks
     return absl::InvalidArgumentError(absl::StrCat(src, ": ", std::string(e.what())));
   }
 }
 
 absl::StatusOr<Gemma3nConfig> LoadGemma3nConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open config ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseGemma3nConfig(ss.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadBoundedFile(path, kMaxConfigFileBytes, "config"));
+  return ParseGemma3nConfig(text, path);
 }
 
 int64_t Gemma3nEffectiveParameters(const Gemma3nConfig& c, const SliceView& slice) {

@@ -11,6 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/bounded_file.h"
+#include "engine/config_limits.h"
+#include "engine/json_input.h"
 #include "engine/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -36,29 +39,36 @@ class FieldReader {
   }
 
   absl::Status TypeError(absl::string_view field, absl::string_view expected, const Json& got) const {
-    return Error(field, absl::StrCat("must be ", expected, ", got ", got.type_name(), " ", Clip(got.dump())));
+    return Error(field, absl::StrCat("must be ", expected, ", got ", got.type_name(), " ", JsonSnippet(got)));
   }
 
   absl::StatusOr<int64_t> PositiveInt(absl::string_view field, const Json& v) const {
     if (!v.is_number_integer()) return TypeError(field, "an integer", v);
     if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      return Error(field, absl::StrCat("is too large: ", v.dump()));
+      return Error(field, absl::StrCat("is too large: ", JsonSnippet(v)));
     }
     const int64_t x = v.get<int64_t>();
     if (x <= 0) return Error(field, absl::StrCat("must be positive, got ", x));
     return x;
   }
 
-  absl::StatusOr<int64_t> RequiredPositiveInt(absl::string_view field) const {
-    const Json* v = Get(field);
-    if (v == nullptr) return Error(field, "is missing");
-    return PositiveInt(field, *v);
+  // A positive integer no larger than `cap` (engine/config_limits.h).
+  absl::StatusOr<int64_t> CappedInt(absl::string_view field, const Json& v, int64_t cap) const {
+    ASSIGN_OR_RETURN(int64_t x, PositiveInt(field, v));
+    if (x > cap) return Error(field, absl::StrCat("is ", x, ", above matspec's limit of ", cap));
+    return x;
   }
 
-  absl::StatusOr<std::optional<int64_t>> OptionalPositiveInt(absl::string_view field) const {
+  absl::StatusOr<int64_t> RequiredPositiveInt(absl::string_view field, int64_t cap) const {
+    const Json* v = Get(field);
+    if (v == nullptr) return Error(field, "is missing");
+    return CappedInt(field, *v, cap);
+  }
+
+  absl::StatusOr<std::optional<int64_t>> OptionalPositiveInt(absl::string_view field, int64_t cap) const {
     const Json* v = Get(field);
     if (v == nullptr) return std::optional<int64_t>();
-    ASSIGN_OR_RETURN(int64_t x, PositiveInt(field, *v));
+    ASSIGN_OR_RETURN(int64_t x, CappedInt(field, *v, cap));
     return std::optional<int64_t>(x);
   }
 
@@ -80,7 +90,7 @@ class FieldReader {
     if (!v.is_number_integer()) return TypeError(field, "an integer token id", v);
     const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX)
                                                  : v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX;
-    if (!in_range) return Error(field, absl::StrCat("is not a valid token id: ", v.dump()));
+    if (!in_range) return Error(field, absl::StrCat("is not a valid token id: ", JsonSnippet(v)));
     return static_cast<int32_t>(v.get<int64_t>());
   }
 
@@ -93,11 +103,6 @@ class FieldReader {
   }
 
  private:
-  static std::string Clip(std::string s) {
-    if (s.size() > 40) s = s.substr(0, 37) + "...";
-    return s;
-  }
-
   const Json& root_;
   absl::string_view source_;
 };
@@ -140,10 +145,10 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
                    absl::StrCat("is \"", c.model_type, "\", which is not supported (supported: llama)"));
   }
 
-  ASSIGN_OR_RETURN(c.vocab_size, r.RequiredPositiveInt("vocab_size"));
-  ASSIGN_OR_RETURN(c.hidden_size, r.RequiredPositiveInt("hidden_size"));
-  ASSIGN_OR_RETURN(c.num_layers, r.RequiredPositiveInt("num_hidden_layers"));
-  ASSIGN_OR_RETURN(c.num_heads, r.RequiredPositiveInt("num_attention_heads"));
+  ASSIGN_OR_RETURN(c.vocab_size, r.RequiredPositiveInt("vocab_size", kMaxConfigVocab));
+  ASSIGN_OR_RETURN(c.hidden_size, r.RequiredPositiveInt("hidden_size", kMaxConfigHiddenSize));
+  ASSIGN_OR_RETURN(c.num_layers, r.RequiredPositiveInt("num_hidden_layers", kMaxConfigLayers));
+  ASSIGN_OR_RETURN(c.num_heads, r.RequiredPositiveInt("num_attention_heads", kMaxConfigHeads));
 
   const Json* ffn = r.Get("intermediate_size");
   if (ffn == nullptr) return r.Error("intermediate_size", "is missing");
@@ -154,24 +159,25 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
                                                        " widths but num_hidden_layers is ", c.num_layers));
     }
     for (size_t i = 0; i < ffn->size(); ++i) {
-      ASSIGN_OR_RETURN(int64_t w, r.PositiveInt(absl::StrCat("intermediate_size[", i, "]"), (*ffn)[i]));
+      ASSIGN_OR_RETURN(int64_t w,
+                       r.CappedInt(absl::StrCat("intermediate_size[", i, "]"), (*ffn)[i], kMaxConfigFfnWidth));
       c.ffn_widths.push_back(w);
     }
   } else if (ffn->is_number_integer()) {
-    ASSIGN_OR_RETURN(int64_t w, r.PositiveInt("intermediate_size", *ffn));
+    ASSIGN_OR_RETURN(int64_t w, r.CappedInt("intermediate_size", *ffn, kMaxConfigFfnWidth));
     c.ffn_widths.assign(static_cast<size_t>(c.num_layers), w);
   } else {
     return r.TypeError("intermediate_size", "an integer or a list of num_hidden_layers integers", *ffn);
   }
 
-  ASSIGN_OR_RETURN(std::optional<int64_t> kv, r.OptionalPositiveInt("num_key_value_heads"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> kv, r.OptionalPositiveInt("num_key_value_heads", kMaxConfigHeads));
   c.num_kv_heads = kv.value_or(c.num_heads);
   if (c.num_heads % c.num_kv_heads != 0) {
     return r.Error(
         "num_key_value_heads",
         absl::StrCat("(", c.num_kv_heads, ") does not divide num_attention_heads (", c.num_heads, ")"));
   }
-  ASSIGN_OR_RETURN(std::optional<int64_t> head_dim, r.OptionalPositiveInt("head_dim"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> head_dim, r.OptionalPositiveInt("head_dim", kMaxConfigHeadDim));
   if (head_dim) {
     c.head_dim = *head_dim;
   } else {
@@ -181,6 +187,10 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
                                   ") is not divisible by num_attention_heads (", c.num_heads, ")"));
     }
     c.head_dim = c.hidden_size / c.num_heads;
+    if (c.head_dim > kMaxConfigHeadDim) {
+      return r.Error("head_dim", absl::StrCat("(hidden_size / num_attention_heads) is ", c.head_dim,
+                                              ", above matspec's limit of ", kMaxConfigHeadDim));
+    }
   }
   if (c.head_dim % 2 != 0)
     return r.Error("head_dim", absl::StrCat("must be even for RoPE, got ", c.head_dim));
@@ -189,7 +199,7 @@ absl::Status Parse(const Json& root, absl::string_view source, ModelConfig& c) {
   RETURN_IF_ERROR(r.OptionalPositiveNumber("rope_theta", c.rope_theta));
   RETURN_IF_ERROR(CheckRope(r, "rope_scaling", c));
   RETURN_IF_ERROR(CheckRope(r, "rope_parameters", c));
-  ASSIGN_OR_RETURN(std::optional<int64_t> max_pos, r.OptionalPositiveInt("max_position_embeddings"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> max_pos, r.OptionalPositiveInt("max_position_embeddings", kMaxConfigPositions));
   if (max_pos) c.max_position_embeddings = *max_pos;
 
   if (const Json* tie = r.Get("tie_word_embeddings")) {
@@ -237,31 +247,19 @@ int64_t ModelConfig::max_ffn_width() const {
 
 absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, std::string_view source_name) {
   const absl::string_view source(source_name.data(), source_name.size());
-  Json root;
-  try {
-    root = Json::parse(json_text.begin(), json_text.end());
-  } catch (const Json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON: ", e.what()));
-  }
+  ASSIGN_OR_RETURN(Json root, ParseJsonDocument(json_text, source_name));
   ModelConfig config;
   try {
     RETURN_IF_ERROR(Parse(root, source, config));
-  } catch (const Json::exception& e) {  // defensive: every access in Parse is type-checked
+  } catch (const std::exception& e) {  // defensive: every access in Parse is type-checked, sizes capped
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
   }
   return config;
 }
 
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in || !std::filesystem::is_regular_file(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read config file"));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseModelConfig(buffer.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadBoundedFile(path, kMaxConfigFileBytes, ""));
+  return ParseModelConfig(text, path);
 }
 
 }  // namespace matspec

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/json_input.h"
 #include "engine/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -100,7 +101,7 @@ class Validator {
       }
       std::optional<int64_t> dim = NonNegativeInt(d);
       if (!dim)
-        return Error(name, absl::StrCat("shape dimension ", d.dump(), " is not a non-negative integer"));
+        return Error(name, absl::StrCat("shape dimension ", JsonSnippet(d), " is not a non-negative integer"));
       shape.push_back(*dim);
       overflow = overflow || __builtin_mul_overflow(elements, *dim, &elements);
     }
@@ -116,7 +117,7 @@ class Validator {
     std::optional<int64_t> begin = NonNegativeInt((*offsets_it)[0]);
     std::optional<int64_t> end = NonNegativeInt((*offsets_it)[1]);
     if (!begin || !end) {
-      return Error(name, absl::StrCat("data_offsets ", offsets_it->dump(), " are not non-negative integers"));
+      return Error(name, absl::StrCat("data_offsets ", JsonSnippet((*offsets_it)[0]), ", ", JsonSnippet((*offsets_it)[1]), " are not non-negative integers"));
     }
     if (*begin > *end) {
       return Error(name, absl::StrCat("data_offsets [", *begin, ", ", *end, "] have begin > end"));
@@ -201,16 +202,19 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
                                                    " runs past the end of the file (", file->size_,
                                                    " bytes; truncated?)"));
   }
+  // The reference implementation refuses headers above 100 MB; so do we, before parsing.
+  constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+  if (header_len > kMaxHeaderBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": header length ", header_len,
+                                                   " is above the limit of ", kMaxHeaderBytes, " bytes"));
+  }
   const char* header = reinterpret_cast<const char*>(bytes + 8);
   const char* data = header + header_len;
   const int64_t data_size = static_cast<int64_t>(room - header_len);
 
-  Json root;
-  try {
-    root = Json::parse(header, data);
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": header is not valid JSON: ", e.what()));
-  }
+  absl::StatusOr<Json> parsed = ParseJsonDocument(std::string_view(header, header_len), absl::StrCat(path, ": header"));
+  if (!parsed.ok()) return parsed.status();
+  Json root = *std::move(parsed);
   if (!root.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": header is not a JSON object (got ", root.type_name(), ")"));

@@ -4,7 +4,8 @@
 // names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to
 // the data section that follows the header), plus an optional "__metadata__".
 // Open() validates everything before any tensor is handed out: the header
-// length fits in the file, the JSON parses, each dtype is F32/F16/BF16,
+// length fits in the file and is at most 100 MB (as the reference reader), the
+// JSON nests at most 64 deep (engine/json_input.h) and parses, each dtype is F32/F16/BF16,
 // shape product x dtype size == end - begin, every range lies inside the data
 // section, and no two ranges overlap. Any violation is InvalidArgument naming
 // the file and the tensor. "__metadata__" is skipped; dtypes other than the

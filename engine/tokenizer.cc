@@ -2,6 +2,7 @@
 #include "engine/tokenizer.h"
 
 #include <sentencepiece_processor.h>
+#include <sys/stat.h>
 
 namespace matspec {
 
@@ -13,6 +14,18 @@ Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 Tokenizer::~Tokenizer() = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::Load(const std::string& path, std::string* error) {
+  // SentencePiece reads the file whole: refuse special files and absurd sizes first.
+  constexpr long long kMaxTokenizerBytes = 256ll << 20;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    *error = "cannot load tokenizer " + path + ": not a regular file";
+    return nullptr;
+  }
+  if (static_cast<long long>(st.st_size) > kMaxTokenizerBytes) {
+    *error = "cannot load tokenizer " + path + ": file is " + std::to_string(st.st_size) +
+             " bytes, more than the limit of " + std::to_string(kMaxTokenizerBytes);
+    return nullptr;
+  }
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   const auto status = t->impl_->sp.Load(path);
   if (!status.ok()) {

@@ -11,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/bounded_file.h"
+#include "engine/json_input.h"
 #include "engine/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -49,15 +51,8 @@ absl::Status CheckShardName(const std::string& index_path, const std::string& sh
 }
 
 absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return Json::parse(buffer.str());
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
+  ASSIGN_OR_RETURN(std::string text, ReadBoundedFile(path, kMaxConfigFileBytes, ""));
+  return ParseJsonDocument(text, path);
 }
 
 }  // namespace

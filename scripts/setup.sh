@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages matspec builds with, when any is missing.
-# Sourced by run.sh and test.sh; safe to run again.
+# Sourced by run.sh and test.sh; safe to run again. `setup.sh fuzz` installs
+# only what the fuzz stage needs (clang, its libFuzzer runtime, libomp), best
+# effort: scripts/fuzz.sh skips the stage when they cannot be had.
 set -euo pipefail
 
-MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
-  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy)
+if [ "${1:-}" = "fuzz" ]; then
+  MATSPEC_PACKAGES=(clang libclang-rt-dev libomp-dev)
+else
+  MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
+    libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy)
+fi
 
 missing=()
 for p in "${MATSPEC_PACKAGES[@]}"; do

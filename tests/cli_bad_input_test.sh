@@ -77,6 +77,71 @@ expect flag-overrides-preset "--draft-max" -- generate --config configs/matlm-ti
 expect unknown-command "frobnicate" -- frobnicate
 expect slices-needs-table "--matformer-config-path" -- slices -m $model
 
+# Hostile input (issue 12): each class ends with an error naming the cause, never a signal or a hang.
+# Edits config.json of a copy with python: KEY VALUE (VALUE is raw JSON text).
+setcfg() { python3 - "$1/config.json" "$2" "$3" <<'PY'
+import json, sys
+path, key, raw = sys.argv[1:]
+c = json.load(open(path)); c[key] = "@@"
+open(path, "w").write(json.dumps(c).replace('"@@"', raw))
+PY
+}
+d=$(copy huge_double); setcfg $d rope_theta 1e400
+expect config-number-beyond-double "config.json" -- generate -m $d -p hi -n 4
+d=$(copy deep_config); setcfg $d torch_dtype '"@DEEP@"'; sed -i "s/\"@DEEP@\"/$(printf '[%.0s' $(seq 20000))$(printf ']%.0s' $(seq 20000))/" $d/config.json
+expect config-deeply-nested "nested deeper" -- generate -m $d -p hi -n 4
+d=$(copy huge_layers); setcfg $d num_hidden_layers 1000000000000
+expect config-absurd-layer-count "num_hidden_layers" -- generate -m $d -p hi -n 4
+d=$(copy huge_ctx); setcfg $d max_position_embeddings 16777216
+expect config-context-beyond-memory "--ctx-size" -- generate -m $d -p hi -n 4
+d=$(copy gemma_huge); echo '{"model_type": "gemma3n_text", "num_hidden_layers": 1000000000000}' > $d/config.json
+expect gemma3n-absurd-layer-count "num_hidden_layers" -- generate -m $d -p hi -n 4
+d=$(copy deep_header); python3 - $d/model.safetensors <<'PY'
+import json, struct, sys
+h = '{"a": {"dtype": "F32", "shape": ' + "[" * 100000 + "]" * 100000 + ', "data_offsets": [0, 4]}}'
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h.encode() + bytes(4))
+PY
+expect safetensors-deeply-nested-header "model.safetensors" -- generate -m $d -p hi -n 4
+mkfifo $tmp/fifo
+expect slice-table-fifo "FIFO" -- generate -m $model --matformer-config-path $tmp/fifo --matformer-slice-name quarter -p hi
+expect slice-table-device "character device" -- generate -m $model --matformer-config-path /dev/zero --matformer-slice-name quarter -p hi
+head -c 5000000 /dev/zero | tr '\0' 'x' > $tmp/big.csv
+expect slice-table-too-large "limit" -- generate -m $model --matformer-config-path $tmp/big.csv --matformer-slice-name quarter -p hi
+expect prompt-file-directory "is a directory" -- generate -m $model -f $tmp
+: > $tmp/empty.txt
+expect prompt-file-empty "empty" -- generate -m $model -f $tmp/empty.txt
+expect prompt-file-fifo "FIFO" -- generate -m $model -f $tmp/fifo
+expect prompt-file-device "character device" -- generate -m $model -f /dev/zero
+expect preset-directory "is a directory" -- generate --config $tmp -p hi
+printf 'prompt = "\xc3\x28"\n' > $tmp/utf8.toml
+expect preset-invalid-utf8 "invalid UTF-8" -- generate --config $tmp/utf8.toml -m $model
+printf 'draft\x00max = 3\n' > $tmp/nul.toml
+expect preset-nul-byte "NUL" -- generate --config $tmp/nul.toml -m $model -p hi
+head -c 2000000 /dev/zero | tr '\0' '#' > $tmp/big.toml
+expect preset-too-large "limit" -- generate --config $tmp/big.toml -m $model -p hi
+expect draft-vocab-file-device "character device" -- generate -m $model --draft-vocab-file /dev/zero -p hi
+expect draft-vocab-file-fifo "FIFO" -- generate -m $model --draft-vocab-file $tmp/fifo -p hi
+# NaN weights: generation stops naming the position and the model; --check-weights names the tensor.
+d=$(copy nan); python3 - $d/model.safetensors <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+begin = json.loads(b[8:8 + n])["model.norm.weight"]["data_offsets"][0]
+b[8 + n + begin + 10:8 + n + begin + 12] = b"\xc0\x7f"  # bf16 NaN at element 5
+open(sys.argv[1], "wb").write(b)
+PY
+expect nan-weights-speculative "non-finite logit at position" -- generate -m $d -p hi -n 8
+expect nan-weights-plain "the full model produced a non-finite logit" -- generate -m $d -p hi -n 8 --no-speculative
+report=$(timeout 120 "$bin" inspect -m $d --check-weights 2>$tmp/err); rc=$?
+if [ $rc -eq 0 ] || [ $rc -ge 124 ] || [[ "$report" != *"model.norm.weight: 1 NaN"* ]] || ! grep -q "hold NaN or Inf" $tmp/err; then
+  echo "FAIL inspect-check-weights: exit $rc: $report $(cat $tmp/err)"; fails=$((fails+1))
+else
+  echo "ok   inspect-check-weights: $(cat $tmp/err)"
+fi
+if ! timeout 120 "$bin" inspect -m $model --check-weights >$tmp/out 2>&1 || ! grep -q "0 hold NaN or Inf" $tmp/out; then
+  echo "FAIL inspect-check-weights-clean: $(cat $tmp/out)"; fails=$((fails+1))
+fi
+
 # And the good path: --json prints one object with the statistics' names; the preset's slice drafts.
 json=$(timeout 120 "$bin" generate --config configs/matlm-tiny.toml -p "In the beginning" -n 12 --json 2>/dev/null)
 for key in '"text"' '"tokens"' '"drafted_tokens"' '"accepted_tokens"' '"acceptance_rate"' '"mean_acceptance_length"' \

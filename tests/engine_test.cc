@@ -148,7 +148,7 @@ TEST_F(EngineTest, TokenListDraftHead) {
   missing.draft.draft_vocab_file = dir_ + "/no-such-list.txt";
   auto r = engine_->GenerateTokens(prompt_, missing);
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("no-such-list.txt: cannot open"));
+  EXPECT_THAT(r.status().message(), HasSubstr("no-such-list.txt: no such file"));
 }
 
 // Which ids a --draft-vocab-file list keeps, not only how many: the first n

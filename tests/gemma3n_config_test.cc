@@ -126,7 +126,7 @@ TEST(Gemma3nConfigTest, NewRopeParameters) {
 
 TEST(Gemma3nConfigTest, Errors) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"{", "malformed JSON"},
+      {"{", "not valid JSON"},
       {R"({"model_type": "llama"})", "not a Gemma 3n"},
       {R"({"model_type": "gemma3n"})", "text_config"},
       {R"({"model_type": "gemma3n_text", "num_hidden_layers": 3, "layer_types": ["full_attention"]})",

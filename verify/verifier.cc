@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/finite_check.h"
 #include "engine/random.h"
 #include "engine/round_runner.h"
 #include "engine/status_macros.h"
@@ -59,6 +60,10 @@ absl::StatusOr<AcceptanceResult> Verifier::Verify(const std::vector<int32_t>& se
   args.logits = logits_.data();
   args.all_logits = true;
   RETURN_IF_ERROR(model_->Forward(args));
+  for (int64_t i = 0; i <= k; ++i) {  // row i predicts the token at position committed + i
+    RETURN_IF_ERROR(CheckLogitsFinite(logits_.data() + i * vocab, vocab, /*allow_negative_infinity=*/false,
+                                      "the full model", committed + i));
+  }
   for (int64_t i = 0; i <= k; ++i) {
     ProcessLogits(logits_.data() + i * vocab, vocab, sampling_, p_.data() + i * vocab, sort_scratch_.data());
   }

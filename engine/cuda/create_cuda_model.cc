@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/cuda/cuda_gemma3n_model.h"
 #include "engine/cuda/cuda_llama_model.h"
+#include "engine/bounded_file.h"
 #include "engine/gemma3n_config.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
@@ -15,15 +16,12 @@ namespace matspec {
 absl::StatusOr<std::unique_ptr<CudaModel>> CreateCudaModel(const std::string& model_dir, const WeightStore& store,
                                                            int device) {
   const std::string path = model_dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the model's config.json"));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (IsGemma3nConfigJson(text.str())) {
+  ASSIGN_OR_RETURN(const std::string text, ReadBoundedFile(path, kMaxConfigFileBytes, "the model's"));
+  if (IsGemma3nConfigJson(text)) {
     ASSIGN_OR_RETURN(std::unique_ptr<CudaGemma3nModel> m, CudaGemma3nModel::Create(path, store, device));
     return std::unique_ptr<CudaModel>(std::move(m));
   }
-  ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text.str(), path));
+  ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, path));
   ASSIGN_OR_RETURN(std::unique_ptr<CudaLlamaModel> m, CudaLlamaModel::Create(config, store, device));
   return std::unique_ptr<CudaModel>(std::move(m));
 }

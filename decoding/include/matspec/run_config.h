@@ -21,6 +21,7 @@ struct RunConfig {
   std::string prompt_file;  // -f
   std::vector<int32_t> prompt_ids;  // --prompt-ids: token ids instead of text (no BOS added)
   bool json = false;        // --json: one JSON object on stdout
+  bool check_weights = false;  // inspect --check-weights: scan every tensor for NaN/Inf
 };
 
 struct RunOptionDoc {
