@@ -72,7 +72,8 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"threads", "t", false, "CPU threads; 0 = all"},
       {"device", "", false, "cpu or cuda (default cpu)"},
       {"no-cuda-graphs", "", true, "--device cuda: queue every kernel instead of replaying each round as a CUDA graph"},
-      {"thread-pool", "", true, "CPU: products on a per-sequence thread pool whose waits sleep (for a machine where other work holds cores)"},
+      {"thread-pool", "", true, "CPU: products and attention on a per-sequence thread pool whose waits sleep (the default)"},
+      {"no-thread-pool", "", true, "CPU: products and attention on OpenMP teams instead of the per-sequence pool"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
@@ -165,6 +166,10 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     c->load.cuda_graphs = !b;
   } else if (n == "thread-pool") {
     return ParseBool(origin, v, &c->load.thread_pool);
+  } else if (n == "no-thread-pool") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    c->load.thread_pool = !b;
   } else if (n == "f32-activations") {
     return ParseBool(origin, v, &c->load.f32_activations);
   } else if (n == "json") {

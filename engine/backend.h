@@ -46,7 +46,7 @@ struct RoundRunnerSpec {
 struct ModelLoadOptions {
   int num_threads = 1;           // CPU kernel threads (>= 1)
   bool f32_activations = false;  // CpuContext::f32_activations
-  bool thread_pool = false;      // Model::set_thread_pool
+  bool thread_pool = true;       // Model::set_thread_pool
 };
 
 class Backend {

@@ -113,7 +113,7 @@ class Model {
   void set_thread_pool(bool on) { thread_pool_ = on; }
 
  protected:
-  bool thread_pool_ = false;
+  bool thread_pool_ = true;
 
  public:
 };

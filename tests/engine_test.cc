@@ -444,5 +444,22 @@ TEST(RunConfigTest, FlagsAndPresetsShareKeys) {
   std::filesystem::remove_all(dir);
 }
 
+// The per-sequence thread pool is the default; --no-thread-pool (or
+// thread-pool = false in a preset) selects OpenMP teams.
+TEST(RunConfigTest, ThreadPoolIsTheDefaultAndCanBeTurnedOff) {
+  RunConfig c;
+  EXPECT_TRUE(c.load.thread_pool);
+  ASSERT_TRUE(SetRunOption(&c, "no-thread-pool", "true", "--no-thread-pool").ok());
+  EXPECT_FALSE(c.load.thread_pool);
+  ASSERT_TRUE(SetRunOption(&c, "thread-pool", "true", "--thread-pool").ok());
+  EXPECT_TRUE(c.load.thread_pool);
+  const std::string dir = testing::MakeTempDir("preset_pool");
+  std::ofstream(dir + "/p.toml") << "thread-pool = false\n";
+  ASSERT_TRUE(ApplyPresetFile(dir + "/p.toml", &c).ok());
+  EXPECT_FALSE(c.load.thread_pool);
+  EXPECT_FALSE(SetRunOption(&c, "no-thread-pool", "maybe", "--no-thread-pool").ok());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace matspec

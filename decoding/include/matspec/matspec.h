@@ -52,11 +52,13 @@ struct LoadOptions {
   // the arithmetic rate. Either way decoding and verification share the same
   // arithmetic, so greedy speculative output equals plain output exactly.
   bool f32_activations = false;
-  // CPU: run each sequence's matrix products on a thread pool of its own whose
-  // waits sleep (--thread-pool), instead of OpenMP teams that spin. For a
-  // machine where other work holds cores: there 2 OpenMP threads can be ~10x
-  // slower than 1; on a quiet machine OpenMP is faster (bench/RESULTS.md §5.3).
-  bool thread_pool = false;
+  // CPU: each sequence runs its matrix products and attention on a thread pool
+  // of its own, whose items are claimed dynamically and whose waits spin
+  // briefly and then sleep (the default), instead of OpenMP teams
+  // (--no-thread-pool). On a quiet machine both are as fast; beside a busy
+  // process 2 OpenMP threads fall to about half the speed of 1 thread, the
+  // pool to about 0.9x of it (bench/RESULTS.md §5.6).
+  bool thread_pool = true;
 };
 
 // Which MatFormer slice drafts, and how much.
