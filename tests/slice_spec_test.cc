@@ -350,6 +350,12 @@ TEST(ValidateSliceTest, WidthErrors) {
   widths[7] = 4096;
   EXPECT_THAT(ValidateError(Spec("foo", widths, {}), gemma),
               HasSubstr("slice \"foo\": layer 7 FFN width 4096 exceeds the model's 2048"));
+  // One unit too wide is refused; exactly the full width is the full layer.
+  widths[7] = 2049;
+  EXPECT_THAT(ValidateError(Spec("foo", widths, {}), gemma),
+              HasSubstr("layer 7 FFN width 2049 exceeds the model's 2048"));
+  widths[7] = 2048;
+  EXPECT_TRUE(ValidateSlice(Spec("foo", widths, {}), gemma, {}).ok());
 }
 
 TEST(ValidateSliceTest, InconsistentModelIsAnErrorNotACrash) {
