@@ -226,6 +226,9 @@ TEST_F(SafetensorsTest, ShapeProductOverflows) {
 TEST_F(SafetensorsTest, OffsetsOutOfRange) {
   ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16), "'w'",
                  "past the end of the data section (16 bytes)");
+  // One byte past the end is as wrong as eight.
+  ExpectRejected(OpenRaw(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[1,17]}})", 16), "'w'",
+                 "past the end of the data section (16 bytes)");
 }
 
 TEST_F(SafetensorsTest, OffsetsBeginAfterEnd) {
