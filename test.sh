@@ -35,4 +35,4 @@ OMP_WAIT_POLICY=passive TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   ctest --test-dir build-tsan --output-on-failure -R '^(engine_concurrency_test|request_test)$'
 
 echo "== fuzzing harnesses: 4 s each over the seed corpus (skipped without clang) =="
-bash scripts/fuzz.sh 4
+MATSPEC_FUZZ_SEED=1 bash scripts/fuzz.sh 4

@@ -6,6 +6,8 @@
 # crashes to build-fuzz/artifacts/. Prints one summary line per harness
 # (executions, coverage, seconds) and exits non-zero if any harness failed.
 # Without clang and libFuzzer it says so and exits 0 (the stage is skipped).
+# MATSPEC_FUZZ_SEED=N fixes libFuzzer's seed (./test.sh sets it, so a CI run
+# explores the same inputs each time, up to machine speed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -34,13 +36,15 @@ if ((${#harnesses[@]} == 0)); then
 fi
 mkdir -p build-fuzz/artifacts build-fuzz/logs
 failed=0
+seed_arg=()
+if [ -n "${MATSPEC_FUZZ_SEED:-}" ]; then seed_arg=(-seed="$MATSPEC_FUZZ_SEED"); fi
 for h in "${harnesses[@]}"; do
   mkdir -p "build-fuzz/corpus/$h"
   log=build-fuzz/logs/$h.log
   # One core; 10 s per input is a hang; an allocation above 2 GiB is a finding.
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
     "build-fuzz/fuzz/$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$h-" \
+    -print_final_stats=1 "${seed_arg[@]}" -artifact_prefix="build-fuzz/artifacts/$h-" \
     "build-fuzz/corpus/$h" "tests/fuzz/corpus/$h" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
