@@ -8,6 +8,7 @@
 #ifndef MATSPEC_KERNELS_ATTENTION_H_
 #define MATSPEC_KERNELS_ATTENTION_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -32,6 +33,18 @@ struct AttentionParams {
   int64_t out_stride = 0;
   float* scratch = nullptr;        // >= AttentionScratchFloats(...) floats
 };
+
+// The cache slots new token j (at position past + j) sees: count slots from
+// `first`, the window rule of the header.
+struct VisibleSlots {
+  int64_t first;
+  int64_t count;
+};
+inline VisibleSlots VisibleSlotsOf(const AttentionParams& p, int64_t j) {
+  const int64_t pos = p.past + j;
+  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+  return {first, pos - first + 1};
+}
 
 // Parameters for t new tokens after `past` over contiguous caches, with q and
 // out rows packed ([t, num_heads * head_dim]); scale 1/sqrt(head_dim), no

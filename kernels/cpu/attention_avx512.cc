@@ -47,9 +47,7 @@ void Attend(const AttentionParams& p, int64_t j, int64_t h, float* scores, int64
   const int64_t group = p.num_heads / p.num_kv_heads;
   const int64_t kv_head = h / group;
   const int64_t kv_row = p.num_kv_heads * d;  // floats between cache slots
-  const int64_t pos = p.past + j;
-  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-  const int64_t count = pos - first + 1;
+  const auto [first, count] = VisibleSlotsOf(p, j);
   const float* k = p.k_cache + first * kv_row + kv_head * d;
   const float* v = p.v_cache + first * kv_row + kv_head * d;
 
