@@ -93,29 +93,39 @@ std::unique_ptr<KvCache> LlamaModel::NewKvCache(const SliceView& slice, int64_t 
   return std::make_unique<KvCache>(stored, config_.num_kv_heads, config_.head_dim, capacity);
 }
 
-// Activations of one forward, [t, ...] f32 rows, grown on demand and reused.
+// Activations of one forward, [t, ...] f32 rows (t = the rows of every
+// sequence of the forward), grown on demand and reused.
 struct LlamaModel::Scratch final : ForwardScratch {
-  void Ensure(const ModelConfig& config, int64_t t, int64_t kv_len) {
+  void Ensure(const ModelConfig& config, int64_t t, int64_t kv_len, int64_t logit_rows) {
     const int64_t hidden = config.hidden_size;
     if (t > rows) {
       const int64_t qdim = config.num_heads * config.head_dim;
+      const int64_t kvdim = config.num_kv_heads * config.head_dim;
       const int64_t ffn = config.max_ffn_width();
       x.resize(t * hidden);
       h.resize(t * hidden);
       q.resize(t * qdim);
+      k.resize(t * kvdim);
+      v.resize(t * kvdim);
       attn.resize(t * qdim);
       gate.resize(t * ffn);
       up.resize(t * ffn);
       positions.resize(t);
+      tokens.resize(t);
       rows = t;
     }
     const int64_t need = AttentionScratchFloats(kv_len, cpu.num_threads);
     if (static_cast<int64_t>(attn_scratch.size()) < need) attn_scratch.resize(need);
+    if (static_cast<int64_t>(logits.size()) < logit_rows * config.vocab_size) {
+      logits.resize(logit_rows * config.vocab_size);
+    }
   }
 
   int64_t rows = 0;
-  std::vector<float> x, h, q, attn, gate, up, attn_scratch;
+  std::vector<float> x, h, q, k, v, attn, gate, up, attn_scratch;
   std::vector<int64_t> positions;
+  std::vector<int32_t> tokens;  // the batch's tokens, sequence by sequence
+  std::vector<float> logits;    // a batch's logits rows before they go to each sequence
 };
 
 std::unique_ptr<ForwardScratch> LlamaModel::NewScratch() const {
@@ -126,50 +136,105 @@ std::unique_ptr<ForwardScratch> LlamaModel::NewScratch() const {
 
 absl::Status LlamaModel::Forward(const ForwardArgs& args) const {
   RETURN_IF_ERROR(args.Validate(config_.vocab_size));
-  const SliceView& slice = *args.slice;
+  const BatchSegment one{.tokens = args.tokens,
+                         .t = args.t,
+                         .kv = args.kv,
+                         .logits = args.logits,
+                         .all_logits = args.all_logits};
+  std::unique_ptr<ForwardScratch> temporary;
+  ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
+  return Run(*args.slice, {&one, 1}, *scratch, args.tap);
+}
+
+absl::Status LlamaModel::ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                                      ForwardScratch* scratch) const {
+  RETURN_IF_ERROR(ValidateBatch(segments, config_.vocab_size));
+  std::unique_ptr<ForwardScratch> temporary;
+  ASSIGN_OR_RETURN(Scratch * s, ResolveScratch<Scratch>(*this, ForwardArgs{.scratch = scratch}, temporary));
+  return Run(slice, segments, *s, nullptr);
+}
+
+absl::Status LlamaModel::Run(const SliceView& slice, std::span<const BatchSegment> segments, Scratch& s,
+                             const ActivationTap* tap) const {
   if (static_cast<int64_t>(slice.ffn_widths.size()) != config_.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("slice \"", slice.name, "\" has ", slice.ffn_widths.size(),
                                                    " layer widths; the model has ", config_.num_layers, " layers"));
   }
-  KvCache& kv = *args.kv;
-  const int64_t t = args.t;
-  const int64_t past = kv.length();
   const int64_t hidden = config_.hidden_size;
-  for (int64_t l : slice.layers) {
-    if (!kv.stores(l)) {
-      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", l, " of slice \"",
-                                                     slice.name, "\""));
+  int64_t t = 0, max_len = 0, logit_rows = 0;
+  for (const BatchSegment& g : segments) {
+    for (int64_t l : slice.layers) {
+      if (!g.kv->stores(l)) {
+        return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", l, " of slice \"",
+                                                       slice.name, "\""));
+      }
     }
+    t += g.t;
+    max_len = std::max(max_len, g.kv->length() + g.t);
+    if (g.logits != nullptr) logit_rows += g.all_logits ? g.t : 1;
   }
-  std::unique_ptr<ForwardScratch> temporary;
-  ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
-  Scratch& s = *scratch;
-  s.Ensure(config_, t, past + t);
-  for (int64_t i = 0; i < t; ++i) s.positions[i] = past + i;
+  s.Ensure(config_, t, max_len, segments.size() > 1 ? logit_rows : 0);
+  // The rows of every sequence, one after another, each at its own positions.
+  std::vector<LlamaLayerKv> seqs(segments.size());
+  int64_t row = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const BatchSegment& g = segments[i];
+    const int64_t past = g.kv->length();
+    for (int64_t j = 0; j < g.t; ++j) {
+      s.positions[row + j] = past + j;
+      s.tokens[row + j] = g.tokens[j];
+    }
+    seqs[i] = LlamaLayerKv{.len = {.past = past}, .t = g.t};
+    row += g.t;
+  }
 
-  EmbeddingGather(w_.embed, args.tokens, t, 1.f, s.x.data());
-  if (args.tap) (*args.tap)("embed", -1, s.x.data(), t, hidden);
+  EmbeddingGather(w_.embed, s.tokens.data(), t, 1.f, s.x.data());
+  if (tap) (*tap)("embed", -1, s.x.data(), t, hidden);
   const CpuOps ops(s.cpu);
   const LlamaActivations a{.x = s.x.data(),
                            .h = s.h.data(),
                            .q = s.q.data(),
+                           .k = s.k.data(),
+                           .v = s.v.data(),
                            .attn = s.attn.data(),
                            .gate = s.gate.data(),
                            .up = s.up.data(),
                            .positions = s.positions.data(),
                            .attn_scratch = s.attn_scratch.data()};
   for (int64_t l : slice.layers) {
-    const LlamaLayerKv layer_kv{.keys = kv.keys(l), .values = kv.values(l), .len = {.past = past}};
-    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], t, layer_kv, a, args.tap));
+    for (size_t i = 0; i < segments.size(); ++i) {
+      seqs[i].keys = segments[i].kv->keys(l);
+      seqs[i].values = segments[i].kv->values(l);
+    }
+    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], seqs, a, tap));
   }
-  kv.Advance(t);
+  for (const BatchSegment& g : segments) g.kv->Advance(g.t);
+  if (logit_rows == 0) return absl::OkStatus();
 
-  if (args.logits == nullptr) return absl::OkStatus();
-  const int64_t rows = args.all_logits ? t : 1;
-  const float* first = s.x.data() + (t - rows) * hidden;
-  layer_ops::Norm(first, w_.final_norm, config_.rms_norm_eps, rows, hidden, s.h.data());
-  if (args.tap) (*args.tap)("final_norm", -1, s.h.data(), rows, hidden);
-  layer_ops::HeadLogits(s.cpu, s.h.data(), hidden, rows, w_.lm_head, slice, config_.vocab_size, args.logits);
+  // The head over the rows whose logits are wanted, gathered (in order) so
+  // that it too reads its weights once.
+  int64_t gathered = 0;
+  row = 0;
+  for (const BatchSegment& g : segments) {
+    const int64_t rows = g.logits == nullptr ? 0 : g.all_logits ? g.t : 1;
+    layer_ops::Norm(s.x.data() + (row + g.t - rows) * hidden, w_.final_norm, config_.rms_norm_eps, rows, hidden,
+                    s.h.data() + gathered * hidden);
+    gathered += rows;
+    row += g.t;
+  }
+  if (tap) (*tap)("final_norm", -1, s.h.data(), gathered, hidden);
+  // One sequence writes its logits in place; a batch through the scratch.
+  const int64_t vocab = config_.vocab_size;
+  float* out = segments.size() == 1 ? segments[0].logits : s.logits.data();
+  layer_ops::HeadLogits(s.cpu, s.h.data(), hidden, gathered, w_.lm_head, slice, vocab, out);
+  if (segments.size() == 1) return absl::OkStatus();
+  const float* next = out;
+  for (const BatchSegment& g : segments) {
+    if (g.logits == nullptr) continue;
+    const int64_t rows = g.all_logits ? g.t : 1;
+    std::copy(next, next + rows * vocab, g.logits);
+    next += rows * vocab;
+  }
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #define MATSPEC_ENGINE_LLAMA_MODEL_H_
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -68,6 +69,8 @@ class LlamaModel final : public Model {
   std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const override;
   std::unique_ptr<ForwardScratch> NewScratch() const override;
   absl::Status Forward(const ForwardArgs& args) const override;
+  absl::Status ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                            ForwardScratch* scratch) const override;
   int64_t ParameterCount(const SliceView& slice) const override;
   int64_t WeightBytesRead(const SliceView& slice) const override;
   void set_num_threads(int n) override { ctx_.num_threads = n < 1 ? 1 : n; }
@@ -77,6 +80,9 @@ class LlamaModel final : public Model {
   struct Scratch;  // the activations of one forward (llama_model.cc)
 
   LlamaModel() = default;
+  // The forward of Forward (one segment, with taps) and ForwardBatch.
+  absl::Status Run(const SliceView& slice, std::span<const BatchSegment> segments, Scratch& s,
+                   const ActivationTap* tap) const;
 
   ModelConfig config_;
   CpuContext ctx_;  // the default context of new scratch

@@ -1,6 +1,7 @@
 #include "engine/model.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 #include "kernels/cpu_thread_pool.h"
 
 namespace matspec {
@@ -29,6 +30,45 @@ absl::Status ForwardArgs::Validate(int64_t vocab) const {
     }
   }
   return kv->CheckRoom(t);
+}
+
+absl::Status ValidateBatch(std::span<const BatchSegment> segments, int64_t vocab) {
+  if (segments.empty()) return absl::InvalidArgumentError("ForwardBatch: no segment");
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const BatchSegment& g = segments[i];
+    ForwardArgs args{.tokens = g.tokens, .t = g.t, .kv = g.kv};
+    SliceView unused;
+    args.slice = &unused;
+    if (absl::Status s = args.Validate(vocab); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("segment ", i, " of the batch: ", s.message()));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (segments[j].kv == g.kv) {
+        return absl::InvalidArgumentError(absl::StrCat("ForwardBatch: segments ", j, " and ", i, " share a cache"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Model::ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                                 ForwardScratch* scratch) const {
+  RETURN_IF_ERROR(ValidateBatch(segments, vocab_size()));
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const BatchSegment& g = segments[i];
+    absl::Status s = Forward(ForwardArgs{.slice = &slice,
+                                         .tokens = g.tokens,
+                                         .t = g.t,
+                                         .kv = g.kv,
+                                         .logits = g.logits,
+                                         .all_logits = g.all_logits,
+                                         .scratch = scratch});
+    if (!s.ok()) {
+      for (size_t j = 0; j < i; ++j) (void)segments[j].kv->Truncate(segments[j].kv->length() - segments[j].t);
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace matspec

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,16 @@ struct ForwardArgs {
   absl::Status Validate(int64_t vocab) const;
 };
 
+// One sequence's part of a batched forward (Model::ForwardBatch): what
+// ForwardArgs holds per sequence.
+struct BatchSegment {
+  const int32_t* tokens = nullptr;  // [t] token ids, each in [0, vocab)
+  int64_t t = 0;                    // >= 1
+  KvCache* kv = nullptr;            // tokens[0] sits at position kv->length(); advanced by t
+  float* logits = nullptr;          // [all_logits ? t : 1, vocab], or nullptr to skip the head
+  bool all_logits = false;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -92,6 +103,17 @@ class Model {
   // Runs the slice over args.t new tokens, appending to args.kv. Thread-safe:
   // concurrent calls must use distinct caches and scratch.
   virtual absl::Status Forward(const ForwardArgs& args) const = 0;
+
+  // Continuous batching: runs `slice` over the new tokens of several
+  // sequences (distinct caches) as ONE forward, so every weight is read once
+  // for all of their rows; attention runs per sequence over its own cache.
+  // Each segment's logits and cache come out bit-identical to a Forward of
+  // that segment alone (the kernels are batch-invariant: ARCHITECTURE.md §9).
+  // On error no cache has advanced. This default runs the segments one after
+  // another through Forward (correct, without the shared weight read);
+  // architectures with a batched forward override it.
+  virtual absl::Status ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                                    ForwardScratch* scratch) const;
 
   // Parameters the slice uses (embedding and head counted once when tied).
   virtual int64_t ParameterCount(const SliceView& slice) const = 0;
@@ -117,6 +139,10 @@ class Model {
 
  public:
 };
+
+// InvalidArgument unless every segment is a valid forward (ForwardArgs::
+// Validate) and no two share a cache; names the segment.
+absl::Status ValidateBatch(std::span<const BatchSegment> segments, int64_t vocab);
 
 // The scratch of a forward of `model`: args.scratch, which must be the
 // model's own kind S, or, when the caller gave none, a new one kept alive in

@@ -121,8 +121,9 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
   for (int64_t l : slice.layers) {
     const LlamaLayerKv layer_kv{.keys = kv.device_keys(l),
                                 .values = kv.device_values(l),
-                                .len = {.past = past, .d_past = d_past, .capacity = kv.capacity()}};
-    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], t, layer_kv, a, nullptr));
+                                .len = {.past = past, .d_past = d_past, .capacity = kv.capacity()},
+                                .t = t};
+    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], {&layer_kv, 1}, a, nullptr));
   }
   if (d_past != nullptr) RETURN_IF_ERROR(AddToCounterCuda(kv.device_length(), t, s));
   if (logits == nullptr) return absl::OkStatus();
