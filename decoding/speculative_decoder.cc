@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "decoding/cpu_round_runner.h"
+#include "decoding/decode_loop.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -12,22 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-void Tally(const RoundOutcome& round, GenerationStats* stats) {
-  stats->draft_seconds += round.draft_seconds;
-  stats->verify_seconds += round.verify_seconds;
-  stats->rounds += 1;
-  stats->drafted_tokens += round.drafted;
-  stats->accepted_tokens += round.accepted;
-  if (static_cast<int64_t>(stats->per_position_drafted.size()) < round.drafted) {
-    stats->per_position_drafted.resize(round.drafted, 0);
-    stats->per_position_accepted.resize(round.drafted, 0);
-  }
-  for (int64_t i = 0; i < round.drafted; ++i) {
-    stats->per_position_drafted[i] += 1;
-    if (i < round.accepted) stats->per_position_accepted[i] += 1;
-  }
-}
 
 }  // namespace
 
@@ -61,20 +46,8 @@ SpeculativeDecoder::SpeculativeDecoder(std::unique_ptr<RoundRunner> runner, Deco
 
 absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const TokenCallback& on_tokens,
                                      std::vector<int32_t>* tokens, GenerationStats* stats) {
-  const int64_t plen = static_cast<int64_t>(prompt.size());
-  if (plen < 1) return absl::InvalidArgumentError("the prompt is empty: at least one token is needed");
-  if (plen >= params_.context_size) {
-    return absl::OutOfRangeError(absl::StrCat("the prompt has ", plen, " tokens but the context holds ",
-                                              params_.context_size,
-                                              "; it must leave room for at least one new token (--ctx-size)"));
-  }
-  if (params_.policy.draft_max > kMaxDraft) {
-    return absl::InvalidArgumentError(absl::StrCat("--draft-max must be <= ", kMaxDraft));
-  }
-  stats->prompt_tokens = plen;
-  stats->draft_slice = params_.draft ? params_.draft->name : "";
-  std::vector<int32_t> sequence = prompt;
-  tokens->clear();
+  RETURN_IF_ERROR(DecodeLoop::CheckPrompt(params_, static_cast<int64_t>(prompt.size())));
+  DecodeLoop loop(params_, prompt, stats, tokens);
 
   // Prefill: every prompt token but the last enters the caches.
   const auto t_prefill = Clock::now();
@@ -82,47 +55,14 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
   const auto t_decode = Clock::now();
   stats->prefill_seconds = Seconds(t_prefill, t_decode);
 
-  stats->stop_reason = "length";
-  while (static_cast<int64_t>(tokens->size()) < params_.max_new_tokens) {
-    if (params_.cancel != nullptr && params_.cancel->load(std::memory_order_relaxed)) {
-      stats->stop_reason = "cancelled";
-      break;
-    }
-    const int64_t committed = static_cast<int64_t>(sequence.size());
-    if (committed >= params_.context_size) {
-      stats->stop_reason = "context";
-      break;
-    }
-    const int64_t budget = std::min<int64_t>(params_.max_new_tokens - static_cast<int64_t>(tokens->size()),
-                                             params_.context_size - committed);
-    // Draft at most budget - 1 tokens: the round always adds one more of its own.
-    const int64_t max_draft = params_.draft ? std::min(params_.policy.draft_max, budget - 1) : 0;
-    ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(sequence, max_draft));
-    Tally(round, stats);
-    std::vector<int32_t>& fresh = round.tokens;
-    // Stop tokens end generation right after they are emitted.
-    bool stop = false;
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      if (std::find(params_.stop_tokens.begin(), params_.stop_tokens.end(), fresh[i]) !=
-          params_.stop_tokens.end()) {
-        fresh.resize(i + 1);
-        stop = true;
-        break;
-      }
-    }
-    sequence.insert(sequence.end(), fresh.begin(), fresh.end());
-    tokens->insert(tokens->end(), fresh.begin(), fresh.end());
-    const int64_t new_length = static_cast<int64_t>(sequence.size());
-    RETURN_IF_ERROR(runner_->Rollback(new_length));
-    if (stop) stats->stop_reason = "eos";
-    if (on_tokens && !on_tokens(fresh)) {
-      if (!stop) stats->stop_reason = "callback";
-      break;
-    }
-    if (stop) break;
+  while (std::optional<int64_t> max_draft = loop.NextRound()) {
+    ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(loop.sequence(), *max_draft));
+    const std::vector<int32_t>& fresh = loop.Commit(std::move(round));
+    RETURN_IF_ERROR(runner_->Rollback(loop.committed_length()));
+    if (on_tokens && !on_tokens(fresh)) loop.StopBy("callback");
   }
 
-  SummarizeStats(static_cast<int64_t>(tokens->size()), Seconds(t_decode, Clock::now()), stats);
+  loop.Summarize(Seconds(t_decode, Clock::now()));
   stats->draft_kv_bytes = runner_->draft_kv_bytes();
   return absl::OkStatus();
 }

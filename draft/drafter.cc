@@ -49,42 +49,68 @@ absl::Status Drafter::Prefill(const std::vector<int32_t>& sequence) {
 
 absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_tokens,
                               const DraftPolicy& policy, DraftProposal* out) {
-  const int64_t vocab = model_->vocab_size();
+  BeginProposal(sequence, max_tokens, policy, out);
+  while (WantsForward()) {
+    const BatchSegment g = NextForward();
+    RETURN_IF_ERROR(model_->Forward(ForwardArgs{.slice = &slice_,
+                                                .tokens = g.tokens,
+                                                .t = g.t,
+                                                .kv = g.kv,
+                                                .logits = g.logits,
+                                                .all_logits = g.all_logits,
+                                                .scratch = scratch_forward_}));
+    RETURN_IF_ERROR(FinishForward());
+  }
+  return absl::OkStatus();
+}
+
+void Drafter::BeginProposal(const std::vector<int32_t>& sequence, int64_t max_tokens, const DraftPolicy& policy,
+                            DraftProposal* out) {
   out->tokens.clear();
   out->q.clear();
-  if (max_tokens <= 0) return absl::OkStatus();
   const int64_t committed = static_cast<int64_t>(sequence.size());
-  // Catch up: feed every committed token the cache has not seen.
-  ForwardArgs args;
-  args.slice = &slice_;
-  args.kv = cache_.get();
-  args.scratch = scratch_forward_;
-  args.logits = logits_.data();
-  args.tokens = sequence.data() + cache_->length();
-  args.t = committed - cache_->length();
-  for (int64_t i = 0; i < max_tokens; ++i) {
-    RETURN_IF_ERROR(model_->Forward(args));
-    // A reduced draft head writes -inf for the tokens it leaves out; NaN or +inf is never a proposal.
-    if (absl::Status s = CheckLogitsFinite(logits_.data(), vocab, /*allow_negative_infinity=*/true, "the draft",
-                                           committed + i);
-        !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"]"));
-    }
-    if (i >= policy.draft_min && policy.draft_p_min > 0.f &&
-        TopProbability(logits_.data(), vocab) < policy.draft_p_min) {
-      break;
-    }
-    out->q.resize((i + 1) * vocab);
-    float* q = out->q.data() + i * vocab;
-    ProcessLogits(logits_.data(), vocab, sampling_, q, scratch_.data());
-    const int32_t token = sampling_.greedy()
-                              ? Argmax(q, vocab)
-                              : SampleFromWeights(q, vocab, Uniform(seed_, committed + i, RandomStream::kDraft));
-    out->tokens.push_back(token);
-    if (i + 1 == max_tokens) break;  // the last proposal need not enter the cache
-    args.tokens = &out->tokens.back();
-    args.t = 1;
+  // The first forward catches up: it feeds every committed token the cache has not seen.
+  step_ = Step{.wants_forward = max_tokens > 0,
+               .index = 0,
+               .committed = committed,
+               .max_tokens = max_tokens,
+               .policy = policy,
+               .tokens = sequence.data() + cache_->length(),
+               .t = committed - cache_->length(),
+               .out = out};
+}
+
+BatchSegment Drafter::NextForward() {
+  return BatchSegment{.tokens = step_.tokens, .t = step_.t, .kv = cache_.get(), .logits = logits_.data()};
+}
+
+absl::Status Drafter::FinishForward() {
+  const int64_t vocab = model_->vocab_size();
+  const int64_t i = step_.index;
+  DraftProposal* out = step_.out;
+  step_.wants_forward = false;  // until this step decides to go on
+  // A reduced draft head writes -inf for the tokens it leaves out; NaN or +inf is never a proposal.
+  if (absl::Status s = CheckLogitsFinite(logits_.data(), vocab, /*allow_negative_infinity=*/true, "the draft",
+                                         step_.committed + i);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"]"));
   }
+  if (i >= step_.policy.draft_min && step_.policy.draft_p_min > 0.f &&
+      TopProbability(logits_.data(), vocab) < step_.policy.draft_p_min) {
+    return absl::OkStatus();
+  }
+  out->q.resize((i + 1) * vocab);
+  float* q = out->q.data() + i * vocab;
+  ProcessLogits(logits_.data(), vocab, sampling_, q, scratch_.data());
+  const int32_t token = sampling_.greedy()
+                            ? Argmax(q, vocab)
+                            : SampleFromWeights(q, vocab, Uniform(seed_, step_.committed + i, RandomStream::kDraft));
+  out->tokens.push_back(token);
+  if (i + 1 == step_.max_tokens) return absl::OkStatus();  // the last proposal need not enter the cache
+  step_.index = i + 1;
+  step_.tokens = &out->tokens.back();
+  step_.t = 1;
+  step_.wants_forward = true;
   return absl::OkStatus();
 }
 

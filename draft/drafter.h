@@ -41,6 +41,21 @@ class Drafter {
   absl::Status Propose(const std::vector<int32_t>& sequence, int64_t max_tokens, const DraftPolicy& policy,
                        DraftProposal* out);
 
+  // The same proposal in steps, for a caller that runs the forwards of many
+  // sequences together (decoding/batch_scheduler.h):
+  //   BeginProposal(...);
+  //   while (WantsForward()) { run NextForward() (with any other sequences'
+  //                            segments, through slice()); FinishForward(); }
+  // `sequence` and `out` must stay alive and unchanged until WantsForward()
+  // is false. Propose() is exactly this with a forward of its own.
+  void BeginProposal(const std::vector<int32_t>& sequence, int64_t max_tokens, const DraftPolicy& policy,
+                     DraftProposal* out);
+  bool WantsForward() const { return step_.wants_forward; }
+  BatchSegment NextForward();
+  // Reads the forward's logits: checks them, stops by the policy or samples
+  // the next proposal. An error ends the proposal.
+  absl::Status FinishForward();
+
   // Rolls the cache back to at most committed_length - 1 positions.
   absl::Status Rollback(int64_t committed_length);
 
@@ -61,6 +76,17 @@ class Drafter {
   uint64_t seed_;
   std::vector<float> logits_;
   std::vector<int32_t> scratch_;
+  // The proposal in progress (BeginProposal .. !WantsForward()).
+  struct Step {
+    bool wants_forward = false;
+    int64_t index = 0;       // the proposal token the next forward's logits decide
+    int64_t committed = 0;   // length of the committed sequence
+    int64_t max_tokens = 0;
+    DraftPolicy policy;
+    const int32_t* tokens = nullptr;  // the next forward's input
+    int64_t t = 0;
+    DraftProposal* out = nullptr;
+  } step_;
 };
 
 }  // namespace matspec

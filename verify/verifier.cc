@@ -39,9 +39,24 @@ absl::Status Verifier::Prefill(const std::vector<int32_t>& prompt) {
 absl::StatusOr<AcceptanceResult> Verifier::Verify(const std::vector<int32_t>& sequence,
                                                   const std::vector<int32_t>& draft_tokens,
                                                   const std::vector<float>& q) {
+  ASSIGN_OR_RETURN(const BatchSegment g, BeginVerify(sequence, draft_tokens, q));
+  RETURN_IF_ERROR(model_->Forward(ForwardArgs{.slice = &full_,
+                                              .tokens = g.tokens,
+                                              .t = g.t,
+                                              .kv = g.kv,
+                                              .logits = g.logits,
+                                              .all_logits = g.all_logits,
+                                              .scratch = scratch_}));
+  return FinishVerify();
+}
+
+absl::StatusOr<BatchSegment> Verifier::BeginVerify(const std::vector<int32_t>& sequence,
+                                                   const std::vector<int32_t>& draft_tokens,
+                                                   const std::vector<float>& q) {
   const int64_t vocab = model_->vocab_size();
   const int64_t committed = static_cast<int64_t>(sequence.size());
   const int64_t k = static_cast<int64_t>(draft_tokens.size());
+  draft_tokens_ = nullptr;
   if (committed < 1) return absl::InvalidArgumentError("Verify: the committed sequence is empty");
   if (k > max_draft_) {
     return absl::InvalidArgumentError(absl::StrCat("Verify: ", k, " draft tokens; at most ", max_draft_));
@@ -51,15 +66,21 @@ absl::StatusOr<AcceptanceResult> Verifier::Verify(const std::vector<int32_t>& se
   }
   tokens_.assign(1, sequence.back());
   tokens_.insert(tokens_.end(), draft_tokens.begin(), draft_tokens.end());
-  ForwardArgs args;
-  args.slice = &full_;
-  args.tokens = tokens_.data();
-  args.t = k + 1;
-  args.kv = cache_.get();
-  args.scratch = scratch_;
-  args.logits = logits_.data();
-  args.all_logits = true;
-  RETURN_IF_ERROR(model_->Forward(args));
+  committed_ = committed;
+  draft_tokens_ = &draft_tokens;
+  q_ = &q;
+  return BatchSegment{
+      .tokens = tokens_.data(), .t = k + 1, .kv = cache_.get(), .logits = logits_.data(), .all_logits = true};
+}
+
+absl::StatusOr<AcceptanceResult> Verifier::FinishVerify() {
+  if (draft_tokens_ == nullptr) return absl::FailedPreconditionError("FinishVerify without BeginVerify");
+  const int64_t vocab = model_->vocab_size();
+  const int64_t committed = committed_;
+  const std::vector<int32_t>& draft_tokens = *draft_tokens_;
+  const std::vector<float>& q = *q_;
+  const int64_t k = static_cast<int64_t>(draft_tokens.size());
+  draft_tokens_ = nullptr;
   for (int64_t i = 0; i <= k; ++i) {  // row i predicts the token at position committed + i
     RETURN_IF_ERROR(CheckLogitsFinite(logits_.data() + i * vocab, vocab, /*allow_negative_infinity=*/false,
                                       "the full model", committed + i));

@@ -43,6 +43,18 @@ class Verifier {
   absl::StatusOr<AcceptanceResult> Verify(const std::vector<int32_t>& sequence,
                                           const std::vector<int32_t>& draft_tokens, const std::vector<float>& q);
 
+  // The same in two steps, for a caller that runs the verification forwards
+  // of many sequences as one (decoding/batch_scheduler.h): BeginVerify checks
+  // the request and returns this sequence's segment of the full model's
+  // forward; after that forward ran, FinishVerify decides. `draft_tokens` and
+  // `q` must stay alive and unchanged in between. Verify() is exactly this
+  // with a forward of its own.
+  absl::StatusOr<BatchSegment> BeginVerify(const std::vector<int32_t>& sequence,
+                                           const std::vector<int32_t>& draft_tokens, const std::vector<float>& q);
+  absl::StatusOr<AcceptanceResult> FinishVerify();
+
+  const SliceView& full_slice() const { return full_; }
+
   // Cuts the cache back to at most committed_length - 1 positions.
   absl::Status Rollback(int64_t committed_length);
 
@@ -62,6 +74,10 @@ class Verifier {
   std::vector<float> residual_;  // [vocab]
   std::vector<int32_t> sort_scratch_;  // [vocab], ProcessLogits
   std::vector<int32_t> tokens_;  // the k+1 tokens of the pass
+  // The pass in progress (BeginVerify .. FinishVerify).
+  int64_t committed_ = 0;
+  const std::vector<int32_t>* draft_tokens_ = nullptr;
+  const std::vector<float>* q_ = nullptr;
 };
 
 }  // namespace matspec
