@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "decoding/batch_scheduler.h"
 #include "decoding/engine_state.h"
 #include "decoding/generation.h"
 #include "decoding/request_core.h"
@@ -61,6 +62,10 @@ absl::Status GenerationOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
+  if (options.max_sequences < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-sequences must be >= 1 (got ", options.max_sequences, ")"));
+  }
   std::unique_ptr<Engine> engine(new Engine());
   EngineState& s = *engine->state_;
   s.options = options;
@@ -95,13 +100,16 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
                                                      s.config.vocab_size));
     }
   }
+  if (options.batching && s.backend->concurrent_sequences()) {
+    engine->scheduler_ = std::make_shared<BatchScheduler>(
+        engine->state_, BatchScheduler::Options{.max_sequences = options.max_sequences,
+                                                .batch_aware_draft = options.batch_aware_draft});
+  }
   return engine;
 }
 
-namespace {
-
-// Bytes of the store resident in RAM: mincore over the merged page ranges of every tensor.
-int64_t ResidentBytes(const WeightStore& store) {
+// mincore over the merged page ranges of every tensor.
+int64_t ResidentWeightBytes(const WeightStore& store) {
   const int64_t page = sysconf(_SC_PAGESIZE);
   std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
   for (const auto& [name, rec] : store.index()) {
@@ -124,10 +132,12 @@ int64_t ResidentBytes(const WeightStore& store) {
   return resident;
 }
 
+namespace {
+
 // RunGeneration plus what only the engine knows, then Finish().
 void RunToEnd(EngineState& state, PreparedGeneration job, RequestCore& core) {
   absl::StatusOr<GenerationResult> result = RunGeneration(state, std::move(job), core);
-  if (result.ok()) result->stats.resident_weight_bytes = ResidentBytes(*state.store);
+  if (result.ok()) result->stats.resident_weight_bytes = ResidentWeightBytes(*state.store);
   core.Finish(std::move(result));
 }
 
@@ -141,6 +151,11 @@ absl::StatusOr<std::shared_ptr<Request>> Engine::SubmitTokens(const std::vector<
   ASSIGN_OR_RETURN(PreparedGeneration job, PrepareGeneration(*state_, prompt, options));
   auto core = std::make_shared<RequestCore>(std::move(on_event));
   std::shared_ptr<Request> request(new Request(next_request_id.fetch_add(1), core));
+  if (scheduler_) {
+    request->scheduler_ = scheduler_;
+    scheduler_->Enqueue(std::move(job), core);
+    return request;
+  }
   try {
     // The thread holds the model (state_) and the core, not the handle.
     request->worker_ = std::thread([state = state_, core, job = std::move(job)]() mutable {
@@ -162,11 +177,16 @@ absl::StatusOr<std::shared_ptr<Request>> Engine::Submit(const std::string& promp
 absl::StatusOr<GenerationResult> Engine::GenerateTokens(const std::vector<int32_t>& prompt,
                                                         const GenerationOptions& options,
                                                         const TextCallback& on_text) {
+  auto forward_text = [&on_text](const RequestEvent& event) {
+    return !on_text || event.text.empty() || on_text(event.text);
+  };
+  if (scheduler_) {  // through the batch, with every other request
+    ASSIGN_OR_RETURN(std::shared_ptr<Request> request, SubmitTokens(prompt, options, forward_text));
+    return request->Wait();
+  }
   ASSIGN_OR_RETURN(PreparedGeneration job, PrepareGeneration(*state_, prompt, options));
   // Always a callback: inline, nobody reads a Next() queue.
-  RequestCore core([&on_text](const RequestEvent& event) {
-    return !on_text || event.text.empty() || on_text(event.text);
-  });
+  RequestCore core(forward_text);
   RunToEnd(*state_, std::move(job), core);
   return core.WaitResult();
 }
@@ -224,6 +244,6 @@ ModelInfo Engine::Describe() const {
   return m;
 }
 
-int64_t Engine::ResidentWeightBytes() const { return ResidentBytes(*state_->store); }
+int64_t Engine::ResidentWeightBytes() const { return matspec::ResidentWeightBytes(*state_->store); }
 
 }  // namespace matspec

@@ -29,6 +29,9 @@ struct EngineState {
   std::timed_mutex sequence_mutex;
 };
 
+// Bytes of the store resident in RAM now (mincore over every tensor's pages).
+int64_t ResidentWeightBytes(const WeightStore& store);
+
 }  // namespace matspec
 
 #endif  // MATSPEC_DECODING_ENGINE_STATE_H_

@@ -139,16 +139,41 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
   return job;
 }
 
-absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneration job, RequestCore& core) {
-  const auto t_start = Clock::now();
-  DecodeParams params = std::move(job.params);
+GenerationResult NewResult(const EngineState& s, const PreparedGeneration& job) {
   GenerationResult result;
   result.prompt_tokens = job.prompt;
   result.stats.device = s.options.device;
   result.stats.prompt_tokens = static_cast<int64_t>(job.prompt.size());
-  result.stats.draft_slice = params.draft ? params.draft->name : "";
+  result.stats.draft_slice = job.params.draft ? job.params.draft->name : "";
   result.stats.draft_vocab = job.draft_vocab;
   result.stats.weight_bytes = s.store->total_bytes();
+  return result;
+}
+
+RequestEvent TokensEvent(TextStreamer* streamer, const std::vector<int32_t>& stop_tokens,
+                         const std::vector<int32_t>& fresh) {
+  RequestEvent event{.tokens = fresh, .text = ""};
+  if (streamer) {
+    std::vector<int32_t> shown;
+    for (int32_t t : fresh) {
+      if (std::find(stop_tokens.begin(), stop_tokens.end(), t) == stop_tokens.end()) shown.push_back(t);
+    }
+    event.text = streamer->Push(shown);
+  }
+  return event;
+}
+
+GenerationStats StatsSoFar(const GenerationStats& stats, int64_t generated, double elapsed) {
+  GenerationStats so_far = stats;
+  so_far.stop_reason.clear();  // not ended yet
+  SummarizeStats(generated, std::max(0.0, elapsed - so_far.prefill_seconds), &so_far);
+  return so_far;
+}
+
+absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneration job, RequestCore& core) {
+  const auto t_start = Clock::now();
+  GenerationResult result = NewResult(s, job);
+  DecodeParams params = std::move(job.params);
 
   std::unique_lock<std::timed_mutex> turn;
   if (core.cancelled() || (!s.backend->concurrent_sequences() && !TakeTurn(s, core, &turn))) {
@@ -163,21 +188,9 @@ absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneratio
   }
   const std::vector<int32_t> stops = params.stop_tokens;
   TokenCallback on_tokens = [&](const std::vector<int32_t>& fresh) {
-    RequestEvent event{.tokens = fresh, .text = ""};
-    if (streamer) {
-      std::vector<int32_t> shown;
-      for (int32_t t : fresh) {
-        if (std::find(stops.begin(), stops.end(), t) == stops.end()) shown.push_back(t);
-      }
-      event.text = streamer->Push(shown);
-    }
-    // The statistics so far: the decoder's running counts, summarised.
-    GenerationStats so_far = result.stats;
-    so_far.stop_reason.clear();  // not ended yet
     const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
-    SummarizeStats(static_cast<int64_t>(result.tokens.size()),
-                   std::max(0.0, elapsed - so_far.prefill_seconds), &so_far);
-    return core.Publish(std::move(event), so_far);
+    return core.Publish(TokensEvent(streamer.get(), stops, fresh),
+                        StatsSoFar(result.stats, static_cast<int64_t>(result.tokens.size()), elapsed));
   };
   params.cancel = core.cancel_flag();
   RoundRunnerSpec spec{.draft = params.draft,

@@ -16,6 +16,7 @@
 #include "decoding/engine_state.h"
 #include "decoding/request_core.h"
 #include "decoding/speculative_decoder.h"
+#include "engine/tokenizer.h"
 #include "matspec/matspec.h"
 
 namespace matspec {
@@ -36,6 +37,19 @@ absl::StatusOr<std::vector<int32_t>> EncodePrompt(const EngineState& state, cons
 // a context beyond the model's; the slice table's errors for a bad draft.
 absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& state, std::vector<int32_t> prompt,
                                                      const GenerationOptions& options);
+
+// The start of a generation's result: the prompt and the statistics that do
+// not come from decoding (device, draft, weight bytes).
+GenerationResult NewResult(const EngineState& state, const PreparedGeneration& job);
+
+// The event for tokens just committed: the tokens, and with a streamer the
+// text they complete (stop tokens are not rendered).
+RequestEvent TokensEvent(TextStreamer* streamer, const std::vector<int32_t>& stop_tokens,
+                         const std::vector<int32_t>& fresh);
+
+// The statistics of a running generation: `stats` summarised for
+// `generated` tokens, `elapsed` seconds after its start, stop reason "".
+GenerationStats StatsSoFar(const GenerationStats& stats, int64_t generated, double elapsed);
 
 // Decodes to the end (or to a cancel: stop_reason "cancelled", the tokens and
 // statistics so far). Does not call core.Finish(): the caller does.

@@ -1,6 +1,7 @@
 // Request (the public handle) and RequestCore (its shared state).
 #include <utility>
 
+#include "decoding/batch_scheduler.h"
 #include "decoding/request_core.h"
 #include "matspec/matspec.h"
 
@@ -54,6 +55,12 @@ Request::Request(uint64_t id, std::shared_ptr<RequestCore> core) : id_(id), core
 
 Request::~Request() {
   core_->Cancel();  // no effect once ended
+  if (scheduler_) {
+    // The scheduler ends it within a round; a handle dropped by a callback (on
+    // the scheduler's thread) cannot wait for that.
+    if (scheduler_->thread_id() != std::this_thread::get_id()) (void)core_->WaitResult();
+    return;
+  }
   if (!worker_.joinable()) return;
   // A handle dropped by its own callback cannot wait for itself; the thread
   // holds what it needs and ends within the round.

@@ -2,8 +2,11 @@
 // 5 prompts at once, plain and speculative (greedy, and sampling with a seed),
 // and every result must equal the same request run alone: the same tokens and
 // the same speculation counts. Runs on the bundled llama-family model and on a
-// Gemma 3n fixture (whose forward has ring caches and window buffers). The
-// ThreadSanitizer stage of ./test.sh runs this test too.
+// Gemma 3n fixture (whose forward has ring caches and window buffers), each
+// through the batching scheduler (the default: all 8 threads' requests in one
+// batch; with the batch-aware cap off so that even greedy counts must match,
+// and with it on, where greedy tokens must) and with --no-batching (a thread
+// per request). The ThreadSanitizer stage of ./test.sh runs this test too.
 #include <string>
 
 #include "gtest/gtest.h"
@@ -16,21 +19,33 @@ namespace {
 using testing::ExpectConcurrentEqualsSolo;
 using testing::MixedRequests;
 
-TEST(EngineConcurrencyTest, BundledModelManyThreadsEqualSoloRuns) {
-  LoadOptions lo;
-  lo.model_dir = "models/matlm-tiny";
-  lo.num_threads = 1;
+enum class Mode { kBatchedExactK, kBatchedCappedK, kThreadPerRequest };
+
+class EngineConcurrencyTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  LoadOptions Options(const std::string& dir) const {
+    LoadOptions lo;
+    lo.model_dir = dir;
+    lo.num_threads = 1;
+    lo.batching = GetParam() != Mode::kThreadPerRequest;
+    lo.batch_aware_draft = GetParam() == Mode::kBatchedCappedK;
+    return lo;
+  }
+  bool greedy_counts_exact() const { return GetParam() != Mode::kBatchedCappedK; }
+};
+
+TEST_P(EngineConcurrencyTest, BundledModelManyThreadsEqualSoloRuns) {
+  LoadOptions lo = Options("models/matlm-tiny");
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(lo);
   ASSERT_TRUE(engine.ok()) << engine.status();
   const DraftOptions draft = testing::BundledQuarterDraft();
-  ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 24));
+  ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 24), 8,
+                             greedy_counts_exact());
 }
 
-TEST(EngineConcurrencyTest, Gemma3nManyThreadsEqualSoloRuns) {
+TEST_P(EngineConcurrencyTest, Gemma3nManyThreadsEqualSoloRuns) {
   const std::string dir = "tests/fixtures/gemma3n_window";
-  LoadOptions lo;
-  lo.model_dir = dir;
-  lo.num_threads = 1;
+  LoadOptions lo = Options(dir);
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(lo);
   ASSERT_TRUE(engine.ok()) << engine.status();
   absl::StatusOr<std::vector<SliceInfo>> slices = (*engine)->DescribeSlices(dir + "/slices.csv");
@@ -40,8 +55,20 @@ TEST(EngineConcurrencyTest, Gemma3nManyThreadsEqualSoloRuns) {
   draft.slice_table = dir + "/slices.csv";
   draft.slice_name = slices->back().name;
   draft.draft_max = 2;
-  ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 20));
+  ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 20), 8,
+                             greedy_counts_exact());
 }
+
+INSTANTIATE_TEST_SUITE_P(Scheduling, EngineConcurrencyTest,
+                         ::testing::Values(Mode::kBatchedExactK, Mode::kBatchedCappedK, Mode::kThreadPerRequest),
+                         [](const ::testing::TestParamInfo<Mode>& info) {
+                           switch (info.param) {
+                             case Mode::kBatchedExactK: return std::string("BatchedExactK");
+                             case Mode::kBatchedCappedK: return std::string("BatchedCappedK");
+                             case Mode::kThreadPerRequest: return std::string("ThreadPerRequest");
+                           }
+                           return std::string("Unknown");
+                         });
 
 }  // namespace
 }  // namespace matspec

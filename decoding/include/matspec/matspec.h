@@ -59,6 +59,22 @@ struct LoadOptions {
   // process 2 OpenMP threads fall to about half the speed of 1 thread, the
   // pool to about 0.9x of it (bench/RESULTS.md §5.6).
   bool thread_pool = true;
+  // Continuous batching (backends that run many sequences at once: the CPU).
+  // Every request of the engine, Generate's included, advances on one
+  // scheduler thread, round by round with every other active request: their
+  // draft steps and their verifications each run as one forward, reading the
+  // weights once for all of them (decoding/batch_scheduler.h). Each request
+  // still gets exactly its own tokens. false (--no-batching): each request
+  // runs on a thread of its own, as independent forwards.
+  bool batching = true;
+  int64_t max_sequences = 16;  // requests advanced together; more wait in a queue (--max-sequences)
+  // Lower the draft length of greedy requests as the batch grows
+  // (BatchDraftCap in decoding/batch_scheduler.h; measured in
+  // bench/RESULTS.md §8): in a full batch extra verification rows cost more
+  // than the weight reads they save. Greedy output does not depend on k, so
+  // only the speed and the speculation counts change. Sampled requests keep
+  // their k: a seed gives the same tokens batched or alone. --no-batch-draft-cap.
+  bool batch_aware_draft = true;
 };
 
 // Which MatFormer slice drafts, and how much.
@@ -150,7 +166,8 @@ struct RequestEvent {
 // does not advance while it runs.
 using RequestCallback = std::function<bool(const RequestEvent& event)>;
 
-class RequestCore;  // the state a request shares with whoever advances it
+class RequestCore;     // the state a request shares with whoever advances it
+class BatchScheduler;  // advances every request of an engine together
 
 // A submitted generation (Engine::Submit). Every method is thread-safe.
 //
@@ -159,9 +176,10 @@ class RequestCore;  // the state a request shares with whoever advances it
 // last handle of a request that is still running cancels it and waits for it
 // to stop (at most one round); no request outlives its handle.
 //
-// Today each request advances on a thread of its own over the per-sequence
-// loop (CPU requests in parallel, CUDA requests in turn); a batching scheduler
-// will advance them instead, behind this same interface.
+// On the CPU every request advances on the engine's batching scheduler,
+// together with the other active ones (LoadOptions::batching); with
+// --no-batching, or on the GPU, each advances on a thread of its own over the
+// per-sequence loop (CUDA requests in turn).
 class Request {
  public:
   ~Request();
@@ -198,7 +216,8 @@ class Request {
   Request(uint64_t id, std::shared_ptr<RequestCore> core);
   const uint64_t id_;
   std::shared_ptr<RequestCore> core_;
-  std::thread worker_;  // advances the request; joined by the destructor
+  std::thread worker_;  // advances the request (without batching); joined by the destructor
+  std::shared_ptr<BatchScheduler> scheduler_;  // advances it (with batching); kept alive by the handle
 };
 
 // One slice table row, described against the loaded model.
@@ -278,6 +297,7 @@ class Engine {
   Engine();
   // Shared with running requests, which keep the model alive (see Request).
   std::shared_ptr<EngineState> state_;
+  std::shared_ptr<BatchScheduler> scheduler_;  // null without batching
 };
 
 }  // namespace matspec

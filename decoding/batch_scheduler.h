@@ -1,0 +1,94 @@
+// BatchScheduler: continuous batching with speculation, for a backend whose
+// model runs many sequences at once (the CPU). One thread advances every
+// active request together, round by round:
+//   1. admit queued requests, up to max_sequences active; each is prefilled
+//      alone (its prompt into its verifier's and drafter's caches);
+//   2. size each sequence's round: DecodeLoop::NextRound, greedy requests
+//      with the batch-aware cap on k (BatchDraftCap) unless switched off;
+//   3. draft: the sequences that draft with the same slice step together,
+//      one Model::ForwardBatch per draft step over those still drafting;
+//   4. verify: ONE ForwardBatch of the full model over every sequence's
+//      k_i + 1 tokens (weights read once for the whole batch, attention per
+//      sequence over its own cache);
+//   5. accept, commit, roll back, stream each sequence's tokens; those that
+//      ended (stop token, length, context, cancel, callback, error) leave.
+// Requests join and leave between rounds; each keeps its own slice, k,
+// sampling options, seed and stop rules. ForwardBatch is bit-identical to
+// each sequence alone and the uniforms are keyed by position, so every
+// request gets the tokens it would get alone (greedy, and sampling with a
+// seed).
+//
+// Lifetime: shared by the Engine and every Request handle it made; the last
+// one to let go stops the thread (requests still queued or running end as
+// "cancelled"; none can remain, as a dropped handle cancels its request).
+#ifndef MATSPEC_DECODING_BATCH_SCHEDULER_H_
+#define MATSPEC_DECODING_BATCH_SCHEDULER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "decoding/engine_state.h"
+#include "decoding/generation.h"
+#include "decoding/request_core.h"
+
+namespace matspec {
+
+// The batch-aware cap on a round's draft length with `active` sequences in
+// the batch. Speculation trades extra verification rows for fewer weight
+// reads; once a batch's rows already fill the machine's arithmetic, extra
+// rows cost more than the reads they save. The table follows the measurement
+// of bench/RESULTS.md §8 (bench/batch_bench.cc, 2-core CPU): kMaxDraft (no
+// cap) alone, then smaller k as the batch grows, plain decoding beyond.
+int64_t BatchDraftCap(int64_t active);
+
+class BatchScheduler {
+ public:
+  struct Options {
+    int64_t max_sequences = 16;     // active at once; more wait in the queue
+    bool batch_aware_draft = true;  // cap k by BatchDraftCap
+  };
+
+  BatchScheduler(std::shared_ptr<EngineState> state, Options options);
+  ~BatchScheduler();
+  BatchScheduler(const BatchScheduler&) = delete;
+  BatchScheduler& operator=(const BatchScheduler&) = delete;
+
+  // Queues a validated generation; it starts at the next round with room.
+  // The core receives its events and, once, its result.
+  void Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore> core);
+
+  // The thread that advances every request (callbacks run on it).
+  std::thread::id thread_id() const { return thread_.get_id(); }
+
+ private:
+  struct Sequence;
+
+  void Loop();
+  // Admits queued requests while there is room; finishes cancelled ones.
+  void Admit(std::vector<std::unique_ptr<Sequence>>* active);
+  // One round of every active sequence; then removes the ended ones.
+  void Round(std::vector<std::unique_ptr<Sequence>>* active);
+  void Draft(const std::vector<Sequence*>& group);
+  void Verify(const std::vector<Sequence*>& batch);
+  void Finish(Sequence& seq);
+
+  const std::shared_ptr<EngineState> state_;
+  const Options options_;
+  std::unique_ptr<ForwardScratch> scratch_;  // every forward of the thread
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Sequence>> queue_;  // guarded by mu_
+  bool stop_ = false;                            // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_DECODING_BATCH_SCHEDULER_H_

@@ -1,0 +1,212 @@
+// The batching scheduler (decoding/batch_scheduler.h) on the bundled model:
+// every request of a batch must get exactly the tokens it gets alone, computed
+// by an independent path (an engine with --no-batching: a thread per request,
+// its own forwards). Batches of 1 to 16 mixed requests (prompt lengths, draft
+// slices, with and without skipped layers and a reduced draft vocabulary, k,
+// plain, greedy and sampled with a seed, lengths), requests that join and
+// leave while others run, a queue beyond --max-sequences, a cancel while
+// queued, an error that ends only its own request, and bad options.
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "matspec/matspec.h"
+
+namespace matspec {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kModel = "models/matlm-tiny";
+constexpr const char* kTable = "matformer_configs/matlm-tiny.csv";
+
+std::unique_ptr<Engine> Load(bool batching, int64_t max_sequences = 16) {
+  LoadOptions lo;
+  lo.model_dir = kModel;
+  lo.num_threads = 1;
+  lo.batching = batching;
+  lo.max_sequences = max_sequences;
+  auto e = Engine::Load(lo);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
+struct Job {
+  std::vector<int32_t> prompt;
+  GenerationOptions options;
+};
+
+// Request i of a mixed workload: its own prompt, draft, k, sampling and length.
+Job MixedJob(int i) {
+  Job job;
+  for (int j = 0; j < 2 + (i * 7) % 23; ++j) job.prompt.push_back(static_cast<int32_t>((i * 131 + j * 17 + 5) % 4000));
+  GenerationOptions& o = job.options;
+  o.max_new_tokens = 6 + (i * 11) % 37;
+  o.stop_at_eos = false;
+  static const char* kSlices[] = {"quarter", "half", "eighth-skip-2-4", "mix-rising-1-4", "quarter"};
+  switch (i % 6) {
+    case 0: o.speculative = false; break;  // plain
+    case 4: o.draft.ffn = "192"; o.draft.skip = "3"; break;  // a slice given by flags
+    default: o.draft.slice_table = kTable; o.draft.slice_name = kSlices[i % 5]; break;
+  }
+  o.draft.draft_max = 1 + i % 6;
+  if (i % 7 == 3) o.draft.draft_vocab = 1024;  // a reduced draft head
+  if (i % 3 == 2) {
+    o.temperature = 0.7 + 0.1 * (i % 4);
+    o.top_p = i % 2 ? 0.9 : 1.0;
+    o.seed = 100 + i;
+  }
+  return job;
+}
+
+std::vector<int32_t> Solo(Engine& reference, const Job& job) {
+  absl::StatusOr<GenerationResult> r = reference.GenerateTokens(job.prompt, job.options);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->tokens : std::vector<int32_t>{};
+}
+
+class BatchSchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reference_ = Load(/*batching=*/false);
+    ASSERT_NE(reference_, nullptr);
+  }
+  std::unique_ptr<Engine> reference_;
+};
+
+TEST_F(BatchSchedulerTest, MixedBatchesOfOneToSixteenEqualEachRequestAlone) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+  ASSERT_NE(engine, nullptr);
+  for (int n : {1, 2, 5, 8, 16}) {
+    std::vector<Job> jobs;
+    for (int i = 0; i < n; ++i) jobs.push_back(MixedJob(i + n));
+    std::vector<std::shared_ptr<Request>> requests;
+    for (const Job& job : jobs) {
+      auto r = engine->SubmitTokens(job.prompt, job.options);
+      ASSERT_TRUE(r.ok()) << r.status();
+      requests.push_back(*r);
+    }
+    for (int i = 0; i < n; ++i) {
+      absl::StatusOr<GenerationResult> got = requests[i]->Wait();
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "batch of " << n << ", request " << i;
+      EXPECT_EQ(got->stats.stop_reason, "length");
+      EXPECT_EQ(got->stats.generated_tokens, jobs[i].options.max_new_tokens);
+    }
+  }
+}
+
+TEST_F(BatchSchedulerTest, RequestsJoiningAndLeavingMidRunEqualEachAlone) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+  ASSERT_NE(engine, nullptr);
+  std::vector<Job> jobs;
+  std::vector<std::shared_ptr<Request>> requests;
+  auto submit = [&](int i) {
+    jobs.push_back(MixedJob(i));
+    auto r = engine->SubmitTokens(jobs.back().prompt, jobs.back().options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    requests.push_back(*r);
+  };
+  for (int i = 0; i < 4; ++i) submit(i);
+  ASSERT_TRUE(requests[0]->Next().has_value());  // the first batch is running
+  for (int i = 4; i < 8; ++i) submit(i);
+  ASSERT_TRUE(requests[1]->Wait().ok());  // one has left
+  for (int i = 8; i < 12; ++i) submit(i);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<GenerationResult> got = requests[i]->Wait();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "request " << i;
+  }
+}
+
+TEST_F(BatchSchedulerTest, RequestsBeyondMaxSequencesQueueAndStillEqualEachAlone) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true, /*max_sequences=*/2);
+  ASSERT_NE(engine, nullptr);
+  std::vector<Job> jobs;
+  std::vector<std::shared_ptr<Request>> requests;
+  for (int i = 0; i < 7; ++i) {
+    jobs.push_back(MixedJob(30 + i));
+    auto r = engine->SubmitTokens(jobs.back().prompt, jobs.back().options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    requests.push_back(*r);
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<GenerationResult> got = requests[i]->Wait();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "request " << i;
+  }
+}
+
+TEST_F(BatchSchedulerTest, ARequestCancelledWhileQueuedEndsAtOnceAndTheOthersGoOn) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true, /*max_sequences=*/1);
+  ASSERT_NE(engine, nullptr);
+  Job running = MixedJob(1);
+  running.options.max_new_tokens = 300;
+  auto first = engine->SubmitTokens(running.prompt, running.options);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Next().has_value());  // it holds the only place
+  auto queued = engine->SubmitTokens(MixedJob(2).prompt, MixedJob(2).options);
+  ASSERT_TRUE(queued.ok());
+  (*queued)->Cancel();
+  absl::StatusOr<GenerationResult> cancelled = (*queued)->Wait();
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->stats.stop_reason, "cancelled");
+  EXPECT_TRUE(cancelled->tokens.empty());
+  EXPECT_FALSE((*first)->Done());  // it was not waited for
+  absl::StatusOr<GenerationResult> done = (*first)->Wait();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->tokens, Solo(*reference_, running));
+}
+
+TEST_F(BatchSchedulerTest, AnErrorEndsOnlyItsOwnRequest) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+  ASSERT_NE(engine, nullptr);
+  Job bad = MixedJob(5);
+  bad.options.context_size = static_cast<int64_t>(bad.prompt.size());  // no room for a new token
+  std::vector<Job> good = {MixedJob(6), MixedJob(7), MixedJob(8)};
+  std::vector<std::shared_ptr<Request>> requests;
+  for (const Job& job : {good[0], bad, good[1], good[2]}) {
+    auto r = engine->SubmitTokens(job.prompt, job.options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    requests.push_back(*r);
+  }
+  absl::StatusOr<GenerationResult> failed = requests[1]->Wait();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("--ctx-size"));
+  for (int i : {0, 2, 3}) {
+    absl::StatusOr<GenerationResult> got = requests[i]->Wait();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->tokens, Solo(*reference_, good[i == 0 ? 0 : i - 1])) << "request " << i;
+  }
+}
+
+TEST_F(BatchSchedulerTest, GenerateFromManyThreadsGoesThroughOneBatch) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+  ASSERT_NE(engine, nullptr);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 6; ++i) jobs.push_back(MixedJob(50 + i));
+  std::vector<std::vector<int32_t>> got(jobs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<GenerationResult> r = engine->GenerateTokens(jobs[i].prompt, jobs[i].options);
+      if (r.ok()) got[i] = r->tokens;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(got[i], Solo(*reference_, jobs[i])) << "request " << i;
+}
+
+TEST(BatchSchedulerOptionsTest, MaxSequencesBelowOneIsRefused) {
+  LoadOptions lo;
+  lo.model_dir = kModel;
+  lo.max_sequences = 0;
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()), HasSubstr("--max-sequences"));
+}
+
+}  // namespace
+}  // namespace matspec
