@@ -43,7 +43,7 @@ namespace matspec {
 // the batch. Speculation trades extra verification rows for fewer weight
 // reads; once a batch's rows already fill the machine's arithmetic, extra
 // rows cost more than the reads they save. The table follows the measurement
-// of bench/RESULTS.md §8 (bench/batch_bench.cc, 2-core CPU): kMaxDraft (no
+// of bench/RESULTS.md §8 (bench/batch_throughput.cc, 2-core CPU): kMaxDraft (no
 // cap) alone, then smaller k as the batch grows, plain decoding beyond.
 int64_t BatchDraftCap(int64_t active);
 

@@ -74,6 +74,9 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"no-cuda-graphs", "", true, "--device cuda: queue every kernel instead of replaying each round as a CUDA graph"},
       {"thread-pool", "", true, "CPU: products and attention on a per-sequence thread pool whose waits sleep (the default)"},
       {"no-thread-pool", "", true, "CPU: products and attention on OpenMP teams instead of the per-sequence pool"},
+      {"no-batching", "", true, "CPU: each request on a thread of its own instead of one continuous batch of every request"},
+      {"max-sequences", "", false, "requests advanced together in one batch (default 16); more wait in a queue"},
+      {"no-batch-draft-cap", "", true, "keep every greedy request's k however large the batch (no batch-aware cap)"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
@@ -172,6 +175,18 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     c->load.thread_pool = !b;
   } else if (n == "f32-activations") {
     return ParseBool(origin, v, &c->load.f32_activations);
+  } else if (n == "no-batching") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    c->load.batching = !b;
+  } else if (n == "max-sequences") {
+    if (absl::Status s = ParseInt(origin, v, &i); !s.ok()) return s;
+    if (i < 1 || i > 4096) return BadValue(origin, v, "a sequence count in [1, 4096]");
+    c->load.max_sequences = i;
+  } else if (n == "no-batch-draft-cap") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    c->load.batch_aware_draft = !b;
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
   } else if (n == "check-weights") {

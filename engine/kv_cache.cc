@@ -12,9 +12,17 @@ KvCache::KvCache(const std::vector<bool>& stored, int64_t num_kv_heads, int64_t 
   const size_t floats = static_cast<size_t>(capacity * num_kv_heads * head_dim);
   for (size_t l = 0; l < stored.size(); ++l) {
     if (!stored[l]) continue;
-    keys_[l].assign(floats, 0.f);
-    values_[l].assign(floats, 0.f);
+    keys_[l] = Rows::Allocate(floats);
+    values_[l] = Rows::Allocate(floats);
   }
+}
+
+KvCache::Rows KvCache::Rows::Allocate(size_t floats) {
+  // Left uninitialised on purpose (new float[n], not a zero-filled vector): a
+  // cache sized for the whole context gets its pages from the system only as
+  // positions are written, so a request pays for the context it uses. Nothing
+  // reads a position before a forward has written it.
+  return Rows{.data = std::unique_ptr<float[]>(new float[floats]), .floats = floats};
 }
 
 KvCache::KvCache(int64_t num_layers, int64_t capacity)
@@ -39,7 +47,7 @@ absl::Status KvCache::Truncate(int64_t n) {
 
 int64_t KvCache::bytes() const {
   int64_t total = 0;
-  for (size_t l = 0; l < keys_.size(); ++l) total += (keys_[l].size() + values_[l].size()) * sizeof(float);
+  for (size_t l = 0; l < keys_.size(); ++l) total += (keys_[l].floats + values_[l].floats) * sizeof(float);
   return total;
 }
 

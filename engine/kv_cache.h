@@ -6,6 +6,7 @@
 #define MATSPEC_ENGINE_KV_CACHE_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,14 +24,14 @@ class KvCache {
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
   int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
-  bool stores(int64_t layer) const { return !keys_[layer].empty(); }
+  bool stores(int64_t layer) const { return keys_[layer].floats > 0; }
   int64_t row_floats() const { return num_kv_heads_ * head_dim_; }
 
   // [capacity, num_kv_heads, head_dim] of one stored layer.
-  float* keys(int64_t layer) { return keys_[layer].data(); }
-  float* values(int64_t layer) { return values_[layer].data(); }
-  const float* keys(int64_t layer) const { return keys_[layer].data(); }
-  const float* values(int64_t layer) const { return values_[layer].data(); }
+  float* keys(int64_t layer) { return keys_[layer].data.get(); }
+  float* values(int64_t layer) { return values_[layer].data.get(); }
+  const float* keys(int64_t layer) const { return keys_[layer].data.get(); }
+  const float* values(int64_t layer) const { return values_[layer].data.get(); }
 
   // OutOfRange if length() + t would exceed the capacity.
   absl::Status CheckRoom(int64_t t) const;
@@ -53,8 +54,14 @@ class KvCache {
   int64_t head_dim_;
   int64_t capacity_;
   int64_t length_ = 0;
-  std::vector<std::vector<float>> keys_;
-  std::vector<std::vector<float>> values_;
+  // One layer's rows; unwritten positions are uninitialised (Allocate).
+  struct Rows {
+    static Rows Allocate(size_t floats);
+    std::unique_ptr<float[]> data;
+    size_t floats = 0;
+  };
+  std::vector<Rows> keys_;
+  std::vector<Rows> values_;
 };
 
 }  // namespace matspec
