@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "decoding/decode_loop.h"
 #include "draft/drafter.h"
 #include "engine/status_macros.h"
@@ -68,7 +69,7 @@ BatchScheduler::~BatchScheduler() {
   }
 }
 
-void BatchScheduler::Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore> core) {
+absl::Status BatchScheduler::Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore> core) {
   auto seq = std::make_unique<Sequence>();
   seq->start = Clock::now();
   seq->result = NewResult(*state_, job);
@@ -77,9 +78,16 @@ void BatchScheduler::Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore
   seq->core = std::move(core);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (options_.max_queue > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+      return absl::ResourceExhaustedError(absl::StrCat("the queue is full: ", queue_.size(),
+                                                       " requests already wait for a place in the batch (--max-queue ",
+                                                       options_.max_queue, ", --max-sequences ",
+                                                       options_.max_sequences, ")"));
+    }
     queue_.push_back(std::move(seq));
   }
   wake_.notify_all();
+  return absl::OkStatus();
 }
 
 void BatchScheduler::Loop() {

@@ -51,6 +51,7 @@ class BatchScheduler {
  public:
   struct Options {
     int64_t max_sequences = 16;     // active at once; more wait in the queue
+    int64_t max_queue = 0;          // requests waiting at most (0: no limit)
     bool batch_aware_draft = true;  // cap k by BatchDraftCap
   };
 
@@ -60,8 +61,9 @@ class BatchScheduler {
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
   // Queues a validated generation; it starts at the next round with room.
-  // The core receives its events and, once, its result.
-  void Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore> core);
+  // The core receives its events and, once, its result. ResourceExhausted
+  // (naming --max-queue) when max_queue requests already wait.
+  absl::Status Enqueue(PreparedGeneration job, std::shared_ptr<RequestCore> core);
 
   // The thread that advances every request (callbacks run on it).
   std::thread::id thread_id() const { return thread_.get_id(); }

@@ -62,6 +62,10 @@ absl::Status GenerationOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("no model directory given (-m/--model)");
+  if (options.max_queue < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-queue must be >= 0 (0 = no limit; got ", options.max_queue, ")"));
+  }
   if (options.max_sequences < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max-sequences must be >= 1 (got ", options.max_sequences, ")"));
@@ -103,6 +107,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   if (options.batching && s.backend->concurrent_sequences()) {
     engine->scheduler_ = std::make_shared<BatchScheduler>(
         engine->state_, BatchScheduler::Options{.max_sequences = options.max_sequences,
+                                                .max_queue = options.max_queue,
                                                 .batch_aware_draft = options.batch_aware_draft});
   }
   return engine;
@@ -152,8 +157,8 @@ absl::StatusOr<std::shared_ptr<Request>> Engine::SubmitTokens(const std::vector<
   auto core = std::make_shared<RequestCore>(std::move(on_event));
   std::shared_ptr<Request> request(new Request(next_request_id.fetch_add(1), core));
   if (scheduler_) {
+    RETURN_IF_ERROR(scheduler_->Enqueue(std::move(job), core));
     request->scheduler_ = scheduler_;
-    scheduler_->Enqueue(std::move(job), core);
     return request;
   }
   try {

@@ -4,8 +4,9 @@
 // its own forwards). Batches of 1 to 16 mixed requests (prompt lengths, draft
 // slices, with and without skipped layers and a reduced draft vocabulary, k,
 // plain, greedy and sampled with a seed, lengths), requests that join and
-// leave while others run, a queue beyond --max-sequences, a cancel while
-// queued, an error that ends only its own request, and bad options.
+// leave while others run, a queue beyond --max-sequences, a full queue
+// (--max-queue), a cancel while queued, an error that ends only its own
+// request, and bad options.
 #include <chrono>
 #include <string>
 #include <thread>
@@ -22,12 +23,13 @@ using ::testing::HasSubstr;
 constexpr const char* kModel = "models/matlm-tiny";
 constexpr const char* kTable = "matformer_configs/matlm-tiny.csv";
 
-std::unique_ptr<Engine> Load(bool batching, int64_t max_sequences = 16) {
+std::unique_ptr<Engine> Load(bool batching, int64_t max_sequences = 16, int64_t max_queue = 0) {
   LoadOptions lo;
   lo.model_dir = kModel;
   lo.num_threads = 1;
   lo.batching = batching;
   lo.max_sequences = max_sequences;
+  lo.max_queue = max_queue;
   auto e = Engine::Load(lo);
   EXPECT_TRUE(e.ok()) << e.status();
   return e.ok() ? std::move(*e) : nullptr;
@@ -160,6 +162,28 @@ TEST_F(BatchSchedulerTest, ARequestCancelledWhileQueuedEndsAtOnceAndTheOthersGoO
   EXPECT_EQ(done->tokens, Solo(*reference_, running));
 }
 
+TEST_F(BatchSchedulerTest, AFullQueueRefusesTheSubmissionAndLosesNothing) {
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true, /*max_sequences=*/1, /*max_queue=*/1);
+  ASSERT_NE(engine, nullptr);
+  Job running = MixedJob(1);
+  running.options.max_new_tokens = 300;
+  auto first = engine->SubmitTokens(running.prompt, running.options);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Next().has_value());  // it holds the only place
+  const Job waiting = MixedJob(2);
+  auto second = engine->SubmitTokens(waiting.prompt, waiting.options);
+  ASSERT_TRUE(second.ok()) << second.status();  // the one place in the queue
+  auto third = engine->SubmitTokens(MixedJob(3).prompt, MixedJob(3).options);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(third.status().message()), HasSubstr("--max-queue"));
+  absl::StatusOr<GenerationResult> a = (*first)->Wait();
+  absl::StatusOr<GenerationResult> b = (*second)->Wait();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->tokens, Solo(*reference_, running));
+  EXPECT_EQ(b->tokens, Solo(*reference_, waiting));
+}
+
 TEST_F(BatchSchedulerTest, AnErrorEndsOnlyItsOwnRequest) {
   std::unique_ptr<Engine> engine = Load(/*batching=*/true);
   ASSERT_NE(engine, nullptr);
@@ -199,13 +223,18 @@ TEST_F(BatchSchedulerTest, GenerateFromManyThreadsGoesThroughOneBatch) {
   for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(got[i], Solo(*reference_, jobs[i])) << "request " << i;
 }
 
-TEST(BatchSchedulerOptionsTest, MaxSequencesBelowOneIsRefused) {
+TEST(BatchSchedulerOptionsTest, MaxSequencesBelowOneAndANegativeQueueAreRefused) {
   LoadOptions lo;
   lo.model_dir = kModel;
   lo.max_sequences = 0;
   absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(std::string(e.status().message()), HasSubstr("--max-sequences"));
+  lo.max_sequences = 4;
+  lo.max_queue = -1;
+  e = Engine::Load(lo);
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()), HasSubstr("--max-queue"));
 }
 
 }  // namespace

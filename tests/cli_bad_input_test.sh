@@ -53,6 +53,7 @@ expect draft-max-zero "--draft-max" -- generate -m $model --draft-max 0 -p hi
 expect draft-max-negative "--draft-max" -- generate -m $model --draft-max -3 -p hi
 expect max-sequences-zero "--max-sequences" -- generate -m $model --max-sequences 0 -p hi
 expect max-sequences-not-a-number "--max-sequences" -- generate -m $model --max-sequences many -p hi
+expect max-queue-negative "--max-queue" -- generate -m $model --max-queue -1 -p hi
 expect draft-vocab-negative "--draft-vocab" -- generate -m $model --draft-vocab -1 -p hi
 expect draft-vocab-too-large "exceeds the model's vocabulary" -- generate -m $model --draft-vocab 99999999 -p hi
 expect draft-vocab-file-missing "no-such-list.txt" -- generate -m $model --draft-vocab-file $tmp/no-such-list.txt -p hi

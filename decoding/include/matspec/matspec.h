@@ -68,6 +68,9 @@ struct LoadOptions {
   // runs on a thread of its own, as independent forwards.
   bool batching = true;
   int64_t max_sequences = 16;  // requests advanced together; more wait in a queue (--max-sequences)
+  // Requests that may wait in that queue; Submit refuses more with
+  // ResourceExhausted (--max-queue; 0 = no limit). Batching only.
+  int64_t max_queue = 0;
   // Lower the draft length of greedy requests as the batch grows
   // (BatchDraftCap in decoding/batch_scheduler.h; measured in
   // bench/RESULTS.md §8): in a full batch extra verification rows cost more
@@ -261,7 +264,8 @@ class Engine {
   ~Engine();
 
   // Starts a generation and returns its handle at once. Errors in the options
-  // or the prompt (naming the flag, as Validate() does) are returned here;
+  // or the prompt (naming the flag, as Validate() does) and a full queue
+  // (ResourceExhausted, LoadOptions::max_queue) are returned here;
   // errors while generating end the request and come back from Wait(). With
   // `on_event`, events go to the callback instead of the Next() queue.
   absl::StatusOr<std::shared_ptr<Request>> Submit(const std::string& prompt, const GenerationOptions& options,
