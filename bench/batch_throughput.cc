@@ -1,17 +1,19 @@
 // batch_throughput: what continuous batching pays. Loads a model once, then for
 // each batch size B submits B requests at once (distinct prompts, N new tokens
 // each, greedy, EOS ignored) and measures the aggregate generated tokens per
-// second from the first submission to the last token, plain and speculative,
-// and for each the ratio to batch 1 of the same mode in the same run. With
-// --compare-unbatched it also runs the same requests on an engine with
-// --no-batching (a thread per request) for reference.
+// second from the first submission to the last token. Plain and speculative
+// runs alternate (R pairs per batch size; the medians are reported), so their
+// ratio at each batch size is robust to a machine whose load drifts; each
+// mode is also given as a ratio to its own batch 1. With --compare-unbatched
+// the same pairs also run on an engine with --no-batching (a thread per
+// request) for reference.
 //
-//   batch_throughput -m DIR [-t THREADS] [-n TOKENS] [--batches 1,2,4,8,16]
+//   batch_throughput -m DIR [-t THREADS] [-n TOKENS] [--batches 1,2,4,8,16] [--repeats R]
 //               [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W]
 //               [--draft-max K] [--no-batch-draft-cap] [--compare-unbatched]
 //
-// Prints one Markdown table. Timings, not tests: run on a quiet machine and
-// read the ratios.
+// Prints one Markdown table. Timings, not tests: read the ratios.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +34,7 @@ struct Args {
   std::vector<int64_t> batches = {1, 2, 4, 8, 16};
   matspec::DraftOptions draft;
   bool compare_unbatched = false;
+  int repeats = 3;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -72,12 +75,14 @@ Args Parse(int argc, char** argv) {
     else if (f == "--draft-max") a.draft.draft_max = Int("--draft-max", take().c_str());
     else if (f == "--no-batch-draft-cap") a.load.batch_aware_draft = false;
     else if (f == "--compare-unbatched") a.compare_unbatched = true;
+    else if (f == "--repeats") a.repeats = static_cast<int>(Int("--repeats", take().c_str()));
     else Usage(("unknown flag " + f).c_str());
   }
   if (a.load.model_dir.empty()) Usage("-m DIR is required");
   for (int64_t b : a.batches) {
     if (b < 1) Usage("--batches needs sizes >= 1");
   }
+  if (a.repeats < 1) Usage("--repeats needs a count >= 1");
   return a;
 }
 
@@ -121,17 +126,26 @@ Measured RunBatch(matspec::Engine& engine, const Args& a, int64_t batch, bool sp
   return {generated / seconds, drafted > 0 ? static_cast<double>(accepted) / drafted : 0.0};
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 void Table(matspec::Engine& engine, const Args& a, const char* label) {
-  for (bool speculative : {false, true}) {
-    double base = 0.0;
-    for (int64_t b : a.batches) {
-      const Measured m = RunBatch(engine, a, b, speculative);
-      if (base == 0.0) base = m.tokens_per_second;
-      std::printf("| %s | %s | %lld | %.1f | %.2fx | %s |\n", label, speculative ? "speculative" : "plain",
-                  static_cast<long long>(b), m.tokens_per_second, m.tokens_per_second / base,
-                  speculative ? (std::to_string(static_cast<int>(m.acceptance * 100 + 0.5)) + " %").c_str() : "-");
-      std::fflush(stdout);
+  double plain_base = 0.0, spec_base = 0.0;
+  for (int64_t b : a.batches) {
+    std::vector<double> plain, spec, acceptance;
+    for (int r = 0; r < a.repeats; ++r) {
+      plain.push_back(RunBatch(engine, a, b, false).tokens_per_second);
+      const Measured m = RunBatch(engine, a, b, true);
+      spec.push_back(m.tokens_per_second);
+      acceptance.push_back(m.acceptance);
     }
+    const double p = Median(plain), s = Median(spec);
+    if (plain_base == 0.0) plain_base = p, spec_base = s;
+    std::printf("| %s | %lld | %.1f | %.2fx | %.1f | %.2fx | %.0f %% | **%.2fx** |\n", label, static_cast<long long>(b), p,
+                p / plain_base, s, s / spec_base, Median(acceptance) * 100, s / p);
+    std::fflush(stdout);
   }
 }
 
@@ -145,7 +159,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   RunBatch(**engine, a, 1, false);  // warm up: pages in the weights
-  std::printf("| engine | mode | batch | aggregate tok/s | vs batch 1 | acceptance |\n|---|---|---:|---:|---:|---:|\n");
+  std::printf(
+      "| engine | batch | plain tok/s | plain vs batch 1 | speculative tok/s | speculative vs batch 1 | acceptance | "
+      "speculative / plain |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
   Table(**engine, a, a.load.batch_aware_draft ? "batched" : "batched, no k cap");
   if (a.compare_unbatched) {
     matspec::LoadOptions lo = a.load;
