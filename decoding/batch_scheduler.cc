@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -45,13 +46,17 @@ struct BatchScheduler::Sequence {
   DraftProposal proposal;  // this round's draft
   int64_t max_draft = 0;   // this round's k
   double draft_seconds = 0.0;
-  Clock::time_point start, decode_start;
+  bool prefilling = true;  // its prompt is still entering the caches, chunk by chunk
+  Clock::time_point start, admitted, decode_start;
   absl::Status error;      // ends the request with this error
   bool finished = false;
 };
 
 BatchScheduler::BatchScheduler(std::shared_ptr<EngineState> state, Options options)
-    : state_(std::move(state)), options_(options), scratch_(state_->model->NewScratch()) {
+    : state_(std::move(state)),
+      options_(options),
+      full_(state_->model->FullSlice()),
+      scratch_(state_->model->NewScratch()) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -147,36 +152,49 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
     }
     const int64_t capacity = RunnerCapacity(params);
     const Model* model = state_->model.get();
-    seq.verifier = std::make_unique<Verifier>(model, capacity, params.draft ? params.policy.draft_max : 0,
-                                              params.sampling, params.seed, scratch_.get());
-    if (params.draft) {
-      seq.drafter =
-          std::make_unique<Drafter>(model, *params.draft, capacity, params.sampling, params.seed, scratch_.get());
+    try {
+      seq.verifier = std::make_unique<Verifier>(model, capacity, params.draft ? params.policy.draft_max : 0,
+                                                params.sampling, params.seed, scratch_.get());
+      if (params.draft) {
+        seq.drafter =
+            std::make_unique<Drafter>(model, *params.draft, capacity, params.sampling, params.seed, scratch_.get());
+      }
+    } catch (const std::bad_alloc&) {  // the thread serves every other request: it must not die
+      seq.error = absl::ResourceExhaustedError(absl::StrCat(
+          "out of memory for the KV caches of a request with a context of ", params.context_size,
+          " tokens (--ctx-size) beside ", active->size(), " running requests (--max-sequences)"));
+      Finish(seq);
+      continue;
     }
     if (state_->tokenizer) {
       seq.streamer = std::make_unique<TextStreamer>(state_->tokenizer.get());
       seq.streamer->Prime(seq.job.prompt);
     }
     seq.loop = std::make_unique<DecodeLoop>(params, seq.job.prompt, &seq.result.stats, &seq.result.tokens);
-    // Prefill alone: every prompt token but the last enters both caches.
-    const auto t0 = Clock::now();
-    seq.error = seq.verifier->Prefill(seq.job.prompt);
-    if (seq.error.ok() && seq.drafter) seq.error = seq.drafter->Prefill(seq.job.prompt);
-    seq.decode_start = Clock::now();
-    seq.result.stats.prefill_seconds = Seconds(t0, seq.decode_start);
-    if (!seq.error.ok()) {
-      Finish(seq);
-      continue;
-    }
+    seq.admitted = Clock::now();  // its prompt enters the caches with the next rounds' forwards
+    seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 ||
+                     (seq.drafter && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0);
+    if (!seq.prefilling) seq.decode_start = seq.admitted;  // a one-token prompt
     active->push_back(std::move(owned));
   }
 }
 
 void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
-  // Size every round; the ended ones leave.
-  const int64_t cap = options_.batch_aware_draft ? BatchDraftCap(static_cast<int64_t>(active->size())) : kMaxDraft;
-  std::vector<Sequence*> running;
+  // Size every decoding sequence's round; the ended ones leave.
+  int64_t decoding = 0;
+  for (auto& seq : *active) decoding += seq->prefilling ? 0 : 1;
+  const int64_t cap = options_.batch_aware_draft ? BatchDraftCap(decoding) : kMaxDraft;
+  std::vector<Sequence*> running, prefilling;
   for (auto& seq : *active) {
+    if (seq->prefilling) {
+      if (seq->core->cancelled()) {
+        seq->loop->StopBy("cancelled");
+        Finish(*seq);
+      } else {
+        prefilling.push_back(seq.get());
+      }
+      continue;
+    }
     // Only greedy requests are capped: their tokens do not depend on k, while a
     // sampled request's seed decides its tokens through the k it drafts with.
     std::optional<int64_t> k = seq->loop->NextRound(seq->job.params.sampling.greedy() ? cap : kMaxDraft);
@@ -191,9 +209,32 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     running.push_back(seq.get());
   }
   // Draft: one group per slice.
+  for (const std::vector<Sequence*>& group : SliceGroups(running, /*drafting_only=*/true)) Draft(group);
+  // Prompts still entering the caches: the draft's chunks, one forward per slice ...
+  for (const std::vector<Sequence*>& group : SliceGroups(prefilling, /*drafting_only=*/false)) PrefillDrafts(group);
+  // ... the verifier's chunks inside the verification forward.
+  Verify(running, prefilling);
+  for (Sequence* seq : prefilling) {
+    if (!seq->error.ok()) {
+      Finish(*seq);
+      continue;
+    }
+    const bool drafter_done = !seq->drafter || seq->drafter->NextPrefillChunk(seq->job.prompt, 1).t == 0;
+    if (drafter_done && seq->verifier->NextPrefillChunk(seq->job.prompt, 1).t == 0) {
+      seq->prefilling = false;
+      seq->decode_start = Clock::now();
+      seq->result.stats.prefill_seconds = Seconds(seq->admitted, seq->decode_start);
+    }
+  }
+  // Those that ended leave the batch.
+  std::erase_if(*active, [](const std::unique_ptr<Sequence>& seq) { return seq->finished; });
+}
+
+std::vector<std::vector<BatchScheduler::Sequence*>> BatchScheduler::SliceGroups(const std::vector<Sequence*>& seqs,
+                                                                                 bool drafting_only) {
   std::vector<std::vector<Sequence*>> groups;
-  for (Sequence* seq : running) {
-    if (!seq->drafter || seq->max_draft == 0) continue;
+  for (Sequence* seq : seqs) {
+    if (!seq->drafter || (drafting_only && seq->max_draft == 0)) continue;
     auto same = [&](const std::vector<Sequence*>& g) { return SameSlice(g[0]->drafter->slice(), seq->drafter->slice()); };
     auto it = std::find_if(groups.begin(), groups.end(), same);
     if (it == groups.end()) {
@@ -202,10 +243,23 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
       it->push_back(seq);
     }
   }
-  for (const std::vector<Sequence*>& group : groups) Draft(group);
-  Verify(running);
-  // Those that ended leave the batch.
-  std::erase_if(*active, [](const std::unique_ptr<Sequence>& seq) { return seq->finished; });
+  return groups;
+}
+
+void BatchScheduler::PrefillDrafts(const std::vector<Sequence*>& group) {
+  std::vector<BatchSegment> segments;
+  std::vector<Sequence*> feeding;
+  for (Sequence* seq : group) {
+    const BatchSegment g = seq->drafter->NextPrefillChunk(seq->job.prompt, options_.prefill_chunk);
+    if (g.t == 0) continue;
+    segments.push_back(g);
+    feeding.push_back(seq);
+  }
+  if (segments.empty()) return;
+  const absl::Status s = state_->model->ForwardBatch(group[0]->drafter->slice(), segments, scratch_.get());
+  if (!s.ok()) {
+    for (Sequence* seq : feeding) seq->error = s;
+  }
 }
 
 void BatchScheduler::Draft(const std::vector<Sequence*>& group) {
@@ -232,10 +286,16 @@ void BatchScheduler::Draft(const std::vector<Sequence*>& group) {
   for (Sequence* seq : group) seq->draft_seconds = seconds;
 }
 
-void BatchScheduler::Verify(const std::vector<Sequence*>& running) {
+void BatchScheduler::Verify(const std::vector<Sequence*>& running, const std::vector<Sequence*>& prefilling) {
   const auto t0 = Clock::now();
   std::vector<BatchSegment> segments;
   std::vector<Sequence*> batch;
+  for (Sequence* seq : prefilling) {  // no logits: these rows only fill the caches
+    if (!seq->error.ok()) continue;
+    const BatchSegment g = seq->verifier->NextPrefillChunk(seq->job.prompt, options_.prefill_chunk);
+    if (g.t > 0) segments.push_back(g);
+  }
+  const size_t prefill_segments = segments.size();
   for (Sequence* seq : running) {
     if (!seq->error.ok()) continue;
     absl::StatusOr<BatchSegment> g =
@@ -248,8 +308,9 @@ void BatchScheduler::Verify(const std::vector<Sequence*>& running) {
     batch.push_back(seq);
   }
   absl::Status forward = absl::OkStatus();
-  if (!segments.empty()) {
-    forward = state_->model->ForwardBatch(batch[0]->verifier->full_slice(), segments, scratch_.get());
+  if (!segments.empty()) forward = state_->model->ForwardBatch(full_, segments, scratch_.get());
+  if (!forward.ok() && prefill_segments > 0) {
+    for (Sequence* seq : prefilling) seq->error = forward;
   }
   const double forward_seconds = Seconds(t0, Clock::now());
   for (Sequence* seq : batch) {

@@ -1,8 +1,11 @@
 // BatchScheduler: continuous batching with speculation, for a backend whose
 // model runs many sequences at once (the CPU). One thread advances every
 // active request together, round by round:
-//   1. admit queued requests, up to max_sequences active; each is prefilled
-//      alone (its prompt into its verifier's and drafter's caches);
+//   1. admit queued requests, up to max_sequences active; a new request's
+//      prompt enters its caches in chunks of prefill_chunk tokens, one per
+//      round, inside the round's forwards (the verifier's chunk in the
+//      verification forward, the drafter's in a forward per draft slice), so
+//      a long prompt does not stall the requests already decoding;
 //   2. size each sequence's round: DecodeLoop::NextRound, greedy requests
 //      with the batch-aware cap on k (BatchDraftCap) unless switched off;
 //   3. draft: the sequences that draft with the same slice step together,
@@ -53,6 +56,7 @@ class BatchScheduler {
     int64_t max_sequences = 16;     // active at once; more wait in the queue
     int64_t max_queue = 0;          // requests waiting at most (0: no limit)
     bool batch_aware_draft = true;  // cap k by BatchDraftCap
+    int64_t prefill_chunk = 256;    // prompt tokens a request feeds per round while it prefills
   };
 
   BatchScheduler(std::shared_ptr<EngineState> state, Options options);
@@ -76,12 +80,17 @@ class BatchScheduler {
   void Admit(std::vector<std::unique_ptr<Sequence>>* active);
   // One round of every active sequence; then removes the ended ones.
   void Round(std::vector<std::unique_ptr<Sequence>>* active);
+  // The sequences with a drafter (and, with drafting_only, a draft this
+  // round) grouped by draft slice.
+  static std::vector<std::vector<Sequence*>> SliceGroups(const std::vector<Sequence*>& seqs, bool drafting_only);
   void Draft(const std::vector<Sequence*>& group);
-  void Verify(const std::vector<Sequence*>& batch);
+  void PrefillDrafts(const std::vector<Sequence*>& group);
+  void Verify(const std::vector<Sequence*>& running, const std::vector<Sequence*>& prefilling);
   void Finish(Sequence& seq);
 
   const std::shared_ptr<EngineState> state_;
   const Options options_;
+  const SliceView full_;                     // the verifier's slice
   std::unique_ptr<ForwardScratch> scratch_;  // every forward of the thread
 
   std::mutex mu_;

@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
     return absl::InvalidArgumentError(
         absl::StrCat("--max-queue must be >= 0 (0 = no limit; got ", options.max_queue, ")"));
   }
+  if (options.prefill_chunk < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--prefill-chunk must be >= 1 (got ", options.prefill_chunk, ")"));
+  }
   if (options.max_sequences < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max-sequences must be >= 1 (got ", options.max_sequences, ")"));
@@ -108,7 +111,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
     engine->scheduler_ = std::make_shared<BatchScheduler>(
         engine->state_, BatchScheduler::Options{.max_sequences = options.max_sequences,
                                                 .max_queue = options.max_queue,
-                                                .batch_aware_draft = options.batch_aware_draft});
+                                                .batch_aware_draft = options.batch_aware_draft,
+                                                .prefill_chunk = options.prefill_chunk});
   }
   return engine;
 }

@@ -77,6 +77,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"no-batching", "", true, "CPU: each request on a thread of its own instead of one continuous batch of every request"},
       {"max-sequences", "", false, "requests advanced together in one batch (default 16); more wait in a queue"},
       {"max-queue", "", false, "requests that may wait for a place in the batch; more are refused (0 = no limit)"},
+      {"prefill-chunk", "", false, "prompt tokens a new request feeds per round beside the running ones (default 256)"},
       {"no-batch-draft-cap", "", true, "keep every greedy request's k however large the batch (no batch-aware cap)"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
@@ -188,6 +189,10 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     if (absl::Status s = ParseInt(origin, v, &i); !s.ok()) return s;
     if (i < 0) return BadValue(origin, v, "a request count >= 0 (0 = no limit)");
     c->load.max_queue = i;
+  } else if (n == "prefill-chunk") {
+    if (absl::Status s = ParseInt(origin, v, &i); !s.ok()) return s;
+    if (i < 1) return BadValue(origin, v, "a token count >= 1");
+    c->load.prefill_chunk = i;
   } else if (n == "no-batch-draft-cap") {
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;

@@ -47,6 +47,14 @@ absl::Status Drafter::Prefill(const std::vector<int32_t>& sequence) {
   return model_->Forward(args);
 }
 
+BatchSegment Drafter::NextPrefillChunk(const std::vector<int32_t>& sequence, int64_t max_tokens) {
+  const int64_t have = cache_->length();
+  const int64_t want = static_cast<int64_t>(sequence.size()) - 1;
+  return BatchSegment{.tokens = sequence.data() + std::min(have, want),
+                      .t = std::clamp<int64_t>(want - have, 0, max_tokens),
+                      .kv = cache_.get()};
+}
+
 absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_tokens,
                               const DraftPolicy& policy, DraftProposal* out) {
   BeginProposal(sequence, max_tokens, policy, out);

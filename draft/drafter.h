@@ -61,6 +61,9 @@ class Drafter {
 
   // Feeds s[0..L-2] ahead of the first round (prefill), so Propose only feeds the last token.
   absl::Status Prefill(const std::vector<int32_t>& sequence);
+  // The same in chunks (see Verifier::NextPrefillChunk): the next at most
+  // `max_tokens` tokens of s[0..L-2] the cache lacks; t == 0 once it has them.
+  BatchSegment NextPrefillChunk(const std::vector<int32_t>& sequence, int64_t max_tokens);
 
   const SliceView& slice() const { return slice_; }
   int64_t cache_bytes() const { return cache_->bytes(); }

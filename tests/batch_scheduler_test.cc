@@ -3,7 +3,8 @@
 // by an independent path (an engine with --no-batching: a thread per request,
 // its own forwards). Batches of 1 to 16 mixed requests (prompt lengths, draft
 // slices, with and without skipped layers and a reduced draft vocabulary, k,
-// plain, greedy and sampled with a seed, lengths), requests that join and
+// plain, greedy and sampled with a seed, lengths; prompts fed whole or in
+// chunks of 3 tokens beside the decoding ones), requests that join and
 // leave while others run, a queue beyond --max-sequences, a full queue
 // (--max-queue), a cancel while queued, an error that ends only its own
 // request, and bad options.
@@ -23,8 +24,10 @@ using ::testing::HasSubstr;
 constexpr const char* kModel = "models/matlm-tiny";
 constexpr const char* kTable = "matformer_configs/matlm-tiny.csv";
 
-std::unique_ptr<Engine> Load(bool batching, int64_t max_sequences = 16, int64_t max_queue = 0) {
+std::unique_ptr<Engine> Load(bool batching, int64_t max_sequences = 16, int64_t max_queue = 0,
+                             int64_t prefill_chunk = 256) {
   LoadOptions lo;
+  lo.prefill_chunk = prefill_chunk;
   lo.model_dir = kModel;
   lo.num_threads = 1;
   lo.batching = batching;
@@ -78,8 +81,11 @@ class BatchSchedulerTest : public ::testing::Test {
   std::unique_ptr<Engine> reference_;
 };
 
-TEST_F(BatchSchedulerTest, MixedBatchesOfOneToSixteenEqualEachRequestAlone) {
-  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+class BatchSchedulerChunkTest : public BatchSchedulerTest, public ::testing::WithParamInterface<int64_t> {};
+
+TEST_P(BatchSchedulerChunkTest, MixedBatchesOfOneToSixteenEqualEachRequestAlone) {
+  // Prompts of 2-24 tokens: chunks of 3 spread most over several rounds.
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true, 16, 0, /*prefill_chunk=*/GetParam());
   ASSERT_NE(engine, nullptr);
   for (int n : {1, 2, 5, 8, 16}) {
     std::vector<Job> jobs;
@@ -100,8 +106,10 @@ TEST_F(BatchSchedulerTest, MixedBatchesOfOneToSixteenEqualEachRequestAlone) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(PrefillChunk, BatchSchedulerChunkTest, ::testing::Values(256, 3));
+
 TEST_F(BatchSchedulerTest, RequestsJoiningAndLeavingMidRunEqualEachAlone) {
-  std::unique_ptr<Engine> engine = Load(/*batching=*/true);
+  std::unique_ptr<Engine> engine = Load(/*batching=*/true, 16, 0, /*prefill_chunk=*/4);
   ASSERT_NE(engine, nullptr);
   std::vector<Job> jobs;
   std::vector<std::shared_ptr<Request>> requests;
@@ -223,7 +231,7 @@ TEST_F(BatchSchedulerTest, GenerateFromManyThreadsGoesThroughOneBatch) {
   for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(got[i], Solo(*reference_, jobs[i])) << "request " << i;
 }
 
-TEST(BatchSchedulerOptionsTest, MaxSequencesBelowOneAndANegativeQueueAreRefused) {
+TEST(BatchSchedulerOptionsTest, BadBatchingOptionsAreRefusedNamingTheFlag) {
   LoadOptions lo;
   lo.model_dir = kModel;
   lo.max_sequences = 0;
@@ -235,6 +243,11 @@ TEST(BatchSchedulerOptionsTest, MaxSequencesBelowOneAndANegativeQueueAreRefused)
   e = Engine::Load(lo);
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(std::string(e.status().message()), HasSubstr("--max-queue"));
+  lo.max_queue = 0;
+  lo.prefill_chunk = 0;
+  e = Engine::Load(lo);
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()), HasSubstr("--prefill-chunk"));
 }
 
 }  // namespace

@@ -36,6 +36,14 @@ absl::Status Verifier::Prefill(const std::vector<int32_t>& prompt) {
   return model_->Forward(args);
 }
 
+BatchSegment Verifier::NextPrefillChunk(const std::vector<int32_t>& prompt, int64_t max_tokens) {
+  const int64_t have = cache_->length();
+  const int64_t want = static_cast<int64_t>(prompt.size()) - 1;
+  return BatchSegment{.tokens = prompt.data() + std::min(have, want),
+                      .t = std::clamp<int64_t>(want - have, 0, max_tokens),
+                      .kv = cache_.get()};
+}
+
 absl::StatusOr<AcceptanceResult> Verifier::Verify(const std::vector<int32_t>& sequence,
                                                   const std::vector<int32_t>& draft_tokens,
                                                   const std::vector<float>& q) {

@@ -35,6 +35,10 @@ class Verifier {
 
   // Feeds s[0..L-2] of the prompt s (nothing for a prompt of one token).
   absl::Status Prefill(const std::vector<int32_t>& prompt);
+  // The same in chunks, for a caller that batches them with other sequences'
+  // forwards: the next at most `max_tokens` prompt tokens the cache lacks (no
+  // logits); t == 0 once the cache holds s[0..L-2].
+  BatchSegment NextPrefillChunk(const std::vector<int32_t>& prompt, int64_t max_tokens);
 
   // Verifies the draft tokens (with their processed draft distributions q,
   // [tokens.size(), vocab]; unused under greedy) proposed after `sequence`:

@@ -71,6 +71,10 @@ struct LoadOptions {
   // Requests that may wait in that queue; Submit refuses more with
   // ResourceExhausted (--max-queue; 0 = no limit). Batching only.
   int64_t max_queue = 0;
+  // Prompt tokens a new request feeds per round while the batch decodes
+  // (chunked prefill: a long prompt does not stall the running requests;
+  // --prefill-chunk). Batching only.
+  int64_t prefill_chunk = 256;
   // Lower the draft length of greedy requests as the batch grows
   // (BatchDraftCap in decoding/batch_scheduler.h; measured in
   // bench/RESULTS.md §8): in a full batch extra verification rows cost more
