@@ -48,25 +48,14 @@ absl::Status Drafter::Prefill(const std::vector<int32_t>& sequence) {
 }
 
 BatchSegment Drafter::NextPrefillChunk(const std::vector<int32_t>& sequence, int64_t max_tokens) {
-  const int64_t have = cache_->length();
-  const int64_t want = static_cast<int64_t>(sequence.size()) - 1;
-  return BatchSegment{.tokens = sequence.data() + std::min(have, want),
-                      .t = std::clamp<int64_t>(want - have, 0, max_tokens),
-                      .kv = cache_.get()};
+  return matspec::NextPrefillChunk(sequence, cache_.get(), max_tokens);
 }
 
 absl::Status Drafter::Propose(const std::vector<int32_t>& sequence, int64_t max_tokens,
                               const DraftPolicy& policy, DraftProposal* out) {
   BeginProposal(sequence, max_tokens, policy, out);
   while (WantsForward()) {
-    const BatchSegment g = NextForward();
-    RETURN_IF_ERROR(model_->Forward(ForwardArgs{.slice = &slice_,
-                                                .tokens = g.tokens,
-                                                .t = g.t,
-                                                .kv = g.kv,
-                                                .logits = g.logits,
-                                                .all_logits = g.all_logits,
-                                                .scratch = scratch_forward_}));
+    RETURN_IF_ERROR(model_->Forward(SegmentForward(slice_, NextForward(), scratch_forward_)));
     RETURN_IF_ERROR(FinishForward());
   }
   return absl::OkStatus();

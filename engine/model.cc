@@ -56,13 +56,7 @@ absl::Status Model::ForwardBatch(const SliceView& slice, std::span<const BatchSe
   RETURN_IF_ERROR(ValidateBatch(segments, vocab_size()));
   for (size_t i = 0; i < segments.size(); ++i) {
     const BatchSegment& g = segments[i];
-    absl::Status s = Forward(ForwardArgs{.slice = &slice,
-                                         .tokens = g.tokens,
-                                         .t = g.t,
-                                         .kv = g.kv,
-                                         .logits = g.logits,
-                                         .all_logits = g.all_logits,
-                                         .scratch = scratch});
+    absl::Status s = Forward(SegmentForward(slice, g, scratch));
     if (!s.ok()) {
       for (size_t j = 0; j < i; ++j) (void)segments[j].kv->Truncate(segments[j].kv->length() - segments[j].t);
       return s;

@@ -14,6 +14,7 @@
 #ifndef MATSPEC_ENGINE_MODEL_H_
 #define MATSPEC_ENGINE_MODEL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -139,6 +140,29 @@ class Model {
 
  public:
 };
+
+// The single-sequence forward of one batch segment.
+inline ForwardArgs SegmentForward(const SliceView& slice, const BatchSegment& g, ForwardScratch* scratch) {
+  return ForwardArgs{.slice = &slice,
+                     .tokens = g.tokens,
+                     .t = g.t,
+                     .kv = g.kv,
+                     .logits = g.logits,
+                     .all_logits = g.all_logits,
+                     .scratch = scratch};
+}
+
+// Prefill in chunks (the cache protocol of decoding/: a cache holds at most
+// s[0..L-2] of the committed sequence s): the next at most `max_tokens` of
+// those tokens that `kv` lacks, as a segment without logits; t == 0 once it
+// holds them all.
+inline BatchSegment NextPrefillChunk(const std::vector<int32_t>& sequence, KvCache* kv, int64_t max_tokens) {
+  const int64_t have = kv->length();
+  const int64_t want = static_cast<int64_t>(sequence.size()) - 1;
+  return BatchSegment{.tokens = sequence.data() + std::min(have, std::max<int64_t>(want, 0)),
+                      .t = std::clamp<int64_t>(want - have, 0, max_tokens),
+                      .kv = kv};
+}
 
 // InvalidArgument unless every segment is a valid forward (ForwardArgs::
 // Validate) and no two share a cache; names the segment.

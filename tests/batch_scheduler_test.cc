@@ -78,6 +78,28 @@ class BatchSchedulerTest : public ::testing::Test {
     reference_ = Load(/*batching=*/false);
     ASSERT_NE(reference_, nullptr);
   }
+  // Every request's result equals job i run alone.
+  void ExpectEachAlone(const std::vector<std::shared_ptr<Request>>& requests, const std::vector<Job>& jobs) {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      absl::StatusOr<GenerationResult> got = requests[i]->Wait();
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "request " << i << " of " << requests.size();
+      EXPECT_EQ(got->stats.generated_tokens, static_cast<int64_t>(got->tokens.size()));
+    }
+  }
+
+  // A long request that holds the only place of an engine with
+  // --max-sequences 1 once this returns (it has streamed its first event).
+  std::shared_ptr<Request> HoldTheOnlyPlace(Engine& engine, Job* job) {
+    *job = MixedJob(1);
+    job->options.max_new_tokens = 300;
+    auto first = engine.SubmitTokens(job->prompt, job->options);
+    EXPECT_TRUE(first.ok()) << first.status();
+    if (!first.ok()) return nullptr;
+    EXPECT_TRUE((*first)->Next().has_value());
+    return *first;
+  }
+
   std::unique_ptr<Engine> reference_;
 };
 
@@ -124,11 +146,7 @@ TEST_F(BatchSchedulerTest, RequestsJoiningAndLeavingMidRunEqualEachAlone) {
   for (int i = 4; i < 8; ++i) submit(i);
   ASSERT_TRUE(requests[1]->Wait().ok());  // one has left
   for (int i = 8; i < 12; ++i) submit(i);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    absl::StatusOr<GenerationResult> got = requests[i]->Wait();
-    ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "request " << i;
-  }
+  ExpectEachAlone(requests, jobs);
 }
 
 TEST_F(BatchSchedulerTest, RequestsBeyondMaxSequencesQueueAndStillEqualEachAlone) {
@@ -142,21 +160,15 @@ TEST_F(BatchSchedulerTest, RequestsBeyondMaxSequencesQueueAndStillEqualEachAlone
     ASSERT_TRUE(r.ok()) << r.status();
     requests.push_back(*r);
   }
-  for (size_t i = 0; i < requests.size(); ++i) {
-    absl::StatusOr<GenerationResult> got = requests[i]->Wait();
-    ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(got->tokens, Solo(*reference_, jobs[i])) << "request " << i;
-  }
+  ExpectEachAlone(requests, jobs);
 }
 
 TEST_F(BatchSchedulerTest, ARequestCancelledWhileQueuedEndsAtOnceAndTheOthersGoOn) {
   std::unique_ptr<Engine> engine = Load(/*batching=*/true, /*max_sequences=*/1);
   ASSERT_NE(engine, nullptr);
-  Job running = MixedJob(1);
-  running.options.max_new_tokens = 300;
-  auto first = engine->SubmitTokens(running.prompt, running.options);
-  ASSERT_TRUE(first.ok());
-  ASSERT_TRUE((*first)->Next().has_value());  // it holds the only place
+  Job running;
+  std::shared_ptr<Request> first = HoldTheOnlyPlace(*engine, &running);
+  ASSERT_NE(first, nullptr);
   auto queued = engine->SubmitTokens(MixedJob(2).prompt, MixedJob(2).options);
   ASSERT_TRUE(queued.ok());
   (*queued)->Cancel();
@@ -164,8 +176,8 @@ TEST_F(BatchSchedulerTest, ARequestCancelledWhileQueuedEndsAtOnceAndTheOthersGoO
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   EXPECT_EQ(cancelled->stats.stop_reason, "cancelled");
   EXPECT_TRUE(cancelled->tokens.empty());
-  EXPECT_FALSE((*first)->Done());  // it was not waited for
-  absl::StatusOr<GenerationResult> done = (*first)->Wait();
+  EXPECT_FALSE(first->Done());  // it was not waited for
+  absl::StatusOr<GenerationResult> done = first->Wait();
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->tokens, Solo(*reference_, running));
 }
@@ -173,11 +185,9 @@ TEST_F(BatchSchedulerTest, ARequestCancelledWhileQueuedEndsAtOnceAndTheOthersGoO
 TEST_F(BatchSchedulerTest, AFullQueueRefusesTheSubmissionAndLosesNothing) {
   std::unique_ptr<Engine> engine = Load(/*batching=*/true, /*max_sequences=*/1, /*max_queue=*/1);
   ASSERT_NE(engine, nullptr);
-  Job running = MixedJob(1);
-  running.options.max_new_tokens = 300;
-  auto first = engine->SubmitTokens(running.prompt, running.options);
-  ASSERT_TRUE(first.ok());
-  ASSERT_TRUE((*first)->Next().has_value());  // it holds the only place
+  Job running;
+  std::shared_ptr<Request> first = HoldTheOnlyPlace(*engine, &running);
+  ASSERT_NE(first, nullptr);
   const Job waiting = MixedJob(2);
   auto second = engine->SubmitTokens(waiting.prompt, waiting.options);
   ASSERT_TRUE(second.ok()) << second.status();  // the one place in the queue
@@ -185,7 +195,7 @@ TEST_F(BatchSchedulerTest, AFullQueueRefusesTheSubmissionAndLosesNothing) {
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(third.status().message()), HasSubstr("--max-queue"));
-  absl::StatusOr<GenerationResult> a = (*first)->Wait();
+  absl::StatusOr<GenerationResult> a = first->Wait();
   absl::StatusOr<GenerationResult> b = (*second)->Wait();
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->tokens, Solo(*reference_, running));

@@ -37,24 +37,14 @@ absl::Status Verifier::Prefill(const std::vector<int32_t>& prompt) {
 }
 
 BatchSegment Verifier::NextPrefillChunk(const std::vector<int32_t>& prompt, int64_t max_tokens) {
-  const int64_t have = cache_->length();
-  const int64_t want = static_cast<int64_t>(prompt.size()) - 1;
-  return BatchSegment{.tokens = prompt.data() + std::min(have, want),
-                      .t = std::clamp<int64_t>(want - have, 0, max_tokens),
-                      .kv = cache_.get()};
+  return matspec::NextPrefillChunk(prompt, cache_.get(), max_tokens);
 }
 
 absl::StatusOr<AcceptanceResult> Verifier::Verify(const std::vector<int32_t>& sequence,
                                                   const std::vector<int32_t>& draft_tokens,
                                                   const std::vector<float>& q) {
   ASSIGN_OR_RETURN(const BatchSegment g, BeginVerify(sequence, draft_tokens, q));
-  RETURN_IF_ERROR(model_->Forward(ForwardArgs{.slice = &full_,
-                                              .tokens = g.tokens,
-                                              .t = g.t,
-                                              .kv = g.kv,
-                                              .logits = g.logits,
-                                              .all_logits = g.all_logits,
-                                              .scratch = scratch_}));
+  RETURN_IF_ERROR(model_->Forward(SegmentForward(full_, g, scratch_)));
   return FinishVerify();
 }
 
