@@ -204,6 +204,7 @@ std::optional<ApiError> ReadSpeculative(const Json& body, GenerationOptions* opt
     options->draft.ffn.clear();
     options->draft.skip.clear();
   } else if (names_flags) {
+    options->draft.slice_table.clear();
     options->draft.slice_name.clear();
     options->draft.ffn.clear();
     options->draft.skip.clear();
