@@ -50,7 +50,7 @@ std::string Histogram::Render(const std::string& name, const std::string& labels
   int64_t cumulative = 0;
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     cumulative += counts_[i];
-    const std::string le = i < bounds_.size() ? Number(bounds_[i]) : "+Inf";
+    const std::string le = i < bounds_.size() ? absl::StrCat(bounds_[i]) : "+Inf";  // bounds are short decimals
     absl::StrAppend(&out, name, "_bucket{", labels, ",le=\"", le, "\"} ", cumulative, "\n");
   }
   absl::StrAppend(&out, name, "_sum{", labels, "} ", Number(sum_), "\n");
