@@ -81,7 +81,14 @@ struct HttpServer::Impl {
     return false;
   }
 
-  void Complete(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
+  void Complete(const httplib::Request& req, const std::string& body, httplib::Response& res, Endpoint endpoint);
+
+  ApiError BodyTooLarge() const {
+    ApiError e = BadRequest(absl::StrCat("the body exceeds ", options.max_body_bytes, " bytes (--max-body-bytes)"), "",
+                            "body_too_large");
+    e.http_status = 413;
+    return e;
+  }
   void Install();
 
   Engine& engine;
@@ -96,13 +103,14 @@ struct HttpServer::Impl {
   httplib::Server http;
 };
 
-void HttpServer::Impl::Complete(const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
+void HttpServer::Impl::Complete(const httplib::Request& req, const std::string& body, httplib::Response& res,
+                                Endpoint endpoint) {
   const Clock::time_point arrival = Clock::now();
   if (!Authorized(req, res)) return;
   const ApiError shutting_down = ServerError(503, "the server is shutting down", "shutting_down");
   if (draining) return Answer(res, shutting_down);
   CompletionRequest request;
-  if (std::optional<ApiError> e = ParseCompletionRequest(req.body, endpoint, defaults, &request)) return Answer(res, *e);
+  if (std::optional<ApiError> e = ParseCompletionRequest(body, endpoint, defaults, &request)) return Answer(res, *e);
 
   auto slot = std::make_shared<AdmissionGate::Slot>();
   switch (gate.Enter(slot.get())) {
@@ -169,12 +177,27 @@ void HttpServer::Impl::Install() {
     if (!Authorized(req, res)) return;
     res.set_content(metrics.Render(gate.running(), gate.waiting()), "text/plain; version=0.0.4; charset=utf-8");
   });
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    Complete(req, res, Endpoint::kCompletions);
-  });
-  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    Complete(req, res, Endpoint::kChatCompletions);
-  });
+  // The bodies are read here rather than by httplib, which caps bodies sent
+  // as application/x-www-form-urlencoded (curl -d's default) at 8 KiB.
+  for (const auto& [path, endpoint] : {std::pair{"/v1/completions", Endpoint::kCompletions},
+                                       std::pair{"/v1/chat/completions", Endpoint::kChatCompletions}}) {
+    http.Post(path, [this, endpoint = endpoint](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& read) {
+      std::string body;
+      bool too_large = false;
+      const bool complete = read([&](const char* data, size_t n) {
+        too_large = body.size() + n > static_cast<size_t>(options.max_body_bytes);
+        if (!too_large) body.append(data, n);
+        return !too_large;
+      });
+      if (too_large || (!complete && req.get_header_value<uint64_t>("Content-Length") >
+                                         static_cast<uint64_t>(options.max_body_bytes))) {
+        return Answer(res, BodyTooLarge());
+      }
+      if (!complete) return Answer(res, BadRequest("the body could not be read (shorter than its Content-Length?)"));
+      Complete(req, body, res, endpoint);
+    });
+  }
   // Errors httplib answers itself (unknown route, oversized or unreadable
   // body) get OpenAI's error object too; handlers' own errors already have one.
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
@@ -188,8 +211,7 @@ void HttpServer::Impl::Install() {
     } else if (res.status == 405) {
       e.message = absl::StrCat("method ", req.method, " is not allowed on ", req.path);
     } else if (res.status == 413) {
-      e.message = absl::StrCat("the body exceeds ", options.max_body_bytes, " bytes (--max-body-bytes)");
-      e.code = "body_too_large";
+      e = BodyTooLarge();
     } else if (res.status >= 500) {
       e.type = "server_error";
     }

@@ -339,6 +339,10 @@ def check_bad_requests(ctx):
             expect_error(got_status, got, status, param, code)
         except AssertionError as e:
             raise AssertionError(f"{name}: {e}") from None
+    # curl -d sends application/x-www-form-urlencoded: a 15 KB JSON body is still read as JSON.
+    expect_error(*s.request("POST", "/v1/completions", {**ok, "prompt": long_prompt},
+                            headers={"Content-Type": "application/x-www-form-urlencoded"}),
+                 400, "prompt", "context_length_exceeded")
     expect_error(*s.request("GET", "/v1/nothing-here"), 404, None, "not_found")
     expect_error(*s.request("DELETE", "/v1/completions"), 404)
     # The official client turns these into its typed errors.
@@ -441,23 +445,30 @@ def check_disconnects(ctx):
     def aborted():
         return sample(samples(s.metrics()), "matspec:request_success_total", finished_reason="abort")
 
+    def idle():
+        deadline = time.time() + 60
+        while time.time() < deadline and sample(samples(s.metrics()), "matspec:num_requests_running"):
+            time.sleep(0.02)
+
     def leave_many(n):
+        # One at a time, each cancelled before the next: the same peak memory in every phase.
         for _ in range(n):
             open_stream_and_leave(s.port, 12000, 2000)
-        deadline = time.time() + 60
-        while time.time() < deadline and samples(s.metrics()).get(("matspec:num_requests_running", frozenset()), 0):
-            time.sleep(0.05)
+            idle()
 
-    leave_many(5)  # warm-up: allocator pools, thread stacks
+    # Warm-up: glibc keeps freed memory in per-thread arenas, so resident memory
+    # steps up while new handler threads take requests, then stays flat (measured:
+    # 82 MiB, then 119-120 MiB from the 15th to the 80th disconnect); a leak grows with every request.
+    leave_many(20)
     baseline = s.rss_kib()
     leave_many(20)
-    assert aborted() == 25, aborted()
+    assert aborted() == 40, aborted()
     snap = samples(s.metrics())
-    # 25 requests of up to 12000 tokens were cut short: far fewer tokens were generated.
-    assert sample(snap, "matspec:generation_tokens_total") < 25 * 12000 / 2, snap
+    # 40 requests of up to 12000 tokens were cut short: far fewer tokens were generated.
+    assert sample(snap, "matspec:generation_tokens_total") < 40 * 12000 / 2, snap
     assert sample(snap, "matspec:num_requests_running") == 0
     grown = s.rss_kib() - baseline
-    assert grown < 64 * 1024, f"resident memory grew by {grown} KiB over 20 disconnects"
+    assert grown < 32 * 1024, f"resident memory grew by {grown} KiB over 20 disconnects"
     r = s.client().completions.create(model="long", prompt=PROMPTS[0], max_tokens=40)
     assert r.choices[0].text == ctx["greedy"][PROMPTS[0]]
     s.kill()
