@@ -14,7 +14,9 @@
 // its sequence leaves the batch before the next round. Stop strings are cut
 // out of the text (StopStringFilter) and cancel the request once matched.
 // Every session records its usage into the metrics once it ends, so the
-// counters equal the sums of the answered usage objects.
+// counters equal the sums of the answered usage objects. Usage counts every
+// token the engine generated, those after a matched stop string in the same
+// round included (the text stops at the stop string).
 #ifndef MATSPEC_SERVER_COMPLETION_SESSION_H_
 #define MATSPEC_SERVER_COMPLETION_SESSION_H_
 
