@@ -22,6 +22,8 @@ inline constexpr int kInterruptedExitCode = 130;
 int RunGenerate(const RunConfig& config);
 int RunSlices(const RunConfig& config);
 int RunInspect(const RunConfig& config);
+// `matspec serve`: takes its raw arguments (it has flags of its own).
+int RunServe(std::vector<std::string> args);
 
 // Prints "matspec: <status message>" to stderr and returns 1.
 int Fail(const absl::Status& status);
