@@ -22,6 +22,9 @@ inline constexpr int kInterruptedExitCode = 130;
 int RunGenerate(const RunConfig& config);
 int RunSlices(const RunConfig& config);
 int RunInspect(const RunConfig& config);
+// `matspec bench` / `matspec tune` (tune = true): their own flags, then the
+// ordinary ones; `args` follow the subcommand.
+int RunBench(const std::vector<std::string>& args, bool tune);
 
 // Prints "matspec: <status message>" to stderr and returns 1.
 int Fail(const absl::Status& status);

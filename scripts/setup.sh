@@ -9,7 +9,8 @@ if [ "${1:-}" = "fuzz" ]; then
   MATSPEC_PACKAGES=(clang libclang-rt-dev libomp-dev)
 else
   MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
-    libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy)
+    libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+    librsvg2-bin)
 fi
 
 missing=()
