@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "decoding/cpu_round_runner.h"
+#include "draft/adaptive_draft_length.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -82,6 +84,10 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
   const auto t_decode = Clock::now();
   stats->prefill_seconds = Seconds(t_prefill, t_decode);
 
+  std::optional<AdaptiveDraftLength> adaptive;  // --draft-adaptive
+  if (params_.draft && params_.adaptive_draft) {
+    adaptive.emplace(AdaptiveDraftLength::Options{.min_k = params_.policy.draft_min, .max_k = params_.policy.draft_max});
+  }
   stats->stop_reason = "length";
   while (static_cast<int64_t>(tokens->size()) < params_.max_new_tokens) {
     if (params_.cancel != nullptr && params_.cancel->load(std::memory_order_relaxed)) {
@@ -96,8 +102,10 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
     const int64_t budget = std::min<int64_t>(params_.max_new_tokens - static_cast<int64_t>(tokens->size()),
                                              params_.context_size - committed);
     // Draft at most budget - 1 tokens: the round always adds one more of its own.
-    const int64_t max_draft = params_.draft ? std::min(params_.policy.draft_max, budget - 1) : 0;
+    const int64_t k = adaptive ? adaptive->NextDraftLength() : params_.policy.draft_max;
+    const int64_t max_draft = params_.draft ? std::min(k, budget - 1) : 0;
     ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(sequence, max_draft));
+    if (adaptive) adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
     Tally(round, stats);
     std::vector<int32_t>& fresh = round.tokens;
     // Stop tokens end generation right after they are emitted.
