@@ -72,6 +72,20 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
 
 int64_t AdaptiveDraftLength::NextDraftLength() const {
   if (rounds_ == 0) return options_.max_k;
+  const bool measured = options_.draft_cost <= 0.0;
+  if (measured && rounds_ <= 2) return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
+  const int64_t best = BestDraftLength();
+  if (measured && options_.probe_every > 0 && rounds_ % options_.probe_every == 0) {
+    const bool up = (rounds_ / options_.probe_every) % 2 == 1;
+    const int64_t probe = best + (up ? 1 : -1);
+    return std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
+                      options_.min_k, options_.max_k);
+  }
+  return best;
+}
+
+int64_t AdaptiveDraftLength::BestDraftLength() const {
+  if (rounds_ == 0) return options_.max_k;
   int64_t best = options_.max_k;
   double best_rate = -1.0;
   for (int64_t k = options_.min_k; k <= options_.max_k; ++k) {

@@ -16,6 +16,11 @@
 // verification pass). Older rounds weigh less (Options::decay per round), so
 // k follows a sequence whose text gets easier or harder.
 //
+// Measured times need rounds at different k to see how verification grows
+// with k, so with measured times the first rounds probe max_k, the middle of
+// the range and min_k, and every Options::probe_every-th round after that
+// tries a neighbour of the current choice (one above, then one below).
+//
 // Any k gives the same output (greedy) or the same distribution (sampling):
 // the choice only uses rounds already committed, so it is lossless.
 #ifndef MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
@@ -34,13 +39,18 @@ class AdaptiveDraftLength {
     double draft_cost = 0.0;    // > 0: fixed c instead of the measured times
     double decay = 0.98;        // weight of the past per round, in (0, 1]
     double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
+    int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
   };
 
   // Out-of-range options are clamped (min_k >= 1, max_k >= min_k, decay in (0, 1]).
   explicit AdaptiveDraftLength(Options options);
 
-  // k for the next round: max_k before any round was recorded.
+  // k for the next round: max_k before any round was recorded; a probe (see
+  // above) or the k that maximises E(k) / T(k).
   int64_t NextDraftLength() const;
+
+  // The k that maximises E(k) / T(k) (what NextDraftLength returns when not probing).
+  int64_t BestDraftLength() const;
 
   // Reports a finished round: `drafted` tokens proposed (positions 1..drafted),
   // the first `accepted` of them kept, and the round's draft and verification

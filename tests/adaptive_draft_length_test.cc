@@ -101,7 +101,34 @@ TEST(AdaptiveDraftLengthTest, MeasuredVerificationSlopeShortensDrafts) {
   }
   EXPECT_NEAR(steep.RoundTime(0), 1.0, 1e-9);
   EXPECT_NEAR(steep.RoundTime(4), 4 * 0.51 + 1.0, 1e-9);
-  EXPECT_LT(steep.NextDraftLength(), flat.NextDraftLength());
+  EXPECT_LT(steep.BestDraftLength(), flat.BestDraftLength());
+}
+
+// Measured times: the first rounds probe max_k, the middle and min_k (so the
+// verification line has points), then a neighbour of the choice every probe_every rounds.
+TEST(AdaptiveDraftLengthTest, MeasuredTimesProbeOtherLengths) {
+  AdaptiveDraftLength a({.min_k = 2, .max_k = 8, .decay = 1.0, .probe_every = 4});
+  std::vector<int64_t> ks;
+  for (int i = 0; i < 13; ++i) {
+    const int64_t k = a.NextDraftLength();
+    ks.push_back(k);
+    a.Record(k, k, 0.001 * k, 0.01);  // everything accepted, flat verification: the best k is max_k
+  }
+  EXPECT_EQ(ks[0], 8);
+  EXPECT_EQ(ks[1], 5);
+  EXPECT_EQ(ks[2], 2);
+  EXPECT_EQ(a.BestDraftLength(), 8);
+  EXPECT_EQ(ks[3], 8);
+  EXPECT_EQ(ks[4], 7);   // round 4: a probe; one above 8 is out of range, so one below
+  EXPECT_EQ(ks[8], 7);   // round 8: one below
+  EXPECT_EQ(ks[12], 7);  // round 12: one above is out of range again
+  for (int i : {5, 6, 7, 9, 10, 11}) EXPECT_EQ(ks[i], 8) << i;
+  // A single allowed k is never left.
+  AdaptiveDraftLength one({.min_k = 3, .max_k = 3, .probe_every = 1});
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(one.NextDraftLength(), 3);
+    one.Record(3, 1, 0.01, 0.01);
+  }
 }
 
 // Old rounds fade: after a run of rejections, a run of full acceptances lifts k again.
