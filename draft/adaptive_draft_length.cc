@@ -5,8 +5,8 @@
 namespace matspec {
 
 AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
-  options_.min_k = std::max<int64_t>(options_.min_k, 1);
-  options_.max_k = std::max(options_.max_k, options_.min_k);
+  options_.min_k = std::max<int64_t>(options_.min_k, options_.draft_cost > 0.0 ? 1 : 0);
+  options_.max_k = std::max({options_.max_k, options_.min_k, int64_t{1}});
   if (!(options_.decay > 0.0 && options_.decay <= 1.0)) options_.decay = 1.0;
   options_.prior_weight = std::max(options_.prior_weight, 0.0);
   reached_.assign(options_.max_k, 0.0);

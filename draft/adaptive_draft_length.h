@@ -4,7 +4,8 @@
 // the next k. Used by SpeculativeDecoder (--draft-adaptive) and meant for a
 // batching scheduler too, one object per sequence.
 //
-// The choice maximises expected tokens per unit time over k in [min_k, max_k]:
+// The choice maximises expected tokens per unit time over k in [min_k, max_k]
+// (k = 0 is a plain round: one token from one verification pass, no draft):
 //   E(k) = 1 + sum_{i=1..k} a_1 a_2 ... a_i   (tokens a round commits)
 //   T(k) = k d + v0 + v1 k                    (a round's time)
 // a_i: the acceptance rate of draft position i given positions before it were
@@ -34,7 +35,8 @@ namespace matspec {
 class AdaptiveDraftLength {
  public:
   struct Options {
-    int64_t min_k = 1;          // >= 1 (k = 0 would stop measuring acceptance)
+    int64_t min_k = 1;          // >= 0; 0 lets plain rounds win when drafting does not pay
+                                // (with a fixed draft_cost, >= 1: nothing would probe back)
     int64_t max_k = 4;          // >= min_k
     double draft_cost = 0.0;    // > 0: fixed c instead of the measured times
     double decay = 0.98;        // weight of the past per round, in (0, 1]
@@ -42,7 +44,8 @@ class AdaptiveDraftLength {
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
   };
 
-  // Out-of-range options are clamped (min_k >= 1, max_k >= min_k, decay in (0, 1]).
+  // Out-of-range options are clamped (min_k >= 0, or >= 1 with a fixed draft_cost;
+  // max_k >= max(min_k, 1); decay in (0, 1]).
   explicit AdaptiveDraftLength(Options options);
 
   // k for the next round: max_k before any round was recorded; a probe (see

@@ -131,6 +131,30 @@ TEST(AdaptiveDraftLengthTest, MeasuredTimesProbeOtherLengths) {
   }
 }
 
+// With min_k = 0 a plain round (k = 0) wins when drafting costs more than it
+// brings, and the probes keep measuring k = 1 so that k can come back.
+TEST(AdaptiveDraftLengthTest, PlainRoundsWinWhenDraftingDoesNotPay) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 8});
+  std::vector<int64_t> ks;
+  for (int i = 0; i < 40; ++i) {
+    const int64_t k = a.NextDraftLength();
+    ks.push_back(k);
+    // Each drafted token costs 0.9 of a verification pass and half are accepted.
+    a.Record(k, k / 2, 0.9 * k, 1.0);
+  }
+  EXPECT_EQ(ks[2], 0);  // the third probe: min_k
+  EXPECT_EQ(a.BestDraftLength(), 0);
+  EXPECT_NEAR(a.RoundTime(0), 1.0, 1e-9);
+  EXPECT_EQ(ks[16], 1);  // a probe above 0
+  EXPECT_EQ(ks[24], 1);  // below 0 is out of range: above again
+  EXPECT_EQ(ks[20], 0);
+  // A fixed cost has no probes, so it never goes down to 0.
+  EXPECT_EQ(AdaptiveDraftLength({.min_k = 0, .max_k = 4, .draft_cost = 5.0}).NextDraftLength(), 4);
+  AdaptiveDraftLength fixed({.min_k = 0, .max_k = 4, .draft_cost = 5.0});
+  fixed.Record(4, 0, 0, 0);
+  EXPECT_EQ(fixed.NextDraftLength(), 1);
+}
+
 // Old rounds fade: after a run of rejections, a run of full acceptances lifts k again.
 TEST(AdaptiveDraftLengthTest, FollowsAChangeInAcceptance) {
   AdaptiveDraftLength a({.min_k = 1, .max_k = 6, .draft_cost = 0.1, .decay = 0.9});
