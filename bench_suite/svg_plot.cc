@@ -12,7 +12,8 @@ namespace matspec::bench {
 namespace {
 
 constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+                                    "#393b79", "#637939"};
 constexpr int kWidth = 1000, kHeight = 460;
 
 std::string Escape(const std::string& s) {
@@ -103,7 +104,8 @@ std::string PlotSvg(const SweepReport& report) {
                         Escape(absl::StrFormat("matspec bench: %s, %s, %d threads", report.model, report.device,
                                                report.threads)));
   const Panel accept{70, 40, 340, 300, 1, static_cast<double>(std::max<int64_t>(k_max, 2)), 0, 1};
-  const Panel speed{560, 40, 340, 300, 1, static_cast<double>(std::max<int64_t>(k_max, 2)), 0, y_top};
+  // k from 0 (plain decoding, 1x) so that an adaptive row whose mean k is below 1 shows where it is.
+  const Panel speed{560, 40, 340, 300, 0, static_cast<double>(std::max<int64_t>(k_max, 2)), 0, y_top};
   accept.Frame("acceptance by draft position", "draft position", "acceptance rate", k_max > 16 ? 4 : 1, 0.2, &out);
   speed.Frame("speed-up vs k (dashed: analytic)", "k (tokens drafted per round)", "speed-up vs plain",
               k_max > 16 ? 4 : 1, y_top > 4 ? 1.0 : 0.5, &out);
@@ -146,7 +148,7 @@ std::string PlotSvg(const SweepReport& report) {
     if (!rows.empty() && drafted > 0) {
       const double alpha = double(accepted) / drafted, cost = cost_sum / rows.size();
       std::vector<std::pair<double, double>> curve;
-      for (double k = 1.0; k <= speed.x1 + 1e-9; k += 0.25) {
+      for (double k = 0.0; k <= speed.x1 + 1e-9; k += 0.25) {
         curve.push_back({speed.X(k), speed.Y(std::min(AnalyticSpeedup(alpha, k, cost), speed.y1))});
       }
       absl::StrAppend(&out, Polyline(curve, colour, true));
