@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,7 +16,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string At(std::string_view source, int64_t line) { return absl::StrCat(std::string(source), ":", line, ": "); }
+std::string At(std::string_view source, int64_t line) {
+  return absl::StrCat(std::string(source), ":", line, ": ");
+}
 
 bool LooksLikeJsonl(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
@@ -44,7 +45,8 @@ absl::StatusOr<BenchPrompt> ParseJsonLine(std::string_view line_text, std::strin
     }
     for (const Json& t : *it) {
       if (!t.is_string() || t.get<std::string>().empty()) {
-        return absl::InvalidArgumentError(At(source, line) + "\"turns\" must be a non-empty array of strings");
+        return absl::InvalidArgumentError(At(source, line) +
+                                          "\"turns\" must be a non-empty array of strings");
       }
       p.turns.push_back(t.get<std::string>());
     }
@@ -53,18 +55,20 @@ absl::StatusOr<BenchPrompt> ParseJsonLine(std::string_view line_text, std::strin
       auto it2 = j.find(key);
       if (it2 == j.end()) continue;
       if (!it2->is_string() || it2->get<std::string>().empty()) {
-        return absl::InvalidArgumentError(At(source, line) + absl::StrCat("\"", key, "\" must be a non-empty string"));
+        return absl::InvalidArgumentError(At(source, line) +
+                                          absl::StrCat("\"", key, "\" must be a non-empty string"));
       }
       p.turns.push_back(it2->get<std::string>());
       break;
     }
     if (p.turns.empty()) {
-      return absl::InvalidArgumentError(At(source, line) +
-                                        "no prompt: expected \"turns\" (an array of strings), \"prompt\" or \"text\"");
+      return absl::InvalidArgumentError(
+          At(source, line) + "no prompt: expected \"turns\" (an array of strings), \"prompt\" or \"text\"");
     }
   }
   if (auto it = j.find("category"); it != j.end()) {
-    if (!it->is_string()) return absl::InvalidArgumentError(At(source, line) + "\"category\" must be a string");
+    if (!it->is_string())
+      return absl::InvalidArgumentError(At(source, line) + "\"category\" must be a string");
     p.category = it->get<std::string>();
   }
   p.id = absl::StrCat(line);
@@ -76,7 +80,8 @@ absl::StatusOr<BenchPrompt> ParseJsonLine(std::string_view line_text, std::strin
     } else if (it->is_number_integer()) {
       p.id = it->dump();
     } else {
-      return absl::InvalidArgumentError(At(source, line) + absl::StrCat("\"", key, "\" must be a string or an integer"));
+      return absl::InvalidArgumentError(At(source, line) +
+                                        absl::StrCat("\"", key, "\" must be a string or an integer"));
     }
     break;
   }
@@ -105,7 +110,8 @@ absl::StatusOr<std::vector<BenchPrompt>> ParsePromptSet(std::string_view text, s
       continue;
     }
     if (jsonl) {
-      absl::StatusOr<BenchPrompt> p = ParseJsonLine(std::string_view(trimmed.data(), trimmed.size()), source, line);
+      absl::StatusOr<BenchPrompt> p =
+          ParseJsonLine(std::string_view(trimmed.data(), trimmed.size()), source, line);
       if (!p.ok()) return p.status();
       prompts.push_back(*std::move(p));
     } else {
@@ -127,7 +133,7 @@ absl::StatusOr<std::vector<BenchPrompt>> LoadPromptSet(const std::string& path) 
 }
 
 absl::StatusOr<std::vector<BenchPrompt>> FilterByCategory(std::vector<BenchPrompt> prompts,
-                                                         const std::vector<std::string>& categories) {
+                                                          const std::vector<std::string>& categories) {
   if (categories.empty()) return prompts;
   std::set<std::string> present;
   for (const BenchPrompt& p : prompts) present.insert(p.category.empty() ? "(none)" : p.category);
@@ -135,9 +141,9 @@ absl::StatusOr<std::vector<BenchPrompt>> FilterByCategory(std::vector<BenchPromp
     return std::find(categories.begin(), categories.end(), p.category) == categories.end();
   });
   if (prompts.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--category ", absl::StrJoin(categories, ","),
-                                                   ": no prompt has that category (present: ",
-                                                   absl::StrJoin(present, ", "), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--category ", absl::StrJoin(categories, ","),
+                     ": no prompt has that category (present: ", absl::StrJoin(present, ", "), ")"));
   }
   return prompts;
 }

@@ -38,7 +38,7 @@ absl::StatusOr<std::vector<BenchPrompt>> LoadPromptSet(const std::string& path);
 // Keeps the prompts whose category is one of `categories` (all when empty).
 // InvalidArgument naming the categories present when nothing is left.
 absl::StatusOr<std::vector<BenchPrompt>> FilterByCategory(std::vector<BenchPrompt> prompts,
-                                                         const std::vector<std::string>& categories);
+                                                          const std::vector<std::string>& categories);
 
 }  // namespace matspec::bench
 

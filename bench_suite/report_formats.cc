@@ -14,7 +14,8 @@ using Json = nlohmann::json;
 
 std::string Positions(const std::vector<double>& p, const char* separator, int max_shown) {
   std::vector<std::string> parts;
-  for (size_t i = 0; i < p.size() && static_cast<int>(i) < max_shown; ++i) parts.push_back(absl::StrFormat("%.2f", p[i]));
+  for (size_t i = 0; i < p.size() && static_cast<int>(i) < max_shown; ++i)
+    parts.push_back(absl::StrFormat("%.2f", p[i]));
   if (static_cast<int>(p.size()) > max_shown) parts.push_back("...");
   return absl::StrJoin(parts, separator);
 }
@@ -27,26 +28,29 @@ std::string CsvField(const std::string& s) {
 std::string GroupName(const std::string& category) { return category.empty() ? "(none)" : category; }
 
 void MarkdownTable(const SweepReport& report, bool overall, size_t group, std::string* out) {
-  absl::StrAppend(out,
-                  "| draft | k | vocab | temp | acceptance rate | mean acceptance length | acceptance by position | "
-                  "tokens/s | speed-up (median [min, max]) | analytic speed-up | draft cost c | verify ratio | "
-                  "same tokens |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  absl::StrAppend(
+      out,
+      "| draft | k | vocab | temp | acceptance rate | mean acceptance length | acceptance by position | "
+      "tokens/s | speed-up (median [min, max]) | analytic speed-up | draft cost c | verify ratio | "
+      "same tokens |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const SweepRow& row : report.rows) {
     const RowStats& s = overall ? row.overall : row.by_category[group];
     const SweepConfig& c = row.config;
     if (!c.speculative) {
-      absl::StrAppendFormat(out, "| (plain) | - | - | %g | - | 1.00 | - | %.1f | 1.00x | - | - | 1.00 | - |\n",
+      absl::StrAppendFormat(out,
+                            "| (plain) | - | - | %g | - | 1.00 | - | %.1f | 1.00x | - | - | 1.00 | - |\n",
                             c.temperature, s.tokens_per_second);
       continue;
     }
-    const std::string k = c.adaptive ? absl::StrFormat("<=%d adaptive (mean %.2f)", c.k, s.mean_k)
-                                     : absl::StrCat(c.k);
-    absl::StrAppendFormat(out, "| %s | %s | %s | %g | %.3f | %.2f | %s | %.1f | %.2fx [%.2f, %.2f] | %.2fx | %.3f | %.2f | %s |\n",
-                          c.draft, k, c.draft_vocab == 0 ? std::string("all") : absl::StrCat(c.draft_vocab),
-                          c.temperature, s.acceptance_rate, s.mean_acceptance_length,
-                          Positions(s.per_position_acceptance, " ", 8), s.tokens_per_second, s.speedup_median,
-                          s.speedup_min, s.speedup_max, s.analytic_speedup, s.draft_cost, s.verify_ratio,
-                          s.same_tokens);
+    const std::string k =
+        c.adaptive ? absl::StrFormat("<=%d adaptive (mean %.2f)", c.k, s.mean_k) : absl::StrCat(c.k);
+    absl::StrAppendFormat(
+        out,
+        "| %s | %s | %s | %g | %.3f | %.2f | %s | %.1f | %.2fx [%.2f, %.2f] | %.2fx | %.3f | %.2f | %s |\n",
+        c.draft, k, c.draft_vocab == 0 ? std::string("all") : absl::StrCat(c.draft_vocab), c.temperature,
+        s.acceptance_rate, s.mean_acceptance_length, Positions(s.per_position_acceptance, " ", 8),
+        s.tokens_per_second, s.speedup_median, s.speedup_min, s.speedup_max, s.analytic_speedup, s.draft_cost,
+        s.verify_ratio, s.same_tokens);
   }
 }
 
@@ -85,12 +89,13 @@ std::string RowLabel(const SweepConfig& c) {
 std::string FormatMarkdown(const SweepReport& r) {
   std::string out;
   absl::StrAppendFormat(&out, "# matspec bench: %s\n\n", r.model);
-  absl::StrAppendFormat(&out,
-                        "model %s (%s, %d parameters, %s); device %s, threads %d; commit %s\n"
-                        "%d prompts from %s%s, %d new tokens each, %d measured repeat(s) after %d warm-up; plain "
-                        "decoding interleaved prompt by prompt; speed-ups are ratios within this run.\n\n",
-                        r.model, r.architecture, r.parameters, r.dtype, r.device, r.threads, r.commit, r.prompts,
-                        r.prompts_file, r.all_turns ? " (every turn)" : "", r.max_new_tokens, r.repeat, r.warmup);
+  absl::StrAppendFormat(
+      &out,
+      "model %s (%s, %d parameters, %s); device %s, threads %d; commit %s\n"
+      "%d prompts from %s%s, %d new tokens each, %d measured repeat(s) after %d warm-up; plain "
+      "decoding interleaved prompt by prompt; speed-ups are ratios within this run.\n\n",
+      r.model, r.architecture, r.parameters, r.dtype, r.device, r.threads, r.commit, r.prompts,
+      r.prompts_file, r.all_turns ? " (every turn)" : "", r.max_new_tokens, r.repeat, r.warmup);
   absl::StrAppend(&out, "## All prompts\n\n");
   MarkdownTable(r, true, 0, &out);
   if (r.categories.size() > 1) {
@@ -104,11 +109,29 @@ std::string FormatMarkdown(const SweepReport& r) {
 }
 
 const std::vector<std::string>& CsvColumns() {
-  static const std::vector<std::string> kColumns = {
-      "group", "draft", "k", "adaptive", "draft_vocab", "temperature", "prompts", "generated_tokens", "rounds",
-      "drafted_tokens", "accepted_tokens", "acceptance_rate", "mean_acceptance_length", "per_position_acceptance",
-      "mean_k", "tokens_per_second", "speedup_median", "speedup_min", "speedup_max", "analytic_speedup",
-      "draft_cost", "verify_ratio", "same_tokens"};
+  static const std::vector<std::string> kColumns = {"group",
+                                                    "draft",
+                                                    "k",
+                                                    "adaptive",
+                                                    "draft_vocab",
+                                                    "temperature",
+                                                    "prompts",
+                                                    "generated_tokens",
+                                                    "rounds",
+                                                    "drafted_tokens",
+                                                    "accepted_tokens",
+                                                    "acceptance_rate",
+                                                    "mean_acceptance_length",
+                                                    "per_position_acceptance",
+                                                    "mean_k",
+                                                    "tokens_per_second",
+                                                    "speedup_median",
+                                                    "speedup_min",
+                                                    "speedup_max",
+                                                    "analytic_speedup",
+                                                    "draft_cost",
+                                                    "verify_ratio",
+                                                    "same_tokens"};
   return kColumns;
 }
 
@@ -120,16 +143,29 @@ std::string FormatCsv(const SweepReport& r) {
     for (size_t g = 0; g < groups.size(); ++g) {
       const RowStats& s = *groups[g];
       const SweepConfig& c = row.config;
-      const std::vector<std::string> fields = {
-          g == 0 ? "all" : GroupName(s.category), c.draft, absl::StrCat(c.k), c.adaptive ? "true" : "false",
-          absl::StrCat(c.draft_vocab), absl::StrFormat("%g", c.temperature), absl::StrCat(s.prompts),
-          absl::StrCat(s.generated_tokens), absl::StrCat(s.rounds), absl::StrCat(s.drafted_tokens),
-          absl::StrCat(s.accepted_tokens), absl::StrFormat("%.6f", s.acceptance_rate),
-          absl::StrFormat("%.6f", s.mean_acceptance_length), Positions(s.per_position_acceptance, ";", 1 << 20),
-          absl::StrFormat("%.4f", s.mean_k), absl::StrFormat("%.3f", s.tokens_per_second),
-          absl::StrFormat("%.4f", s.speedup_median), absl::StrFormat("%.4f", s.speedup_min),
-          absl::StrFormat("%.4f", s.speedup_max), absl::StrFormat("%.4f", s.analytic_speedup),
-          absl::StrFormat("%.4f", s.draft_cost), absl::StrFormat("%.4f", s.verify_ratio), s.same_tokens};
+      const std::vector<std::string> fields = {g == 0 ? "all" : GroupName(s.category),
+                                               c.draft,
+                                               absl::StrCat(c.k),
+                                               c.adaptive ? "true" : "false",
+                                               absl::StrCat(c.draft_vocab),
+                                               absl::StrFormat("%g", c.temperature),
+                                               absl::StrCat(s.prompts),
+                                               absl::StrCat(s.generated_tokens),
+                                               absl::StrCat(s.rounds),
+                                               absl::StrCat(s.drafted_tokens),
+                                               absl::StrCat(s.accepted_tokens),
+                                               absl::StrFormat("%.6f", s.acceptance_rate),
+                                               absl::StrFormat("%.6f", s.mean_acceptance_length),
+                                               Positions(s.per_position_acceptance, ";", 1 << 20),
+                                               absl::StrFormat("%.4f", s.mean_k),
+                                               absl::StrFormat("%.3f", s.tokens_per_second),
+                                               absl::StrFormat("%.4f", s.speedup_median),
+                                               absl::StrFormat("%.4f", s.speedup_min),
+                                               absl::StrFormat("%.4f", s.speedup_max),
+                                               absl::StrFormat("%.4f", s.analytic_speedup),
+                                               absl::StrFormat("%.4f", s.draft_cost),
+                                               absl::StrFormat("%.4f", s.verify_ratio),
+                                               s.same_tokens};
       std::vector<std::string> quoted;
       for (const std::string& f : fields) quoted.push_back(CsvField(f));
       absl::StrAppend(&out, absl::StrJoin(quoted, ","), "\n");

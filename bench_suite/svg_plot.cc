@@ -11,9 +11,8 @@
 namespace matspec::bench {
 namespace {
 
-constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-                                    "#393b79", "#637939"};
+constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+                                    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939"};
 constexpr int kWidth = 1000, kHeight = 460;
 
 std::string Escape(const std::string& s) {
@@ -29,21 +28,27 @@ struct Panel {
 
   void Frame(const std::string& title, const std::string& x_label, const std::string& y_label, double x_step,
              double y_step, std::string* out) const {
-    absl::StrAppendFormat(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" stroke=\"black\"/>\n",
-                          left, top, width, height);
+    absl::StrAppendFormat(
+        out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" stroke=\"black\"/>\n",
+        left, top, width, height);
     for (double y = y0; y <= y1 + 1e-9; y += y_step) {
-      absl::StrAppendFormat(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n", left,
-                            Y(y), left + width, Y(y));
-      absl::StrAppendFormat(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.2g</text>\n",
+      absl::StrAppendFormat(out,
+                            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n",
+                            left, Y(y), left + width, Y(y));
+      absl::StrAppendFormat(out,
+                            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.2g</text>\n",
                             left - 4, Y(y) + 4, y);
     }
     for (double x = x0; x <= x1 + 1e-9; x += x_step) {
-      absl::StrAppendFormat(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%g</text>\n", X(x),
-                            top + height + 14, x);
+      absl::StrAppendFormat(out,
+                            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%g</text>\n",
+                            X(x), top + height + 14, x);
     }
-    absl::StrAppendFormat(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
+    absl::StrAppendFormat(out,
+                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
                           left + width / 2, top - 10, Escape(title));
-    absl::StrAppendFormat(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s</text>\n",
+    absl::StrAppendFormat(out,
+                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s</text>\n",
                           left + width / 2, top + height + 32, Escape(x_label));
     absl::StrAppendFormat(out,
                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
@@ -52,11 +57,12 @@ struct Panel {
   }
 };
 
-std::string Polyline(const std::vector<std::pair<double, double>>& points, const std::string& colour, bool dashed) {
+std::string Polyline(const std::vector<std::pair<double, double>>& points, const std::string& colour,
+                     bool dashed) {
   std::string pts;
   for (const auto& [x, y] : points) absl::StrAppendFormat(&pts, "%.1f,%.1f ", x, y);
-  return absl::StrFormat("<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", pts, colour,
-                         dashed ? " stroke-dasharray=\"6 4\"" : "");
+  return absl::StrFormat("<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", pts,
+                         colour, dashed ? " stroke-dasharray=\"6 4\"" : "");
 }
 
 }  // namespace
@@ -75,7 +81,8 @@ std::string PlotSvg(const SweepReport& report) {
       vocab = row.config.draft_vocab;
     }
     if (row.config.temperature != temperature || row.config.draft_vocab != vocab) continue;
-    if (!fixed.count(row.config.draft) && !adaptive.count(row.config.draft)) drafts.push_back(row.config.draft);
+    if (!fixed.count(row.config.draft) && !adaptive.count(row.config.draft))
+      drafts.push_back(row.config.draft);
     if (row.config.adaptive) {
       adaptive[row.config.draft] = &row;
     } else {
@@ -101,12 +108,13 @@ std::string PlotSvg(const SweepReport& report) {
       "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
       kWidth, kHeight, kWidth, kHeight);
   absl::StrAppendFormat(&out, "<title>%s</title>\n",
-                        Escape(absl::StrFormat("matspec bench: %s, %s, %d threads", report.model, report.device,
-                                               report.threads)));
+                        Escape(absl::StrFormat("matspec bench: %s, %s, %d threads", report.model,
+                                               report.device, report.threads)));
   const Panel accept{70, 40, 340, 300, 1, static_cast<double>(std::max<int64_t>(k_max, 2)), 0, 1};
   // k from 0 (plain decoding, 1x) so that an adaptive row whose mean k is below 1 shows where it is.
   const Panel speed{560, 40, 340, 300, 0, static_cast<double>(std::max<int64_t>(k_max, 2)), 0, y_top};
-  accept.Frame("acceptance by draft position", "draft position", "acceptance rate", k_max > 16 ? 4 : 1, 0.2, &out);
+  accept.Frame("acceptance by draft position", "draft position", "acceptance rate", k_max > 16 ? 4 : 1, 0.2,
+               &out);
   speed.Frame("speed-up vs k (dashed: analytic)", "k (tokens drafted per round)", "speed-up vs plain",
               k_max > 16 ? 4 : 1, y_top > 4 ? 1.0 : 0.5, &out);
   absl::StrAppendFormat(&out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#808080\"/>\n",
@@ -163,15 +171,15 @@ std::string PlotSvg(const SweepReport& report) {
     }
     // Legend, below the panels.
     const double lx = 70 + (d % 5) * 180.0, ly = 400 + (d / 5) * 18.0;
-    absl::StrAppendFormat(&out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", lx, ly - 4,
-                          colour);
+    absl::StrAppendFormat(&out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", lx,
+                          ly - 4, colour);
     absl::StrAppendFormat(&out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n", lx + 20, ly,
                           Escape(draft));
   }
   if (!adaptive.empty()) {
-    absl::StrAppendFormat(&out,
-                          "<text x=\"560\" y=\"%d\" font-size=\"11\">diamond: adaptive k, at its mean k</text>\n",
-                          kHeight - 8);
+    absl::StrAppendFormat(
+        &out, "<text x=\"560\" y=\"%d\" font-size=\"11\">diamond: adaptive k, at its mean k</text>\n",
+        kHeight - 8);
   }
   absl::StrAppend(&out, "</svg>\n");
   return out;

@@ -71,8 +71,8 @@ double Median(std::vector<double> v) {
 
 std::string ConfigName(const SweepConfig& c) {
   if (!c.speculative) return absl::StrFormat("plain (temp %g)", c.temperature);
-  return absl::StrFormat("%s k=%d%s vocab=%d temp %g", c.draft, c.k, c.adaptive ? " adaptive" : "", c.draft_vocab,
-                         c.temperature);
+  return absl::StrFormat("%s k=%d%s vocab=%d temp %g", c.draft, c.k, c.adaptive ? " adaptive" : "",
+                         c.draft_vocab, c.temperature);
 }
 
 }  // namespace
@@ -146,7 +146,8 @@ absl::StatusOr<std::vector<SweepConfig>> ExpandSweep(const SweepSpec& spec) {
   return configs;
 }
 
-absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec, const std::vector<BenchPrompt>& prompts,
+absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec,
+                                     const std::vector<BenchPrompt>& prompts,
                                      const ProgressCallback& progress) {
   absl::StatusOr<std::vector<SweepConfig>> expanded = ExpandSweep(spec);
   if (!expanded.ok()) return expanded.status();
@@ -181,8 +182,8 @@ absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec, cons
   for (int pass = -spec.warmup; pass < spec.repeat; ++pass) {
     for (size_t pi = 0; pi < prompts.size(); ++pi) {
       if (progress && (pi % 10 == 0 || pi + 1 == prompts.size())) {
-        progress(pass < 0 ? absl::StrFormat("warm-up %d/%d, prompt %d/%d", pass + spec.warmup + 1, spec.warmup,
-                                            pi + 1, prompts.size())
+        progress(pass < 0 ? absl::StrFormat("warm-up %d/%d, prompt %d/%d", pass + spec.warmup + 1,
+                                            spec.warmup, pi + 1, prompts.size())
                           : absl::StrFormat("repeat %d/%d, prompt %d/%d", pass + 1, spec.repeat, pi + 1,
                                             prompts.size()));
       }
@@ -201,8 +202,8 @@ absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec, cons
                             : engine.GenerateTokens(ByteIds(context, engine.Describe().vocab_size), options);
           if (!result.ok()) {
             return absl::Status(result.status().code(),
-                                absl::StrCat(ConfigName(configs[ci]), ", prompt ", prompt.id, " (line ", prompt.line,
-                                             "): ", result.status().message()));
+                                absl::StrCat(ConfigName(configs[ci]), ", prompt ", prompt.id, " (line ",
+                                             prompt.line, "): ", result.status().message()));
           }
           if (t + 1 < turns) context += "\n" + result->text;
           if (pass < 0) continue;
@@ -246,7 +247,8 @@ absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec, cons
       stats.mean_acceptance_length = total.rounds > 0 ? 1.0 + double(total.accepted) / total.rounds : 0.0;
       for (size_t i = 0; i < total.position_drafted.size(); ++i) {
         stats.per_position_acceptance.push_back(
-            total.position_drafted[i] > 0 ? double(total.position_accepted[i]) / total.position_drafted[i] : 0.0);
+            total.position_drafted[i] > 0 ? double(total.position_accepted[i]) / total.position_drafted[i]
+                                          : 0.0);
       }
       stats.mean_k = total.rounds > 0 ? double(total.drafted) / total.rounds : 0.0;
       stats.tokens_per_second = total.TokensPerSecond();

@@ -36,11 +36,11 @@ struct DraftChoice {
 
 // One configuration: one row of the report.
 struct SweepConfig {
-  std::string draft;          // DraftChoice::label; "(plain)" for plain decoding
+  std::string draft;  // DraftChoice::label; "(plain)" for plain decoding
   bool speculative = false;
-  int64_t k = 0;              // draft_max; 0 for plain
-  bool adaptive = false;      // k chosen per round within [draft_min, k]
-  int64_t draft_vocab = 0;    // 0 = the whole vocabulary
+  int64_t k = 0;            // draft_max; 0 for plain
+  bool adaptive = false;    // k chosen per round within [draft_min, k]
+  int64_t draft_vocab = 0;  // 0 = the whole vocabulary
   double temperature = 0.0;
   GenerationOptions options;  // exactly what each generation of this row is given
 };
@@ -49,14 +49,14 @@ struct SweepSpec {
   // -n, seed, top-k/top-p, slice table, draft vocabulary file, ctx size, draft-min.
   // stop_at_eos is turned off: every configuration generates the same length.
   GenerationOptions base;
-  std::vector<DraftChoice> drafts;       // at least one
+  std::vector<DraftChoice> drafts;  // at least one
   std::vector<int64_t> ks = {1, 2, 4, 8};
-  bool adaptive = false;                 // adds, per draft and vocabulary, an adaptive row with k <= max(ks)
+  bool adaptive = false;  // adds, per draft and vocabulary, an adaptive row with k <= max(ks)
   std::vector<int64_t> vocabs = {0};
   std::vector<double> temperatures = {0.0};
-  int repeat = 1;                        // measured passes over the prompts (>= 1)
-  int warmup = 0;                        // discarded passes before them (>= 0)
-  bool all_turns = false;                // run every turn, the previous answers in context
+  int repeat = 1;          // measured passes over the prompts (>= 1)
+  int warmup = 0;          // discarded passes before them (>= 0)
+  bool all_turns = false;  // run every turn, the previous answers in context
 };
 
 // The rows of a sweep, plain decoding first for each temperature.
@@ -72,13 +72,13 @@ struct RowStats {
   double acceptance_rate = 0.0;
   double mean_acceptance_length = 0.0;
   std::vector<double> per_position_acceptance;
-  double mean_k = 0.0;              // drafted / rounds
-  double tokens_per_second = 0.0;   // all measured repeats together
+  double mean_k = 0.0;                                                // drafted / rounds
+  double tokens_per_second = 0.0;                                     // all measured repeats together
   double speedup_median = 0.0, speedup_min = 0.0, speedup_max = 0.0;  // per repeat, vs plain
-  double draft_cost = 0.0;          // c: a draft step's time / a plain step's time
-  double verify_ratio = 0.0;        // a verify pass's time / a plain step's time
-  double analytic_speedup = 0.0;    // the formula above, from this row's a, k and c
-  std::string same_tokens;          // "yes" / "no" under greedy, "-" under sampling or for plain
+  double draft_cost = 0.0;        // c: a draft step's time / a plain step's time
+  double verify_ratio = 0.0;      // a verify pass's time / a plain step's time
+  double analytic_speedup = 0.0;  // the formula above, from this row's a, k and c
+  std::string same_tokens;        // "yes" / "no" under greedy, "-" under sampling or for plain
 };
 
 struct SweepRow {
@@ -107,7 +107,8 @@ using ProgressCallback = std::function<void(std::string_view line)>;
 
 // Runs the sweep. Errors: those of ExpandSweep, and the first generation error
 // (naming the configuration and the prompt's line).
-absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec, const std::vector<BenchPrompt>& prompts,
+absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec,
+                                     const std::vector<BenchPrompt>& prompts,
                                      const ProgressCallback& progress = nullptr);
 
 // (1 - a^(k+1)) / ((1 - a) (k c + 1)); (k + 1) / (k c + 1) at a = 1.

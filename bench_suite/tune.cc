@@ -34,20 +34,24 @@ std::string ExplainChoice(const SweepReport& report, const SweepRow* chosen) {
   if (chosen == nullptr) return "no speculative configuration was measured";
   const SweepRow* second = nullptr;
   for (const SweepRow& row : report.rows) {
-    if (&row == chosen || !row.config.speculative || row.config.temperature != chosen->config.temperature) continue;
+    if (&row == chosen || !row.config.speculative || row.config.temperature != chosen->config.temperature)
+      continue;
     if (row.overall.same_tokens == "no") continue;
     if (second == nullptr || row.overall.speedup_median > second->overall.speedup_median) second = &row;
   }
   const RowStats& s = chosen->overall;
   std::string why = absl::StrFormat(
-      "fastest: %s at %.2fx plain (median of %d repeat(s), range %.2f-%.2f), acceptance rate %.3f, mean acceptance "
+      "fastest: %s at %.2fx plain (median of %d repeat(s), range %.2f-%.2f), acceptance rate %.3f, mean "
+      "acceptance "
       "length %.2f, draft cost c %.3f",
-      RowLabel(chosen->config), s.speedup_median, report.repeat, s.speedup_min, s.speedup_max, s.acceptance_rate,
-      s.mean_acceptance_length, s.draft_cost);
+      RowLabel(chosen->config), s.speedup_median, report.repeat, s.speedup_min, s.speedup_max,
+      s.acceptance_rate, s.mean_acceptance_length, s.draft_cost);
   if (second != nullptr) {
-    absl::StrAppendFormat(&why, "; runner-up: %s at %.2fx", RowLabel(second->config), second->overall.speedup_median);
+    absl::StrAppendFormat(&why, "; runner-up: %s at %.2fx", RowLabel(second->config),
+                          second->overall.speedup_median);
   }
-  if (s.speedup_median <= 1.0) absl::StrAppend(&why, "; no configuration beats plain decoding, so plain it is");
+  if (s.speedup_median <= 1.0)
+    absl::StrAppend(&why, "; no configuration beats plain decoding, so plain it is");
   return why;
 }
 
@@ -75,7 +79,8 @@ std::string PresetToml(const RunConfig& base, const SweepRow* chosen, const std:
   if (d.draft_min > 0) absl::StrAppend(&out, "draft-min = ", d.draft_min, "\n");
   if (d.draft_adaptive) absl::StrAppend(&out, "draft-adaptive = true\n");
   if (d.draft_vocab > 0) absl::StrAppend(&out, "draft-vocab = ", d.draft_vocab, "\n");
-  if (!d.draft_vocab_file.empty()) absl::StrAppend(&out, "draft-vocab-file = ", Quoted(d.draft_vocab_file), "\n");
+  if (!d.draft_vocab_file.empty())
+    absl::StrAppend(&out, "draft-vocab-file = ", Quoted(d.draft_vocab_file), "\n");
   return out;
 }
 

@@ -44,7 +44,8 @@ constexpr char kBenchUsage[] =
     "  --temp 0,0.7                   temperatures (default 0: greedy); sampling rows use --seed\n"
     "prompts:\n"
     "  --prompts FILE                 text (one prompt per line) or JSONL: {\"question_id\", \"category\",\n"
-    "                                 \"turns\": [...]} (MT-Bench / Spec-Bench), {\"prompt\": ...} or {\"text\": ...}\n"
+    "                                 \"turns\": [...]} (MT-Bench / Spec-Bench), {\"prompt\": ...} or "
+    "{\"text\": ...}\n"
     "  --turns first|all              all: every turn, the previous answers in context (default first)\n"
     "  --category a,b                 only these categories\n"
     "measurement:\n"
@@ -55,7 +56,8 @@ constexpr char kBenchUsage[] =
     "  --format md|csv|json           stdout format (default md)\n"
     "  --out DIR                      also write DIR/bench.md, bench.csv, bench.json and bench.svg\n"
     "  --auto                         bench: choose as tune does\n"
-    "  --preset-out FILE              the preset tune writes (default tuned.toml; with --out: DIR/tuned.toml)\n"
+    "  --preset-out FILE              the preset tune writes (default tuned.toml; with --out: "
+    "DIR/tuned.toml)\n"
     "other flags as for `matspec generate` (-m, --threads, --device, --seed, --top-k, --top-p,\n"
     "--draft-min, --draft-vocab-file, --ctx-size, --config PRESET, ...).\n";
 
@@ -72,7 +74,8 @@ absl::Status ParseIntList(const std::string& flag, const std::string& v, std::ve
   out->clear();
   for (absl::string_view s : absl::StrSplit(v, ',')) {
     int64_t x = 0;
-    if (!absl::SimpleAtoi(s, &x)) return absl::InvalidArgumentError(absl::StrCat(flag, ": expected integers, got \"", v, "\""));
+    if (!absl::SimpleAtoi(s, &x))
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": expected integers, got \"", v, "\""));
     out->push_back(x);
   }
   return absl::OkStatus();
@@ -98,7 +101,8 @@ absl::Status ParseCount(const std::string& flag, const std::string& v, int* out)
 }
 
 // Splits the bench flags off `args`; the rest go to `rest` for ParseArgs.
-absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f, std::vector<std::string>* rest) {
+absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f,
+                             std::vector<std::string>* rest) {
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i], value;
     bool has_value = false;
@@ -118,7 +122,8 @@ absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f
       } else if (value == "false" || value == "0") {
         *out = false;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(flag, ": expected true or false, got \"", value, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, ": expected true or false, got \"", value, "\""));
       }
       return absl::OkStatus();
     };
@@ -132,9 +137,9 @@ absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f
     } else if (flag == "--auto") {
       s = boolean(&f->auto_choose);
     } else if (flag == "--prompts" || flag == "--turns" || flag == "--format" || flag == "--out" ||
-               flag == "--preset-out" || flag == "--slices" || flag == "--draft-ffn" || flag == "--draft-skip" ||
-               flag == "--category" || flag == "--draft-max" || flag == "--draft-vocab" || flag == "--temp" ||
-               flag == "--repeat" || flag == "--warmup") {
+               flag == "--preset-out" || flag == "--slices" || flag == "--draft-ffn" ||
+               flag == "--draft-skip" || flag == "--category" || flag == "--draft-max" ||
+               flag == "--draft-vocab" || flag == "--temp" || flag == "--repeat" || flag == "--warmup") {
       if (v = take(); !v.ok()) return v.status();
       if (flag == "--prompts") f->prompts = *v;
       if (flag == "--turns") f->turns = *v;
@@ -169,13 +174,15 @@ absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f
     return absl::InvalidArgumentError(absl::StrCat("--turns: expected first or all, got \"", f->turns, "\""));
   }
   if (f->format != "md" && f->format != "csv" && f->format != "json") {
-    return absl::InvalidArgumentError(absl::StrCat("--format: expected md, csv or json, got \"", f->format, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: expected md, csv or json, got \"", f->format, "\""));
   }
   return absl::OkStatus();
 }
 
 // The drafts of the sweep from the table rows and the FFN/skip specs.
-absl::StatusOr<std::vector<bench::DraftChoice>> Drafts(Engine& engine, const BenchFlags& f, const std::string& table) {
+absl::StatusOr<std::vector<bench::DraftChoice>> Drafts(Engine& engine, const BenchFlags& f,
+                                                       const std::string& table) {
   std::vector<bench::DraftChoice> drafts;
   if (!f.slices.empty() && table.empty()) {
     return absl::InvalidArgumentError("--slices needs --matformer-config-path CSV");
@@ -189,9 +196,13 @@ absl::StatusOr<std::vector<bench::DraftChoice>> Drafts(Engine& engine, const Ben
     }
     if (!all) {
       for (const std::string& name : f.slices) {
-        auto it = std::find_if(described->begin(), described->end(), [&](const SliceInfo& s) { return s.name == name; });
-        if (it == described->end()) return absl::InvalidArgumentError(absl::StrCat("--slices: no row \"", name, "\" in ", table));
-        if (!it->valid) return absl::InvalidArgumentError(absl::StrCat("--slices: row \"", name, "\" of ", table, " is not valid for this model: ", it->error));
+        auto it = std::find_if(described->begin(), described->end(),
+                               [&](const SliceInfo& s) { return s.name == name; });
+        if (it == described->end())
+          return absl::InvalidArgumentError(absl::StrCat("--slices: no row \"", name, "\" in ", table));
+        if (!it->valid)
+          return absl::InvalidArgumentError(absl::StrCat("--slices: row \"", name, "\" of ", table,
+                                                         " is not valid for this model: ", it->error));
         drafts.push_back({name, name, "", ""});
       }
     }
@@ -238,8 +249,10 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
     std::cout << kBenchUsage;
     return 0;
   }
-  if (config.load.model_dir.empty()) return Fail(absl::InvalidArgumentError("bench needs -m DIR (the model)"));
-  if (flags.prompts.empty()) return Fail(absl::InvalidArgumentError("bench needs --prompts FILE (text or JSONL)"));
+  if (config.load.model_dir.empty())
+    return Fail(absl::InvalidArgumentError("bench needs -m DIR (the model)"));
+  if (flags.prompts.empty())
+    return Fail(absl::InvalidArgumentError("bench needs --prompts FILE (text or JSONL)"));
   if (tune) {
     if (flags.ks.empty()) flags.ks = {1, 2, 3, 4, 6, 8};
     flags.adaptive = true;
@@ -253,7 +266,8 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
 
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(config.load);
   if (!engine.ok()) return Fail(engine.status());
-  absl::StatusOr<std::vector<bench::DraftChoice>> drafts = Drafts(**engine, flags, config.generation.draft.slice_table);
+  absl::StatusOr<std::vector<bench::DraftChoice>> drafts =
+      Drafts(**engine, flags, config.generation.draft.slice_table);
   if (!drafts.ok()) return Fail(drafts.status());
 
   bench::SweepSpec spec;
@@ -272,8 +286,9 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
     std::cerr << "matspec bench: " << rows->size() << " configurations x " << prompts->size() << " prompts x "
               << spec.warmup + spec.repeat << " passes\n";
   }
-  absl::StatusOr<bench::SweepReport> report = bench::RunSweep(
-      **engine, spec, *prompts, [](std::string_view line) { std::cerr << "matspec bench: " << line << "\n"; });
+  absl::StatusOr<bench::SweepReport> report =
+      bench::RunSweep(**engine, spec, *prompts,
+                      [](std::string_view line) { std::cerr << "matspec bench: " << line << "\n"; });
   if (!report.ok()) return Fail(report.status());
   report->model = config.load.model_dir;
   report->device = config.load.device;
@@ -282,19 +297,21 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
   report->prompts_file = flags.prompts;
 
   const std::string md = bench::FormatMarkdown(*report);
-  std::cout << (flags.format == "csv" ? bench::FormatCsv(*report)
+  std::cout << (flags.format == "csv"    ? bench::FormatCsv(*report)
                 : flags.format == "json" ? bench::FormatJson(*report)
                                          : md);
   if (!flags.out.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(flags.out, ec);
-    if (ec) return Fail(absl::PermissionDeniedError(absl::StrCat("--out: cannot create ", flags.out, ": ", ec.message())));
+    if (ec)
+      return Fail(
+          absl::PermissionDeniedError(absl::StrCat("--out: cannot create ", flags.out, ": ", ec.message())));
     const std::filesystem::path dir(flags.out);
-    for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
-             {"bench.md", md},
-             {"bench.csv", bench::FormatCsv(*report)},
-             {"bench.json", bench::FormatJson(*report)},
-             {"bench.svg", bench::PlotSvg(*report)}}) {
+    for (const auto& [name, text] :
+         std::vector<std::pair<std::string, std::string>>{{"bench.md", md},
+                                                          {"bench.csv", bench::FormatCsv(*report)},
+                                                          {"bench.json", bench::FormatJson(*report)},
+                                                          {"bench.svg", bench::PlotSvg(*report)}}) {
       if (absl::Status s = WriteFile(dir / name, text); !s.ok()) return Fail(s);
     }
     std::cerr << "matspec bench: wrote " << (dir / "bench.{md,csv,json,svg}").string() << "\n";
@@ -303,10 +320,11 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
     const bench::SweepRow* best = bench::PickFastest(*report);
     const std::string why = bench::ExplainChoice(*report, best);
     std::string path = flags.preset_out;
-    if (path.empty()) path = flags.out.empty() ? "tuned.toml" : (std::filesystem::path(flags.out) / "tuned.toml").string();
+    if (path.empty())
+      path = flags.out.empty() ? "tuned.toml" : (std::filesystem::path(flags.out) / "tuned.toml").string();
     if (absl::Status s = WriteFile(path, bench::PresetToml(config, best, why)); !s.ok()) return Fail(s);
-    std::cerr << "matspec tune: " << why << "\nmatspec tune: wrote " << path << " (use: matspec generate --config "
-              << path << " -p TEXT)\n";
+    std::cerr << "matspec tune: " << why << "\nmatspec tune: wrote " << path
+              << " (use: matspec generate --config " << path << " -p TEXT)\n";
   }
   return 0;
 }

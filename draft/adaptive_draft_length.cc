@@ -13,7 +13,8 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   passed_.assign(options_.max_k, 0.0);
 }
 
-void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds) {
+void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds,
+                                 double verify_seconds) {
   drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
   accepted = std::clamp<int64_t>(accepted, 0, drafted);
   const double w = options_.decay;
@@ -73,7 +74,8 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
 int64_t AdaptiveDraftLength::NextDraftLength() const {
   if (rounds_ == 0) return options_.max_k;
   const bool measured = options_.draft_cost <= 0.0;
-  if (measured && rounds_ <= 2) return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
+  if (measured && rounds_ <= 2)
+    return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
   const int64_t best = BestDraftLength();
   if (measured && options_.probe_every > 0 && rounds_ % options_.probe_every == 0) {
     const bool up = (rounds_ / options_.probe_every) % 2 == 1;

@@ -65,7 +65,8 @@ TEST(AdaptiveDraftLengthTest, ChoosesTheAnalyticOptimum) {
     FeedRate(&a, 0.9, 8, 4000);
     EXPECT_EQ(a.NextDraftLength(), 8);
   }
-  {  // a = 0.8, c = 0.2: k=2 2.44/1.4 = 1.743, k=3 2.952/1.6 = 1.845, k=4 3.362/1.8 = 1.868, k=5 3.689/2.0 = 1.845
+  {  // a = 0.8, c = 0.2: k=2 2.44/1.4 = 1.743, k=3 2.952/1.6 = 1.845, k=4 3.362/1.8 = 1.868, k=5 3.689/2.0
+     // = 1.845
     AdaptiveDraftLength a = WithCost(0.2);
     FeedRate(&a, 0.8, 8, 20000);
     EXPECT_NEAR(a.ConditionalAcceptance(1), 0.8, 0.01);

@@ -1,11 +1,10 @@
 // bench_suite/prompt_set.h: text and JSONL prompt sets (MT-Bench / Spec-Bench
 // questions, {"prompt"} and {"text"} lines), bad lines named with their line
 // number, the category filter, and the prompt set that ships in bench/prompts/.
-#include "bench_suite/prompt_set.h"
-
 #include <map>
 #include <set>
 
+#include "bench_suite/prompt_set.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -28,7 +27,8 @@ TEST(BenchPromptSetTest, TextLinesAreOnePromptEach) {
 TEST(BenchPromptSetTest, MtBenchQuestionsGiveTheirTurnsNotRawJson) {
   const std::string text =
       "{\"question_id\": 81, \"category\": \"writing\", \"turns\": [\"Compose a poem.\", \"Now shorter.\"]}\n"
-      "{\"question_id\": \"q2\", \"category\": \"math\", \"turns\": [\"What is 2+2?\"], \"reference\": [\"4\"]}\n"
+      "{\"question_id\": \"q2\", \"category\": \"math\", \"turns\": [\"What is 2+2?\"], \"reference\": "
+      "[\"4\"]}\n"
       "{\"prompt\": \"Once upon a time\", \"category\": \"story\"}\n"
       "{\"text\": \"Plain text\", \"id\": 7}\n";
   auto p = ParsePromptSet(text, "q.jsonl", false);  // sniffed from the first line
@@ -57,7 +57,8 @@ TEST(BenchPromptSetTest, BadLinesAreNamedWithTheirLineNumber) {
       {"{\"prompt\": \"\"}", "q.jsonl:3: \"prompt\" must be a non-empty string"},
       {"{\"question\": \"what?\"}", "q.jsonl:3: no prompt"},
       {"{\"prompt\": \"a\", \"category\": 3}", "q.jsonl:3: \"category\" must be a string"},
-      {"{\"prompt\": \"a\", \"question_id\": 1.5}", "q.jsonl:3: \"question_id\" must be a string or an integer"},
+      {"{\"prompt\": \"a\", \"question_id\": 1.5}",
+       "q.jsonl:3: \"question_id\" must be a string or an integer"},
   };
   for (const auto& [line, want] : cases) {
     auto p = ParsePromptSet(good + line + "\n" + good, "q.jsonl", true);
@@ -69,11 +70,13 @@ TEST(BenchPromptSetTest, BadLinesAreNamedWithTheirLineNumber) {
 
 TEST(BenchPromptSetTest, EmptySetIsAnError) {
   EXPECT_FALSE(ParsePromptSet("\n \n", "e.txt", false).ok());
-  EXPECT_THAT(std::string(LoadPromptSet("/nonexistent/p.jsonl").status().message()), HasSubstr("/nonexistent/p.jsonl"));
+  EXPECT_THAT(std::string(LoadPromptSet("/nonexistent/p.jsonl").status().message()),
+              HasSubstr("/nonexistent/p.jsonl"));
 }
 
 TEST(BenchPromptSetTest, CategoryFilter) {
-  auto p = ParsePromptSet("{\"prompt\":\"a\",\"category\":\"x\"}\n{\"prompt\":\"b\",\"category\":\"y\"}\n", "c", true);
+  auto p = ParsePromptSet("{\"prompt\":\"a\",\"category\":\"x\"}\n{\"prompt\":\"b\",\"category\":\"y\"}\n",
+                          "c", true);
   ASSERT_TRUE(p.ok());
   auto x = FilterByCategory(*p, {"y"});
   ASSERT_TRUE(x.ok());

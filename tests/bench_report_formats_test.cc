@@ -5,9 +5,8 @@
 // tests/bench_cli_test.sh renders the SVG with rsvg-convert.
 #include <cmath>
 #include <fstream>
-#include <regex>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -41,7 +40,8 @@ class BenchReportFormatsTest : public ::testing::Test {
     spec.ks = {1, 2, 4};
     spec.adaptive = true;
     spec.repeat = 2;
-    std::vector<BenchPrompt> prompts = {{"1", "x,y", {"alpha"}, 1}, {"2", "", {"beta"}, 2}, {"3", "x,y", {"gamma"}, 3}};
+    std::vector<BenchPrompt> prompts = {
+        {"1", "x,y", {"alpha"}, 1}, {"2", "", {"beta"}, 2}, {"3", "x,y", {"gamma"}, 3}};
     auto report = RunSweep(**engine, spec, prompts);
     ASSERT_TRUE(report.ok()) << report.status();
     report_ = new SweepReport(*std::move(report));
@@ -124,7 +124,8 @@ TEST_F(BenchReportFormatsTest, MarkdownHasHeaderAndOneLinePerRow) {
   EXPECT_THAT(md, HasSubstr("adaptive (mean "));
   // One table for all prompts and one per category, each with a line per row.
   const std::regex table_line("\n\\| (\\(plain\\)|w=24,|skip1) ");
-  const auto lines = std::distance(std::sregex_iterator(md.begin(), md.end(), table_line), std::sregex_iterator());
+  const auto lines =
+      std::distance(std::sregex_iterator(md.begin(), md.end(), table_line), std::sregex_iterator());
   EXPECT_EQ(lines, static_cast<long>(report_->rows.size() * 3));
 }
 
@@ -171,14 +172,16 @@ TEST_F(BenchReportFormatsTest, SvgIsWellFormedAndDrawsEveryDraft) {
   EXPECT_THAT(svg, HasSubstr("w=24, &quot;narrow&quot; &lt;&amp;&gt;"));
   EXPECT_THAT(svg, HasSubstr(">skip1<"));
   EXPECT_THAT(svg, HasSubstr("stroke-dasharray"));  // the analytic curves
-  EXPECT_THAT(svg, HasSubstr("<polygon"));           // the adaptive rows
+  EXPECT_THAT(svg, HasSubstr("<polygon"));          // the adaptive rows
 }
 
 TEST_F(BenchReportFormatsTest, TunePicksTheFastestGreedyRowAndWritesAPreset) {
   const SweepRow* best = PickFastest(*report_);
   ASSERT_NE(best, nullptr);
   for (const SweepRow& row : report_->rows) {
-    if (row.config.speculative) EXPECT_GE(best->overall.speedup_median, row.overall.speedup_median);
+    if (row.config.speculative) {
+      EXPECT_GE(best->overall.speedup_median, row.overall.speedup_median);
+    }
   }
   RunConfig base;
   base.load.model_dir = "models/x";
@@ -190,9 +193,7 @@ TEST_F(BenchReportFormatsTest, TunePicksTheFastestGreedyRowAndWritesAPreset) {
   RunConfig parsed;
   // The preset is a valid one (keys of `matspec generate`).
   const std::string path = dir_->Sub("tuned.toml");
-  {
-    std::ofstream(path) << toml;
-  }
+  { std::ofstream(path) << toml; }
   ASSERT_TRUE(ApplyPresetFile(path, &parsed).ok()) << ApplyPresetFile(path, &parsed) << "\n" << toml;
   EXPECT_EQ(parsed.load.model_dir, "models/x");
   if (best->overall.speedup_median > 1.0) {

@@ -2,10 +2,9 @@
 // in as hashed bytes): the rows a sweep expands to, the refusal of a sweep
 // without a draft, and the report of a real run (greedy rows equal plain
 // decoding, counts add up, categories, every turn, sampling rows).
-#include "bench_suite/sweep.h"
-
 #include <cmath>
 
+#include "bench_suite/sweep.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/checkpoint_writer.h"
