@@ -2,7 +2,7 @@
 # Every GPU figure of bench/RESULTS.md in one go, on a machine with an NVIDIA
 # GPU and a CUDA build. Usage (from the repository root):
 #   bench/run_gpu_benchmarks.sh [BIN_DIR] [OUT_DIR]
-# BIN_DIR holds matspec, speculative_e2e and gpu_forward (default build-cuda/bin);
+# BIN_DIR holds matspec and gpu_forward (default build-cuda/bin);
 # results go to OUT_DIR (default bench/gpu-results), one file per measurement.
 # The 3.2 B random llama is written to /tmp/llama-3b-random if missing (numpy,
 # about a minute, 6.4 GB), the E4B-shaped random Gemma 3n to /tmp/gemma3n-e4b-random.
@@ -34,11 +34,13 @@ fi
   | tee "$out/gpu_forward_gemma3n_e4b.md"
 
 # (d): speculative vs plain, with acceptance, on the bundled model and the large one.
-"$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
-  --prompts bench/prompts.txt -n 64 --k 1,2,4,8 --slices half,quarter,eighth --device cuda | tee "$out/e2e_tiny_cuda.md"
-"$bin/speculative_e2e" -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
-  --prompts bench/prompts.txt -n 64 --k 4,8 --slices half,quarter --device cuda --cuda-graphs 0 \
+"$bin/matspec" bench -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --prompts bench/prompts/mixed-88.jsonl -n 64 --draft-max 1,2,4,8 --adaptive --slices half,quarter,eighth \
+  --repeat 3 --device cuda --out "$out/bench_tiny_cuda" | tee "$out/e2e_tiny_cuda.md"
+"$bin/matspec" bench -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --prompts bench/prompts.txt -n 64 --draft-max 4,8 --slices half,quarter --device cuda --no-cuda-graphs \
   | tee "$out/e2e_tiny_cuda_no_graphs.md"
 head -3 bench/prompts.txt > "$out/prompts3.txt"
-"$bin/speculative_e2e" -m $big --matformer-config-path $big/slices.csv --prompts "$out/prompts3.txt" \
-  -n 64 --k 2,4 --slices half,quarter --draft-vocab 0,32768 --device cuda | tee "$out/e2e_3b_cuda.md"
+"$bin/matspec" bench -m $big --matformer-config-path $big/slices.csv --prompts "$out/prompts3.txt" \
+  -n 64 --draft-max 2,4 --slices half,quarter --draft-vocab 0,32768 --device cuda --repeat 1 \
+  | tee "$out/e2e_3b_cuda.md"

@@ -24,6 +24,9 @@ int RunSlices(const RunConfig& config);
 int RunInspect(const RunConfig& config);
 // `matspec serve`: takes its raw arguments (it has flags of its own).
 int RunServe(std::vector<std::string> args);
+// `matspec bench` / `matspec tune` (tune = true): their own flags, then the
+// ordinary ones; `args` follow the subcommand.
+int RunBench(const std::vector<std::string>& args, bool tune);
 
 // Prints "matspec: <status message>" to stderr and returns 1.
 int Fail(const absl::Status& status);

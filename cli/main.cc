@@ -13,7 +13,9 @@ void PrintUsage(std::ostream& out) {
          "  generate   generate text (speculative by default)\n"
          "  slices     list the slices of a table with their sizes and validity for a model\n"
          "  inspect    describe a model checkpoint\n"
-         "  serve      an OpenAI-compatible HTTP server (matspec serve --help)\n\n"
+         "  serve      an OpenAI-compatible HTTP server (matspec serve --help)\n"
+         "  bench      measure acceptance and speed-up of draft configurations on a prompt set (bench --help)\n"
+         "  tune       bench briefly and write the fastest configuration as a preset (tune --help)\n\n"
          "flags (also usable as keys of a TOML preset given with --config FILE; flags override it):\n";
   for (const matspec::RunOptionDoc& d : matspec::RunOptionDocs()) {
     std::string flag = "  --" + d.name + (d.boolean ? "" : " V");
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "serve") return matspec::cli::RunServe(std::move(args));
+  if (command == "bench" || command == "tune") return matspec::cli::RunBench(args, command == "tune");
   matspec::RunConfig config;
   bool help = false;
   if (absl::Status s = matspec::cli::ParseArgs(args, &config, &help); !s.ok()) return matspec::cli::Fail(s);
@@ -49,6 +52,6 @@ int main(int argc, char** argv) {
   if (command == "generate") return matspec::cli::RunGenerate(config);
   if (command == "slices") return matspec::cli::RunSlices(config);
   if (command == "inspect") return matspec::cli::RunInspect(config);
-  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices, inspect or serve)\n";
+  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices, inspect, serve, bench or tune)\n";
   return 2;
 }

@@ -3,7 +3,7 @@
 #   P/include/matspec/*.h                     the public headers (they include absl/status)
 #   P/lib/cmake/matspec/matspecConfig*.cmake  find_package(matspec); finds absl for the consumer
 #   P/lib/pkgconfig/matspec.pc                pkg-config matspec (Requires: absl_status absl_statusor)
-#   P/bin/matspec                             the CLI (and speculative_e2e, libmatspec_cuda.so when built)
+#   P/bin/matspec                             the CLI (with bench and tune; libmatspec_cuda.so when built)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -14,9 +14,6 @@ install(TARGETS matspec_shared EXPORT matspecTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/decoding/include/matspec DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS matspec_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-if(TARGET speculative_e2e)
-  install(TARGETS speculative_e2e RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-endif()
 if(TARGET matspec_cuda)
   # bin/matspec finds it in ../lib (engine/backend_registry.cc).
   install(TARGETS matspec_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "decoding/decode_loop.h"
+#include "draft/adaptive_draft_length.h"
 #include "draft/drafter.h"
 #include "engine/status_macros.h"
 #include "verify/verifier.h"
@@ -41,6 +42,7 @@ struct BatchScheduler::Sequence {
   GenerationResult result;
   std::unique_ptr<DecodeLoop> loop;
   std::unique_ptr<Drafter> drafter;  // null: plain decoding
+  std::optional<AdaptiveDraftLength> adaptive;  // --draft-adaptive
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<TextStreamer> streamer;
   DraftProposal proposal;  // this round's draft
@@ -171,6 +173,9 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
       seq.streamer->Prime(seq.job.prompt);
     }
     seq.loop = std::make_unique<DecodeLoop>(params, seq.job.prompt, &seq.result.stats, &seq.result.tokens);
+    if (params.draft && params.adaptive_draft) {
+      seq.adaptive.emplace(AdaptiveDraftLength::Options{.min_k = params.policy.draft_min, .max_k = params.policy.draft_max});
+    }
     seq.admitted = Clock::now();  // its prompt enters the caches with the next rounds' forwards
     seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 ||
                      (seq.drafter && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0);
@@ -197,7 +202,9 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     }
     // Only greedy requests are capped: their tokens do not depend on k, while a
     // sampled request's seed decides its tokens through the k it drafts with.
-    std::optional<int64_t> k = seq->loop->NextRound(seq->job.params.sampling.greedy() ? cap : kMaxDraft);
+    int64_t k_cap = seq->job.params.sampling.greedy() ? cap : kMaxDraft;
+    if (seq->adaptive) k_cap = std::min(k_cap, seq->adaptive->NextDraftLength());
+    std::optional<int64_t> k = seq->loop->NextRound(k_cap);
     if (!k) {
       Finish(*seq);
       continue;
@@ -331,6 +338,7 @@ void BatchScheduler::Verify(const std::vector<Sequence*>& running, const std::ve
     round.tokens.push_back(r->next_token);
     round.draft_seconds = seq->draft_seconds;
     round.verify_seconds = forward_seconds + Seconds(t1, Clock::now());
+    if (seq->adaptive) seq->adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
     const std::vector<int32_t>& fresh = seq->loop->Commit(std::move(round));
     const int64_t length = seq->loop->committed_length();
     seq->error = seq->verifier->Rollback(length);

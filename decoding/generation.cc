@@ -117,6 +117,7 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
   params.policy.draft_max = options.draft.draft_max;
   params.policy.draft_min = options.draft.draft_min;
   params.policy.draft_p_min = static_cast<float>(options.draft.draft_p_min);
+  params.adaptive_draft = options.draft.draft_adaptive;
   if (options.speculative) {
     ASSIGN_OR_RETURN(SliceView slice, ResolveDraft(options.draft, *s.model));
     params.draft = std::move(slice);

@@ -56,6 +56,8 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"seed", "s", false, "random seed (non-negative integer; default 0)"},
       {"draft-max", "", false, "k: most tokens drafted per round (default 4)"},
       {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
+      {"draft-adaptive", "", true,
+       "choose k each round in [draft-min, draft-max] from this sequence's acceptance and timings (lossless)"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
       {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
       {"draft-vocab-file", "", false,
@@ -128,6 +130,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseInt(origin, v, &g.draft.draft_max);
   } else if (n == "draft-min") {
     return ParseInt(origin, v, &g.draft.draft_min);
+  } else if (n == "draft-adaptive") {
+    return ParseBool(origin, v, &g.draft.draft_adaptive);
   } else if (n == "draft-p-min") {
     return ParseDouble(origin, v, &g.draft.draft_p_min);
   } else if (n == "draft-vocab") {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "decoding/cpu_round_runner.h"
 #include "decoding/decode_loop.h"
+#include "draft/adaptive_draft_length.h"
 #include "engine/status_macros.h"
 
 namespace matspec {
@@ -55,8 +57,13 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
   const auto t_decode = Clock::now();
   stats->prefill_seconds = Seconds(t_prefill, t_decode);
 
-  while (std::optional<int64_t> max_draft = loop.NextRound()) {
+  std::optional<AdaptiveDraftLength> adaptive;  // --draft-adaptive
+  if (params_.draft && params_.adaptive_draft) {
+    adaptive.emplace(AdaptiveDraftLength::Options{.min_k = params_.policy.draft_min, .max_k = params_.policy.draft_max});
+  }
+  while (std::optional<int64_t> max_draft = loop.NextRound(adaptive ? adaptive->NextDraftLength() : kMaxDraft)) {
     ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(loop.sequence(), *max_draft));
+    if (adaptive) adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
     const std::vector<int32_t>& fresh = loop.Commit(std::move(round));
     RETURN_IF_ERROR(runner_->Rollback(loop.committed_length()));
     if (on_tokens && !on_tokens(fresh)) loop.StopBy("callback");

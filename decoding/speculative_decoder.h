@@ -32,6 +32,9 @@ struct DecodeParams {
   uint64_t seed = 0;
   std::optional<SliceView> draft;      // none: plain decoding
   DraftPolicy policy;
+  // Each round's k from AdaptiveDraftLength (draft/adaptive_draft_length.h)
+  // within [policy.draft_min, policy.draft_max] instead of draft_max.
+  bool adaptive_draft = false;
   std::vector<int32_t> stop_tokens;    // generation ends after emitting one of these
   // Set by another thread to stop before the next round (stop_reason
   // "cancelled"); null: never cancelled. Must outlive Run().

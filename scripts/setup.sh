@@ -10,7 +10,7 @@ if [ "${1:-}" = "fuzz" ]; then
 else
   MATSPEC_PACKAGES=(cmake g++ make pkg-config ccache libabsl-dev libtomlplusplus-dev nlohmann-json3-dev
     libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
-    libcpp-httplib-dev python3-venv)
+    libcpp-httplib-dev python3-venv librsvg2-bin)
 fi
 
 missing=()

@@ -2,7 +2,7 @@
 // continuation equals Hugging Face LlamaForCausalLM's (fixture made by
 // tools/fixtures/make_matlm_greedy_fixture.py), and greedy speculative decoding
 // equals plain greedy decoding for every slice of matformer_configs/matlm-tiny.csv
-// and k in {1, 2, 4, 8}, on 10 prompts x 64 new tokens.
+// and k in {1, 2, 4, 8}, fixed and adaptive (--draft-adaptive), on 10 prompts x 64 new tokens.
 #include <fstream>
 #include <sstream>
 
@@ -61,6 +61,7 @@ TEST_F(BundledModelTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
   auto slices = engine_->DescribeSlices(kTable);
   ASSERT_TRUE(slices.ok()) << slices.status();
   ASSERT_GE(slices->size(), 10u);
+  int64_t adaptive_runs = 0, adaptive_short_rounds = 0;  // rounds that drafted fewer than 8 with k <= 8 adaptive
   for (const std::string& p : prompts) {
     GenerationOptions plain;
     plain.max_new_tokens = 64;
@@ -72,18 +73,28 @@ TEST_F(BundledModelTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
     for (const SliceInfo& s : *slices) {
       ASSERT_TRUE(s.valid) << s.name << ": " << s.error;
       for (int64_t k : {1, 2, 4, 8}) {
-        GenerationOptions o = plain;
-        o.speculative = true;
-        o.draft.slice_table = kTable;
-        o.draft.slice_name = s.name;
-        o.draft.draft_max = k;
-        auto r = engine_->Generate(p, o);
-        ASSERT_TRUE(r.ok()) << r.status();
-        EXPECT_EQ(r->tokens, ref->tokens) << "prompt \"" << p << "\" slice " << s.name << " k=" << k;
-        EXPECT_EQ(r->text, ref->text);
+        for (bool adaptive : {false, true}) {
+          GenerationOptions o = plain;
+          o.speculative = true;
+          o.draft.slice_table = kTable;
+          o.draft.slice_name = s.name;
+          o.draft.draft_max = k;
+          o.draft.draft_adaptive = adaptive;
+          auto r = engine_->Generate(p, o);
+          ASSERT_TRUE(r.ok()) << r.status();
+          EXPECT_EQ(r->tokens, ref->tokens) << "prompt \"" << p << "\" slice " << s.name << " k=" << k
+                                            << (adaptive ? " adaptive" : "");
+          EXPECT_EQ(r->text, ref->text);
+          if (adaptive && k == 8) {
+            adaptive_runs += 1;
+            adaptive_short_rounds += r->stats.rounds - r->stats.per_position_drafted.at(k - 1);
+          }
+        }
       }
     }
   }
+  // Adaptation must really change k: more short rounds than the one budget-limited last round per run.
+  EXPECT_GT(adaptive_short_rounds, 2 * adaptive_runs);
 }
 
 TEST_F(BundledModelTest, StreamedTextEqualsFinalText) {

@@ -3,7 +3,8 @@
 // speculative decoding follow the full model's (processed) distribution, for
 // plain temperature sampling, for top-k where the draft puts mass on tokens
 // the target forbids, for top-p < 1 (alone and after top-k), and for three
-// tokens where the later ones come from rounds after a rejection and rollback.
+// tokens where the later ones come from rounds after a rejection and rollback,
+// and for four tokens with an adaptive draft length.
 // 20,000 samples per case, chi-square test (small cells pooled, see frequency.h).
 #include <algorithm>
 #include <cmath>
@@ -137,6 +138,21 @@ TEST_F(SamplingLosslessTest, RoundsAfterARollbackFollowTarget) {
   o.top_p = 0.8;
   EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples, 3, &after_rejection), 4.0) << "top-p 0.8";
   EXPECT_GT(after_rejection, kSamples / 10);
+}
+
+// Adaptive draft length: each round's k depends on the rounds before it (on
+// which tokens were accepted), and the tokens must still follow the target.
+// Four tokens, so that a round after a rejection has room to choose its k.
+TEST_F(SamplingLosslessTest, AdaptiveDraftLengthFollowsTarget) {
+  GenerationOptions o = draft_;
+  o.temperature = 1.0;
+  o.draft.draft_max = 3;
+  o.draft.draft_adaptive = true;
+  int64_t after_rejection = 0;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples, 4, &after_rejection), 4.0);
+  EXPECT_GT(after_rejection, kSamples / 10) << "too few generations ran a round after a rollback";
+  o.top_k = 4;
+  EXPECT_LT(testing::SpeculativeJointZ(*engine_, {1, 4, 2}, o, kSamples, 4), 4.0) << "top-k 4";
 }
 
 }  // namespace

@@ -93,6 +93,11 @@ struct DraftOptions {
   int64_t draft_max = 4;     // k, >= 1
   int64_t draft_min = 0;     // 0 <= draft_min <= draft_max
   double draft_p_min = 0.0;  // [0, 1): stop drafting below this top-1 probability
+  // --draft-adaptive: choose k each round within [draft_min, draft_max] from
+  // this sequence's acceptance by position and measured draft and verification
+  // times (draft/adaptive_draft_length.h); k = 0 is a plain round, chosen when
+  // drafting does not pay. Output is unchanged (lossless for any k).
+  bool draft_adaptive = false;
   // Reduced-vocabulary draft head: the draft scores only token ids < draft_vocab,
   // or with draft_vocab_file the ids listed there (its first draft_vocab ids
   // when draft_vocab > 0); 0 / "" = the whole vocabulary.

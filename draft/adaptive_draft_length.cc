@@ -1,0 +1,105 @@
+#include "draft/adaptive_draft_length.h"
+
+#include <algorithm>
+
+namespace matspec {
+
+AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
+  options_.min_k = std::max<int64_t>(options_.min_k, options_.draft_cost > 0.0 ? 1 : 0);
+  options_.max_k = std::max({options_.max_k, options_.min_k, int64_t{1}});
+  if (!(options_.decay > 0.0 && options_.decay <= 1.0)) options_.decay = 1.0;
+  options_.prior_weight = std::max(options_.prior_weight, 0.0);
+  reached_.assign(options_.max_k, 0.0);
+  passed_.assign(options_.max_k, 0.0);
+}
+
+void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds,
+                                 double verify_seconds) {
+  drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
+  accepted = std::clamp<int64_t>(accepted, 0, drafted);
+  const double w = options_.decay;
+  for (size_t i = 0; i < reached_.size(); ++i) {
+    reached_[i] *= w;
+    passed_[i] *= w;
+  }
+  // Positions 1..accepted were reached and passed; position accepted+1 (if drafted) was reached and failed.
+  for (int64_t i = 0; i < std::min(drafted, accepted + 1); ++i) {
+    reached_[i] += 1.0;
+    if (i < accepted) passed_[i] += 1.0;
+  }
+  drafted_weight_ = drafted_weight_ * w + drafted;
+  draft_seconds_ = draft_seconds_ * w + std::max(draft_seconds, 0.0);
+  const double k = static_cast<double>(drafted), t = std::max(verify_seconds, 0.0);
+  n_ = n_ * w + 1.0;
+  sum_k_ = sum_k_ * w + k;
+  sum_kk_ = sum_kk_ * w + k * k;
+  sum_t_ = sum_t_ * w + t;
+  sum_kt_ = sum_kt_ * w + k * t;
+  ++rounds_;
+}
+
+double AdaptiveDraftLength::ConditionalAcceptance(int64_t position) const {
+  double reached = 0, passed = 0;
+  for (size_t i = 0; i < reached_.size(); ++i) {
+    reached += reached_[i];
+    passed += passed_[i];
+  }
+  const double pooled = (passed + 1.0) / (reached + 2.0);  // Laplace: 1/2 before any round
+  const size_t i = static_cast<size_t>(std::max<int64_t>(position, 1) - 1);
+  if (i >= reached_.size()) return pooled;
+  return (passed_[i] + options_.prior_weight * pooled) / (reached_[i] + options_.prior_weight);
+}
+
+double AdaptiveDraftLength::ExpectedTokens(int64_t k) const {
+  double expected = 1.0, all_accepted = 1.0;
+  for (int64_t i = 1; i <= k; ++i) {
+    all_accepted *= ConditionalAcceptance(i);
+    expected += all_accepted;
+  }
+  return expected;
+}
+
+double AdaptiveDraftLength::RoundTime(int64_t k) const {
+  if (options_.draft_cost > 0.0) return k * options_.draft_cost + 1.0;
+  const double d = drafted_weight_ > 0 ? draft_seconds_ / drafted_weight_ : 0.0;
+  double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
+  const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
+  if (n_ > 0 && variance > 1e-9 * n_ * n_) {
+    v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
+    v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
+  }
+  return k * (d + v1) + v0;
+}
+
+int64_t AdaptiveDraftLength::NextDraftLength() const {
+  if (rounds_ == 0) return options_.max_k;
+  const bool measured = options_.draft_cost <= 0.0;
+  if (measured && rounds_ <= 2)
+    return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
+  const int64_t best = BestDraftLength();
+  if (measured && options_.probe_every > 0 && rounds_ % options_.probe_every == 0) {
+    const bool up = (rounds_ / options_.probe_every) % 2 == 1;
+    const int64_t probe = best + (up ? 1 : -1);
+    return std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
+                      options_.min_k, options_.max_k);
+  }
+  return best;
+}
+
+int64_t AdaptiveDraftLength::BestDraftLength() const {
+  if (rounds_ == 0) return options_.max_k;
+  int64_t best = options_.max_k;
+  double best_rate = -1.0;
+  for (int64_t k = options_.min_k; k <= options_.max_k; ++k) {
+    const double time = RoundTime(k);
+    // No time measured yet (a clock that did not move): more tokens per round is all that counts.
+    const double rate = time > 0 ? ExpectedTokens(k) / time : ExpectedTokens(k);
+    if (rate > best_rate * (1.0 + 1e-12)) {
+      best_rate = rate;
+      best = k;
+    }
+  }
+  return best;
+}
+
+}  // namespace matspec

@@ -1,0 +1,81 @@
+// AdaptiveDraftLength: chooses how many tokens the next speculation round of
+// ONE sequence drafts, from what that sequence has measured so far. Pure
+// bookkeeping (no model, no clock): the caller reports each round and asks for
+// the next k. Used by SpeculativeDecoder (--draft-adaptive) and meant for a
+// batching scheduler too, one object per sequence.
+//
+// The choice maximises expected tokens per unit time over k in [min_k, max_k]
+// (k = 0 is a plain round: one token from one verification pass, no draft):
+//   E(k) = 1 + sum_{i=1..k} a_1 a_2 ... a_i   (tokens a round commits)
+//   T(k) = k d + v0 + v1 k                    (a round's time)
+// a_i: the acceptance rate of draft position i given positions before it were
+// accepted, estimated per position and shrunk towards the pooled rate (so a
+// position seldom drafted borrows from the others); d: seconds per drafted
+// token; v0 + v1 k: a least-squares line through the rounds' verification
+// times (v1 = 0 until two different k were seen). With Options::draft_cost
+// > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
+// verification pass). Older rounds weigh less (Options::decay per round), so
+// k follows a sequence whose text gets easier or harder.
+//
+// Measured times need rounds at different k to see how verification grows
+// with k, so with measured times the first rounds probe max_k, the middle of
+// the range and min_k, and every Options::probe_every-th round after that
+// tries a neighbour of the current choice (one above, then one below).
+//
+// Any k gives the same output (greedy) or the same distribution (sampling):
+// the choice only uses rounds already committed, so it is lossless.
+#ifndef MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
+#define MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace matspec {
+
+class AdaptiveDraftLength {
+ public:
+  struct Options {
+    int64_t min_k = 1;          // >= 0; 0 lets plain rounds win when drafting does not pay
+                                // (with a fixed draft_cost, >= 1: nothing would probe back)
+    int64_t max_k = 4;          // >= min_k
+    double draft_cost = 0.0;    // > 0: fixed c instead of the measured times
+    double decay = 0.98;        // weight of the past per round, in (0, 1]
+    double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
+    int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
+  };
+
+  // Out-of-range options are clamped (min_k >= 0, or >= 1 with a fixed draft_cost;
+  // max_k >= max(min_k, 1); decay in (0, 1]).
+  explicit AdaptiveDraftLength(Options options);
+
+  // k for the next round: max_k before any round was recorded; a probe (see
+  // above) or the k that maximises E(k) / T(k).
+  int64_t NextDraftLength() const;
+
+  // The k that maximises E(k) / T(k) (what NextDraftLength returns when not probing).
+  int64_t BestDraftLength() const;
+
+  // Reports a finished round: `drafted` tokens proposed (positions 1..drafted),
+  // the first `accepted` of them kept, and the round's draft and verification
+  // seconds (ignored with a fixed draft_cost).
+  void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds);
+
+  // The estimates behind the choice (for tests and reports).
+  double ConditionalAcceptance(int64_t position) const;  // a_position, position >= 1
+  double ExpectedTokens(int64_t k) const;                // E(k)
+  double RoundTime(int64_t k) const;                     // T(k), in seconds or in verification passes
+
+ private:
+  Options options_;
+  int64_t rounds_ = 0;
+  // Per position (index i = position i + 1): weighted rounds that drafted it
+  // with every earlier position accepted, and of those the ones that accepted it.
+  std::vector<double> reached_, passed_;
+  double drafted_weight_ = 0, draft_seconds_ = 0;  // for d
+  // Weighted sums for the verification line t = v0 + v1 k.
+  double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
+};
+
+}  // namespace matspec
+
+#endif  // MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
