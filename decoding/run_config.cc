@@ -75,6 +75,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"thread-pool", "", true, "CPU: products and attention on a per-sequence thread pool whose waits sleep (the default)"},
       {"no-thread-pool", "", true, "CPU: products and attention on OpenMP teams instead of the per-sequence pool"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
+      {"quantize", "", false, "CPU, llama family: quantize the layer matrices at load to q8 or q4 (blocks of 32, f16 scales)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
   };
@@ -172,6 +173,9 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     c->load.thread_pool = !b;
   } else if (n == "f32-activations") {
     return ParseBool(origin, v, &c->load.f32_activations);
+  } else if (n == "quantize") {
+    if (v != "q8" && v != "q4") return BadValue(origin, v, "q8 or q4");
+    c->load.quantize = std::string(v);
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
   } else if (n == "check-weights") {

@@ -252,4 +252,13 @@ SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) ::munmap(map_, static_cast<size_t>(size_));
 }
 
+void SafetensorsFile::ReleasePages(const TensorRecord& rec) const {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(rec.data), end = begin + rec.nbytes;
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(map_), map_end = map_begin + size_;
+  if (map_ == nullptr || begin < map_begin || end > map_end) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace matspec

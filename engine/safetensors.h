@@ -33,8 +33,11 @@ struct TensorRecord {
   std::string name;
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;
-  const void* data = nullptr;  // inside the mapping
-  int64_t nbytes = 0;
+  const void* data = nullptr;  // inside the mapping (or a quantized store's buffer)
+  int64_t nbytes = 0;          // values and scales
+  // Quantized tensors (WeightStore::Quantize): [shape[0], shape[1] / 32] f16
+  // block scales; shape is the logical [rows, cols].
+  const uint16_t* scales = nullptr;
   std::string file;            // path of the file holding it
 };
 
@@ -47,6 +50,11 @@ class SafetensorsFile {
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   const std::string& path() const { return path_; }
+  // Hands the pages that lie wholly inside `rec`'s bytes back to the kernel
+  // (madvise MADV_DONTNEED on the read-only mapping: reading them again would
+  // fetch them from the file). For a tensor the store no longer reads (it was
+  // quantized). A record not in the mapping (an aligned copy) is left alone.
+  void ReleasePages(const TensorRecord& rec) const;
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   int64_t file_size() const { return size_; }
 

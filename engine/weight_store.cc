@@ -2,7 +2,9 @@
 // index), maps each shard once and indexes every tensor by name.
 #include "engine/weight_store.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -14,6 +16,7 @@
 #include "engine/bounded_file.h"
 #include "engine/json_input.h"
 #include "engine/status_macros.h"
+#include "kernels/quantize.h"
 #include "nlohmann/json.hpp"
 
 namespace matspec {
@@ -72,7 +75,10 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
 
   if (IsRegularFile(single)) {
     ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(single.string()));
-    for (const auto& [name, rec] : file->tensors()) store->index_.emplace(name, &rec);
+    for (const auto& [name, rec] : file->tensors()) {
+      store->index_.emplace(name, &rec);
+      store->file_of_.emplace(name, file.get());
+    }
     store->files_.push_back(std::move(file));
     return store;
   }
@@ -111,6 +117,7 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
       return file.status();
     }
     for (const auto& [name, rec] : (*file)->tensors()) {
+      store->file_of_.emplace(name, file->get());
       auto [it, inserted] = store->index_.emplace(name, &rec);
       if (!inserted) {
         return absl::InvalidArgumentError(
@@ -157,12 +164,17 @@ absl::StatusOr<MatrixView> WeightStore::Matrix(const std::string& name, int64_t 
   v.cols = s[1];
   v.ld = s[1];
   v.device = Device::kCpu;
+  v.scales = rec->scales;
   return v;
 }
 
 absl::StatusOr<VectorView> WeightStore::Vector(const std::string& name, int64_t size) const {
   ASSIGN_OR_RETURN(const TensorRecord* rec, Find(name));
   const auto& s = rec->shape;
+  if (IsQuantized(rec->dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, " is quantized (",
+                                                   std::string(DTypeName(rec->dtype)), "); a vector must be dense"));
+  }
   if (s.size() != 1 || (size >= 0 && s[0] != size)) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, ": expected shape [",
                                                    DimString(size), "], got ", ShapeString(s)));
@@ -179,6 +191,73 @@ int64_t WeightStore::total_bytes() const {
   int64_t total = 0;
   for (const auto& [name, rec] : index_) total += rec->nbytes;
   return total;
+}
+
+bool IsQuantizedByDefault(const std::string& name) {
+  static const std::regex kLayerMatrix(R"(model\.layers\.[0-9]+\.(self_attn|mlp)\.[a-z]+_proj\.weight)");
+  return name == "lm_head.weight" || std::regex_match(name, kLayerMatrix);
+}
+
+absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string& what) {
+  if (name == "q8") return DType::kQ8;
+  if (name == "q4") return DType::kQ4;
+  return absl::InvalidArgumentError(absl::StrCat(what, ": unknown quantization \"", name, "\" (expected q8 or q4)"));
+}
+
+absl::Status WeightStore::Quantize(DType to, int num_threads,
+                                   const std::function<void(const std::string&)>& progress) {
+  for (const auto& [name, rec] : index_) {
+    if (IsQuantized(rec->dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, " is already quantized (",
+                                                     std::string(DTypeName(rec->dtype)),
+                                                     "); --quantize applies to bf16, f16 or f32 checkpoints"));
+    }
+  }
+  std::vector<std::string> names;
+  int64_t total = 0;
+  for (const auto& [name, rec] : index_) {
+    if (rec->shape.size() == 2 && IsQuantizedByDefault(name)) {
+      names.push_back(name);
+      total += rec->nbytes;
+    }
+  }
+  if (names.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir_, ": no tensor named like a llama layer matrix (model.layers.N.*_proj.weight) to quantize; "
+              "quantization supports llama-family checkpoints"));
+  }
+  const std::string type = to == DType::kQ8 ? "q8" : "q4";
+  int64_t done = 0, next_report = total / 10;
+  for (const std::string& name : names) {
+    const TensorRecord& src = *index_.at(name);
+    const int64_t rows = src.shape[0], cols = src.shape[1];
+    MatrixView view{src.data, src.dtype, rows, cols, cols};
+    const int64_t value_bytes = rows * DTypeRowBytes(to, cols);
+    const int64_t scale_bytes = rows * QuantScaleBytes(to, cols);
+    const int64_t padded = (value_bytes + 63) / 64 * 64;
+    char* buffer = static_cast<char*>(std::aligned_alloc(64, (padded + scale_bytes + 63) / 64 * 64));
+    if (buffer == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrCat("tensor '", name, "': out of memory while quantizing"));
+    }
+    quantized_buffers_.emplace_back(buffer, &std::free);
+    uint16_t* scales = reinterpret_cast<uint16_t*>(buffer + padded);
+    RETURN_IF_ERROR(QuantizeMatrix(view, to, name, num_threads, buffer, scales));
+    auto rec = std::make_unique<TensorRecord>(src);
+    rec->dtype = to;
+    rec->data = buffer;
+    rec->scales = scales;
+    rec->nbytes = value_bytes + scale_bytes;
+    file_of_.at(name)->ReleasePages(src);
+    index_[name] = rec.get();
+    quantized_records_.push_back(std::move(rec));
+    done += src.nbytes;
+    if (progress && done >= next_report) {
+      progress(absl::StrCat("quantizing ", dir_, " to ", type, ": ", done * 100 / total, " % of ", total >> 20,
+                            " MiB"));
+      next_report = done + total / 10;
+    }
+  }
+  return absl::OkStatus();
 }
 
 int64_t WeightStore::num_tensors() const { return static_cast<int64_t>(index_.size()); }

@@ -7,6 +7,7 @@
 #define MATSPEC_ENGINE_WEIGHT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,22 @@ class WeightStore {
   bool Has(const std::string& name) const;
   // NotFound naming the tensor and the directory when missing.
   absl::StatusOr<const TensorRecord*> Find(const std::string& name) const;
+  // Quantizes the store in place to `to` (kQ8 or kQ4), one tensor at a time:
+  // each quantized tensor gets a buffer of its own and the mapped pages of its
+  // 16/32-bit original are handed back, so the store holds one copy of every
+  // weight (no bf16 copy is kept). Quantized: the matrices of the transformer
+  // layers (model.layers.N.{self_attn,mlp}.*_proj.weight) and an untied
+  // lm_head.weight; the embedding, the norms and the other small tensors stay
+  // as they are (bench/RESULTS.md §8 has the measurement behind it). Rows run
+  // on num_threads threads; `progress` (may be empty) gets a line per 10 % of
+  // the bytes. Errors: InvalidArgument naming the tensor for a tensor already
+  // quantized, one whose columns are not a multiple of 32, or one holding a
+  // NaN or an infinity; FailedPrecondition when no tensor has the llama layer
+  // names (e.g. Gemma 3n checkpoints, not supported yet). On error the store
+  // may be partly quantized; discard it.
+  absl::Status Quantize(DType to, int num_threads,
+                        const std::function<void(const std::string&)>& progress = {});
+
   // View of a 2-D tensor; InvalidArgument if it is not [rows, cols] as expected
   // (pass -1 to accept any size in that dimension).
   absl::StatusOr<MatrixView> Matrix(const std::string& name, int64_t rows, int64_t cols) const;
@@ -46,7 +63,18 @@ class WeightStore {
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorRecord*> index_;
+  std::map<std::string, const SafetensorsFile*> file_of_;  // for ReleasePages
+  // Quantize(): the records and buffers of the quantized tensors.
+  std::vector<std::unique_ptr<TensorRecord>> quantized_records_;
+  std::vector<std::unique_ptr<char, void (*)(void*)>> quantized_buffers_;
 };
+
+// "q8" -> kQ8, "q4" -> kQ4; InvalidArgument naming `what` (e.g. "--quantize")
+// otherwise.
+absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string& what);
+
+// Whether WeightStore::Quantize quantizes the 2-D tensor `name`.
+bool IsQuantizedByDefault(const std::string& name);
 
 }  // namespace matspec
 

@@ -59,6 +59,12 @@ struct LoadOptions {
   // process 2 OpenMP threads fall to about half the speed of 1 thread, the
   // pool to about 0.9x of it (bench/RESULTS.md §5.6).
   bool thread_pool = true;
+  // CPU, llama family: "q8" or "q4" quantizes the layer matrices (and an
+  // untied LM head) at load into one quantized store, blocks of 32 input
+  // columns with an f16 scale (kernels/dtype.h); "" keeps the checkpoint's
+  // dtype (--quantize). Draft slices are views of the quantized store; their
+  // FFN widths must then be multiples of 32.
+  std::string quantize = "";
 };
 
 // Which MatFormer slice drafts, and how much.

@@ -12,7 +12,7 @@
  *   number of threads may use the ABI at once.
  * - Options are JSON objects whose keys are the long flags of `matspec
  *   generate` (see `matspec --help`): "model", "threads", "device",
- *   "thread-pool", "no-thread-pool", "f32-activations", "no-cuda-graphs" when loading;
+ *   "thread-pool", "no-thread-pool", "f32-activations", "no-cuda-graphs", "quantize" when loading;
  *   "n-predict", "temp", "top-k", "top-p", "seed", "draft-max",
  *   "matformer-config-path", "matformer-slice-name", "draft-ffn",
  *   "no-speculative", "ignore-eos", ... when generating. NULL or "" means {}.
