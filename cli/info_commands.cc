@@ -41,15 +41,16 @@ int RunSlices(const RunConfig& config) {
   if (!engine.ok()) return Fail(engine.status());
   absl::StatusOr<std::vector<SliceInfo>> slices = (*engine)->DescribeSlices(table);
   if (!slices.ok()) return Fail(slices.status());
-  std::cout << absl::StrFormat("%-40s %6s %12s %10s  %-6s %s\n", "name", "layers", "params", "table (B)", "valid",
-                               "FFN widths / skipped / reason");
+  std::cout << absl::StrFormat("%-40s %6s %12s %10s %12s  %-6s %s\n", "name", "layers", "params", "table (B)",
+                               "bytes/step", "valid", "FFN widths / skipped / reason");
   for (const SliceInfo& s : *slices) {
     std::string detail = s.short_widths;
     if (!s.skipped_layers.empty()) detail += " skip [" + absl::StrJoin(s.skipped_layers, ", ") + "]";
     if (!s.valid) detail += "  -- " + s.error;
-    std::cout << absl::StrFormat("%-40s %6d %12s %10s  %-6s %s\n", s.name, s.layers,
+    std::cout << absl::StrFormat("%-40s %6d %12s %10s %12s  %-6s %s\n", s.name, s.layers,
                                  s.valid ? Params(s.parameters) : "-",
                                  s.declared_params_b > 0 ? absl::StrFormat("%.4g", s.declared_params_b) : "-",
+                                 s.valid ? absl::StrFormat("%.2f MiB", s.step_weight_bytes / double(1 << 20)) : "-",
                                  s.valid ? "yes" : "no", detail);
   }
   return 0;

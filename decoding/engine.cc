@@ -207,6 +207,7 @@ absl::StatusOr<std::vector<SliceInfo>> Engine::DescribeSlices(const std::string&
     info.valid = view.ok();
     if (view.ok()) {
       info.parameters = model.ParameterCount(*view);
+      info.step_weight_bytes = model.WeightBytesRead(*view);
     } else {
       info.error = std::string(view.status().message());
     }

@@ -149,6 +149,8 @@ absl::StatusOr<GenerationResult> RunGeneration(EngineState& s, PreparedGeneratio
   result.stats.draft_slice = params.draft ? params.draft->name : "";
   result.stats.draft_vocab = job.draft_vocab;
   result.stats.weight_bytes = s.store->total_bytes();
+  result.stats.full_step_weight_bytes = s.model->WeightBytesRead(s.model->FullSlice());
+  if (params.draft) result.stats.draft_step_weight_bytes = s.model->WeightBytesRead(*params.draft);
 
   std::unique_lock<std::timed_mutex> turn;
   if (core.cancelled() || (!s.backend->concurrent_sequences() && !TakeTurn(s, core, &turn))) {

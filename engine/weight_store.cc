@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <fstream>
 #include <sstream>
@@ -193,9 +194,12 @@ int64_t WeightStore::total_bytes() const {
   return total;
 }
 
-bool IsQuantizedByDefault(const std::string& name) {
+std::optional<DType> QuantizedDTypeOf(const std::string& name, DType to, bool has_lm_head) {
   static const std::regex kLayerMatrix(R"(model\.layers\.[0-9]+\.(self_attn|mlp)\.[a-z]+_proj\.weight)");
-  return name == "lm_head.weight" || std::regex_match(name, kLayerMatrix);
+  if (std::regex_match(name, kLayerMatrix)) return to;
+  const bool head = has_lm_head ? name == "lm_head.weight" : name == "model.embed_tokens.weight";
+  if (head) return DType::kQ8;
+  return std::nullopt;
 }
 
 absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string& what) {
@@ -213,27 +217,30 @@ absl::Status WeightStore::Quantize(DType to, int num_threads,
                                                      "); --quantize applies to bf16, f16 or f32 checkpoints"));
     }
   }
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, DType>> names;
   int64_t total = 0;
+  bool has_layer_matrix = false;
   for (const auto& [name, rec] : index_) {
-    if (rec->shape.size() == 2 && IsQuantizedByDefault(name)) {
-      names.push_back(name);
+    const std::optional<DType> type = QuantizedDTypeOf(name, to, Has("lm_head.weight"));
+    if (rec->shape.size() == 2 && type.has_value()) {
+      names.emplace_back(name, *type);
       total += rec->nbytes;
+      has_layer_matrix = has_layer_matrix || name.rfind("model.layers.", 0) == 0;
     }
   }
-  if (names.empty()) {
+  if (!has_layer_matrix) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir_, ": no tensor named like a llama layer matrix (model.layers.N.*_proj.weight) to quantize; "
               "quantization supports llama-family checkpoints"));
   }
-  const std::string type = to == DType::kQ8 ? "q8" : "q4";
+  const std::string type = to == DType::kQ8 ? "q8" : "q4";  // of the layer matrices
   int64_t done = 0, next_report = total / 10;
-  for (const std::string& name : names) {
+  for (const auto& [name, tensor_to] : names) {
     const TensorRecord& src = *index_.at(name);
     const int64_t rows = src.shape[0], cols = src.shape[1];
     MatrixView view{src.data, src.dtype, rows, cols, cols};
-    const int64_t value_bytes = rows * DTypeRowBytes(to, cols);
-    const int64_t scale_bytes = rows * QuantScaleBytes(to, cols);
+    const int64_t value_bytes = rows * DTypeRowBytes(tensor_to, cols);
+    const int64_t scale_bytes = rows * QuantScaleBytes(tensor_to, cols);
     const int64_t padded = (value_bytes + 63) / 64 * 64;
     char* buffer = static_cast<char*>(std::aligned_alloc(64, (padded + scale_bytes + 63) / 64 * 64));
     if (buffer == nullptr) {
@@ -241,9 +248,9 @@ absl::Status WeightStore::Quantize(DType to, int num_threads,
     }
     quantized_buffers_.emplace_back(buffer, &std::free);
     uint16_t* scales = reinterpret_cast<uint16_t*>(buffer + padded);
-    RETURN_IF_ERROR(QuantizeMatrix(view, to, name, num_threads, buffer, scales));
+    RETURN_IF_ERROR(QuantizeMatrix(view, tensor_to, name, num_threads, buffer, scales));
     auto rec = std::make_unique<TensorRecord>(src);
-    rec->dtype = to;
+    rec->dtype = tensor_to;
     rec->data = buffer;
     rec->scales = scales;
     rec->nbytes = value_bytes + scale_bytes;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,11 @@ class WeightStore {
   // Quantizes the store in place to `to` (kQ8 or kQ4), one tensor at a time:
   // each quantized tensor gets a buffer of its own and the mapped pages of its
   // 16/32-bit original are handed back, so the store holds one copy of every
-  // weight (no bf16 copy is kept). Quantized: the matrices of the transformer
-  // layers (model.layers.N.{self_attn,mlp}.*_proj.weight) and an untied
-  // lm_head.weight; the embedding, the norms and the other small tensors stay
-  // as they are (bench/RESULTS.md §8 has the measurement behind it). Rows run
+  // weight (no bf16 copy is kept). Quantized (QuantizedDTypeOf): the matrices
+  // of the transformer layers (model.layers.N.{self_attn,mlp}.*_proj.weight)
+  // to `to`, and the LM head (lm_head.weight, or a tied embedding table) to
+  // q8 whatever `to` is; the norms and other small tensors stay as they are
+  // (bench/RESULTS.md §8 has the measurements behind it). Rows run
   // on num_threads threads; `progress` (may be empty) gets a line per 10 % of
   // the bytes. Errors: InvalidArgument naming the tensor for a tensor already
   // quantized, one whose columns are not a multiple of 32, or one holding a
@@ -73,8 +75,11 @@ class WeightStore {
 // otherwise.
 absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string& what);
 
-// Whether WeightStore::Quantize quantizes the 2-D tensor `name`.
-bool IsQuantizedByDefault(const std::string& name);
+// The dtype WeightStore::Quantize(to) gives the 2-D tensor `name`: `to` for
+// the layer matrices, kQ8 for the LM head (lm_head.weight, or the embedding
+// when the checkpoint has no lm_head: the tied table then serves both), none
+// for everything else.
+std::optional<DType> QuantizedDTypeOf(const std::string& name, DType to, bool has_lm_head);
 
 }  // namespace matspec
 

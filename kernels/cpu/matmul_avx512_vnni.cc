@@ -16,6 +16,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -63,15 +64,13 @@ struct Vnni {
 
   template <int R, int T>
   struct Tile {
-    static inline void Step(const TileArgs& a, const char* x, int64_t kp, int64_t c, bool full,
+    // One 64-column chunk at c. dw(r) gives row r's scale vector for it.
+    template <typename ScalesOf>
+    static inline void Step(const TileArgs& a, const char* x, int64_t kp, int64_t c, bool full, ScalesOf dw,
                             __m512 (&acc)[R][T]) {
       __m512i w[R];
-      __m512 dw[R];
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        w[r] = LoadW(a.w_rows[r], c, full);
-        dw[r] = LoadScales(a.scale_rows[r], c, full);
-      }
+      for (int r = 0; r < R; ++r) w[r] = LoadW(a.w_rows[r], c, full);
 #pragma GCC unroll 8
       for (int j = 0; j < T; ++j) {
         const char* xj = x + j * a.x_ld;
@@ -81,7 +80,7 @@ struct Vnni {
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           const __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w[r], xq));
-          acc[r][j] = _mm512_fmadd_ps(_mm512_mul_ps(f, dx), dw[r], acc[r][j]);
+          acc[r][j] = _mm512_fmadd_ps(_mm512_mul_ps(f, dx), dw(r), acc[r][j]);
         }
       }
     }
@@ -97,21 +96,33 @@ struct Vnni {
           acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
         }
       const int64_t end = a.k1 == a.k ? a.k / 64 * 64 : a.k1;
+      // Scales 16 blocks (8 chunks) at a time: one load and conversion per
+      // row, then one permutation per chunk spreads a chunk's two scales.
+      const __m512i first_idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
       int64_t c = a.k0;
-      if (a.prefetch_bytes > 0) {
-        for (; c < end; c += 64) {
+      while (c < end) {
+        const int64_t group_end = std::min(end, c + 512);
+        const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
+        __m512 sv[R];
 #pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + DTypeRowBytes(D, c), _MM_HINT_T1);
-            if ((c & 1023) == 0) {
-              _mm_prefetch(reinterpret_cast<const char*>(a.scale_rows[r]) + a.scale_prefetch_bytes + c / 16,
-                           _MM_HINT_T1);
+        for (int r = 0; r < R; ++r) {
+          sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
+        }
+        __m512i idx = first_idx;
+        for (; c < group_end; c += 64, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(2))) {
+          if (a.prefetch_bytes > 0) {
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + DTypeRowBytes(D, c), _MM_HINT_T1);
+              if ((c & 1023) == 0) {
+                _mm_prefetch(reinterpret_cast<const char*>(a.scale_rows[r]) + a.scale_prefetch_bytes + c / 16,
+                             _MM_HINT_T1);
+              }
             }
           }
-          Step(a, x, kp, c, true, acc);
+          Step(a, x, kp, c, true, [&](int r) { return _mm512_permutexvar_ps(idx, sv[r]); }, acc);
         }
       }
-      for (; c < end; c += 64) Step(a, x, kp, c, true, acc);
       if (a.k1 < a.k) {
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r)
@@ -119,7 +130,9 @@ struct Vnni {
           for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
         return;
       }
-      if (c < a.k) Step(a, x, kp, c, false, acc);  // one last block of 32
+      if (c < a.k) {  // one last block of 32
+        Step(a, x, kp, c, false, [&](int r) { return LoadScales(a.scale_rows[r], c, false); }, acc);
+      }
       __m512 flat[R * T];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
