@@ -22,6 +22,7 @@ inline constexpr int kInterruptedExitCode = 130;
 int RunGenerate(const RunConfig& config);
 int RunSlices(const RunConfig& config);
 int RunInspect(const RunConfig& config);
+int RunQuantize(const RunConfig& config);
 
 // Prints "matspec: <status message>" to stderr and returns 1.
 int Fail(const absl::Status& status);

@@ -1,4 +1,4 @@
-// `matspec slices` and `matspec inspect`.
+// `matspec slices`, `matspec inspect` and `matspec quantize`.
 #include <iostream>
 
 #include "absl/strings/str_format.h"
@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "kernels/matmul.h"
 #include "matspec/matspec.h"
+#include "matspec/quantize_checkpoint.h"
 #include "matspec/weight_check.h"
 
 namespace matspec::cli {
@@ -70,6 +71,19 @@ int RunInspect(const RunConfig& config) {
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
+  return 0;
+}
+
+int RunQuantize(const RunConfig& config) {
+  if (config.load.model_dir.empty()) return Fail(absl::InvalidArgumentError("quantize needs -m DIR"));
+  if (config.quantize_type.empty()) return Fail(absl::InvalidArgumentError("quantize needs --type q8|q4"));
+  const absl::Status s = QuantizeCheckpoint({.model_dir = config.load.model_dir,
+                                             .out_dir = config.quantize_out,
+                                             .type = config.quantize_type,
+                                             .num_threads = config.load.num_threads},
+                                            [](const std::string& line) { std::cerr << "matspec: " << line << "\n"; });
+  if (!s.ok()) return Fail(s);
+  std::cerr << "matspec: wrote " << config.quantize_out << " (" << config.quantize_type << ")\n";
   return 0;
 }
 

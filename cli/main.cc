@@ -12,7 +12,8 @@ void PrintUsage(std::ostream& out) {
          "commands:\n"
          "  generate   generate text (speculative by default)\n"
          "  slices     list the slices of a table with their sizes and validity for a model\n"
-         "  inspect    describe a model checkpoint\n\n"
+         "  inspect    describe a model checkpoint\n"
+         "  quantize   write a q8 / q4 copy of a checkpoint: quantize -m DIR --type q8|q4 --out DIR2\n\n"
          "flags (also usable as keys of a TOML preset given with --config FILE; flags override it):\n";
   for (const matspec::RunOptionDoc& d : matspec::RunOptionDocs()) {
     std::string flag = "  --" + d.name + (d.boolean ? "" : " V");
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (command == "generate") return matspec::cli::RunGenerate(config);
   if (command == "slices") return matspec::cli::RunSlices(config);
   if (command == "inspect") return matspec::cli::RunInspect(config);
-  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices or inspect)\n";
+  if (command == "quantize") return matspec::cli::RunQuantize(config);
+  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices, inspect or quantize)\n";
   return 2;
 }

@@ -78,6 +78,8 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"quantize", "", false, "CPU, llama family: quantize the layer matrices at load to q8 or q4 (blocks of 32, f16 scales)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
+      {"type", "", false, "quantize: q8 or q4"},
+      {"out", "", false, "quantize: the directory to write the quantized checkpoint to"},
   };
   return kDocs;
 }
@@ -180,6 +182,11 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseBool(origin, v, &c->json);
   } else if (n == "check-weights") {
     return ParseBool(origin, v, &c->check_weights);
+  } else if (n == "type") {
+    if (v != "q8" && v != "q4") return BadValue(origin, v, "q8 or q4");
+    c->quantize_type = std::string(v);
+  } else if (n == "out") {
+    c->quantize_out = std::string(v);
   }
   return absl::OkStatus();
 }

@@ -27,14 +27,19 @@ namespace {
 using Json = nlohmann::json;
 
 // Safetensors dtypes that exist but that matspec does not read.
-constexpr std::string_view kOtherDtypes[] = {"F64",     "I64",     "I32",     "I16",  "I8",      "U64",
-                                             "U32",     "U16",     "U8",      "BOOL", "F8_E4M3", "F8_E5M2",
-                                             "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",   "C64"};
+constexpr std::string_view kOtherDtypes[] = {"F64",     "I64",     "I32",     "I16",     "U64",
+                                             "U32",     "U16",     "BOOL",    "F8_E4M3", "F8_E5M2",
+                                             "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",      "C64"};
 
+// I8 and U8 hold the values of matspec's quantized tensors (q8: int8 [rows,
+// cols]; q4: packed nibbles [rows, cols / 2]); WeightStore pairs each with its
+// scales and checks the shapes.
 std::optional<DType> ParseDType(std::string_view name) {
   if (name == "F32") return DType::kF32;
   if (name == "F16") return DType::kF16;
   if (name == "BF16") return DType::kBF16;
+  if (name == "I8") return DType::kQ8;
+  if (name == "U8") return DType::kQ4;
   return std::nullopt;
 }
 

@@ -8,8 +8,10 @@
 // JSON nests at most 64 deep (engine/json_input.h) and parses, each dtype is F32/F16/BF16,
 // shape product x dtype size == end - begin, every range lies inside the data
 // section, and no two ranges overlap. Any violation is InvalidArgument naming
-// the file and the tensor. "__metadata__" is skipped; dtypes other than the
-// three above (I64, U8, ...) are rejected by name.
+// the file and the tensor. "__metadata__" is skipped. I8 and U8 are read as
+// the values of quantized tensors (kQ8: int8 [rows, cols]; kQ4: nibbles
+// [rows, cols / 2], shape as stored); WeightStore::Open pairs each with its
+// "<name>.scales" F16 tensor. Other dtypes (I64, U16, ...) are rejected by name.
 //
 // Tensor bytes are read in place from a read-only private mapping (no copy);
 // the only exception is a tensor whose start is not aligned to its element

@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
       store->file_of_.emplace(name, file.get());
     }
     store->files_.push_back(std::move(file));
+    RETURN_IF_ERROR(store->BindQuantizedTensors());
     return store;
   }
   if (!IsRegularFile(index_path)) {
@@ -137,7 +138,43 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
                                                      "\" but that shard does not hold it"));
     }
   }
+  RETURN_IF_ERROR(store->BindQuantizedTensors());
   return store;
+}
+
+absl::Status WeightStore::BindQuantizedTensors() {
+  for (auto& [name, rec] : index_) {
+    if (!IsQuantized(rec->dtype)) continue;
+    const std::string kind = rec->dtype == DType::kQ8 ? "I8 (q8 values)" : "U8 (q4 values, two per byte)";
+    const std::string where = absl::StrCat("tensor '", name, "' in ", rec->file, ", ", kind, ", ");
+    if (rec->shape.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "must be 2-D, got shape ", ShapeString(rec->shape)));
+    }
+    const int64_t rows = rec->shape[0], cols = rec->dtype == DType::kQ8 ? rec->shape[1] : 2 * rec->shape[1];
+    if (cols % kQuantBlock != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "has ", cols, " columns: not a whole number of blocks of ",
+                                                     kQuantBlock));
+    }
+    const std::string scales_name = name + ".scales";
+    auto it = index_.find(scales_name);
+    if (it == index_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "has no scales tensor '", scales_name, "'"));
+    }
+    const TensorRecord& scales = *it->second;
+    const std::vector<int64_t> want = {rows, cols / kQuantBlock};
+    if (scales.dtype != DType::kF16 || scales.shape != want) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", scales_name, "' in ", scales.file, ": the scales of '", name, "' must be F16 ",
+          ShapeString(want), " (one per block of ", kQuantBlock, " columns), got ",
+          std::string(DTypeName(scales.dtype)), " ", ShapeString(scales.shape)));
+    }
+    auto q = std::make_unique<TensorRecord>(*rec);
+    q->shape = {rows, cols};
+    q->scales = static_cast<const uint16_t*>(scales.data);
+    rec = q.get();
+    quantized_records_.push_back(std::move(q));
+  }
+  return absl::OkStatus();
 }
 
 bool WeightStore::Has(const std::string& name) const { return index_.count(name) != 0; }

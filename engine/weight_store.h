@@ -25,7 +25,10 @@ class WeightStore {
   // Errors: NotFound when the directory has neither model.safetensors nor
   // model.safetensors.index.json; InvalidArgument for a malformed index (bad
   // JSON, no "weight_map", a shard outside the directory) or a shard that fails
-  // validation; a tensor name that appears in two shards.
+  // validation; a tensor name that appears in two shards; a quantized tensor
+  // (I8 values: q8, U8 values: q4, as `matspec quantize` writes them) that is
+  // not 2-D, whose columns are not whole blocks of 32, or whose
+  // "<name>.scales" is missing or not F16 [rows, cols / 32].
   static absl::StatusOr<std::unique_ptr<WeightStore>> Open(const std::string& model_dir);
 
   bool Has(const std::string& name) const;
@@ -62,6 +65,8 @@ class WeightStore {
 
  private:
   WeightStore() = default;
+  // Open(): gives every I8 / U8 tensor its logical shape and its scales.
+  absl::Status BindQuantizedTensors();
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorRecord*> index_;

@@ -11,8 +11,10 @@
 
 #include "draft/slice_spec.h"
 #include "engine/model.h"
+#include "engine/safetensors_writer.h"
 #include "engine/weight_store.h"
 #include "matspec/matspec.h"
+#include "matspec/quantize_checkpoint.h"
 #include "matspec/run_config.h"
 #include "tests/testing/checkpoint_writer.h"
 #include "tests/testing/frequency.h"
@@ -159,6 +161,72 @@ TEST(QuantizedSamplingTest, SpeculativeSamplingFollowsTheQuantizedTarget) {
       o.draft.draft_max = k;
       EXPECT_LT(testing::SpeculativeJointZ(*engine, prompt, o, 20000), 4.0) << type << " k=" << k;
     }
+  }
+}
+
+// `matspec quantize` writes a checkpoint that loads without --quantize and
+// decodes exactly as --quantize does; --quantize on it is refused by name.
+TEST(QuantizeCheckpointTest, WrittenCheckpointLoadsAsQuantizedAtLoad) {
+  testing::ScopedTempDir src("quantize_src"), out("quantize_out");
+  ASSERT_TRUE(testing::WriteTinyLlama(src.path(), QuantizableLlama()).ok());
+  for (const char* type : {"q8", "q4"}) {
+    const absl::Status s = QuantizeCheckpoint({.model_dir = src.path(), .out_dir = out.path(), .type = type, .num_threads = 1});
+    ASSERT_TRUE(s.ok()) << s;
+    std::unique_ptr<Engine> at_load = LoadQuantized(src.path(), type);
+    LoadOptions lo;
+    lo.model_dir = out.path();
+    lo.num_threads = 1;
+    auto written = Engine::Load(lo);
+    ASSERT_TRUE(written.ok()) << written.status();
+    ASSERT_NE(at_load, nullptr);
+    GenerationOptions o;
+    o.max_new_tokens = 24;
+    o.stop_at_eos = false;
+    o.draft.ffn = "64";
+    auto a = at_load->GenerateTokens({5, 6, 7}, o);
+    auto b = (*written)->GenerateTokens({5, 6, 7}, o);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->tokens, b->tokens) << type;
+    EXPECT_EQ(a->stats.weight_bytes, b->stats.weight_bytes) << type;
+    EXPECT_EQ(a->stats.full_step_weight_bytes, b->stats.full_step_weight_bytes) << type;
+    lo.quantize = "q8";
+    auto again = Engine::Load(lo);
+    ASSERT_FALSE(again.ok());
+    EXPECT_THAT(again.status().message(), HasSubstr("is already quantized"));
+  }
+  EXPECT_THAT(QuantizeCheckpoint({.model_dir = src.path(), .out_dir = out.path(), .type = "q2"}).message(),
+              HasSubstr("--type: unknown quantization \"q2\""));
+  EXPECT_THAT(QuantizeCheckpoint({.model_dir = src.path(), .out_dir = src.path(), .type = "q8"}).message(),
+              HasSubstr("is the source directory"));
+}
+
+// Hand-made quantized checkpoints with one thing wrong each.
+TEST(QuantizeCheckpointTest, MalformedQuantizedTensorsAreRefusedByName) {
+  const std::vector<int8_t> values(4 * 64, 1);
+  const std::vector<uint16_t> scales(4 * 2, 0x3c00);
+  struct Bad {
+    std::vector<TensorToWrite> tensors;
+    std::string want;
+  };
+  const std::string w = "model.layers.0.mlp.up_proj.weight";
+  const Bad cases[] = {
+      {{{w, "I8", {4, 64}, values.data(), 256}}, "has no scales tensor '" + w + ".scales'"},
+      {{{w, "I8", {4, 64}, values.data(), 256}, {w + ".scales", "F16", {4, 4}, scales.data(), 32}},
+       "the scales of '" + w + "' must be F16 [4, 2]"},
+      {{{w, "I8", {4, 64}, values.data(), 256}, {w + ".scales", "BF16", {4, 2}, scales.data(), 16}},
+       "got BF16 [4, 2]"},
+      {{{w, "U8", {4, 24}, values.data(), 96}, {w + ".scales", "F16", {4, 1}, scales.data(), 8}},
+       "has 48 columns: not a whole number of blocks of 32"},
+      {{{w, "I8", {256}, values.data(), 256}}, "must be 2-D"},
+      {{{w, "I4", {4, 64}, values.data(), 128}}, "unknown dtype \"I4\""},
+  };
+  for (const Bad& b : cases) {
+    testing::ScopedTempDir dir("bad_quantized");
+    ASSERT_TRUE(WriteSafetensors(dir.path() + "/model.safetensors", b.tensors, {}).ok());
+    auto store = WeightStore::Open(dir.path());
+    ASSERT_FALSE(store.ok()) << b.want;
+    EXPECT_THAT(store.status().message(), HasSubstr(b.want));
+    EXPECT_THAT(store.status().message(), HasSubstr(w));
   }
 }
 
