@@ -6,7 +6,7 @@
 //
 //   build/bin/speculative_e2e -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \
 //       --prompts bench/prompts.txt -n 128 --k 1,2,4,8 [--slices half,quarter] [--threads 2] [--repeat 3]
-//       [--draft-vocab 0,1024,512 [--draft-vocab-file F]] [--device cuda] [--cuda-graphs 0]
+//       [--draft-vocab 0,1024,512 [--draft-vocab-file F]] [--device cuda] [--cuda-graphs 0] [--quantize q8|q4]
 // --draft-vocab adds rows with a reduced-vocabulary draft head (0 = the whole
 // vocabulary): ids below N, or the first N ids of --draft-vocab-file;
 // --cuda-graphs 0 queues every kernel instead of replaying CUDA graphs (to
@@ -37,6 +37,7 @@ struct Args {
   int threads = 0;
   int repeat = 1;
   std::string device = "cpu";
+  std::string quantize;  // LoadOptions::quantize
 };
 
 bool ParseList(const std::string& v, std::vector<int64_t>* out) {
@@ -56,6 +57,7 @@ bool Parse(int argc, char** argv, Args* a) {
     else if (k == "--matformer-config-path") a->table = v;
     else if (k == "--prompts") a->prompts_file = v;
     else if (k == "--device") a->device = v;
+    else if (k == "--quantize") a->quantize = v;
     else if (k == "--slices") a->slices = absl::StrSplit(v, ',');
     else if (k == "-n") { if (!absl::SimpleAtoi(v, &a->n)) return false; }
     else if (k == "--threads") { if (!absl::SimpleAtoi(v, &a->threads)) return false; }
@@ -89,7 +91,7 @@ int main(int argc, char** argv) {
   if (!Parse(argc, argv, &args)) {
     std::cerr << "usage: speculative_e2e -m DIR --prompts FILE [--matformer-config-path CSV] [--slices a,b] "
                  "[--k 1,2,4] [-n N] [--threads T] [--repeat R] [--device cpu|cuda] [--draft-vocab 0,1024] "
-                 "[--draft-vocab-file F] [--cuda-graphs 0|1]\n";
+                 "[--draft-vocab-file F] [--cuda-graphs 0|1] [--quantize q8|q4]\n";
     return 2;
   }
   std::vector<std::string> prompts;
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   lo.num_threads = args.threads;
   lo.device = args.device;
   lo.cuda_graphs = args.graphs;
+  lo.quantize = args.quantize;
   auto engine = matspec::Engine::Load(lo);
   if (!engine.ok()) {
     std::cerr << engine.status().message() << "\n";

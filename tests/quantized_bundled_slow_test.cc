@@ -49,7 +49,9 @@ TEST_P(QuantizedBundledTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
         EXPECT_EQ(r->stats.resident_weight_bytes, ref->stats.resident_weight_bytes);
         EXPECT_EQ(r->stats.weight_bytes, ref->stats.weight_bytes);
         EXPECT_LE(r->stats.draft_step_weight_bytes, r->stats.full_step_weight_bytes);
-        if (s.name != "full") EXPECT_LT(r->stats.draft_step_weight_bytes, r->stats.full_step_weight_bytes);
+        if (s.name != "full") {
+          EXPECT_LT(r->stats.draft_step_weight_bytes, r->stats.full_step_weight_bytes);
+        }
       }
     }
   }
