@@ -13,6 +13,8 @@
 #            (llama-bench -p 0 -n 128; matspec generate --prompt-ids 1 -n 128 --ignore-eos)
 #   prefill  the same model, a N_PREFILL-token prompt (llama-bench -p 512 -n 0; matspec a
 #            513-id prompt with -n 0: its prefill puts 512 tokens in the cache)
+#   q8, q4   the 410 M model as in "decode", llama.cpp's Q8_0 / Q4_0 GGUF against matspec
+#            --quantize q8 / q4 (the GGUFs are written by llama-quantize from the bf16 one)
 #   tiny     the bundled models/matlm-tiny, plain decode as in "decode"
 #   wall     whole-process wall time of a 128-token generation with the bundled model,
 #            prompt text included (llama-completion vs matspec generate --no-speculative)
@@ -21,14 +23,14 @@
 #            of llama.cpp plain, matspec plain and matspec speculative
 #
 # Environment (defaults in brackets):
-#   PAIRS [5]  THREADS ["1 2"]  CASES [decode,prefill,tiny,wall,spec]  N_DECODE [128]
+#   PAIRS [5]  THREADS ["1 2"]  CASES [decode,prefill,tiny,wall,spec; also q8,q4]  N_DECODE [128]
 #   N_PREFILL [512]  INFLATE_M [8]  SPEC_SLICES [half,quarter]  SPEC_K [3,4,6]
 #   MATSPEC_BIN   an existing matspec binary (e.g. another worktree's build); unset: this tree is built
 #                 CPU-only with scripts/build.sh MATSPEC_BUILD -DMATSPEC_CUDA=OFF -DMATSPEC_BUILD_BENCH=ON
 #   MATSPEC_BUILD [WORK/matspec-build]
 #   WORK [REPO/build-llamacpp]  llama.cpp sdist, source, build, logs and results (git-ignored)
 #   VENV [~/.cache/matspec-llamacpp-venv]   MODELS [~/.cache/matspec-llamacpp-models]
-#   QUANTIZE [1]  also write Q8_0 GGUFs with llama-quantize (not measured here)
+#   QUANTIZE [1]  also write Q8_0 GGUFs with llama-quantize (measured by the q8 case; q4 writes Q4_0)
 #   JOBS [2]  build parallelism
 # Output: the report on stdout (also saved as WORK/results/report-DATE.md); progress
 # on stderr; each command's log under WORK/results/logs-DATE/. Exits non-zero with a
@@ -71,7 +73,7 @@ has_case() { [[ ",$CASES," == *",$1,"* ]]; }
 [[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "PAIRS=$PAIRS: must be a positive integer"
 for t in $THREADS; do [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "THREADS: '$t' is not a positive integer"; done
 for c in ${CASES//,/ }; do
-  case $c in decode | prefill | tiny | wall | spec) ;; *) die "CASES: unknown case '$c' (decode,prefill,tiny,wall,spec)" ;; esac
+  case $c in decode | prefill | tiny | wall | spec | q8 | q4) ;; *) die "CASES: unknown case '$c' (decode,prefill,tiny,wall,spec,q8,q4)" ;; esac
 done
 command -v python3 >/dev/null || die "python3 not found"
 
@@ -167,11 +169,15 @@ gguf() {
     step "quantize-$name" "$LLAMA_QUANTIZE" "$out" "$MODELS/$name-q8_0.partial.gguf" Q8_0
     mv "$MODELS/$name-q8_0.partial.gguf" "$MODELS/$name-q8_0.gguf"
   fi
+  if has_case q4 && [ ! -s "$MODELS/$name-q4_0.gguf" ]; then
+    step "quantize-q4-$name" "$LLAMA_QUANTIZE" "$out" "$MODELS/$name-q4_0.partial.gguf" Q4_0
+    mv "$MODELS/$name-q4_0.partial.gguf" "$MODELS/$name-q4_0.gguf"
+  fi
 }
 
 write_models() {
   mkdir -p "$MODELS"
-  if has_case decode || has_case prefill; then
+  if has_case decode || has_case prefill || has_case q8 || has_case q4; then
     if [ ! -f "$RANDOM_MODEL/config.json" ]; then
       # 410.3 M parameters: hidden 1024, 24 layers, FFN 4096, 16 query / 8 KV heads of 64, vocabulary 32000, tied.
       log "writing the 410 M random llama to $RANDOM_MODEL"
@@ -269,14 +275,15 @@ record() {  # record CASE THREADS PAIR UNIT BASE_TOOL BASE_VALUE NEW_TOOL NEW_VA
   log "  $1 t=$2 pair $3: $5 $6 $4, $7 $8 $4"
 }
 
-case_decode() {  # case_decode LABEL GGUF DIR
+case_decode() {  # case_decode LABEL GGUF DIR [MATSPEC ARGS...]
   local label=$1 model_gguf=$2 dir=$3 t i base
+  shift 3
   for t in $THREADS; do
     llama_bench "$model_gguf" "$t" 0 16  # warm-up, not recorded
-    matspec_decode "$dir" "$t" 16 --no-speculative --prompt-ids 1
+    matspec_decode "$dir" "$t" 16 --no-speculative --prompt-ids 1 "$@"
     for ((i = 1; i <= PAIRS; i++)); do
       llama_bench "$model_gguf" "$t" 0 "$N_DECODE"; base=$VAL
-      matspec_decode "$dir" "$t" "$N_DECODE" --no-speculative --prompt-ids 1
+      matspec_decode "$dir" "$t" "$N_DECODE" --no-speculative --prompt-ids 1 "$@"
       record "$label" "$t" "$i" tok/s "llama-bench tg$N_DECODE" "$base" "plain" "$VAL"
     done
   done
@@ -371,6 +378,14 @@ fi
 
 log "measuring: CASES=$CASES THREADS='$THREADS' PAIRS=$PAIRS (logs: $LOGS)"
 if has_case decode; then case_decode "410M random, decode $N_DECODE" "$MODELS/llama-410m-random-bf16.gguf" "$RANDOM_MODEL"; fi
+if has_case q8; then
+  case_decode "410M random, decode $N_DECODE, llama.cpp Q8_0 vs matspec --quantize q8" \
+    "$MODELS/llama-410m-random-q8_0.gguf" "$RANDOM_MODEL" --quantize q8
+fi
+if has_case q4; then
+  case_decode "410M random, decode $N_DECODE, llama.cpp Q4_0 vs matspec --quantize q4" \
+    "$MODELS/llama-410m-random-q4_0.gguf" "$RANDOM_MODEL" --quantize q4
+fi
 if has_case prefill; then case_prefill; fi
 if has_case tiny; then case_decode "bundled, decode $N_DECODE" "$MODELS/matlm-tiny-bf16.gguf" "$TINY"; fi
 if has_case wall; then case_wall; fi

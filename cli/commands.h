@@ -27,6 +27,7 @@ int RunServe(std::vector<std::string> args);
 // `matspec bench` / `matspec tune` (tune = true): their own flags, then the
 // ordinary ones; `args` follow the subcommand.
 int RunBench(const std::vector<std::string>& args, bool tune);
+int RunQuantize(const RunConfig& config);
 
 // Prints "matspec: <status message>" to stderr and returns 1.
 int Fail(const absl::Status& status);

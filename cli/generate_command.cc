@@ -55,6 +55,8 @@ std::string StatsLine(const GenerationStats& s, const GenerationOptions& opt) {
                           s.draft_seconds, s.verify_seconds);
     absl::StrAppendFormat(&line, "\nmatspec: weights %s in one store (%s resident); the draft adds 0 B of weights, %s of KV cache",
                           Bytes(s.weight_bytes), Bytes(s.resident_weight_bytes), Bytes(s.draft_kv_bytes));
+    absl::StrAppendFormat(&line, "; a step reads %s of weights (full), %s (draft)", Bytes(s.full_step_weight_bytes),
+                          Bytes(s.draft_step_weight_bytes));
   } else {
     absl::StrAppendFormat(&line, " (plain decoding, %d rounds); weights %s (%s resident)", s.rounds,
                           Bytes(s.weight_bytes), Bytes(s.resident_weight_bytes));

@@ -1,4 +1,4 @@
-// `matspec slices` and `matspec inspect`.
+// `matspec slices`, `matspec inspect` and `matspec quantize`.
 #include <iostream>
 
 #include "absl/strings/str_format.h"
@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "kernels/matmul.h"
 #include "matspec/matspec.h"
+#include "matspec/quantize_checkpoint.h"
 #include "matspec/weight_check.h"
 
 namespace matspec::cli {
@@ -41,15 +42,16 @@ int RunSlices(const RunConfig& config) {
   if (!engine.ok()) return Fail(engine.status());
   absl::StatusOr<std::vector<SliceInfo>> slices = (*engine)->DescribeSlices(table);
   if (!slices.ok()) return Fail(slices.status());
-  std::cout << absl::StrFormat("%-40s %6s %12s %10s  %-6s %s\n", "name", "layers", "params", "table (B)", "valid",
-                               "FFN widths / skipped / reason");
+  std::cout << absl::StrFormat("%-40s %6s %12s %10s %12s  %-6s %s\n", "name", "layers", "params", "table (B)",
+                               "bytes/step", "valid", "FFN widths / skipped / reason");
   for (const SliceInfo& s : *slices) {
     std::string detail = s.short_widths;
     if (!s.skipped_layers.empty()) detail += " skip [" + absl::StrJoin(s.skipped_layers, ", ") + "]";
     if (!s.valid) detail += "  -- " + s.error;
-    std::cout << absl::StrFormat("%-40s %6d %12s %10s  %-6s %s\n", s.name, s.layers,
+    std::cout << absl::StrFormat("%-40s %6d %12s %10s %12s  %-6s %s\n", s.name, s.layers,
                                  s.valid ? Params(s.parameters) : "-",
                                  s.declared_params_b > 0 ? absl::StrFormat("%.4g", s.declared_params_b) : "-",
+                                 s.valid ? absl::StrFormat("%.2f MiB", s.step_weight_bytes / double(1 << 20)) : "-",
                                  s.valid ? "yes" : "no", detail);
   }
   return 0;
@@ -69,6 +71,19 @@ int RunInspect(const RunConfig& config) {
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
+  return 0;
+}
+
+int RunQuantize(const RunConfig& config) {
+  if (config.load.model_dir.empty()) return Fail(absl::InvalidArgumentError("quantize needs -m DIR"));
+  if (config.quantize_type.empty()) return Fail(absl::InvalidArgumentError("quantize needs --type q8|q4"));
+  const absl::Status s = QuantizeCheckpoint({.model_dir = config.load.model_dir,
+                                             .out_dir = config.quantize_out,
+                                             .type = config.quantize_type,
+                                             .num_threads = config.load.num_threads},
+                                            [](const std::string& line) { std::cerr << "matspec: " << line << "\n"; });
+  if (!s.ok()) return Fail(s);
+  std::cerr << "matspec: wrote " << config.quantize_out << " (" << config.quantize_type << ")\n";
   return 0;
 }
 

@@ -15,7 +15,8 @@ void PrintUsage(std::ostream& out) {
          "  inspect    describe a model checkpoint\n"
          "  serve      an OpenAI-compatible HTTP server (matspec serve --help)\n"
          "  bench      measure acceptance and speed-up of draft configurations on a prompt set (bench --help)\n"
-         "  tune       bench briefly and write the fastest configuration as a preset (tune --help)\n\n"
+         "  tune       bench briefly and write the fastest configuration as a preset (tune --help)\n"
+         "  quantize   write a q8 / q4 copy of a checkpoint: quantize -m DIR --type q8|q4 --out DIR2\n\n"
          "flags (also usable as keys of a TOML preset given with --config FILE; flags override it):\n";
   for (const matspec::RunOptionDoc& d : matspec::RunOptionDocs()) {
     std::string flag = "  --" + d.name + (d.boolean ? "" : " V");
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   if (command == "generate") return matspec::cli::RunGenerate(config);
   if (command == "slices") return matspec::cli::RunSlices(config);
   if (command == "inspect") return matspec::cli::RunInspect(config);
-  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices, inspect, serve, bench or tune)\n";
+  if (command == "quantize") return matspec::cli::RunQuantize(config);
+  std::cerr << "matspec: unknown command \"" << command << "\" (expected generate, slices, inspect, serve, bench, tune or quantize)\n";
   return 2;
 }

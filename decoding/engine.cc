@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <system_error>
 #include <thread>
 
@@ -84,6 +85,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   s.backend = *backend;
   ASSIGN_OR_RETURN(s.store, WeightStore::Open(options.model_dir));
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (!options.quantize.empty()) {
+    ASSIGN_OR_RETURN(const DType to, ParseQuantType(options.quantize, "--quantize"));
+    if (options.device != "cpu") {
+      return absl::UnimplementedError(absl::StrCat("--quantize ", options.quantize, ": --device ", options.device,
+                                                   " has no quantized kernels yet (use --device cpu)"));
+    }
+    const bool large = s.store->total_bytes() >= (int64_t{1} << 30);
+    RETURN_IF_ERROR(s.store->Quantize(to, options.num_threads > 0 ? options.num_threads : hw,
+                                      [large](const std::string& line) {
+                                        if (large) std::fprintf(stderr, "%s\n", line.c_str());
+                                      }));
+  }
   absl::StatusOr<std::unique_ptr<Model>> model =
       s.backend->LoadModel(options.model_dir, *s.store,
                            ModelLoadOptions{.num_threads = options.num_threads > 0 ? options.num_threads : hw,
@@ -223,6 +236,7 @@ absl::StatusOr<std::vector<SliceInfo>> Engine::DescribeSlices(const std::string&
     info.valid = view.ok();
     if (view.ok()) {
       info.parameters = model.ParameterCount(*view);
+      info.step_weight_bytes = model.WeightBytesRead(*view);
     } else {
       info.error = std::string(view.status().message());
     }

@@ -31,6 +31,8 @@ Json StatsObject(const GenerationStats& s) {
       {"draft_kv_bytes", s.draft_kv_bytes},
       {"draft_vocab", s.draft_vocab},
       {"weight_bytes", s.weight_bytes},
+      {"full_step_weight_bytes", s.full_step_weight_bytes},
+      {"draft_step_weight_bytes", s.draft_step_weight_bytes},
       {"resident_weight_bytes", s.resident_weight_bytes},
       {"gpu_weight_bytes", s.gpu_weight_bytes},
       {"device", s.device},

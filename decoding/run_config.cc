@@ -82,8 +82,11 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"prefill-chunk", "", false, "prompt tokens a new request feeds per round beside the running ones (default 256)"},
       {"no-batch-draft-cap", "", true, "keep every greedy request's k however large the batch (no batch-aware cap)"},
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
+      {"quantize", "", false, "CPU, llama family: quantize the layer matrices at load to q8 or q4 (blocks of 32, f16 scales)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
+      {"type", "", false, "quantize: q8 or q4"},
+      {"out", "", false, "quantize: the directory to write the quantized checkpoint to"},
   };
   return kDocs;
 }
@@ -201,10 +204,18 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
     c->load.batch_aware_draft = !b;
+  } else if (n == "quantize") {
+    if (v != "q8" && v != "q4") return BadValue(origin, v, "q8 or q4");
+    c->load.quantize = std::string(v);
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
   } else if (n == "check-weights") {
     return ParseBool(origin, v, &c->check_weights);
+  } else if (n == "type") {
+    if (v != "q8" && v != "q4") return BadValue(origin, v, "q8 or q4");
+    c->quantize_type = std::string(v);
+  } else if (n == "out") {
+    c->quantize_out = std::string(v);
   }
   return absl::OkStatus();
 }

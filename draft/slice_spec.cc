@@ -311,6 +311,10 @@ absl::StatusOr<SliceView> ValidateSlice(const SliceSpec& spec, const ModelConfig
     if (width > full) {
       return error(absl::StrCat("layer ", layer, " FFN width ", width, " exceeds the model's ", full));
     }
+    if (model.ffn_width_multiple > 1 && width % model.ffn_width_multiple != 0) {
+      return error(absl::StrCat("layer ", layer, " FFN width ", width, " is not a multiple of ",
+                                model.ffn_width_multiple, ", the block of the model's quantized FFN weights"));
+    }
     view.layers.push_back(layer);
     view.ffn_widths[layer] = width;
   }

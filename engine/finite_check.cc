@@ -67,6 +67,9 @@ std::vector<NonFiniteTensor> ScanNonFiniteWeights(const WeightStore& store) {
       case DType::kBF16:
         Scan<uint16_t>(rec->data, t.elements, 0x7F80, 0x007F, t);
         break;
+      case DType::kQ8:
+      case DType::kQ4:  // integers; QuantizeMatrix refused non-finite inputs
+        break;
     }
     if (t.nan_count + t.inf_count > 0) found.push_back(std::move(t));
   }

@@ -183,6 +183,13 @@ AttentionParams Gemma3nAttentionParams(const Gemma3nConfig& config, int64_t laye
 absl::StatusOr<std::unique_ptr<Model>> CreateGemma3nModel(const std::string& config_json_path,
                                                           const WeightStore& store) {
   ASSIGN_OR_RETURN(Gemma3nConfig config, LoadGemma3nConfig(config_json_path));
+  for (const auto& [name, rec] : store.index()) {
+    if (IsQuantized(rec->dtype)) {
+      return absl::UnimplementedError(absl::StrCat("tensor '", name, "' is quantized (",
+                                                   std::string(DTypeName(rec->dtype)),
+                                                   "); the Gemma 3n model does not read quantized weights yet"));
+    }
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Gemma3nModel> model, Gemma3nModel::Create(config, store));
   return std::unique_ptr<Model>(std::move(model));
 }

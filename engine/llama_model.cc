@@ -64,13 +64,20 @@ int64_t LlamaParameterCount(const ModelConfig& config, const LlamaWeights& w, co
 }
 
 int64_t LlamaWeightBytesRead(const ModelConfig& config, const LlamaWeights& w, const SliceView& slice) {
-  const int64_t es = DTypeSize(w.layers.empty() ? w.embed.dtype : w.layers[0].q.dtype);
-  const int64_t hidden = config.hidden_size;
   // A decode step gathers one embedding row and reads everything else once
-  // (of the head, the rows the slice scores).
-  int64_t params = LlamaParameterCount(config, w, slice) - config.vocab_size * hidden + hidden;
-  if (w.tied()) params += HeadRows(slice, config.vocab_size) * hidden;
-  return params * es;
+  // (of the head, the rows the slice scores), in each tensor's own format.
+  auto vector_bytes = [](const VectorView& v) { return v.size * DTypeSize(v.dtype); };
+  int64_t bytes = w.embed.RowBlock(0, 1).TouchedBytes() + vector_bytes(w.final_norm);
+  bytes += w.lm_head.FirstRows(HeadRows(slice, config.vocab_size)).TouchedBytes();
+  for (int64_t l : slice.layers) {
+    const LlamaLayerWeights& lw = w.layers[l];
+    const int64_t f = slice.ffn_widths[l];
+    bytes += vector_bytes(lw.input_norm) + vector_bytes(lw.post_norm) + lw.q.TouchedBytes() +
+             lw.k.TouchedBytes() + lw.v.TouchedBytes() + lw.o.TouchedBytes() +
+             lw.gate.FirstRows(f).TouchedBytes() + lw.up.FirstRows(f).TouchedBytes() +
+             lw.down.FirstCols(f).TouchedBytes();
+  }
+  return bytes;
 }
 
 AttentionParams LlamaAttentionParams(const ModelConfig& config, const float* q, const float* k_cache,
@@ -84,6 +91,10 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Create(const ModelConfig
   std::unique_ptr<LlamaModel> m(new LlamaModel());
   m->config_ = config;
   ASSIGN_OR_RETURN(m->w_, BindLlamaWeights(config, store));
+  // Quantized FFN weights: a slice keeps whole blocks of down's columns.
+  for (const LlamaLayerWeights& lw : m->w_.layers) {
+    if (IsQuantized(lw.down.dtype)) m->config_.ffn_width_multiple = kQuantBlock;
+  }
   return m;
 }
 

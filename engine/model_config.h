@@ -30,6 +30,10 @@ struct ModelConfig {
   std::vector<int32_t> eos_token_ids;  // eos_token_id: int or list; may be empty
   int32_t bos_token_id = -1;           // -1: none
   std::string torch_dtype;             // informational ("bfloat16", ...)
+  // Every slice's FFN widths must be multiples of this: 1, or kQuantBlock (32)
+  // when the model's FFN weights are block-quantized (set by the model, not
+  // read from config.json).
+  int64_t ffn_width_multiple = 1;
 
   int64_t max_ffn_width() const;
 };

@@ -27,14 +27,19 @@ namespace {
 using Json = nlohmann::json;
 
 // Safetensors dtypes that exist but that matspec does not read.
-constexpr std::string_view kOtherDtypes[] = {"F64",     "I64",     "I32",     "I16",  "I8",      "U64",
-                                             "U32",     "U16",     "U8",      "BOOL", "F8_E4M3", "F8_E5M2",
-                                             "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",   "C64"};
+constexpr std::string_view kOtherDtypes[] = {"F64",     "I64",     "I32",     "I16",     "U64",
+                                             "U32",     "U16",     "BOOL",    "F8_E4M3", "F8_E5M2",
+                                             "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",      "C64"};
 
+// I8 and U8 hold the values of matspec's quantized tensors (q8: int8 [rows,
+// cols]; q4: packed nibbles [rows, cols / 2]); WeightStore pairs each with its
+// scales and checks the shapes.
 std::optional<DType> ParseDType(std::string_view name) {
   if (name == "F32") return DType::kF32;
   if (name == "F16") return DType::kF16;
   if (name == "BF16") return DType::kBF16;
+  if (name == "I8") return DType::kQ8;
+  if (name == "U8") return DType::kQ4;
   return std::nullopt;
 }
 
@@ -250,6 +255,15 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
 
 SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) ::munmap(map_, static_cast<size_t>(size_));
+}
+
+void SafetensorsFile::ReleasePages(const TensorRecord& rec) const {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(rec.data), end = begin + rec.nbytes;
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(map_), map_end = map_begin + size_;
+  if (map_ == nullptr || begin < map_begin || end > map_end) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace matspec

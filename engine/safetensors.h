@@ -8,8 +8,10 @@
 // JSON nests at most 64 deep (engine/json_input.h) and parses, each dtype is F32/F16/BF16,
 // shape product x dtype size == end - begin, every range lies inside the data
 // section, and no two ranges overlap. Any violation is InvalidArgument naming
-// the file and the tensor. "__metadata__" is skipped; dtypes other than the
-// three above (I64, U8, ...) are rejected by name.
+// the file and the tensor. "__metadata__" is skipped. I8 and U8 are read as
+// the values of quantized tensors (kQ8: int8 [rows, cols]; kQ4: nibbles
+// [rows, cols / 2], shape as stored); WeightStore::Open pairs each with its
+// "<name>.scales" F16 tensor. Other dtypes (I64, U16, ...) are rejected by name.
 //
 // Tensor bytes are read in place from a read-only private mapping (no copy);
 // the only exception is a tensor whose start is not aligned to its element
@@ -33,8 +35,11 @@ struct TensorRecord {
   std::string name;
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;
-  const void* data = nullptr;  // inside the mapping
-  int64_t nbytes = 0;
+  const void* data = nullptr;  // inside the mapping (or a quantized store's buffer)
+  int64_t nbytes = 0;          // values and scales
+  // Quantized tensors (WeightStore::Quantize): [shape[0], shape[1] / 32] f16
+  // block scales; shape is the logical [rows, cols].
+  const uint16_t* scales = nullptr;
   std::string file;            // path of the file holding it
 };
 
@@ -47,6 +52,11 @@ class SafetensorsFile {
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   const std::string& path() const { return path_; }
+  // Hands the pages that lie wholly inside `rec`'s bytes back to the kernel
+  // (madvise MADV_DONTNEED on the read-only mapping: reading them again would
+  // fetch them from the file). For a tensor the store no longer reads (it was
+  // quantized). A record not in the mapping (an aligned copy) is left alone.
+  void ReleasePages(const TensorRecord& rec) const;
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   int64_t file_size() const { return size_; }
 

@@ -2,7 +2,10 @@
 // index), maps each shard once and indexes every tensor by name.
 #include "engine/weight_store.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -14,6 +17,7 @@
 #include "engine/bounded_file.h"
 #include "engine/json_input.h"
 #include "engine/status_macros.h"
+#include "kernels/quantize.h"
 #include "nlohmann/json.hpp"
 
 namespace matspec {
@@ -72,8 +76,12 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
 
   if (IsRegularFile(single)) {
     ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(single.string()));
-    for (const auto& [name, rec] : file->tensors()) store->index_.emplace(name, &rec);
+    for (const auto& [name, rec] : file->tensors()) {
+      store->index_.emplace(name, &rec);
+      store->file_of_.emplace(name, file.get());
+    }
     store->files_.push_back(std::move(file));
+    RETURN_IF_ERROR(store->BindQuantizedTensors());
     return store;
   }
   if (!IsRegularFile(index_path)) {
@@ -111,6 +119,7 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
       return file.status();
     }
     for (const auto& [name, rec] : (*file)->tensors()) {
+      store->file_of_.emplace(name, file->get());
       auto [it, inserted] = store->index_.emplace(name, &rec);
       if (!inserted) {
         return absl::InvalidArgumentError(
@@ -129,7 +138,43 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
                                                      "\" but that shard does not hold it"));
     }
   }
+  RETURN_IF_ERROR(store->BindQuantizedTensors());
   return store;
+}
+
+absl::Status WeightStore::BindQuantizedTensors() {
+  for (auto& [name, rec] : index_) {
+    if (!IsQuantized(rec->dtype)) continue;
+    const std::string kind = rec->dtype == DType::kQ8 ? "I8 (q8 values)" : "U8 (q4 values, two per byte)";
+    const std::string where = absl::StrCat("tensor '", name, "' in ", rec->file, ", ", kind, ", ");
+    if (rec->shape.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "must be 2-D, got shape ", ShapeString(rec->shape)));
+    }
+    const int64_t rows = rec->shape[0], cols = rec->dtype == DType::kQ8 ? rec->shape[1] : 2 * rec->shape[1];
+    if (cols % kQuantBlock != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "has ", cols, " columns: not a whole number of blocks of ",
+                                                     kQuantBlock));
+    }
+    const std::string scales_name = name + ".scales";
+    auto it = index_.find(scales_name);
+    if (it == index_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "has no scales tensor '", scales_name, "'"));
+    }
+    const TensorRecord& scales = *it->second;
+    const std::vector<int64_t> want = {rows, cols / kQuantBlock};
+    if (scales.dtype != DType::kF16 || scales.shape != want) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", scales_name, "' in ", scales.file, ": the scales of '", name, "' must be F16 ",
+          ShapeString(want), " (one per block of ", kQuantBlock, " columns), got ",
+          std::string(DTypeName(scales.dtype)), " ", ShapeString(scales.shape)));
+    }
+    auto q = std::make_unique<TensorRecord>(*rec);
+    q->shape = {rows, cols};
+    q->scales = static_cast<const uint16_t*>(scales.data);
+    rec = q.get();
+    quantized_records_.push_back(std::move(q));
+  }
+  return absl::OkStatus();
 }
 
 bool WeightStore::Has(const std::string& name) const { return index_.count(name) != 0; }
@@ -157,12 +202,17 @@ absl::StatusOr<MatrixView> WeightStore::Matrix(const std::string& name, int64_t 
   v.cols = s[1];
   v.ld = s[1];
   v.device = Device::kCpu;
+  v.scales = rec->scales;
   return v;
 }
 
 absl::StatusOr<VectorView> WeightStore::Vector(const std::string& name, int64_t size) const {
   ASSIGN_OR_RETURN(const TensorRecord* rec, Find(name));
   const auto& s = rec->shape;
+  if (IsQuantized(rec->dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, " is quantized (",
+                                                   std::string(DTypeName(rec->dtype)), "); a vector must be dense"));
+  }
   if (s.size() != 1 || (size >= 0 && s[0] != size)) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, ": expected shape [",
                                                    DimString(size), "], got ", ShapeString(s)));
@@ -179,6 +229,79 @@ int64_t WeightStore::total_bytes() const {
   int64_t total = 0;
   for (const auto& [name, rec] : index_) total += rec->nbytes;
   return total;
+}
+
+std::optional<DType> QuantizedDTypeOf(const std::string& name, DType to, bool has_lm_head) {
+  static const std::regex kLayerMatrix(R"(model\.layers\.[0-9]+\.(self_attn|mlp)\.[a-z]+_proj\.weight)");
+  if (std::regex_match(name, kLayerMatrix)) return to;
+  const bool head = has_lm_head ? name == "lm_head.weight" : name == "model.embed_tokens.weight";
+  if (head) return DType::kQ8;
+  return std::nullopt;
+}
+
+absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string& what) {
+  if (name == "q8") return DType::kQ8;
+  if (name == "q4") return DType::kQ4;
+  return absl::InvalidArgumentError(absl::StrCat(what, ": unknown quantization \"", name, "\" (expected q8 or q4)"));
+}
+
+absl::Status WeightStore::Quantize(DType to, int num_threads,
+                                   const std::function<void(const std::string&)>& progress) {
+  for (const auto& [name, rec] : index_) {
+    if (IsQuantized(rec->dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", rec->file, " is already quantized (",
+                                                     std::string(DTypeName(rec->dtype)),
+                                                     "); --quantize applies to bf16, f16 or f32 checkpoints"));
+    }
+  }
+  std::vector<std::pair<std::string, DType>> names;
+  int64_t total = 0;
+  bool has_layer_matrix = false;
+  for (const auto& [name, rec] : index_) {
+    const std::optional<DType> type = QuantizedDTypeOf(name, to, Has("lm_head.weight"));
+    if (rec->shape.size() == 2 && type.has_value()) {
+      names.emplace_back(name, *type);
+      total += rec->nbytes;
+      has_layer_matrix = has_layer_matrix || name.rfind("model.layers.", 0) == 0;
+    }
+  }
+  if (!has_layer_matrix) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir_, ": no tensor named like a llama layer matrix (model.layers.N.*_proj.weight) to quantize; "
+              "quantization supports llama-family checkpoints"));
+  }
+  const std::string type = to == DType::kQ8 ? "q8" : "q4";  // of the layer matrices
+  int64_t done = 0, next_report = total / 10;
+  for (const auto& [name, tensor_to] : names) {
+    const TensorRecord& src = *index_.at(name);
+    const int64_t rows = src.shape[0], cols = src.shape[1];
+    MatrixView view{src.data, src.dtype, rows, cols, cols};
+    const int64_t value_bytes = rows * DTypeRowBytes(tensor_to, cols);
+    const int64_t scale_bytes = rows * QuantScaleBytes(tensor_to, cols);
+    const int64_t padded = (value_bytes + 63) / 64 * 64;
+    char* buffer = static_cast<char*>(std::aligned_alloc(64, (padded + scale_bytes + 63) / 64 * 64));
+    if (buffer == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrCat("tensor '", name, "': out of memory while quantizing"));
+    }
+    quantized_buffers_.emplace_back(buffer, &std::free);
+    uint16_t* scales = reinterpret_cast<uint16_t*>(buffer + padded);
+    RETURN_IF_ERROR(QuantizeMatrix(view, tensor_to, name, num_threads, buffer, scales));
+    auto rec = std::make_unique<TensorRecord>(src);
+    rec->dtype = tensor_to;
+    rec->data = buffer;
+    rec->scales = scales;
+    rec->nbytes = value_bytes + scale_bytes;
+    file_of_.at(name)->ReleasePages(src);
+    index_[name] = rec.get();
+    quantized_records_.push_back(std::move(rec));
+    done += src.nbytes;
+    if (progress && done >= next_report) {
+      progress(absl::StrCat("quantizing ", dir_, " to ", type, ": ", done * 100 / total, " % of ", total >> 20,
+                            " MiB"));
+      next_report = done + total / 10;
+    }
+  }
+  return absl::OkStatus();
 }
 
 int64_t WeightStore::num_tensors() const { return static_cast<int64_t>(index_.size()); }

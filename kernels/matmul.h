@@ -1,7 +1,8 @@
 // Matrix product against a weight view: y[t, n] = sum_k x[t, k] * W[n, k]
 // (x times W transposed, the layout of every HF linear layer), f32 accumulation.
-// W may be bf16, f16 or f32 and may be a slice (FirstRows / FirstCols) of a
-// larger matrix: only W.rows x W.cols elements are read, rows W.ld apart.
+// W may be bf16, f16, f32 or block-quantized (q8, q4: kernels/dtype.h) and may
+// be a slice (FirstRows / FirstCols) of a larger matrix: only W.rows x W.cols
+// elements are read, rows W.ld apart.
 // At T = 1 this is the bf16 matrix-vector product that dominates decoding.
 #ifndef MATSPEC_KERNELS_MATMUL_H_
 #define MATSPEC_KERNELS_MATMUL_H_
@@ -54,6 +55,12 @@ enum class MatMulPath {
 // Accuracy: f32 x (kMatMulTol against MatMulReference) except on kAvx512Bf16
 // with bf16 weights and !ctx.f32_activations, where x is first rounded to bf16
 // exactly as RoundToBf16LikeMatMul does and the products accumulate in f32.
+// Quantized weights (every path, whatever ctx.f32_activations): x is
+// quantized per block of 32 to int8 with an f32 scale exactly as
+// QuantizeActivationsLikeMatMul (kernels/quantize.h) does; each block's dot
+// product is exact in int32 and the blocks accumulate in f32 (scaled by both
+// scales). kAvx512 and kAvx512Bf16 use AVX512_VNNI (vpdpbusd) where the CPU
+// has it; other paths use portable tiles (QuantMatMulKernelName).
 void MatMul(const CpuContext& ctx, const MatMulParams& p);
 
 // MatMul on one given path; the path must be in AvailableMatMulPaths().
@@ -67,6 +74,9 @@ const char* MatMulPathName(MatMulPath path);
 
 // True when MatMulWithPath(path, ctx, p) rounds x to bf16 for weights of `dtype`.
 bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype);
+
+// "avx512-vnni" or "portable": the tiles `path` runs quantized weights on.
+const char* QuantMatMulKernelName(MatMulPath path);
 
 // out[i] = x[i] rounded to bf16 and widened back to f32, exactly as the bf16-x
 // path rounds it: round to nearest even, f32 subnormals flushed to a zero of

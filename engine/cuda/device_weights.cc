@@ -11,6 +11,13 @@ namespace matspec {
 
 absl::StatusOr<DeviceBuffer> UploadWeightViews(const std::vector<MatrixView*>& matrices,
                                                const std::vector<VectorView*>& vectors) {
+  for (const MatrixView* m : matrices) {
+    if (IsQuantized(m->dtype)) {
+      return absl::UnimplementedError(absl::StrCat("the checkpoint holds ", std::string(DTypeName(m->dtype)),
+                                                   " quantized weights; --device cuda has no quantized kernels "
+                                                   "yet (use --device cpu)"));
+    }
+  }
   std::map<const void*, size_t> offsets;  // host data -> offset in the device buffer
   std::map<const void*, size_t> sizes;
   size_t total = 0;

@@ -10,6 +10,7 @@ struct CpuFeatures {
   bool avx2_fma_f16c = false;  // AVX2 + FMA + F16C
   bool avx512 = false;         // AVX-512 F + BW + VL + DQ (and the AVX2 set)
   bool avx512_bf16 = false;    // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) on top of `avx512`
+  bool avx512_vnni = false;    // AVX512_VNNI (vpdpbusd) on top of `avx512`
 };
 
 // The features of the CPU this process runs on; computed on first use.

@@ -24,6 +24,12 @@ void EmbeddingGather(const MatrixView& table, const int32_t* ids, int64_t t, flo
     case DType::kBF16: GatherRows<DType::kBF16>(table, ids, t, scale, out); return;
     case DType::kF16: GatherRows<DType::kF16>(table, ids, t, scale, out); return;
     case DType::kF32: GatherRows<DType::kF32>(table, ids, t, scale, out); return;
+    case DType::kQ8:
+    case DType::kQ4:  // a quantized table: dequantize the row
+      for (int64_t j = 0; j < t; ++j) {
+        for (int64_t c = 0; c < table.cols; ++c) out[j * table.cols + c] = table.At(ids[j], c) * scale;
+      }
+      return;
   }
 }
 

@@ -31,7 +31,9 @@
 //
 // The bf16 copy of x (avx512-bf16) is made once per call into a per-thread
 // scratch buffer (no allocation per decode step); its rows are padded to
-// 32 elements + 64 bytes so that token rows never alias in L1.
+// 32 elements + 64 bytes so that token rows never alias in L1. Quantized
+// weights (q8, q4) take x quantized per block of 32 (QuantizeXRow), made the
+// same way; their rows and block scales are read as two arrays.
 #include "kernels/matmul.h"
 
 #include <algorithm>
@@ -107,11 +109,16 @@ struct Plan {
   int64_t token_block;  // tokens per L2 block (a multiple of tile_tokens)
   int64_t prefetch_bytes;
   int64_t k_block;      // columns per tile call (k: no column blocks)
+  int64_t scale_prefetch_bytes;
 };
 
 int64_t WeightRow(const MatMulParams& p, int64_t i) {
   return p.row_ids != nullptr ? p.row_ids[i] : i;
 }
+
+// Bytes per element of x as the tiles take it (1 for quantized x: its rows
+// are measured in bytes, QuantXRowBytes).
+int64_t XElemBytes(const DTypeTiles& dt) { return dt.bf16_x ? 2 : dt.quant_x ? 1 : 4; }
 
 // Accumulators that fit this many floats wait on the stack between column
 // blocks (every product of up to 16 tokens); larger ones in a vector.
@@ -121,8 +128,8 @@ constexpr int64_t kStackAccFloats = 4096;
 void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   const MatMulParams& p = *plan.p;
   const DTypeTiles& dt = *plan.dt;
-  const int64_t k = p.w.cols, elem = DTypeSize(p.w.dtype);
-  const int64_t x_elem = dt.bf16_x ? 2 : 4;
+  const int64_t k = p.w.cols;
+  const int64_t x_elem = XElemBytes(dt);
   const int64_t kc = plan.k_block;
   // Accumulators of every token tile of a token block, between column blocks.
   float stack_acc[kStackAccFloats];
@@ -135,16 +142,19 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
     acc = floats > kStackAccFloats ? heap_acc.data() : stack_acc;
   }
   const char* rows[matmul_internal::kMaxTileRows];
+  const uint16_t* scale_rows[matmul_internal::kMaxTileRows];
   float s[matmul_internal::kMaxTileRows * matmul_internal::kMaxTileTokens];
   for (int64_t j0 = 0; j0 < p.t; j0 += plan.token_block) {
     const int64_t j_end = std::min(p.t, j0 + plan.token_block);
     for (int64_t r0 = r_begin; r0 < r_end; r0 += plan.rows_per_tile) {
       const int nr = static_cast<int>(std::min<int64_t>(plan.rows_per_tile, r_end - r0));
       for (int r = 0; r < nr; ++r) {
-        rows[r] = static_cast<const char*>(p.w.data) + WeightRow(p, r0 + r) * p.w.ld * elem;
+        rows[r] = static_cast<const char*>(p.w.Row(WeightRow(p, r0 + r)));
+        if (dt.quant_x) scale_rows[r] = p.w.ScaleRow(WeightRow(p, r0 + r));
       }
-      TileArgs a{rows, nullptr, plan.x_ld, k, 0, k, r0 + 2 * nr <= r_end ? plan.prefetch_bytes : 0,
-                 nullptr, s};
+      const bool prefetch = r0 + 2 * nr <= r_end;
+      TileArgs a{rows, nullptr, plan.x_ld, k, 0, k, prefetch ? plan.prefetch_bytes : 0, nullptr, s,
+                 scale_rows, prefetch ? plan.scale_prefetch_bytes : 0};
       for (int64_t k0 = 0; k0 < k; k0 += kc) {
         a.k0 = k0;
         a.k1 = std::min(k, k0 + kc);
@@ -209,8 +219,8 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   }
 #endif
   const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
-  const int64_t elem = DTypeSize(p.w.dtype);
-  Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k};
+  const int64_t row_bytes = DTypeRowBytes(p.w.dtype, k);
+  Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k, 0};
   std::vector<uint16_t> large_x_bf16;
   uint16_t* x_bf16 = nullptr;
   if (dt.bf16_x) {
@@ -220,9 +230,20 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     x_bf16 = BF16XBuffer(p.t * plan.x_ld, large_x_bf16);
     plan.x = x_bf16;
   }
+  if (dt.quant_x) {  // rows in bytes; a multiple of 64 + 64 as above
+    plan.x_ld = matmul_internal::QuantXRowBytes(k);
+    x_bf16 = BF16XBuffer((p.t * plan.x_ld + 1) / 2, large_x_bf16);
+    plan.x = x_bf16;
+  }
+  char* x_quant = reinterpret_cast<char*>(x_bf16);
   // (A 512 x 1024 bf16 matrix, exactly 1 MiB, streams: 9 GB/s as if cached.)
-  const bool streamed = p.row_ids == nullptr && n * k * elem >= kCacheResidentBytes;
-  if (streamed && !dt.software_prefetch && k * elem >= kLongRowBytes &&
+  // Quantized weights are judged by their bf16 size: a model's small
+  // matrices (k_proj, v_proj) come from DRAM all the same, and as "cached"
+  // ones without prefetch they took a third of a q4 decode step's product
+  // time for 7 % of its weights.
+  const int64_t footprint = IsQuantized(p.w.dtype) ? n * k * 2 : n * row_bytes;
+  const bool streamed = p.row_ids == nullptr && footprint >= kCacheResidentBytes;
+  if (streamed && !dt.software_prefetch && row_bytes >= kLongRowBytes &&
       p.t <= kStreamMaxTokens) {
     plan.rows_per_tile = 1;  // one sequential stream
     plan.tile_tokens = kStreamTileTokens;
@@ -230,9 +251,12 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     plan.rows_per_tile = !streamed && p.t == 1 ? dt.cached_single_token_rows
                                                : dt.rows[plan.tile_tokens - 1];
     // Several rows from DRAM: prefetch the next tile's rows.
-    if (streamed) plan.prefetch_bytes = plan.rows_per_tile * p.w.ld * elem;
+    if (streamed) {
+      plan.prefetch_bytes = plan.rows_per_tile * DTypeRowBytes(p.w.dtype, p.w.ld);
+      plan.scale_prefetch_bytes = plan.rows_per_tile * QuantScaleBytes(p.w.dtype, p.w.ld);
+    }
   }
-  const int64_t x_elem_bytes = dt.bf16_x ? 2 : 4;
+  const int64_t x_elem_bytes = XElemBytes(dt);
   const int64_t x_row_bytes = x_elem_bytes * plan.x_ld;
   plan.token_block = std::max<int64_t>(1, kXBlockBytes / x_row_bytes / plan.tile_tokens) *
                      plan.tile_tokens;
@@ -256,23 +280,28 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
   const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
   auto round_row = [&](int64_t j) {
-    set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
+    if (dt.quant_x) {
+      matmul_internal::QuantizeXRow(p.x + j * p.x_ld, k, p.w.dtype, x_quant + j * plan.x_ld);
+    } else {
+      set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
+    }
   };
+  const bool converts_x = dt.bf16_x || dt.quant_x;
   auto run_task = [&](int64_t task) {
     const int64_t r_begin = task * rows_per_task;
     RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
   };
   if (threads > 1 && ctx.pool != nullptr) {
-    if (dt.bf16_x) ctx.pool->ParallelFor(p.t, round_row);
+    if (converts_x) ctx.pool->ParallelFor(p.t, round_row);
     ctx.pool->ParallelFor(tasks, run_task);
     return;
   }
-  if (dt.bf16_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
+  if (converts_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
     for (int64_t j = 0; j < p.t; ++j) round_row(j);
   }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    if (dt.bf16_x && p.t > 16) {
+    if (converts_x && p.t > 16) {
 #pragma omp for schedule(static)
       for (int64_t j = 0; j < p.t; ++j) round_row(j);
     }
@@ -284,8 +313,10 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
 }  // namespace
 
 bool MatMulParams::Valid() const {
+  const bool quant_ok = !IsQuantized(w.dtype) ||
+                        (w.scales != nullptr && w.cols % kQuantBlock == 0 && w.ld % kQuantBlock == 0);
   return x != nullptr && y != nullptr && w.data != nullptr && t >= 0 && w.rows >= 0 &&
-         w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows && num_row_ids >= 0;
+         w.cols >= 0 && w.ld >= w.cols && x_ld >= w.cols && y_ld >= w.rows && num_row_ids >= 0 && quant_ok;
 }
 
 std::vector<MatMulPath> AvailableMatMulPaths() {
@@ -310,6 +341,12 @@ const char* MatMulPathName(MatMulPath path) {
 
 bool MatMulRoundsXToBf16(MatMulPath path, const CpuContext& ctx, DType dtype) {
   return TileSetFor(path, ctx).dtypes[DTypeIndex(dtype)].bf16_x;
+}
+
+const char* QuantMatMulKernelName(MatMulPath path) {
+  const CpuContext ctx;
+  const TileSet& set = TileSetFor(path, ctx);
+  return set.dtypes[DTypeIndex(DType::kQ8)].acc_lanes > 0 ? "avx512-vnni" : "portable";
 }
 
 void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p) {

@@ -121,6 +121,7 @@ TileSet MakeSet() {
   FillTiles<Avx2<DType::kF32>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
   FillTiles<Avx2<DType::kF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
   FillTiles<Avx2<DType::kBF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
+  AddPortableQuantTiles(set);  // q8 / q4
   return set;
 }
 

@@ -144,6 +144,7 @@ TileSet MakeSet() {
   FillTiles<Avx512<DType::kF32>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
   FillTiles<Avx512<DType::kF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
   FillTiles<Avx512<DType::kBF16>::Tile, 4, 3>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
+  AddQuantTiles(set);  // q8 / q4
   return set;
 }
 

@@ -52,6 +52,7 @@ TileSet MakeSet() {
   FillTiles<Portable<DType::kF32>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF32)].tiles);
   FillTiles<Portable<DType::kF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kF16)].tiles);
   FillTiles<Portable<DType::kBF16>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kBF16)].tiles);
+  AddPortableQuantTiles(set);  // q8 / q4
   return set;
 }
 

@@ -21,8 +21,8 @@ inline constexpr int kMaxTileTokens = 8;
 
 struct TileArgs {
   const char* const* w_rows;  // R pointers to the first element of each weight row
-  const void* x;              // token 0: f32, or bf16 when the set rounds x (see below)
-  int64_t x_ld;               // elements between token rows of x
+  const void* x;              // token 0: f32, bf16 when the set rounds x, or a quantized row (see below)
+  int64_t x_ld;               // elements between token rows of x (bytes for a quantized x)
   int64_t k;                  // columns of the whole product
   // Columns [k0, k1) are summed by this call; k0 is a multiple of 64 and so is
   // k1 unless k1 == k. A product may be split into consecutive column blocks
@@ -35,7 +35,23 @@ struct TileArgs {
   int64_t prefetch_bytes;
   float* acc;  // [R, T, acc_lanes]: read when k0 > 0, written when k1 < k
   float* s;    // [R, T] out when k1 == k: s[r * T + j] = dot(w row r, x token j)
+  // Quantized weights only: R pointers to the first block scale of each row,
+  // and how far ahead to prefetch them (as prefetch_bytes, in scale bytes).
+  const uint16_t* const* scale_rows = nullptr;
+  int64_t scale_prefetch_bytes = 0;
 };
+
+// The x of quantized weights (DTypeTiles::quant_x): each token row quantized
+// per block of 32 by QuantizeActivationBlock into QuantXRowBytes(k) bytes,
+// with kp = k rounded up to 64 (one 64-column chunk = two blocks):
+//   int8  q[kp]          the values, zero past k;
+//   int32 bias[kp / 4]   chunk c, lane l (16 lanes): -B * sum of q[64c + 4l .. 64c + 4l + 3],
+//                        B = 128 for q8 and 8 for q4 (see the VNNI tiles);
+//   f32   d[kp / 4]      chunk c, lane l: the scale of block 2c + (l >= 8).
+// Offsets: bias at byte kp, d at byte 2 * kp.
+inline int64_t QuantXPaddedK(int64_t k) { return (k + 63) / 64 * 64; }
+inline int64_t QuantXRowBytes(int64_t k) { return 3 * QuantXPaddedK(k) + 64; }
+void QuantizeXRow(const float* x, int64_t k, DType w_dtype, char* out);
 
 using TileFn = void (*)(const TileArgs&);
 
@@ -60,13 +76,15 @@ struct DTypeTiles {
   // True when the tiles take bf16 x (made by the set's round_x, rows padded
   // with zeros to a multiple of 32 elements).
   bool bf16_x = false;
+  // True when the tiles take quantized x (QuantizeXRow; quantized weights).
+  bool quant_x = false;
   TileFn tiles[kMaxTileRows][kMaxTileTokens] = {};
 };
 
 // One instruction set's kernels, per weight dtype (DTypeIndex).
 struct TileSet {
   const char* name = "";
-  DTypeTiles dtypes[3];
+  DTypeTiles dtypes[kNumDTypes];
   RoundXFn round_x = nullptr;
 };
 
@@ -89,6 +107,14 @@ const TileSet& PortableTileSet();
 const TileSet& Avx2TileSet();
 const TileSet& Avx512TileSet();
 const TileSet& Avx512Bf16TileSet();
+
+// Fills set.dtypes[kQ8] and [kQ4] with the best quantized tiles this CPU has
+// (AVX512_VNNI, else the portable ones).
+void AddQuantTiles(TileSet& set);
+void AddPortableQuantTiles(TileSet& set);
+#if defined(__x86_64__)
+void AddVnniQuantTiles(TileSet& set);
+#endif
 
 // Fills set.tiles[D] for every R <= MaxR, T <= MaxT with Tile<R, T>.
 template <template <int, int> class Tile, int MaxR, int MaxT, int R = MaxR, int T = MaxT>

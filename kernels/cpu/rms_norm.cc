@@ -35,6 +35,8 @@ void RmsNorm(const RmsNormParams& p) {
     case DType::kBF16: NormRows<DType::kBF16>(p); return;
     case DType::kF16: NormRows<DType::kF16>(p); return;
     case DType::kF32: NormRows<DType::kF32>(p); return;
+    case DType::kQ8:
+    case DType::kQ4: return;  // vectors are never quantized (the WeightStore keeps them dense)
   }
 }
 

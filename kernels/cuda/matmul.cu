@@ -48,6 +48,9 @@ cudaDataType_t CublasType(DType d) {
       return CUDA_R_16F;
     case DType::kF32:
       return CUDA_R_32F;
+    case DType::kQ8:
+    case DType::kQ4:  // never uploaded (UploadWeightViews refuses quantized weights)
+      break;
   }
   return CUDA_R_32F;
 }

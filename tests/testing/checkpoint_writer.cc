@@ -50,6 +50,9 @@ std::string Encode(DType dtype, const std::vector<float>& values) {
         std::memcpy(out + 2 * i, &b, 2);
         break;
       }
+      case DType::kQ8:
+      case DType::kQ4:
+        break;  // checkpoints hold dense dtypes only
     }
   }
   return bytes;
@@ -69,6 +72,9 @@ std::string TorchDtype(DType t) {
       return "float16";
     case DType::kBF16:
       return "bfloat16";
+    case DType::kQ8:
+    case DType::kQ4:
+      break;
   }
   return "float32";
 }

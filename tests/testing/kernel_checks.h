@@ -36,6 +36,11 @@ inline constexpr Tolerance kMatMulTol{2e-5, 2e-5};       // CPU vs f64 reference
 // bf16-rounded x (RoundToBf16LikeMatMul), and vs the reference on the f32 x.
 inline constexpr Tolerance kMatMulBf16SameXTol{2e-6, 2e-6};
 inline constexpr Tolerance kMatMulBf16XTol{1e-2, 1e-2};
+// Quantized weights (q8, q4): vs the reference on the same dequantized weights
+// fed the same quantized x (QuantizeActivationsLikeMatMul), and vs the
+// reference on the f32 x.
+inline constexpr Tolerance kMatMulQuantSameXTol{2e-5, 2e-5};
+inline constexpr Tolerance kMatMulQuantXTol{2e-2, 2e-2};
 inline constexpr Tolerance kAttentionTol{2e-6, 2e-5};    // CPU vs f64 reference
 inline constexpr Tolerance kRmsNormTol{1e-6, 2e-6};      // CPU vs f64 reference, any weight dtype
 inline constexpr Tolerance kRopeTol{1e-6, 1e-6};         // CPU vs f64 reference, same f32 angle
@@ -133,6 +138,8 @@ class WeightBuffer {
         std::memcpy(bytes_.data() + 2 * i, &h, 2);
         return;
       }
+      case DType::kQ8:
+      case DType::kQ4: return;  // quantized buffers come from QuantizeMatrix
     }
   }
 

@@ -82,6 +82,12 @@ struct LoadOptions {
   // only the speed and the speculation counts change. Sampled requests keep
   // their k: a seed gives the same tokens batched or alone. --no-batch-draft-cap.
   bool batch_aware_draft = true;
+  // CPU, llama family: "q8" or "q4" quantizes the layer matrices (and an
+  // untied LM head) at load into one quantized store, blocks of 32 input
+  // columns with an f16 scale (kernels/dtype.h); "" keeps the checkpoint's
+  // dtype (--quantize). Draft slices are views of the quantized store; their
+  // FFN widths must then be multiples of 32.
+  std::string quantize = "";
 };
 
 // Which MatFormer slice drafts, and how much.
@@ -144,6 +150,10 @@ struct GenerationStats {
   int64_t draft_kv_bytes = 0;       // the draft's only memory: its cache
   int64_t draft_vocab = 0;          // tokens the draft's head scores (0 = not speculative)
   int64_t weight_bytes = 0;         // weights in the one store
+  // Weight bytes one decode step reads, in the store's format (q8 / q4 when
+  // quantized): the full model's, and the draft slice's (0 when not speculative).
+  int64_t full_step_weight_bytes = 0;
+  int64_t draft_step_weight_bytes = 0;
   int64_t resident_weight_bytes = 0;  // of those, pages resident in RAM now (mincore)
   int64_t gpu_weight_bytes = 0;     // --device cuda: weights held in GPU memory (each tensor once)
   std::string device;               // "cpu" or "cuda"
@@ -240,6 +250,7 @@ struct SliceInfo {
   std::vector<int64_t> skipped_layers;
   std::string short_widths;           // run-length form
   int64_t parameters = 0;             // computed from the model (0 if invalid)
+  int64_t step_weight_bytes = 0;      // weight bytes a decode step reads, store format (0 if invalid)
   double declared_params_b = 0.0;     // the table's column (0 if absent)
   bool valid = false;
   std::string error;                  // why not valid

@@ -22,6 +22,8 @@ struct RunConfig {
   std::vector<int32_t> prompt_ids;  // --prompt-ids: token ids instead of text (no BOS added)
   bool json = false;        // --json: one JSON object on stdout
   bool check_weights = false;  // inspect --check-weights: scan every tensor for NaN/Inf
+  std::string quantize_type;   // quantize --type: q8 or q4
+  std::string quantize_out;    // quantize --out: the directory to write
 };
 
 struct RunOptionDoc {
