@@ -203,7 +203,7 @@ TEST(QuantizeCheckpointTest, WrittenCheckpointLoadsAsQuantizedAtLoad) {
 // Hand-made quantized checkpoints with one thing wrong each.
 TEST(QuantizeCheckpointTest, MalformedQuantizedTensorsAreRefusedByName) {
   const std::vector<int8_t> values(4 * 64, 1);
-  const std::vector<uint16_t> scales(4 * 2, 0x3c00);
+  const std::vector<uint16_t> scales(4 * 4, 0x3c00);  // enough for every case below
   struct Bad {
     std::vector<TensorToWrite> tensors;
     std::string want;
