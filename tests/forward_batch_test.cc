@@ -93,7 +93,9 @@ class ForwardBatchTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(m_.model->ForwardBatch(slice, segments, batch_scratch.get()).ok());
     for (size_t i = 0; i < n; ++i) {
       SCOPED_TRACE(::testing::Message() << "sequence " << i << " of " << n);
-      EXPECT_EQ(0, std::memcmp(solo_logits[i].data(), batch_logits[i].data(), solo_logits[i].size() * sizeof(float)));
+      if (!solo_logits[i].empty()) {  // memcmp may not see the null data() of an empty vector
+        EXPECT_EQ(0, std::memcmp(solo_logits[i].data(), batch_logits[i].data(), solo_logits[i].size() * sizeof(float)));
+      }
       ASSERT_EQ(solo[i]->length(), batched[i]->length());
       const int64_t floats = solo[i]->length() * solo[i]->row_floats();
       for (int64_t l : slice.layers) {
