@@ -12,6 +12,7 @@ void ForwardScratch::InitCpu(const CpuContext& defaults, bool thread_pool) {
   cpu = defaults;
   pool_.reset();
   cpu.pool = nullptr;
+  cpu.workspace = &workspace_;
   if (thread_pool && cpu.num_threads > 1) {
     pool_ = std::make_unique<CpuThreadPool>(cpu.num_threads);
     cpu.pool = pool_.get();

@@ -30,6 +30,7 @@
 #include "engine/slice_view.h"
 #include "kernels/cpu_context.h"
 #include "kernels/cpu_thread_pool.h"
+#include "kernels/cpu_workspace.h"
 
 namespace matspec {
 
@@ -54,11 +55,13 @@ class ForwardScratch {
   // (cpu.pool), whose waits sleep instead of spinning
   // (kernels/cpu_thread_pool.h): for a machine where other work holds cores.
   // Otherwise they run on OpenMP teams, faster on a quiet machine (measured:
-  // bench/RESULTS.md §5.3).
+  // bench/RESULTS.md §5.3). Either way the kernels keep their scratch in this
+  // scratch's CpuWorkspace (cpu.workspace).
   void InitCpu(const CpuContext& defaults, bool thread_pool);
 
  private:
   std::unique_ptr<CpuThreadPool> pool_;
+  CpuWorkspace workspace_;  // the kernels' reusable scratch (cpu.workspace)
 };
 
 struct ForwardArgs {

@@ -7,6 +7,7 @@
 namespace matspec {
 
 class CpuThreadPool;  // kernels/cpu_thread_pool.h
+class CpuWorkspace;   // kernels/cpu_workspace.h
 
 struct CpuContext {
   int num_threads = 1;  // OpenMP team size used by the parallel kernels; >= 1
@@ -20,6 +21,10 @@ struct CpuContext {
   // sleep instead of spinning, so a busy core does not stall every call.
   // Not owned; must outlive the calls.
   CpuThreadPool* pool = nullptr;
+  // When set, kernels keep their scratch (the converted x of MatMul) here from
+  // call to call instead of allocating it per call. Not owned; one call at a
+  // time (a context with a workspace is never used by two threads at once).
+  CpuWorkspace* workspace = nullptr;
 };
 
 }  // namespace matspec

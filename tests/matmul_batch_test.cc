@@ -5,7 +5,8 @@
 // reproduce single-token decoding exactly). Covers t in {1..17, 33}, shapes
 // that are not multiples of any SIMD width, slices (ld > cols, NaN padding),
 // x / y strides wider than the shapes, accumulate, a row gather, and weights
-// large enough for the threaded and the software-prefetch paths.
+// large enough for the threaded and the software-prefetch paths; and with a
+// CpuWorkspace kept across all calls, the same bits again.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_workspace.h"
 #include "kernels/matmul.h"
 #include "tests/testing/kernel_checks.h"
 
@@ -59,7 +61,9 @@ std::vector<float> RowByRow(MatMulPath path, const CpuContext& ctx, MatMulParams
   return y;
 }
 
-void CheckShape(const Shape& s, DType dtype, MatMulPath path, bool f32_activations) {
+// `workspace` is shared by every call of the test (shapes, token counts and
+// paths in turn), as a sequence's scratch is shared by its products.
+void CheckShape(const Shape& s, DType dtype, MatMulPath path, bool f32_activations, CpuWorkspace& workspace) {
   std::mt19937 rng(static_cast<uint32_t>(s.n * 31 + s.k * 7 + static_cast<int>(dtype)));
   std::vector<float> wv = RandomFloats(rng, s.n * s.k);
   for (float& v : wv) v /= std::sqrt(static_cast<float>(s.k));
@@ -86,6 +90,9 @@ void CheckShape(const Shape& s, DType dtype, MatMulPath path, bool f32_activatio
     const std::vector<float> one = Batch(path, CpuContext{1, f32_activations}, p);
     EXPECT_EQ(one, Batch(path, CpuContext{2, f32_activations}, p)) << "2 threads";
     EXPECT_EQ(one, RowByRow(path, CpuContext{1, f32_activations}, p)) << "row by row";
+    const CpuContext with_workspace{.num_threads = 2, .f32_activations = f32_activations, .workspace = &workspace};
+    EXPECT_EQ(one, Batch(path, with_workspace, p)) << "kept workspace";
+    EXPECT_EQ(one, RowByRow(path, with_workspace, p)) << "kept workspace, row by row";
     if (t == 33) {
       EXPECT_EQ(one, RowByRow(path, CpuContext{2, f32_activations}, p));
     }
@@ -102,9 +109,10 @@ TEST_P(MatMulBatchTest, BatchEqualsRowByRowAndThreadsDoNotMatter) {
       {300, 1800, true, true, false},    // ... from a slice (ld > k), accumulating
       {257, 2048, false, false, false},  // ... rows a power of two long
   };
+  CpuWorkspace workspace;
   for (MatMulPath path : AvailableMatMulPaths()) {
     for (bool f32_activations : {false, true}) {
-      for (const Shape& s : shapes) CheckShape(s, GetParam(), path, f32_activations);
+      for (const Shape& s : shapes) CheckShape(s, GetParam(), path, f32_activations, workspace);
     }
   }
 }

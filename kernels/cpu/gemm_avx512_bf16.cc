@@ -34,6 +34,7 @@
 
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu_thread_pool.h"
+#include "kernels/cpu_workspace.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
@@ -154,34 +155,9 @@ constexpr std::array<KernelFn, sizeof...(I)> MakeKernels(std::index_sequence<I..
 }
 constexpr std::array<KernelFn, kTileRows> kKernels = MakeKernels(std::make_index_sequence<kTileRows>{});
 
-// Packed x larger than this (elements; 16 MiB) is freed after the call
-// rather than kept for the next one (a long prompt should not pin its size).
-constexpr int64_t kKeepPackedElems = int64_t{8} << 20;
-
-// 64-byte aligned scratch that grows and is kept by the calling thread.
-struct PackedX {
-  struct Free {
-    void operator()(uint16_t* q) const { std::free(q); }
-  };
-  std::unique_ptr<uint16_t[], Free> data;
-  int64_t size = 0;
-
-  uint16_t* Get(int64_t n) {
-    if (n > size) {
-      const int64_t bytes = (n * 2 + 63) / 64 * 64;
-      data.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
-      size = n;
-    }
-    return data.get();
-  }
-
-  void ReleaseIfLarge() {
-    if (size > kKeepPackedElems) {
-      data.reset();
-      size = 0;
-    }
-  }
-};
+// Packed x larger than this (16 MiB) is freed after the call rather than
+// kept in the workspace for the next one (a long prompt should not pin its size).
+constexpr int64_t kKeepPackedBytes = int64_t{16} << 20;
 
 struct Plan {
   const MatMulParams* p;
@@ -242,8 +218,9 @@ void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p) {
   const int64_t steps = (k + kStep - 1) / kStep;
   Plan plan{&p, nullptr, steps * kTileTokens * kStep, (p.t + kTileTokens - 1) / kTileTokens, 1};
   plan.tiles_per_block = std::max<int64_t>(1, kXBlockBytes / (plan.tile_elems * 2));
-  thread_local PackedX packed;
-  uint16_t* xp = packed.Get(plan.token_tiles * plan.tile_elems);
+  AlignedBuffer local_packed;
+  AlignedBuffer& packed = WorkspaceSlot(ctx.workspace, CpuWorkspace::Slot::kPackedX, local_packed);
+  uint16_t* xp = static_cast<uint16_t*>(packed.Reserve(plan.token_tiles * plan.tile_elems * 2));
   plan.xp = xp;
 
   const int64_t row_tiles = (n + kTileRows - 1) / kTileRows;
@@ -271,7 +248,7 @@ void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p) {
       for (int64_t task = 0; task < tasks; ++task) run_task(task);
     }
   }
-  packed.ReleaseIfLarge();
+  packed.ShrinkTo(kKeepPackedBytes);
 }
 
 }  // namespace matspec::gemm_internal

@@ -29,8 +29,8 @@
 // at a time for up to kStreamMaxTokens tokens (a single sequential stream).
 // Smaller weights take cached_single_token_rows rows for one token.
 //
-// The bf16 copy of x (avx512-bf16) is made once per call into a per-thread
-// scratch buffer (no allocation per decode step); its rows are padded to
+// The bf16 copy of x (avx512-bf16) is made once per call into the context's
+// workspace (kernels/cpu_workspace.h: no allocation per decode step); its rows are padded to
 // 32 elements + 64 bytes so that token rows never alias in L1. Quantized
 // weights (q8, q4) take x quantized per block of 32 (QuantizeXRow), made the
 // same way; their rows and block scales are read as two arrays.
@@ -46,6 +46,7 @@
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/matmul_tiles.h"
 #include "kernels/cpu_thread_pool.h"
+#include "kernels/cpu_workspace.h"
 
 namespace matspec {
 namespace {
@@ -177,24 +178,35 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
   }
 }
 
-// The bf16 copy of x for sets that round it. Up to kScratchElements it lives
-// in a buffer of the calling thread, reused from call to call (decode and
-// verification then allocate nothing); the team only reads it during the call,
-// and concurrent calls come from different threads, so each has its own.
-constexpr int64_t kScratchElements = int64_t{16} * 8192;
-
-uint16_t* BF16XBuffer(int64_t elements, std::vector<uint16_t>& large) {
-  thread_local std::vector<uint16_t> scratch;
-  std::vector<uint16_t>& v = elements <= kScratchElements ? scratch : large;
-  if (static_cast<int64_t>(v.size()) < elements) v.resize(elements);
-  return v.data();
-}
+// The converted copy of x (bf16 or quantized) for sets that make one. Up to
+// kKeepConvertedXBytes it lives in the context's workspace, kept from call to
+// call (decode and verification then allocate nothing); larger ones (long
+// prompts on sets without the GEMM) are freed after the call.
+constexpr int64_t kKeepConvertedXBytes = int64_t{256} << 10;
 
 // The token tile: T tokens for a product of t, the token count split as
 // evenly as max_tokens allows (9 tokens: 5 + 4, not 8 + 1).
 int TileTokens(int64_t t, int max_tokens) {
   const int64_t tiles = (t + max_tokens - 1) / max_tokens;
   return static_cast<int>((t + tiles - 1) / tiles);
+}
+
+// The OpenMP form of RunMatMul's last step: x converted, then the row tasks.
+template <class RoundRow, class RunTask>
+void RunOnTeam(const MatMulParams& p, int64_t threads, int64_t tasks, bool converts_x,
+               const RoundRow& round_row, const RunTask& run_task) {
+  if (converts_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
+    for (int64_t j = 0; j < p.t; ++j) round_row(j);
+  }
+#pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
+  {
+    if (converts_x && p.t > 16) {
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < p.t; ++j) round_row(j);
+    }
+#pragma omp for schedule(static) nowait
+    for (int64_t task = 0; task < tasks; ++task) run_task(task);
+  }
 }
 
 void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
@@ -221,18 +233,19 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
   const int64_t row_bytes = DTypeRowBytes(p.w.dtype, k);
   Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k, 0};
-  std::vector<uint16_t> large_x_bf16;
+  AlignedBuffer local_x;
+  AlignedBuffer& x_buffer = WorkspaceSlot(ctx.workspace, CpuWorkspace::Slot::kConvertedX, local_x);
   uint16_t* x_bf16 = nullptr;
   if (dt.bf16_x) {
     // Rows 64 bytes longer than a multiple of 64: token rows a power of two
     // apart would share one L1 set (8 ways) between all tokens of a tile.
     plan.x_ld = RoundUp(k, 32) + 32;
-    x_bf16 = BF16XBuffer(p.t * plan.x_ld, large_x_bf16);
+    x_bf16 = static_cast<uint16_t*>(x_buffer.Reserve(p.t * plan.x_ld * 2));
     plan.x = x_bf16;
   }
   if (dt.quant_x) {  // rows in bytes; a multiple of 64 + 64 as above
     plan.x_ld = matmul_internal::QuantXRowBytes(k);
-    x_bf16 = BF16XBuffer((p.t * plan.x_ld + 1) / 2, large_x_bf16);
+    x_bf16 = static_cast<uint16_t*>(x_buffer.Reserve(p.t * plan.x_ld));
     plan.x = x_bf16;
   }
   char* x_quant = reinterpret_cast<char*>(x_bf16);
@@ -294,22 +307,11 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   if (threads > 1 && ctx.pool != nullptr) {
     if (converts_x) ctx.pool->ParallelFor(p.t, round_row);
     ctx.pool->ParallelFor(tasks, run_task);
-    return;
+  } else {
+    RunOnTeam(p, threads, tasks, converts_x, round_row, run_task);
   }
-  if (converts_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
-    for (int64_t j = 0; j < p.t; ++j) round_row(j);
-  }
-#pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
-  {
-    if (converts_x && p.t > 16) {
-#pragma omp for schedule(static)
-      for (int64_t j = 0; j < p.t; ++j) round_row(j);
-    }
-#pragma omp for schedule(static) nowait
-    for (int64_t task = 0; task < tasks; ++task) run_task(task);
-  }
+  x_buffer.ShrinkTo(kKeepConvertedXBytes);
 }
-
 }  // namespace
 
 bool MatMulParams::Valid() const {
