@@ -88,12 +88,7 @@ struct Bf16Tile {
   static void Run(const TileArgs& a) {
     const uint16_t* x = static_cast<const uint16_t*>(a.x);
     __m512 acc[R][T];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) {
-        acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
-      }
+    LoadTileAcc(a, acc);
     const int64_t end = a.k1 == a.k ? a.k / 32 * 32 : a.k1;
     int64_t c = a.k0;
     if (a.prefetch_bytes > 0) {
@@ -108,19 +103,11 @@ struct Bf16Tile {
     }
     for (; c < end; c += 32) Step(a, x, c, ~__mmask32{0}, acc);
     if (a.k1 < a.k) {
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
+      StoreTileAcc(a, acc);
       return;
     }
     if (c < a.k) Step(a, x, c, static_cast<__mmask32>((uint64_t{1} << (a.k - c)) - 1), acc);
-    __m512 flat[R * T];  // a copy, so that acc itself stays in registers
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) flat[r * T + j] = acc[r][j];
-    SumAll16<R * T>(flat, a.s);
+    FinishTile(acc, a.s);
   }
 };
 

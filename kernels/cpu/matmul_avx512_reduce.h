@@ -5,13 +5,17 @@
 //   s2[i] = s4[i] + s4[i + 2];  sum = s2[0] + s2[1].
 // Sum16 does that for one accumulator; Sum16x4 for four at once with the same
 // additions (float addition is commutative, so only the tree matters), at
-// about a third of the instructions.
+// about a third of the instructions. The tiles with one accumulator per
+// output (avx512-bf16, the VNNI q8/q4 tiles) also share how they start, pause
+// between column blocks and end: LoadTileAcc, StoreTileAcc, FinishTile.
 #ifndef MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
 #define MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
 
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+
+#include "kernels/cpu/matmul_tiles.h"
 
 #define MATSPEC_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 
@@ -47,6 +51,39 @@ MATSPEC_AVX512_TARGET inline void SumAll16(const __m512* acc, float* s) {
   for (; i + 4 <= N; i += 4) _mm_storeu_ps(s + i, Sum16x4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]));
 #pragma GCC unroll 4
   for (; i < N; ++i) s[i] = Sum16(acc[i]);
+}
+
+// One 16-lane accumulator per output of an R-row x T-token tile: zeros at the
+// first column block (a.k0 == 0), else the ones the previous block left in
+// a.acc ([R, T, 16]).
+template <int R, int T>
+MATSPEC_AVX512_TARGET __attribute__((always_inline)) inline void LoadTileAcc(const TileArgs& a,
+                                                                             __m512 (&acc)[R][T]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
+}
+
+// Leaves the accumulators in a.acc for the next column block (a.k1 < a.k).
+template <int R, int T>
+MATSPEC_AVX512_TARGET __attribute__((always_inline)) inline void StoreTileAcc(const TileArgs& a,
+                                                                              const __m512 (&acc)[R][T]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
+}
+
+// The tile's outputs: s[r * T + j] = Sum16(acc[r][j]).
+template <int R, int T>
+MATSPEC_AVX512_TARGET __attribute__((always_inline)) inline void FinishTile(const __m512 (&acc)[R][T], float* s) {
+  __m512 flat[R * T];  // a copy, so that acc itself stays in registers
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) flat[r * T + j] = acc[r][j];
+  SumAll16<R * T>(flat, s);
 }
 
 }  // namespace matspec::matmul_internal

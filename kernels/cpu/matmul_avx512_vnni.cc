@@ -89,12 +89,7 @@ struct Vnni {
       const char* x = static_cast<const char*>(a.x);
       const int64_t kp = QuantXPaddedK(a.k);
       __m512 acc[R][T];
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) {
-          acc[r][j] = a.k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(a.acc + (r * T + j) * 16);
-        }
+      LoadTileAcc(a, acc);
       const int64_t end = a.k1 == a.k ? a.k / 64 * 64 : a.k1;
       // Scales 16 blocks (8 chunks) at a time: one load and conversion per
       // row, then one permutation per chunk spreads a chunk's two scales.
@@ -124,21 +119,13 @@ struct Vnni {
         }
       }
       if (a.k1 < a.k) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-          for (int j = 0; j < T; ++j) _mm512_storeu_ps(a.acc + (r * T + j) * 16, acc[r][j]);
+        StoreTileAcc(a, acc);
         return;
       }
       if (c < a.k) {  // one last block of 32
         Step(a, x, kp, c, false, [&](int r) { return LoadScales(a.scale_rows[r], c, false); }, acc);
       }
-      __m512 flat[R * T];
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) flat[r * T + j] = acc[r][j];
-      SumAll16<R * T>(flat, a.s);
+      FinishTile(acc, a.s);
     }
   };
 };
