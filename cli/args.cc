@@ -61,6 +61,19 @@ absl::Status ParseArgs(const std::vector<std::string>& args, RunConfig* config, 
   return absl::OkStatus();
 }
 
+FlagArg SplitFlag(const std::string& arg) {
+  if (const size_t eq = arg.find('='); absl::StartsWith(arg, "--") && eq != std::string::npos) {
+    return FlagArg{arg.substr(0, eq), arg.substr(eq + 1), true};
+  }
+  return FlagArg{arg, "", false};
+}
+
+absl::StatusOr<std::string> TakeFlagValue(const std::vector<std::string>& args, size_t* i, const FlagArg& f) {
+  if (f.has_value) return f.value;
+  if (*i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(f.flag, " needs a value"));
+  return args[++*i];
+}
+
 int Fail(const absl::Status& status) {
   std::cerr << "matspec: " << status.message() << "\n";
   return 1;

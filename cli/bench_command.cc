@@ -104,18 +104,11 @@ absl::Status ParseCount(const std::string& flag, const std::string& v, int* out)
 absl::Status ParseBenchFlags(const std::vector<std::string>& args, BenchFlags* f,
                              std::vector<std::string>* rest) {
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i], value;
-    bool has_value = false;
-    if (const size_t eq = flag.find('='); absl::StartsWith(flag, "--") && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&]() -> absl::StatusOr<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-      return args[++i];
-    };
+    const FlagArg split = SplitFlag(args[i]);
+    const std::string& flag = split.flag;
+    const std::string& value = split.value;
+    const bool has_value = split.has_value;
+    auto take = [&]() { return TakeFlagValue(args, &i, split); };
     auto boolean = [&](bool* out) -> absl::Status {
       if (!has_value || value == "true" || value == "1") {
         *out = true;

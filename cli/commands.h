@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "matspec/run_config.h"
 
 namespace matspec::cli {
@@ -15,6 +16,18 @@ namespace matspec::cli {
 // Parses `args` (after the subcommand) into `config`: --config PRESET first,
 // then every flag in order, so flags override the preset. `-h/--help` sets *help.
 absl::Status ParseArgs(const std::vector<std::string>& args, RunConfig* config, bool* help);
+
+// One argument of a subcommand that has flags of its own: "--name=value" is
+// split into flag "--name" and an inline value; anything else is the flag alone.
+struct FlagArg {
+  std::string flag;
+  std::string value;
+  bool has_value = false;  // the value was inline
+};
+FlagArg SplitFlag(const std::string& arg);
+// The value of a flag that takes one: its inline value, else args[*i + 1]
+// (advancing *i). InvalidArgument "<flag> needs a value" when there is none.
+absl::StatusOr<std::string> TakeFlagValue(const std::vector<std::string>& args, size_t* i, const FlagArg& f);
 
 // Exit code of a generation that SIGINT cancelled (its stats are still printed).
 inline constexpr int kInterruptedExitCode = 130;

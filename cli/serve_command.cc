@@ -47,14 +47,8 @@ absl::Status ParseInt(const std::string& flag, const std::string& value, int64_t
 absl::Status TakeServeFlags(std::vector<std::string>* args, server::ServerOptions* options, std::string* model_name) {
   std::vector<std::string> rest;
   for (size_t i = 0; i < args->size(); ++i) {
-    std::string arg = (*args)[i];
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
+    const FlagArg f = SplitFlag((*args)[i]);
+    const std::string& arg = f.flag;
     static const std::vector<std::string> kServeFlags = {"--host",         "--port",           "--max-sequences",
                                                          "--max-queue",    "--api-key",        "--max-body-bytes",
                                                          "--shutdown-grace", "--served-model-name"};
@@ -62,10 +56,9 @@ absl::Status TakeServeFlags(std::vector<std::string>* args, server::ServerOption
       rest.push_back((*args)[i]);
       continue;
     }
-    if (!has_value) {
-      if (i + 1 >= args->size()) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
-      value = (*args)[++i];
-    }
+    absl::StatusOr<std::string> taken = TakeFlagValue(*args, &i, f);
+    if (!taken.ok()) return taken.status();
+    const std::string& value = *taken;
     int64_t n = 0;
     if (arg == "--host") {
       options->host = value;

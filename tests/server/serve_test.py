@@ -524,7 +524,11 @@ def check_sigterm_during_load(ctx):
     s = Server(ctx["binary"], ["--max-sequences", "2", "--max-queue", "8"], model=long_context_model(ctx))
     ctx["servers"].append(s)
     outcomes = []
-    started = threading.Event()
+    # The signal goes once two requests are streaming (both slots running), so
+    # the check does not depend on how fast the clients connect.
+    streaming = set()
+    two_streaming = threading.Event()
+    lock = threading.Lock()
 
     def client(i):
         try:
@@ -532,7 +536,10 @@ def check_sigterm_during_load(ctx):
             text = ""
             for chunk in c.completions.create(model="long", prompt=PROMPTS[i % 3], max_tokens=400, stream=True,
                                               extra_body={"ignore_eos": True}):
-                started.set()
+                with lock:
+                    streaming.add(i)
+                    if len(streaming) >= 2:
+                        two_streaming.set()
                 for choice in chunk.choices:
                     text += choice.text
                     if choice.finish_reason:
@@ -547,7 +554,7 @@ def check_sigterm_during_load(ctx):
     threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
-    assert started.wait(60)
+    assert two_streaming.wait(120), outcomes
     s.proc.send_signal(signal.SIGTERM)
     late = [threading.Thread(target=client, args=(i,)) for i in range(2)]  # after the signal: 503 or refused
     for t in late:
