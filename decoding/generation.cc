@@ -135,6 +135,14 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
                                                      ")"));
     }
   }
+  const int64_t prompt_length = static_cast<int64_t>(prompt.size());
+  if (options.reserve_max_new_tokens && prompt_length < params.context_size &&
+      prompt_length + options.max_new_tokens > params.context_size) {
+    return absl::OutOfRangeError(absl::StrCat("the prompt has ", prompt_length, " tokens and max_new_tokens asks for ",
+                                              options.max_new_tokens, " more, but the context holds ",
+                                              params.context_size, " (at most ", params.context_size - prompt_length,
+                                              " new tokens fit)"));
+  }
   job.draft_vocab = params.draft ? HeadRows(*params.draft, s.config.vocab_size) : 0;
   job.prompt = std::move(prompt);
   return job;

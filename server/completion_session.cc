@@ -6,9 +6,11 @@ namespace matspec::server {
 namespace {
 
 // The body field an engine error is about: the draft's flags belong to "speculative".
-std::string ParamOf(const absl::Status& status, Endpoint endpoint) {
+std::string ParamOf(const absl::Status& status, const CompletionRequest& request) {
+  const Endpoint endpoint = request.endpoint;
   const std::string message(status.message());
   if (absl::StrContains(message, "slice") || absl::StrContains(message, "--draft")) return "speculative";
+  if (absl::StrContains(message, "max_new_tokens")) return request.max_tokens_field;
   if (absl::StrContains(message, "prompt")) return endpoint == Endpoint::kChatCompletions ? "messages" : "prompt";
   return "";
 }
@@ -52,7 +54,7 @@ std::optional<ApiError> CompletionSession::Start() {
   absl::StatusOr<std::shared_ptr<Request>> submitted =
       request_.has_prompt_ids ? engine_.SubmitTokens(request_.prompt_ids, request_.options)
                               : engine_.Submit(request_.prompt, request_.options);
-  if (!submitted.ok()) return FromStatus(submitted.status(), ParamOf(submitted.status(), request_.endpoint));
+  if (!submitted.ok()) return FromStatus(submitted.status(), ParamOf(submitted.status(), request_));
   handle_ = *std::move(submitted);
   live_.Add(handle_);
   first_event_ = handle_->Next();
@@ -63,7 +65,7 @@ std::optional<ApiError> CompletionSession::Start() {
   result_ = handle_->Wait();
   if (!result_.ok()) {
     live_.Remove(handle_);
-    return FromStatus(result_.status(), ParamOf(result_.status(), request_.endpoint));
+    return FromStatus(result_.status(), ParamOf(result_.status(), request_));
   }
   return std::nullopt;
 }
@@ -125,7 +127,7 @@ bool CompletionSession::Stream(const std::function<bool(std::string_view bytes)>
   Drain([&](const std::string& text) { return write(SseEvent(ChunkJson(header_, text, "", /*first=*/false))); });
   if (client_gone_) return false;
   if (!result_.ok()) {
-    return write(SseEvent(ErrorJson(FromStatus(result_.status(), ParamOf(result_.status(), request_.endpoint))))) && write(kSseDone);
+    return write(SseEvent(ErrorJson(FromStatus(result_.status(), ParamOf(result_.status(), request_))))) && write(kSseDone);
   }
   const std::string finish = FinishReason(result_->stats.stop_reason, stops_.stopped());
   bool ok = write(SseEvent(ChunkJson(header_, "", finish, /*first=*/false)));
@@ -146,7 +148,7 @@ std::variant<std::string, ApiError> CompletionSession::Finish() {
     text += piece;
     return true;
   });
-  if (!result_.ok()) return FromStatus(result_.status(), ParamOf(result_.status(), request_.endpoint));
+  if (!result_.ok()) return FromStatus(result_.status(), ParamOf(result_.status(), request_));
   return CompletionJson(header_, text, FinishReason(result_->stats.stop_reason, stops_.stopped()), result_->stats);
 }
 

@@ -334,6 +334,11 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view body_text, Endpo
                       max_tokens_field, "context_length_exceeded");
   }
   if (auto e = ReadInt(body, max_tokens_field, 1, context, &opt.max_new_tokens)) return e;
+  // A named max_tokens must fit beside the prompt (checked once the prompt is
+  // tokenized: GenerationOptions::reserve_max_new_tokens); without one the
+  // completion runs to the end of the context.
+  opt.reserve_max_new_tokens = Field(body, max_tokens_field) != nullptr;
+  out->max_tokens_field = max_tokens_field;
   if (auto e = ReadNumber(body, "temperature", 0.0, 2.0, false, &opt.temperature)) return e;
   if (auto e = ReadNumber(body, "top_p", 0.0, 1.0, true, &opt.top_p)) return e;
   if (auto e = ReadInt(body, "top_k", -1, std::numeric_limits<int32_t>::max(), &opt.top_k)) return e;

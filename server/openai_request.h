@@ -62,6 +62,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;     // stop strings (the template's included)
   bool stream = false;
   bool include_usage = false;        // stream_options.include_usage: a last chunk with usage
+  std::string max_tokens_field = "max_tokens";  // or "max_completion_tokens" (chat): named in errors
 };
 
 // Parses `body` for `endpoint`. On success fills *out and returns nullopt;

@@ -373,6 +373,33 @@ TEST_F(EngineTest, PromptLongerThanContextIsRefused) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("max_position_embeddings"));
 }
 
+// reserve_max_new_tokens: prompt + max_new_tokens must fit (exactly filling
+// the context is allowed); without it generation stops at the context's end.
+TEST_F(EngineTest, ReservedMaxNewTokensMustFitBesideThePrompt) {
+  const int64_t p = static_cast<int64_t>(prompt_.size());
+  GenerationOptions o;
+  o.context_size = p + 6;
+  o.max_new_tokens = 7;
+  o.stop_at_eos = false;
+  auto stopped = engine_->GenerateTokens(prompt_, o);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->stats.stop_reason, "context");
+  EXPECT_EQ(static_cast<int64_t>(stopped->tokens.size()), 6);
+
+  o.reserve_max_new_tokens = true;
+  auto refused = engine_->GenerateTokens(prompt_, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("max_new_tokens asks for 7"));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("at most 6 new tokens fit"));
+
+  o.max_new_tokens = 6;  // exactly fills the context
+  auto fits = engine_->GenerateTokens(prompt_, o);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(static_cast<int64_t>(fits->tokens.size()), 6);
+  EXPECT_EQ(fits->tokens, stopped->tokens);
+}
+
 TEST_F(EngineTest, TokenOutsideVocabularyIsRefused) {
   auto r = engine_->GenerateTokens({1, 2, 71}, GenerationOptions());
   ASSERT_FALSE(r.ok());

@@ -123,6 +123,12 @@ struct GenerationOptions {
   std::vector<int32_t> stop_token_ids;  // generation also ends after any of these
   bool chat = false;             // wrap the prompt in the Gemma turn template (Generate only)
   int64_t context_size = 0;      // 0 = the model's max_position_embeddings
+  // true: Submit refuses (OutOfRange, naming both counts) a prompt that does
+  // not leave room for all max_new_tokens in the context, as OpenAI's API
+  // refuses prompt + max_tokens over the context window. false: generation
+  // stops where the context ends (stop_reason "context"). The server sets it
+  // when a request names max_tokens.
+  bool reserve_max_new_tokens = false;
   DraftOptions draft;
 
   // InvalidArgument naming the option (as its CLI flag) when out of range.
