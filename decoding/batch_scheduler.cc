@@ -42,7 +42,7 @@ struct BatchScheduler::Sequence {
   GenerationResult result;
   std::unique_ptr<DecodeLoop> loop;
   std::unique_ptr<Drafter> drafter;  // null: plain decoding
-  std::optional<AdaptiveDraftLength> adaptive;  // --draft-adaptive
+  std::optional<SequenceDraftLength> adaptive;  // --draft-adaptive
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<TextStreamer> streamer;
   DraftProposal proposal;  // this round's draft
@@ -173,9 +173,7 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
       seq.streamer->Prime(seq.job.prompt);
     }
     seq.loop = std::make_unique<DecodeLoop>(params, seq.job.prompt, &seq.result.stats, &seq.result.tokens);
-    if (params.draft && params.adaptive_draft) {
-      seq.adaptive.emplace(AdaptiveDraftLength::Options{.min_k = params.policy.draft_min, .max_k = params.policy.draft_max});
-    }
+    if (params.draft && params.adaptive_draft) seq.adaptive.emplace(AdaptiveOptions(params), params.draft_memory);
     seq.admitted = Clock::now();  // its prompt enters the caches with the next rounds' forwards
     seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 ||
                      (seq.drafter && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0);
@@ -363,6 +361,7 @@ void BatchScheduler::Finish(Sequence& seq) {
     return;
   }
   GenerationResult& result = seq.result;
+  if (seq.adaptive) seq.adaptive->Finish();
   if (seq.loop) {
     seq.loop->Summarize(Seconds(seq.decode_start, Clock::now()));
     result.stats.draft_kv_bytes = seq.drafter ? seq.drafter->cache_bytes() : 0;

@@ -1,5 +1,6 @@
 // EngineState: what Load() builds and every generation shares. Immutable
-// after Load() except the GPU turn; shared (std::shared_ptr) by the Engine and
+// after Load() except the GPU turn and the adaptive draft lengths' memories
+// (each thread-safe); shared (std::shared_ptr) by the Engine and
 // its running requests, so a request keeps the model alive.
 #ifndef MATSPEC_DECODING_ENGINE_STATE_H_
 #define MATSPEC_DECODING_ENGINE_STATE_H_
@@ -7,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "draft/draft_length_memory.h"
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "engine/model_config.h"
@@ -27,6 +29,10 @@ struct EngineState {
   // one scratch) gets its generations in turn; the CPU's run at once. Timed,
   // so that a request waiting for its turn still notices a cancel.
   std::timed_mutex sequence_mutex;
+  // What --draft-adaptive sequences learned, per draft configuration, for the
+  // next ones (draft/draft_length_memory.h). Thread-safe, hence mutable: a
+  // generation reads the state as const.
+  mutable DraftLengthMemories draft_memories;
 };
 
 // Bytes of the store resident in RAM now (mincore over every tensor's pages).

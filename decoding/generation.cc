@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "draft/slice_spec.h"
 #include "draft/token_list.h"
 #include "engine/memory_budget.h"
@@ -66,6 +67,21 @@ bool TakeTurn(EngineState& state, const RequestCore& core, std::unique_lock<std:
   return true;
 }
 
+// Sequences that draft alike (slice, draft head, k range, greedy or sampled,
+// the p_min cut) share what their adaptive draft length learns.
+std::string DraftMemoryKey(const DecodeParams& params) {
+  const SliceView& d = *params.draft;
+  std::string head = absl::StrCat(d.head_rows);
+  if (d.head_ids != nullptr) {  // a token list: its length and an FNV-1a hash of its ids
+    uint64_t h = 1469598103934665603ull;
+    for (int32_t id : *d.head_ids) h = (h ^ static_cast<uint32_t>(id)) * 1099511628211ull;
+    head = absl::StrCat("ids", d.head_ids->size(), ":", h);
+  }
+  return absl::StrCat(d.name, "|", absl::StrJoin(d.ffn_widths, ","), "|", head, "|k", params.policy.draft_min, "-",
+                      params.policy.draft_max, "|p", params.policy.draft_p_min, "|",
+                      params.sampling.temperature > 0 ? "sampled" : "greedy");
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<int32_t>> EncodePrompt(const EngineState& s, const std::string& prompt,
@@ -121,6 +137,9 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
   if (options.speculative) {
     ASSIGN_OR_RETURN(SliceView slice, ResolveDraft(options.draft, *s.model));
     params.draft = std::move(slice);
+    if (params.adaptive_draft) {
+      params.draft_memory = s.draft_memories.For(DraftMemoryKey(params), AdaptiveOptions(params));
+    }
   }
   if (options.stop_at_eos) {
     params.stop_tokens = s.config.eos_token_ids;

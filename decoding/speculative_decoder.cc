@@ -38,6 +38,10 @@ void SummarizeStats(int64_t generated_tokens, double decode_seconds, GenerationS
   }
 }
 
+AdaptiveDraftLength::Options AdaptiveOptions(const DecodeParams& params) {
+  return AdaptiveDraftLength::Options{.min_k = params.policy.draft_min, .max_k = params.policy.draft_max};
+}
+
 SpeculativeDecoder::SpeculativeDecoder(const Model* model, DecodeParams params)
     : runner_(std::make_unique<CpuRoundRunner>(model, params.draft, params.policy, params.sampling, params.seed,
                                                RunnerCapacity(params))),
@@ -57,10 +61,8 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
   const auto t_decode = Clock::now();
   stats->prefill_seconds = Seconds(t_prefill, t_decode);
 
-  std::optional<AdaptiveDraftLength> adaptive;  // --draft-adaptive
-  if (params_.draft && params_.adaptive_draft) {
-    adaptive.emplace(AdaptiveDraftLength::Options{.min_k = params_.policy.draft_min, .max_k = params_.policy.draft_max});
-  }
+  std::optional<SequenceDraftLength> adaptive;  // --draft-adaptive
+  if (params_.draft && params_.adaptive_draft) adaptive.emplace(AdaptiveOptions(params_), params_.draft_memory);
   while (std::optional<int64_t> max_draft = loop.NextRound(adaptive ? adaptive->NextDraftLength() : kMaxDraft)) {
     ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(loop.sequence(), *max_draft));
     if (adaptive) adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
@@ -69,6 +71,7 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
     if (on_tokens && !on_tokens(fresh)) loop.StopBy("callback");
   }
 
+  if (adaptive) adaptive->Finish();
   loop.Summarize(Seconds(t_decode, Clock::now()));
   stats->draft_kv_bytes = runner_->draft_kv_bytes();
   return absl::OkStatus();

@@ -13,10 +13,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "draft/draft_length_memory.h"
 #include "draft/drafter.h"
 #include "engine/model.h"
 #include "engine/round_runner.h"
@@ -35,11 +37,17 @@ struct DecodeParams {
   // Each round's k from AdaptiveDraftLength (draft/adaptive_draft_length.h)
   // within [policy.draft_min, policy.draft_max] instead of draft_max.
   bool adaptive_draft = false;
+  // With adaptive_draft: what earlier sequences of this draft configuration
+  // learned (draft/draft_length_memory.h); null: this sequence learns alone.
+  std::shared_ptr<DraftLengthMemory> draft_memory;
   std::vector<int32_t> stop_tokens;    // generation ends after emitting one of these
   // Set by another thread to stop before the next round (stop_reason
   // "cancelled"); null: never cancelled. Must outlive Run().
   const std::atomic<bool>* cancel = nullptr;
 };
+
+// The AdaptiveDraftLength options of a sequence with adaptive_draft.
+AdaptiveDraftLength::Options AdaptiveOptions(const DecodeParams& params);
 
 // Positions a round's caches must hold: the context, the longest draft and
 // the bonus position.

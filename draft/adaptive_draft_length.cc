@@ -38,6 +38,31 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
   ++rounds_;
 }
 
+void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing_rounds,
+                                 double acceptance_rounds) {
+  const double t = other.n_ > 0 ? std::min(1.0, std::max(timing_rounds, 0.0) / other.n_) : 0.0;
+  const double first_position = other.reached_.empty() ? 0.0 : other.reached_[0];
+  const double a = first_position > 0 ? std::min(1.0, std::max(acceptance_rounds, 0.0) / first_position) : 0.0;
+  for (size_t i = 0; i < std::min(reached_.size(), other.reached_.size()); ++i) {
+    reached_[i] += a * other.reached_[i];
+    passed_[i] += a * other.passed_[i];
+  }
+  drafted_weight_ += t * other.drafted_weight_;
+  draft_seconds_ += t * other.draft_seconds_;
+  n_ += t * other.n_;
+  sum_k_ += t * other.sum_k_;
+  sum_kk_ += t * other.sum_kk_;
+  sum_t_ += t * other.sum_t_;
+  sum_kt_ += t * other.sum_kt_;
+  // Probing is for a verification line nobody has measured yet.
+  seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
+            (options_.draft_cost > 0.0 && a > 0);
+}
+
+bool AdaptiveDraftLength::KnowsVerificationSlope() const {
+  return n_ > 0 && n_ * sum_kk_ - sum_k_ * sum_k_ > 1e-9 * n_ * n_;
+}
+
 double AdaptiveDraftLength::ConditionalAcceptance(int64_t position) const {
   double reached = 0, passed = 0;
   for (size_t i = 0; i < reached_.size(); ++i) {
@@ -64,7 +89,7 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
   const double d = drafted_weight_ > 0 ? draft_seconds_ / drafted_weight_ : 0.0;
   double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
   const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
-  if (n_ > 0 && variance > 1e-9 * n_ * n_) {
+  if (KnowsVerificationSlope()) {
     v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
     v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
   }
@@ -72,12 +97,12 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
 }
 
 int64_t AdaptiveDraftLength::NextDraftLength() const {
-  if (rounds_ == 0) return options_.max_k;
   const bool measured = options_.draft_cost <= 0.0;
-  if (measured && rounds_ <= 2)
+  if (rounds_ == 0 && !seeded_) return options_.max_k;
+  if (measured && rounds_ <= 2 && !seeded_)
     return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
   const int64_t best = BestDraftLength();
-  if (measured && options_.probe_every > 0 && rounds_ % options_.probe_every == 0) {
+  if (measured && options_.probe_every > 0 && rounds_ > 0 && rounds_ % options_.probe_every == 0) {
     const bool up = (rounds_ / options_.probe_every) % 2 == 1;
     const int64_t probe = best + (up ? 1 : -1);
     return std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
@@ -87,7 +112,7 @@ int64_t AdaptiveDraftLength::NextDraftLength() const {
 }
 
 int64_t AdaptiveDraftLength::BestDraftLength() const {
-  if (rounds_ == 0) return options_.max_k;
+  if (rounds_ == 0 && !seeded_) return options_.max_k;
   int64_t best = options_.max_k;
   double best_rate = -1.0;
   for (int64_t k = options_.min_k; k <= options_.max_k; ++k) {

@@ -20,7 +20,10 @@
 // Measured times need rounds at different k to see how verification grows
 // with k, so with measured times the first rounds probe max_k, the middle of
 // the range and min_k, and every Options::probe_every-th round after that
-// tries a neighbour of the current choice (one above, then one below).
+// tries a neighbour of the current choice (one above, then one below). A
+// sequence seeded with what earlier sequences learned (Absorb; see
+// draft/draft_length_memory.h) already knows the verification line and skips
+// the first probes.
 //
 // Any k gives the same output (greedy) or the same distribution (sampling):
 // the choice only uses rounds already committed, so it is lossless.
@@ -55,6 +58,18 @@ class AdaptiveDraftLength {
   // The k that maximises E(k) / T(k) (what NextDraftLength returns when not probing).
   int64_t BestDraftLength() const;
 
+  // Adds `other`'s estimates to this one's as if its rounds had been recorded
+  // here (before any of this one's own), its timing weighed as at most
+  // `timing_rounds` rounds and its acceptance as at most `acceptance_rounds`
+  // (both >= 0): a prior that this sequence's own rounds soon outweigh.
+  // Positions beyond this object's max_k are dropped.
+  void Absorb(const AdaptiveDraftLength& other, double timing_rounds, double acceptance_rounds);
+
+  // Whether the verification line has a slope yet: rounds at two different k.
+  bool KnowsVerificationSlope() const;
+  // Weighted rounds behind the estimates (own and absorbed).
+  double weight() const { return n_; }
+
   // Reports a finished round: `drafted` tokens proposed (positions 1..drafted),
   // the first `accepted` of them kept, and the round's draft and verification
   // seconds (ignored with a fixed draft_cost).
@@ -68,6 +83,7 @@ class AdaptiveDraftLength {
  private:
   Options options_;
   int64_t rounds_ = 0;
+  bool seeded_ = false;  // Absorb gave it a verification line (or, with a fixed cost, acceptance)
   // Per position (index i = position i + 1): weighted rounds that drafted it
   // with every earlier position accepted, and of those the ones that accepted it.
   std::vector<double> reached_, passed_;

@@ -168,5 +168,48 @@ TEST(AdaptiveDraftLengthTest, FollowsAChangeInAcceptance) {
   EXPECT_EQ(a.NextDraftLength(), 6);
 }
 
+// Absorb: another estimator's rounds count as a capped prior; a seeded
+// estimator with a known verification line skips the opening probes.
+TEST(AdaptiveDraftLengthTest, AbsorbSeedsAndIsCapped) {
+  AdaptiveDraftLength learned({.min_k = 1, .max_k = 8, .decay = 1.0});
+  for (int i = 0; i < 100; ++i) {
+    const int64_t k = 1 + i % 8;
+    learned.Record(k, k, 0.001 * k, 1.0 + 0.5 * k);  // steep verification, all accepted
+  }
+  ASSERT_TRUE(learned.KnowsVerificationSlope());
+  AdaptiveDraftLength fresh({.min_k = 1, .max_k = 8, .decay = 1.0});
+  EXPECT_FALSE(fresh.KnowsVerificationSlope());
+  fresh.Absorb(learned, 16, 4);
+  EXPECT_NEAR(fresh.weight(), 16.0, 1e-9);
+  EXPECT_TRUE(fresh.KnowsVerificationSlope());
+  EXPECT_NEAR(fresh.RoundTime(4), learned.RoundTime(4), 1e-9) << "scaling keeps the fitted line";
+  EXPECT_NEAR(fresh.ConditionalAcceptance(1), learned.ConditionalAcceptance(1), 0.05);
+  // No probing: the first rounds take the optimum of the seeded estimates (near
+  // the learned one; the capped acceptance prior is a little more cautious),
+  // never the probes' middle and min_k.
+  EXPECT_EQ(fresh.NextDraftLength(), fresh.BestDraftLength());
+  EXPECT_GE(fresh.BestDraftLength(), learned.BestDraftLength() - 2);
+  for (int i = 0; i < 3; ++i) {
+    const int64_t k = fresh.NextDraftLength();
+    EXPECT_EQ(k, fresh.BestDraftLength()) << "round " << i;
+    EXPECT_GT(k, 1) << "round " << i;
+    fresh.Record(k, k, 0.001 * k, 1.0 + 0.5 * k);
+  }
+  // The prior is capped: 20 own rounds of rejections outweigh its 4 rounds of acceptance,
+  // and the same machine's costs make k = 1 the choice.
+  for (int i = 0; i < 20; ++i) {
+    const int64_t k = fresh.NextDraftLength();
+    fresh.Record(k, 0, 0.001 * k, 1.0 + 0.5 * k);
+  }
+  EXPECT_LT(fresh.ConditionalAcceptance(1), 0.3);
+  EXPECT_EQ(fresh.NextDraftLength(), 1);
+  // Absorbing an estimator with no timing seeds nothing.
+  AdaptiveDraftLength empty({.min_k = 1, .max_k = 8});
+  AdaptiveDraftLength other({.min_k = 1, .max_k = 8});
+  other.Absorb(empty, 16, 4);
+  EXPECT_EQ(other.weight(), 0);
+  EXPECT_EQ(other.NextDraftLength(), 8);
+}
+
 }  // namespace
 }  // namespace matspec

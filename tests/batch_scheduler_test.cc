@@ -2,7 +2,8 @@
 // every request of a batch must get exactly the tokens it gets alone, computed
 // by an independent path (an engine with --no-batching: a thread per request,
 // its own forwards). Batches of 1 to 16 mixed requests (prompt lengths, draft
-// slices, with and without skipped layers and a reduced draft vocabulary, k,
+// slices, with and without skipped layers and a reduced draft vocabulary, k
+// fixed or adaptive,
 // plain, greedy and sampled with a seed, lengths; prompts fed whole or in
 // chunks of 3 tokens beside the decoding ones), requests that join and
 // leave while others run, a queue beyond --max-sequences, a full queue
@@ -58,6 +59,9 @@ Job MixedJob(int i) {
   }
   o.draft.draft_max = 1 + i % 6;
   if (i % 7 == 3) o.draft.draft_vocab = 1024;  // a reduced draft head
+  // Adaptive k (greedy, so the tokens are the solo ones whatever k it picks):
+  // such requests share what they learn (draft/draft_length_memory.h).
+  if (i % 5 == 1 && i % 3 != 2 && o.speculative) o.draft.draft_adaptive = true;
   if (i % 3 == 2) {
     o.temperature = 0.7 + 0.1 * (i % 4);
     o.top_p = i % 2 ? 0.9 : 1.0;
