@@ -30,7 +30,9 @@ constexpr int64_t kVocab = 300;
 std::vector<float> DeviceFloats(const float* device, int64_t n) {
   std::vector<float> host(n);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  if (n > 0) EXPECT_EQ(cudaMemcpy(host.data(), device, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  if (n > 0) {
+    EXPECT_EQ(cudaMemcpy(host.data(), device, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  }
   return host;
 }
 
@@ -170,7 +172,9 @@ TEST_P(CudaForwardBatchTest, BadBatchesAreRefusedAndNoCacheMoves) {
   auto a = model_->NewKvCache(full, 8);
   auto b = model_->NewKvCache(full, 8);
   auto host_cache = host_.model->NewKvCache(full, 8);       // not a GPU cache
-  auto narrow = model_->NewKvCache(SliceView{.name = "none", .ffn_widths = full.ffn_widths}, 8);  // no layers
+  SliceView no_layers = full;
+  no_layers.layers.clear();
+  auto narrow = model_->NewKvCache(no_layers, 8);  // stores no layer
   const std::vector<int32_t> ok = {1, 2, 3};
   const std::vector<int32_t> bad = {1, static_cast<int32_t>(kVocab)};
   auto expect_refused = [&](std::vector<BatchSegment> segments, const std::string& words) {
