@@ -62,6 +62,11 @@ class CudaLlamaModel final : public CudaModel {
   // Forward with 16-bit weights; with f32 weights every segment has its own
   // products, which cuBLAS would otherwise not reproduce), the final norm per
   // segment into gathered rows, the head over those rows grouped the same way.
+  // So a batch reads the weights once per 16 rows of short segments, not once
+  // per forward: the price of each request getting exactly its own tokens
+  // (one cuBLAS product over all rows would round x to bf16 where a request
+  // alone keeps f32, and change greedy tokens). A wider f32-x kernel would
+  // lift the 16.
   absl::Status QueueBatch(const SliceView& slice, const BatchLayout& layout, const int32_t* tokens,
                           std::span<CudaKvCache* const> caches, float* logits) override;
   // The scratch buffers as the layer's activations.
