@@ -6,10 +6,13 @@
 // ratio at each batch size is robust to a machine whose load drifts; each
 // mode is also given as a ratio to its own batch 1. With --compare-unbatched
 // the same pairs also run on an engine with --no-batching (a thread per
-// request) for reference.
+// request) for reference. --backend cuda runs the batched engine on the GPU
+// (--device cuda --gpu-batching: CudaModel::ForwardBatch); its unbatched
+// reference is the GPU's default, one request at a time on its round runner
+// with each round replayed as a CUDA graph.
 //
-//   batch_throughput -m DIR [-t THREADS] [-n TOKENS] [--batches 1,2,4,8,16] [--repeats R]
-//               [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W]
+//   batch_throughput -m DIR [--backend cpu|cuda] [-t THREADS] [-n TOKENS] [--batches 1,2,4,8,16]
+//               [--repeats R] [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W]
 //               [--draft-max K] [--no-batch-draft-cap] [--compare-unbatched]
 //
 // Prints one Markdown table. Timings, not tests: read the ratios.
@@ -39,7 +42,8 @@ struct Args {
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
-               "batch_throughput: %s\nusage: batch_throughput -m DIR [-t THREADS] [-n TOKENS] [--batches 1,2,4,8,16]\n"
+               "batch_throughput: %s\nusage: batch_throughput -m DIR [--backend cpu|cuda] [-t THREADS] [-n TOKENS]\n"
+               "  [--batches 1,2,4,8,16] [--repeats R]\n"
                "  [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W] [--draft-max K]\n"
                "  [--no-batch-draft-cap] [--compare-unbatched]\n",
                why);
@@ -64,6 +68,7 @@ Args Parse(int argc, char** argv) {
       return std::string(v);
     };
     if (f == "-m") a.load.model_dir = take();
+    else if (f == "--backend") a.load.device = take();
     else if (f == "-t") a.load.num_threads = static_cast<int>(Int("-t", take().c_str()));
     else if (f == "-n") a.tokens = Int("-n", take().c_str());
     else if (f == "--batches") {
@@ -79,6 +84,8 @@ Args Parse(int argc, char** argv) {
     else Usage(("unknown flag " + f).c_str());
   }
   if (a.load.model_dir.empty()) Usage("-m DIR is required");
+  if (a.load.device != "cpu" && a.load.device != "cuda") Usage("--backend is cpu or cuda");
+  a.load.gpu_batching = a.load.device == "cuda";
   for (int64_t b : a.batches) {
     if (b < 1) Usage("--batches needs sizes >= 1");
   }
@@ -162,13 +169,16 @@ int main(int argc, char** argv) {
   std::printf(
       "| engine | batch | plain tok/s | plain vs batch 1 | speculative tok/s | speculative vs batch 1 | acceptance | "
       "speculative / plain |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  Table(**engine, a, a.load.batch_aware_draft ? "batched" : "batched, no k cap");
+  const bool gpu = a.load.device == "cuda";
+  const std::string label = std::string(gpu ? "batched, cuda" : "batched") + (a.load.batch_aware_draft ? "" : ", no k cap");
+  Table(**engine, a, label.c_str());
   if (a.compare_unbatched) {
     matspec::LoadOptions lo = a.load;
     lo.batching = false;
+    lo.gpu_batching = false;
     auto unbatched = matspec::Engine::Load(lo);
     if (!unbatched.ok()) return 1;
-    Table(**unbatched, a, "thread per request");
+    Table(**unbatched, a, gpu ? "cuda, one at a time (CUDA graphs)" : "thread per request");
   }
   return 0;
 }

@@ -2,7 +2,7 @@
 # Every GPU figure of bench/RESULTS.md in one go, on a machine with an NVIDIA
 # GPU and a CUDA build. Usage (from the repository root):
 #   bench/run_gpu_benchmarks.sh [BIN_DIR] [OUT_DIR]
-# BIN_DIR holds matspec and gpu_forward (default build-cuda/bin);
+# BIN_DIR holds matspec, gpu_forward and batch_throughput (default build-cuda/bin);
 # results go to OUT_DIR (default bench/gpu-results), one file per measurement.
 # The 3.2 B random llama is written to /tmp/llama-3b-random if missing (numpy,
 # about a minute, 6.4 GB), the E4B-shaped random Gemma 3n to /tmp/gemma3n-e4b-random.
@@ -44,3 +44,11 @@ head -3 bench/prompts.txt > "$out/prompts3.txt"
 "$bin/matspec" bench -m $big --matformer-config-path $big/slices.csv --prompts "$out/prompts3.txt" \
   -n 64 --draft-max 2,4 --slices half,quarter --draft-vocab 0,32768 --device cuda --repeat 1 \
   | tee "$out/e2e_3b_cuda.md"
+
+# (e): continuous batching on the GPU (--gpu-batching: CudaModel::ForwardBatch), aggregate tokens/s at
+# batch 1..16, plain and speculative, against the default (one request at a time, CUDA-graph rounds).
+"$bin/batch_throughput" -m models/matlm-tiny --backend cuda --matformer-config-path matformer_configs/matlm-tiny.csv \
+  --matformer-slice-name quarter --draft-max 4 -n 64 --batches 1,2,4,8,16 --repeats 3 --compare-unbatched \
+  | tee "$out/batch_throughput_tiny_cuda.md"
+"$bin/batch_throughput" -m $big --backend cuda --matformer-config-path $big/slices.csv --matformer-slice-name quarter \
+  --draft-max 4 -n 32 --batches 1,4,16 --repeats 1 --compare-unbatched | tee "$out/batch_throughput_3b_cuda.md"

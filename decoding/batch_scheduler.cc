@@ -168,6 +168,14 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
       Finish(seq);
       continue;
     }
+    // A device cache that did not get its memory ends this request here, not
+    // the batch forward of every other one.
+    seq.error = seq.verifier->cache().status();
+    if (seq.error.ok() && seq.drafter) seq.error = seq.drafter->cache().status();
+    if (!seq.error.ok()) {
+      Finish(seq);
+      continue;
+    }
     if (state_->tokenizer) {
       seq.streamer = std::make_unique<TextStreamer>(state_->tokenizer.get());
       seq.streamer->Prime(seq.job.prompt);

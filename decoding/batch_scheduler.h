@@ -1,6 +1,9 @@
-// BatchScheduler: continuous batching with speculation, for a backend whose
-// model runs many sequences at once (the CPU). One thread advances every
-// active request together, round by round:
+// BatchScheduler: continuous batching with speculation, for a model whose
+// ForwardBatch is one forward over every segment (Backend::batched_forward:
+// the CPU; the CUDA llama model with LoadOptions::gpu_batching). It reaches
+// the model only through Model (NewKvCache, ForwardBatch with host tokens and
+// host logits, a ForwardScratch the GPU ignores), so it runs on either device.
+// One thread advances every active request together, round by round:
 //   1. admit queued requests, up to max_sequences active; a new request's
 //      prompt enters its caches in chunks of prefill_chunk tokens, one per
 //      round, inside the round's forwards (the verifier's chunk in the

@@ -120,7 +120,17 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
                                                      s.config.vocab_size));
     }
   }
-  if (options.batching && s.backend->concurrent_sequences()) {
+  // The batch scheduler: by default on the CPU; on the GPU when asked, for
+  // a model with a batched forward (engine/backend.h). Without it the GPU runs
+  // one request at a time on its round runner (CUDA-graph rounds).
+  const bool batching =
+      options.batching && (s.backend->concurrent_sequences() || options.gpu_batching);
+  if (batching && !s.backend->batched_forward(*s.model)) {
+    return absl::InvalidArgumentError(absl::StrCat("--gpu-batching: the ", s.config.model_type,
+                                                   " model has no batched forward on --device ", options.device,
+                                                   " (only the llama family has)"));
+  }
+  if (batching) {
     engine->scheduler_ = std::make_shared<BatchScheduler>(
         engine->state_, BatchScheduler::Options{.max_sequences = options.max_sequences,
                                                 .max_queue = options.max_queue,

@@ -175,6 +175,7 @@ GenerationResult NewResult(const EngineState& s, const PreparedGeneration& job) 
   result.stats.draft_slice = job.params.draft ? job.params.draft->name : "";
   result.stats.draft_vocab = job.draft_vocab;
   result.stats.weight_bytes = s.store->total_bytes();
+  result.stats.gpu_weight_bytes = s.model->device_weight_bytes();  // 0 on the CPU
   result.stats.full_step_weight_bytes = s.model->WeightBytesRead(s.model->FullSlice());
   if (job.params.draft) result.stats.draft_step_weight_bytes = s.model->WeightBytesRead(*job.params.draft);
   return result;

@@ -77,6 +77,8 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"thread-pool", "", true, "CPU: products and attention on a per-sequence thread pool whose waits sleep (the default)"},
       {"no-thread-pool", "", true, "CPU: products and attention on OpenMP teams instead of the per-sequence pool"},
       {"no-batching", "", true, "CPU: each request on a thread of its own instead of one continuous batch of every request"},
+      {"gpu-batching", "", true,
+       "--device cuda: advance requests together, each draft step and verification one batched GPU forward (for concurrent requests; no CUDA graphs)"},
       {"max-sequences", "", false, "requests advanced together in one batch (default 16); more wait in a queue"},
       {"max-queue", "", false, "requests that may wait for a place in the batch; more are refused (0 = no limit)"},
       {"prefill-chunk", "", false, "prompt tokens a new request feeds per round beside the running ones (default 256)"},
@@ -188,6 +190,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
     c->load.batching = !b;
+  } else if (n == "gpu-batching") {
+    return ParseBool(origin, v, &c->load.gpu_batching);
   } else if (n == "max-sequences") {
     if (absl::Status s = ParseInt(origin, v, &i); !s.ok()) return s;
     if (i < 1 || i > 4096) return BadValue(origin, v, "a sequence count in [1, 4096]");

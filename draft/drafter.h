@@ -66,6 +66,7 @@ class Drafter {
   BatchSegment NextPrefillChunk(const std::vector<int32_t>& sequence, int64_t max_tokens);
 
   const SliceView& slice() const { return slice_; }
+  const KvCache& cache() const { return *cache_; }
   int64_t cache_bytes() const { return cache_->bytes(); }
   int64_t cache_length() const { return cache_->length(); }
 

@@ -71,6 +71,17 @@ class Backend {
   // Whether a loaded model may run forwards of many sequences at once (the CPU
   // models may; the GPU model has one stream and takes one sequence at a time).
   virtual bool concurrent_sequences() const = 0;
+
+  // Whether `model` (loaded by this backend) runs a Model::ForwardBatch as ONE
+  // forward over every segment's rows, so that the engine's BatchScheduler
+  // (decoding/batch_scheduler.h) pays off on it. The scheduler needs nothing
+  // else from a backend: it drives the model through ForwardBatch with host
+  // tokens and host logits, one thread, so a backend without concurrent
+  // sequences can run it too. The CPU: every model. CUDA: the llama family
+  // (CudaModel::batched_forward()); its Gemma 3n runs a batch's segments in
+  // turn. Whether the engine uses the scheduler is LoadOptions' choice
+  // (batching on the CPU, gpu_batching on the GPU: decoding/engine.cc).
+  virtual bool batched_forward(const Model& model) const = 0;
 };
 
 // The backend called `name`: "cpu" (built in) or "cuda" (the module, opened on

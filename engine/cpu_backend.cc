@@ -44,6 +44,7 @@ class CpuBackend final : public Backend {
   }
 
   bool concurrent_sequences() const override { return true; }
+  bool batched_forward(const Model&) const override { return true; }
 };
 
 }  // namespace

@@ -40,6 +40,11 @@ class KvCache {
   // Rolls back to the first n positions; InvalidArgument if n > length().
   absl::Status Truncate(int64_t n);
 
+  // Whether the cache got its storage: a device cache whose memory ran out is
+  // left empty and says so here (CudaKvCache); a host cache always has it
+  // (allocation failure throws std::bad_alloc in its constructor).
+  virtual absl::Status status() const { return absl::OkStatus(); }
+
   // Bytes allocated for keys and values (subclasses add what they hold
   // elsewhere: Gemma 3n's rings, a device cache's GPU memory).
   virtual int64_t bytes() const;

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "matspec/matspec.h"
+#include "matspec/run_config.h"
 
 namespace matspec {
 namespace {
@@ -262,6 +263,27 @@ TEST(BatchSchedulerOptionsTest, BadBatchingOptionsAreRefusedNamingTheFlag) {
   e = Engine::Load(lo);
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(std::string(e.status().message()), HasSubstr("--prefill-chunk"));
+}
+
+// --gpu-batching (LoadOptions::gpu_batching) is a load flag, preset key and C ABI key; on the CPU,
+// which batches anyway, it changes nothing (tests/cuda/batch_scheduler_test.cc covers the GPU).
+TEST(BatchSchedulerOptionsTest, GpuBatchingParsesAndChangesNothingOnTheCpu) {
+  RunConfig config;
+  ASSERT_TRUE(SetRunOption(&config, "gpu-batching", "true", "--gpu-batching").ok());
+  EXPECT_TRUE(config.load.gpu_batching);
+  EXPECT_FALSE(SetRunOption(&config, "gpu-batching", "maybe", "--gpu-batching").ok());
+  LoadOptions lo;
+  lo.model_dir = kModel;
+  lo.num_threads = 1;
+  lo.gpu_batching = true;
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
+  ASSERT_TRUE(e.ok()) << e.status();
+  const Job job = MixedJob(3);
+  absl::StatusOr<GenerationResult> got = (*e)->GenerateTokens(job.prompt, job.options);
+  ASSERT_TRUE(got.ok()) << got.status();
+  std::unique_ptr<Engine> reference = Load(/*batching=*/false);
+  ASSERT_NE(reference, nullptr);
+  EXPECT_EQ(got->tokens, Solo(*reference, job));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The CUDA backend module (libmatspec_cuda.so): loads models onto GPU 0 and
-// runs each sequence's speculation rounds there (CudaRoundRunner). The engine
+// runs each sequence's speculation rounds there (CudaRoundRunner), or, with
+// --gpu-batching, lets the engine's batch scheduler drive a llama model
+// through its batched forward (CudaModel::ForwardBatch). The engine
 // reaches it only through GetBackend("cuda") (engine/backend.h), which opens
 // this module with dlopen; it is the only place that links cudart and cuBLAS.
 #include <cstring>
@@ -38,7 +40,15 @@ class CudaBackend final : public Backend {
     return std::unique_ptr<RoundRunner>(std::move(runner));
   }
 
+  // One stream per model: without the batch scheduler (LoadOptions::
+  // gpu_batching) the engine runs one request at a time, each round of it
+  // replayed as a CUDA graph by its CudaRoundRunner.
   bool concurrent_sequences() const override { return false; }
+  // With it, every request's draft steps and verifications run through
+  // CudaModel::ForwardBatch (host logits, one sync per forward, no graphs).
+  bool batched_forward(const Model& model) const override {
+    return static_cast<const CudaModel&>(model).batched_forward();
+  }
 };
 
 }  // namespace

@@ -27,6 +27,11 @@
 // - ForwardDeviceLength (the cache length read from device memory) is the
 //   same forward with k/v appended at the device offset, so rounds replay as
 //   CUDA graphs as for llama.
+// - ForwardBatch keeps Model's default: the segments in turn, each a Forward
+//   (batched_forward() is false), so the engine refuses --gpu-batching for it
+//   and runs its requests one at a time on the round runner. A batched
+//   forward would need the AltUp streams, per-layer inputs and KV-sharing
+//   layers laid out per segment; not done.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 

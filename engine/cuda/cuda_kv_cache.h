@@ -30,7 +30,7 @@ class CudaKvCache final : public KvCache {
   // needed and how much was free; a forward over it then fails with that status.
   CudaKvCache(const std::vector<bool>& stored, int64_t num_kv_heads, int64_t head_dim, int64_t capacity);
 
-  const absl::Status& status() const { return status_; }
+  absl::Status status() const override { return status_; }
   bool stores_on_device(int64_t layer) const { return keys_[layer] != nullptr; }
   int64_t row_floats() const { return row_floats_; }
 

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/device_weights.h"
-#include "engine/llama_layer.h"
 #include "engine/status_macros.h"
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/cuda_status.h"
@@ -18,6 +17,7 @@
 #include "kernels/cuda/positions_cuda.h"
 #include "kernels/cuda/rms_norm_cuda.h"
 #include "kernels/cuda/rope_cuda.h"
+#include "kernels/cuda/skinny_matmul_cuda.h"
 
 namespace matspec {
 namespace {
@@ -109,15 +109,7 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
   RETURN_IF_ERROR(EmbeddingGatherCuda(w_.embed, tokens, t, 1.f, x_.As<float>(), s));
   // The layer is the CPU's (engine/llama_layer.h) over the CUDA ops.
   const CudaOps ops(*ctx_);
-  const LlamaActivations a{.x = x_.As<float>(),
-                           .h = h_.As<float>(),
-                           .q = q_.As<float>(),
-                           .k = k_new_.As<float>(),
-                           .v = v_new_.As<float>(),
-                           .attn = attn_.As<float>(),
-                           .gate = gate_.As<float>(),
-                           .up = up_.As<float>(),
-                           .positions = positions_.As<int64_t>()};
+  const LlamaActivations a = Activations();
   for (int64_t l : slice.layers) {
     const LlamaLayerKv layer_kv{.keys = kv.device_keys(l),
                                 .values = kv.device_values(l),
@@ -133,6 +125,76 @@ absl::Status CudaLlamaModel::Queue(const SliceView& slice, const int32_t* tokens
   RETURN_IF_ERROR(
       RmsNormCuda({x_.As<float>() + (t - rows) * hidden, w_.final_norm, 0.f, eps, rows, hidden, h_.As<float>()}, s));
   return QueueHeadLogits(h_.As<float>(), hidden, rows, w_.lm_head, slice, logits);
+}
+
+LlamaActivations CudaLlamaModel::Activations() {
+  return LlamaActivations{.x = x_.As<float>(),
+                          .h = h_.As<float>(),
+                          .q = q_.As<float>(),
+                          .k = k_new_.As<float>(),
+                          .v = v_new_.As<float>(),
+                          .attn = attn_.As<float>(),
+                          .gate = gate_.As<float>(),
+                          .up = up_.As<float>(),
+                          .positions = positions_.As<int64_t>()};
+}
+
+int64_t CudaLlamaModel::SharedProductRows(const SliceView& slice) const {
+  int64_t rows = kSkinnyMatMulMaxRows;
+  for (int64_t l : slice.layers) {
+    const LlamaLayerWeights& lw = w_.layers[l];
+    for (const MatrixView* m : {&lw.q, &lw.k, &lw.v, &lw.o, &lw.gate, &lw.up, &lw.down}) {
+      rows = std::min(rows, MatMulCudaRowInvariantRows(m->dtype));
+    }
+  }
+  return rows;
+}
+
+absl::Status CudaLlamaModel::QueueBatch(const SliceView& slice, const BatchLayout& layout, const int32_t* tokens,
+                                        std::span<CudaKvCache* const> caches, float* logits) {
+  const int64_t hidden = config_.hidden_size;
+  const int64_t vocab = config_.vocab_size;
+  const int64_t t = layout.rows;
+  const cudaStream_t s = ctx_->stream();
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(positions_.data(), layout.positions.data(), t * sizeof(int64_t),
+                                       cudaMemcpyHostToDevice, s));
+  RETURN_IF_ERROR(EmbeddingGatherCuda(w_.embed, tokens, t, 1.f, x_.As<float>(), s));
+  const std::vector<RowRange> products = ProductGroups(RowCounts(layout.segment_rows), SharedProductRows(slice));
+  const CudaOps ops(*ctx_, products);
+  const LlamaActivations a = Activations();
+  std::vector<LlamaLayerKv> seqs(caches.size());
+  for (size_t i = 0; i < caches.size(); ++i) {
+    seqs[i] = LlamaLayerKv{.len = {.past = caches[i]->length(), .capacity = caches[i]->capacity()},
+                           .t = layout.segment_rows[i].rows};
+  }
+  for (int64_t l : slice.layers) {
+    for (size_t i = 0; i < caches.size(); ++i) {
+      seqs[i].keys = caches[i]->device_keys(l);
+      seqs[i].values = caches[i]->device_values(l);
+    }
+    RETURN_IF_ERROR(RunLlamaLayer(ops, config_, w_.layers[l], l, slice.ffn_widths[l], seqs, a, nullptr));
+  }
+  if (logits == nullptr) return absl::OkStatus();
+
+  // The rows each segment scores, normalised into consecutive rows of h_.
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const RowRange& r = layout.head_rows[i];
+    if (r.rows == 0) continue;
+    RETURN_IF_ERROR(RmsNormCuda({.x = x_.As<float>() + r.begin * hidden,
+                                 .weight = w_.final_norm,
+                                 .eps = eps,
+                                 .rows = r.rows,
+                                 .dim = hidden,
+                                 .out = h_.As<float>() + layout.logit_offset[i] * hidden},
+                                s));
+  }
+  const int64_t head_shared = MatMulCudaRowInvariantRows(w_.lm_head.dtype);
+  for (const RowRange& r : ProductGroups(RowCounts(layout.head_rows), head_shared)) {
+    RETURN_IF_ERROR(QueueHeadLogits(h_.As<float>() + r.begin * hidden, hidden, r.rows, w_.lm_head, slice,
+                                    logits + r.begin * vocab));
+  }
+  return absl::OkStatus();
 }
 
 int64_t CudaLlamaModel::ParameterCount(const SliceView& slice) const {

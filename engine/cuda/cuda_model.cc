@@ -92,6 +92,24 @@ absl::Status CudaModel::Forward(const ForwardArgs& args) const {
   return const_cast<CudaModel*>(this)->ForwardHost(args);
 }
 
+absl::StatusOr<int32_t*> CudaModel::StageTokens(const int32_t* tokens, int64_t n) {
+  if (n * sizeof(int32_t) > host_tokens_.size()) {
+    RETURN_IF_ERROR(ctx_->Synchronize());
+    RETURN_IF_ERROR(host_tokens_.Reserve(n * sizeof(int32_t)));
+  }
+  int32_t* device = host_tokens_.As<int32_t>();
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(device, tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice, ctx_->stream()));
+  return device;
+}
+
+absl::StatusOr<float*> CudaModel::LogitsStaging(size_t bytes) {
+  if (bytes > host_logits_.size()) {
+    RETURN_IF_ERROR(ctx_->Synchronize());
+    RETURN_IF_ERROR(host_logits_.Reserve(bytes));
+  }
+  return host_logits_.As<float>();
+}
+
 absl::Status CudaModel::ForwardHost(const ForwardArgs& args) {
   const int64_t vocab = config().vocab_size;
   RETURN_IF_ERROR(args.Validate(vocab));
@@ -101,24 +119,58 @@ absl::Status CudaModel::ForwardHost(const ForwardArgs& args) {
   RETURN_IF_ERROR(EnsureCapacity(args.t));
   RETURN_IF_ERROR(PrepareSlice(*args.slice));
   const cudaStream_t s = ctx_->stream();
-  if (args.t * sizeof(int32_t) > host_tokens_.size()) {
-    RETURN_IF_ERROR(ctx_->Synchronize());
-    RETURN_IF_ERROR(host_tokens_.Reserve(args.t * sizeof(int32_t)));
-  }
-  int32_t* tokens = host_tokens_.As<int32_t>();
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(tokens, args.tokens, args.t * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+  ASSIGN_OR_RETURN(int32_t* tokens, StageTokens(args.tokens, args.t));
   const int64_t rows = args.all_logits ? args.t : 1;
   const size_t logits_bytes = args.logits ? rows * vocab * sizeof(float) : 0;
-  if (logits_bytes > host_logits_.size()) {
-    RETURN_IF_ERROR(ctx_->Synchronize());
-    RETURN_IF_ERROR(host_logits_.Reserve(logits_bytes));
-  }
-  RETURN_IF_ERROR(ForwardDevice(*args.slice, tokens, args.t, *kv, args.logits ? host_logits_.As<float>() : nullptr,
-                                args.all_logits));
+  ASSIGN_OR_RETURN(float* logits, LogitsStaging(logits_bytes));
+  RETURN_IF_ERROR(
+      ForwardDevice(*args.slice, tokens, args.t, *kv, args.logits ? logits : nullptr, args.all_logits));
   if (args.logits != nullptr) {
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(args.logits, host_logits_.data(), logits_bytes, cudaMemcpyDeviceToHost, s));
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(args.logits, logits, logits_bytes, cudaMemcpyDeviceToHost, s));
   }
   return ctx_->Synchronize();
+}
+
+absl::Status CudaModel::ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                                     ForwardScratch* scratch) const {
+  if (!batched_forward()) return Model::ForwardBatch(slice, segments, scratch);
+  std::lock_guard<std::mutex> lock(host_forward_mutex_);  // the one stream and scratch, as Forward
+  return const_cast<CudaModel*>(this)->ForwardBatchHost(slice, segments);
+}
+
+absl::Status CudaModel::ForwardBatchHost(const SliceView& slice, std::span<const BatchSegment> segments) {
+  const int64_t vocab = config().vocab_size;
+  RETURN_IF_ERROR(ValidateBatch(segments, vocab));
+  std::vector<CudaKvCache*> caches(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    caches[i] = dynamic_cast<CudaKvCache*>(segments[i].kv);
+    absl::Status s = caches[i] == nullptr
+                         ? absl::InvalidArgumentError("the CUDA model needs a KV cache from its NewKvCache")
+                         : caches[i]->status();
+    if (s.ok()) s = CheckSliceAndCache(slice, *caches[i]);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("segment ", i, " of the batch: ", s.message()));
+  }
+  const BatchLayout layout = LayoutBatch(segments);
+  RETURN_IF_ERROR(EnsureCapacity(layout.rows));
+  RETURN_IF_ERROR(PrepareSlice(slice));
+  ASSIGN_OR_RETURN(int32_t* tokens, StageTokens(layout.tokens.data(), layout.rows));
+  ASSIGN_OR_RETURN(float* logits, LogitsStaging(layout.logit_rows * vocab * sizeof(float)));
+  RETURN_IF_ERROR(QueueBatch(slice, layout, tokens, caches, layout.logit_rows > 0 ? logits : nullptr));
+  const cudaStream_t s = ctx_->stream();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const int64_t rows = layout.head_rows[i].rows;
+    if (rows == 0) continue;
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(segments[i].logits, logits + layout.logit_offset[i] * vocab,
+                                         rows * vocab * sizeof(float), cudaMemcpyDeviceToHost, s));
+  }
+  RETURN_IF_ERROR(ctx_->Synchronize());
+  for (size_t i = 0; i < segments.size(); ++i) caches[i]->Advance(segments[i].t);
+  return absl::OkStatus();
+}
+
+absl::Status CudaModel::QueueBatch(const SliceView&, const BatchLayout&, const int32_t*,
+                                   std::span<CudaKvCache* const>, float*) {
+  return absl::UnimplementedError("this CUDA model has no batched forward");
 }
 
 }  // namespace matspec

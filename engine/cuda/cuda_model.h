@@ -12,6 +12,12 @@
 //   ForwardDevice()  the hot path: device tokens in, device logits out,
 //                    queued on context().stream() without any host
 //                    synchronisation.
+// ForwardBatch()   continuous batching (decoding/batch_scheduler.h): host in,
+//                    host out, synchronous, under the same mutex as Forward.
+//                    An architecture with a batched forward (batched_forward():
+//                    CudaLlamaModel) queues the rows of every segment as ONE
+//                    forward (QueueBatch); the others keep Model's default, the
+//                    segments in turn through Forward (CudaGemma3nModel).
 // ForwardDeviceLength() is the same forward with the cache length read from
 // device memory (CudaKvCache::device_length()), which is what lets a round be
 // captured once as a CUDA graph and replayed. An architecture implements
@@ -23,9 +29,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/batch_layout.h"
 #include "engine/cuda/cuda_kv_cache.h"
 #include "engine/model.h"
 #include "kernels/cuda/cuda_context.h"
@@ -42,6 +51,22 @@ class CudaModel : public Model {
   std::unique_ptr<ForwardScratch> NewScratch() const final { return std::make_unique<ForwardScratch>(); }
   void set_num_threads(int) override {}
   void set_f32_activations(bool) override {}
+
+  // Model::ForwardBatch on the GPU: the segments' tokens go up as one block,
+  // QueueBatch runs them as one forward, each segment's logits come back to
+  // its host buffer; one synchronisation. Each segment's logits and cache are
+  // bit-identical to a Forward of that segment alone (the products are split
+  // by ProductGroups so that every row keeps its kernel path:
+  // engine/batch_layout.h). Checks everything (ValidateBatch, each cache a
+  // CudaKvCache with storage for the slice, errors naming the segment) before
+  // queueing; the caches advance only once the forward completed, so on error
+  // none has. `scratch` is ignored. Without batched_forward(): Model's default.
+  absl::Status ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                            ForwardScratch* scratch) const final;
+  // Whether this architecture runs a batch as one forward (QueueBatch); the
+  // CUDA backend lets the engine's batch scheduler drive only such models
+  // (engine/cuda/cuda_backend.cc).
+  virtual bool batched_forward() const { return false; }
 
   // Queues the slice over t tokens read from device memory (`tokens`) on
   // context().stream(); advances kv by t (host length). logits:
@@ -93,6 +118,15 @@ class CudaModel : public Model {
   virtual absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
                              int64_t past, const int64_t* d_past, float* logits, bool all_logits) = 0;
 
+  // Queues the batched forward laid out by `layout` (every segment's
+  // checks done): tokens [layout.rows] in device memory; caches[i] the cache
+  // of segment i at its host length, which this must not advance; logits
+  // [layout.logit_rows, vocab] device memory (segment i's rows from
+  // layout.logit_offset[i]), nullptr when no segment wants logits. Scratch is
+  // sized for layout.rows (EnsureCapacity). Unimplemented here.
+  virtual absl::Status QueueBatch(const SliceView& slice, const BatchLayout& layout, const int32_t* tokens,
+                                  std::span<CudaKvCache* const> caches, float* logits);
+
   // Call after moving any scratch buffer a forward reads or writes.
   void ScratchMoved() { ++scratch_generation_; }
   // Queues logits[rows, vocab] = x[rows, hidden] head^T over the tokens the
@@ -106,6 +140,11 @@ class CudaModel : public Model {
 
  private:
   absl::Status ForwardHost(const ForwardArgs& args);
+  absl::Status ForwardBatchHost(const SliceView& slice, std::span<const BatchSegment> segments);
+  // Queues the copy of n host tokens into the staging buffer; returns it.
+  absl::StatusOr<int32_t*> StageTokens(const int32_t* tokens, int64_t n);
+  // The logits staging buffer, grown to `bytes` (synchronises when it grows).
+  absl::StatusOr<float*> LogitsStaging(size_t bytes);
   // The common checks, then CheckSliceAndCache.
   absl::Status CheckForward(const SliceView& slice, const int32_t* tokens, int64_t t, const CudaKvCache& kv) const;
 

@@ -1,5 +1,7 @@
 #include "engine/cuda/cuda_ops.h"
 
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 #include "kernels/cuda/activation_cuda.h"
 #include "kernels/cuda/attention_cuda.h"
 #include "kernels/cuda/cuda_status.h"
@@ -13,7 +15,20 @@
 namespace matspec {
 
 absl::Status CudaOps::MatMul(const MatMulParams& p) const {
-  return MatMulCuda(ctx_, p, ctx_.workspace(), ctx_.stream());
+  if (products_.empty()) return MatMulCuda(ctx_, p, ctx_.workspace(), ctx_.stream());
+  const RowRange& last = products_.back();
+  if (last.begin + last.rows != p.t) {
+    return absl::InvalidArgumentError(absl::StrCat("CudaOps::MatMul: a product of ", p.t, " rows in a batch of ",
+                                                   last.begin + last.rows, " rows"));
+  }
+  for (const RowRange& r : products_) {
+    MatMulParams part = p;
+    part.x = p.x + r.begin * p.x_ld;
+    part.y = p.y + r.begin * p.y_ld;
+    part.t = r.rows;
+    RETURN_IF_ERROR(MatMulCuda(ctx_, part, ctx_.workspace(), ctx_.stream()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CudaOps::RmsNorm(const RmsNormParams& p) const { return RmsNormCuda(p, ctx_.stream()); }

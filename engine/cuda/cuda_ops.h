@@ -1,9 +1,17 @@
 // CudaOps: Ops (engine/ops.h) on the CUDA launchers, queued on a context's
 // stream with scratch from its workspace (sized by the model's
 // EnsureCapacity). Host and device cache lengths.
+//
+// A batched forward (CudaModel::ForwardBatch) gives it the products of its
+// batch (engine/batch_layout.h, ProductGroups): every MatMul over the batch's
+// rows then runs as one product per group, so that each sequence's rows take
+// the kernel path they take in a forward of that sequence alone.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_OPS_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_OPS_H_
 
+#include <span>
+
+#include "engine/batch_layout.h"
 #include "engine/ops.h"
 #include "kernels/cuda/cuda_context.h"
 
@@ -12,6 +20,9 @@ namespace matspec {
 class CudaOps final : public Ops {
  public:
   explicit CudaOps(CudaContext& ctx) : ctx_(ctx) {}
+  // products: consecutive row ranges from row 0 that every MatMul's t rows
+  // must equal in total (InvalidArgument otherwise); empty: one product.
+  CudaOps(CudaContext& ctx, std::span<const RowRange> products) : ctx_(ctx), products_(products) {}
 
   absl::Status MatMul(const MatMulParams& p) const override;
   absl::Status RmsNorm(const RmsNormParams& p) const override;
@@ -41,6 +52,7 @@ class CudaOps final : public Ops {
 
  private:
   CudaContext& ctx_;
+  std::span<const RowRange> products_;
 };
 
 }  // namespace matspec

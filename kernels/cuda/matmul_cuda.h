@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/skinny_matmul_cuda.h"
 #include "kernels/matmul.h"
 
 namespace matspec {
@@ -43,6 +44,17 @@ namespace matspec {
 // Workspace bytes MatMulCuda needs for t rows of k inputs against weights of
 // `weight_dtype` (0 for f32 weights). Needs no device.
 size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype);
+
+// Up to how many rows of x MatMulCuda gives every output row the same bits
+// whatever t is and wherever the row sits among the t (batch invariance, which
+// a batched forward needs to reproduce each sequence's forward alone): 16 with
+// bf16/f16 weights (the skinny and warp-per-row kernels compute each row on
+// its own in f32; the cuBLAS path beyond rounds x and may change its algorithm
+// with t); 0 with f32 weights (cuBLAS at every t). Row gathers (p.row_ids)
+// never reach cuBLAS; this bound holds for them too.
+inline int64_t MatMulCudaRowInvariantRows(DType weight_dtype) {
+  return weight_dtype == DType::kBF16 || weight_dtype == DType::kF16 ? kSkinnyMatMulMaxRows : 0;
+}
 
 // p.x: [t, x_ld] f32, p.y: [t, y_ld] f32, p.w: a device view (device == kCuda);
 // all device memory. p.accumulate adds into y. The cuBLAS handle of `ctx` is

@@ -59,7 +59,7 @@ struct LoadOptions {
   // process 2 OpenMP threads fall to about half the speed of 1 thread, the
   // pool to about 0.9x of it (bench/RESULTS.md §5.6).
   bool thread_pool = true;
-  // Continuous batching (backends that run many sequences at once: the CPU).
+  // Continuous batching (the CPU; the GPU with gpu_batching below).
   // Every request of the engine, Generate's included, advances on one
   // scheduler thread, round by round with every other active request: their
   // draft steps and their verifications each run as one forward, reading the
@@ -67,6 +67,15 @@ struct LoadOptions {
   // still gets exactly its own tokens. false (--no-batching): each request
   // runs on a thread of its own, as independent forwards.
   bool batching = true;
+  // --device cuda (llama family): advance requests on that same scheduler,
+  // each draft step and verification one batched forward on the GPU
+  // (CudaModel::ForwardBatch: host logits, one sync per forward), instead of
+  // one request at a time with each round replayed as a CUDA graph (one sync
+  // per round). Pays with several concurrent requests (matspec serve); a lone
+  // request is faster without it. InvalidArgument for a model without a
+  // batched forward on the GPU (Gemma 3n). Ignored on the CPU and with
+  // batching false (--gpu-batching).
+  bool gpu_batching = false;
   int64_t max_sequences = 16;  // requests advanced together; more wait in a queue (--max-sequences)
   // Requests that may wait in that queue; Submit refuses more with
   // ResourceExhausted (--max-queue; 0 = no limit). Batching only.
@@ -204,10 +213,11 @@ class BatchScheduler;  // advances every request of an engine together
 // last handle of a request that is still running cancels it and waits for it
 // to stop (at most one round); no request outlives its handle.
 //
-// On the CPU every request advances on the engine's batching scheduler,
-// together with the other active ones (LoadOptions::batching); with
-// --no-batching, or on the GPU, each advances on a thread of its own over the
-// per-sequence loop (CUDA requests in turn).
+// On the CPU (and on the GPU with LoadOptions::gpu_batching) every request
+// advances on the engine's batching scheduler, together with the other active
+// ones (LoadOptions::batching); with --no-batching, or on the GPU without
+// --gpu-batching, each advances on a thread of its own over the per-sequence
+// loop (CUDA requests in turn).
 class Request {
  public:
   ~Request();
