@@ -57,7 +57,7 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"draft-max", "", false, "k: most tokens drafted per round (default 4)"},
       {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
       {"draft-adaptive", "", true,
-       "choose k each round in [draft-min, draft-max] from this sequence's acceptance and timings (lossless)"},
+       "choose k each round in [draft-min, draft-max] from measured acceptance and timings (lossless)"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
       {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
       {"draft-vocab-file", "", false,

@@ -111,7 +111,9 @@ struct DraftOptions {
   // --draft-adaptive: choose k each round within [draft_min, draft_max] from
   // this sequence's acceptance by position and measured draft and verification
   // times (draft/adaptive_draft_length.h); k = 0 is a plain round, chosen when
-  // drafting does not pay. Output is unchanged (lossless for any k).
+  // drafting does not pay. A new sequence starts from what finished ones of
+  // the same engine and draft learned (draft/draft_length_memory.h), so it
+  // needs no probing rounds. Output is unchanged (lossless for any k).
   bool draft_adaptive = false;
   // Reduced-vocabulary draft head: the draft scores only token ids < draft_vocab,
   // or with draft_vocab_file the ids listed there (its first draft_vocab ids
