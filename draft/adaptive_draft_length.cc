@@ -99,6 +99,13 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
 int64_t AdaptiveDraftLength::NextDraftLength() const {
   const bool measured = options_.draft_cost <= 0.0;
   if (rounds_ == 0 && !seeded_) return options_.max_k;
+  if (measured && rounds_ == 0) {
+    // Seeded: one wide probe still opens the sequence, at the far end of the
+    // range from the learned choice, so that the shared verification line
+    // keeps points across the range (choices fed back from a narrow band of k
+    // would fit, and lock in, a line that only holds there).
+    return BestDraftLength() * 2 <= options_.min_k + options_.max_k ? options_.max_k : options_.min_k;
+  }
   if (measured && rounds_ <= 2 && !seeded_)
     return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
   const int64_t best = BestDraftLength();

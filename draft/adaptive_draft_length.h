@@ -22,8 +22,9 @@
 // the range and min_k, and every Options::probe_every-th round after that
 // tries a neighbour of the current choice (one above, then one below). A
 // sequence seeded with what earlier sequences learned (Absorb; see
-// draft/draft_length_memory.h) already knows the verification line and skips
-// the first probes.
+// draft/draft_length_memory.h) already knows the verification line: it opens
+// with one probe at the far end of the range from the learned choice instead
+// of three, then takes the choice.
 //
 // Any k gives the same output (greedy) or the same distribution (sampling):
 // the choice only uses rounds already committed, so it is lossless.

@@ -38,10 +38,13 @@ TEST(DraftLengthMemoryTest, TheNextSequenceStartsFromWhatTheFirstLearned) {
 
   SequenceDraftLength second(kOptions, memory);
   const int64_t best = first.estimates().BestDraftLength();
-  EXPECT_EQ(second.NextDraftLength(), second.estimates().BestDraftLength()) << "seeded: no opening probe";
-  EXPECT_GE(second.NextDraftLength(), best - 2);
   EXPECT_NEAR(second.estimates().weight(), DraftLengthMemory::kSeedTimingRounds, 1e-9);
-  RunSequence(&second, 10);
+  // Seeded: one wide probe (the far end from the choice), then the choice.
+  EXPECT_GE(second.estimates().BestDraftLength(), best - 2);
+  EXPECT_EQ(second.NextDraftLength(), 1) << "the far end from a long choice";
+  second.Record(1, 1, 0.01, 1.5);
+  EXPECT_EQ(second.NextDraftLength(), second.estimates().BestDraftLength()) << "then no more opening probes";
+  RunSequence(&second, 9);
   second.Finish();
   // Only the second sequence's own 10 rounds went back, not its seed.
   EXPECT_NEAR(memory->weight(), 40.0, 1e-9);
