@@ -13,6 +13,7 @@
 #include "draft/slice_spec.h"
 #include "gtest/gtest.h"
 #include "tests/testing/checkpoint_writer.h"
+#include "tests/testing/forward_batch_fixture.h"
 #include "tests/testing/model_loading.h"
 
 namespace matspec {
@@ -23,33 +24,18 @@ constexpr int64_t kVocab = 300;
 class ForwardBatchTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    testing::TinyLlamaOptions opt;
-    opt.vocab = kVocab;
-    opt.hidden = 128;
-    opt.layers = 2;
-    opt.heads = 4;
-    opt.kv_heads = 2;
-    opt.ffn_widths = {256, 192};
-    opt.dtype = DType::kBF16;
-    opt.seed = 77;
+    const testing::TinyLlamaOptions opt = testing::ForwardBatchLlama(kVocab, DType::kBF16);
     ASSERT_TRUE(testing::WriteTinyLlama(dir_.path(), opt).ok());
     auto loaded = testing::LoadLlama(dir_.path(), /*threads=*/2);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     m_ = std::move(*loaded);
     m_.model->set_f32_activations(GetParam());
-    auto spec = SliceSpecFromFlags("64", "", m_.config);
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    auto slice = ValidateSlice(*spec, m_.config);
+    auto slice = testing::ForwardBatchDraft(m_.config);
     ASSERT_TRUE(slice.ok()) << slice.status();
     slice_ = *slice;
   }
 
-  std::vector<int32_t> Tokens(int64_t n) {
-    std::uniform_int_distribution<int32_t> id(0, kVocab - 1);
-    std::vector<int32_t> out(n);
-    for (int32_t& t : out) t = id(rng_);
-    return out;
-  }
+  std::vector<int32_t> Tokens(int64_t n) { return testing::RandomTokens(rng_, n, kVocab); }
 
   // Prefills `prompt_lengths` sequences into pairs of identical caches, then
   // runs one round of new tokens (`new_tokens[i]` for sequence i) batched on

@@ -19,12 +19,12 @@
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_context.h"
 #include "matspec/matspec.h"
+#include "tests/testing/mixed_workload.h"
 
 namespace matspec {
 namespace {
 
-constexpr const char* kModel = "models/matlm-tiny";
-constexpr const char* kTable = "matformer_configs/matlm-tiny.csv";
+constexpr const char* kModel = testing::kBundledModel;
 
 std::unique_ptr<Engine> LoadGpu(bool gpu_batching, int64_t max_sequences = 16, int64_t prefill_chunk = 256) {
   LoadOptions lo;
@@ -38,33 +38,8 @@ std::unique_ptr<Engine> LoadGpu(bool gpu_batching, int64_t max_sequences = 16, i
   return e.ok() ? std::move(*e) : nullptr;
 }
 
-struct Job {
-  std::vector<int32_t> prompt;
-  GenerationOptions options;
-};
-
-// Request i of a mixed workload (tests/batch_scheduler_test.cc's mix).
-Job MixedJob(int i) {
-  Job job;
-  for (int j = 0; j < 2 + (i * 7) % 23; ++j) job.prompt.push_back(static_cast<int32_t>((i * 131 + j * 17 + 5) % 4000));
-  GenerationOptions& o = job.options;
-  o.max_new_tokens = 6 + (i * 11) % 37;
-  o.stop_at_eos = false;
-  static const char* kSlices[] = {"quarter", "half", "eighth-skip-2-4", "mix-rising-1-4", "quarter"};
-  switch (i % 6) {
-    case 0: o.speculative = false; break;
-    case 4: o.draft.ffn = "192"; o.draft.skip = "3"; break;
-    default: o.draft.slice_table = kTable; o.draft.slice_name = kSlices[i % 5]; break;
-  }
-  o.draft.draft_max = 1 + i % 6;
-  if (i % 7 == 3) o.draft.draft_vocab = 1024;
-  if (i % 3 == 2) {
-    o.temperature = 0.7 + 0.1 * (i % 4);
-    o.top_p = i % 2 ? 0.9 : 1.0;
-    o.seed = 100 + i;
-  }
-  return job;
-}
+using testing::Job;
+using testing::MixedJob;
 
 bool Greedy(const Job& job) { return job.options.temperature <= 0.0; }
 

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_context.h"
 #include "tests/testing/checkpoint_writer.h"
+#include "tests/testing/forward_batch_fixture.h"
 #include "tests/testing/model_loading.h"
 
 namespace matspec {
@@ -40,15 +41,7 @@ class CudaForwardBatchTest : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
     if (!CudaDeviceAvailable().ok()) GTEST_SKIP() << "no CUDA device";
-    testing::TinyLlamaOptions opt;
-    opt.vocab = kVocab;
-    opt.hidden = 128;
-    opt.layers = 2;
-    opt.heads = 4;
-    opt.kv_heads = 2;
-    opt.ffn_widths = {256, 192};
-    opt.dtype = GetParam();
-    opt.seed = 77;
+    const testing::TinyLlamaOptions opt = testing::ForwardBatchLlama(kVocab, GetParam());
     ASSERT_TRUE(testing::WriteTinyLlama(dir_.path(), opt).ok());
     auto loaded = testing::LoadLlama(dir_.path());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -57,19 +50,12 @@ class CudaForwardBatchTest : public ::testing::TestWithParam<DType> {
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     model_ = std::move(*gpu);
     ASSERT_TRUE(model_->batched_forward());
-    auto spec = SliceSpecFromFlags("64", "", host_.config);
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    auto slice = ValidateSlice(*spec, host_.config);
+    auto slice = testing::ForwardBatchDraft(host_.config);
     ASSERT_TRUE(slice.ok()) << slice.status();
     slice_ = *slice;
   }
 
-  std::vector<int32_t> Tokens(int64_t n) {
-    std::uniform_int_distribution<int32_t> id(0, kVocab - 1);
-    std::vector<int32_t> out(n);
-    for (int32_t& t : out) t = id(rng_);
-    return out;
-  }
+  std::vector<int32_t> Tokens(int64_t n) { return testing::RandomTokens(rng_, n, kVocab); }
 
   // Prefills `prompt_lengths` sequences into pairs of identical caches, then
   // runs one round of new tokens (`new_tokens[i]` for sequence i) batched on
