@@ -40,13 +40,14 @@ struct Args {
   int repeats = 3;
 };
 
+constexpr const char* kUsage =
+    "usage: batch_throughput -m DIR [--backend cpu|cuda] [-t THREADS] [-n TOKENS]\n"
+    "  [--batches 1,2,4,8,16] [--repeats R]\n"
+    "  [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W] [--draft-max K]\n"
+    "  [--no-batch-draft-cap] [--compare-unbatched]\n";
+
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "batch_throughput: %s\nusage: batch_throughput -m DIR [--backend cpu|cuda] [-t THREADS] [-n TOKENS]\n"
-               "  [--batches 1,2,4,8,16] [--repeats R]\n"
-               "  [--matformer-config-path CSV --matformer-slice-name NAME | --draft-ffn W] [--draft-max K]\n"
-               "  [--no-batch-draft-cap] [--compare-unbatched]\n",
-               why);
+  std::fprintf(stderr, "batch_throughput: %s\n%s", why, kUsage);
   std::exit(2);
 }
 
@@ -67,6 +68,10 @@ Args Parse(int argc, char** argv) {
       ++i;
       return std::string(v);
     };
+    if (f == "-h" || f == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
     if (f == "-m") a.load.model_dir = take();
     else if (f == "--backend") a.load.device = take();
     else if (f == "-t") a.load.num_threads = static_cast<int>(Int("-t", take().c_str()));
