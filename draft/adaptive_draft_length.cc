@@ -11,6 +11,8 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   options_.prior_weight = std::max(options_.prior_weight, 0.0);
   reached_.assign(options_.max_k, 0.0);
   passed_.assign(options_.max_k, 0.0);
+  rounds_at_k_.assign(options_.max_k + 1, 0.0);
+  verify_at_k_.assign(options_.max_k + 1, 0.0);
 }
 
 void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds,
@@ -35,6 +37,12 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
   sum_kk_ = sum_kk_ * w + k * k;
   sum_t_ = sum_t_ * w + t;
   sum_kt_ = sum_kt_ * w + k * t;
+  for (size_t i = 0; i < rounds_at_k_.size(); ++i) {
+    rounds_at_k_[i] *= w;
+    verify_at_k_[i] *= w;
+  }
+  rounds_at_k_[drafted] += 1.0;
+  verify_at_k_[drafted] += t;
   ++rounds_;
 }
 
@@ -54,6 +62,10 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   sum_kk_ += t * other.sum_kk_;
   sum_t_ += t * other.sum_t_;
   sum_kt_ += t * other.sum_kt_;
+  for (size_t i = 0; i < std::min(rounds_at_k_.size(), other.rounds_at_k_.size()); ++i) {
+    rounds_at_k_[i] += t * other.rounds_at_k_[i];
+    verify_at_k_[i] += t * other.verify_at_k_[i];
+  }
   // Probing is for a verification line nobody has measured yet.
   seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
             (options_.draft_cost > 0.0 && a > 0);
@@ -93,6 +105,9 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
     v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
     v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
   }
+  constexpr double kMinRoundsAtK = 2.0;
+  const size_t i = static_cast<size_t>(std::max<int64_t>(k, 0));
+  if (i < rounds_at_k_.size() && rounds_at_k_[i] >= kMinRoundsAtK) return k * d + verify_at_k_[i] / rounds_at_k_[i];
   return k * (d + v1) + v0;
 }
 

@@ -7,12 +7,13 @@
 // The choice maximises expected tokens per unit time over k in [min_k, max_k]
 // (k = 0 is a plain round: one token from one verification pass, no draft):
 //   E(k) = 1 + sum_{i=1..k} a_1 a_2 ... a_i   (tokens a round commits)
-//   T(k) = k d + v0 + v1 k                    (a round's time)
+//   T(k) = k d + V(k)                         (a round's time)
 // a_i: the acceptance rate of draft position i given positions before it were
 // accepted, estimated per position and shrunk towards the pooled rate (so a
 // position seldom drafted borrows from the others); d: seconds per drafted
-// token; v0 + v1 k: a least-squares line through the rounds' verification
-// times (v1 = 0 until two different k were seen). With Options::draft_cost
+// token; V(k): the mean verification time of the rounds that drafted k when
+// there are enough of them, else v0 + v1 k, a least-squares line through all
+// rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
 // > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
 // verification pass). Older rounds weigh less (Options::decay per round), so
 // k follows a sequence whose text gets easier or harder.
@@ -91,6 +92,11 @@ class AdaptiveDraftLength {
   double drafted_weight_ = 0, draft_seconds_ = 0;  // for d
   // Weighted sums for the verification line t = v0 + v1 k.
   double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
+  // Per k (index k): weighted rounds and their verification seconds. Where a
+  // k has kMinRoundsAtK rounds its own mean replaces the line: verification
+  // cost is convex in k on a compute-bound CPU (flat to ~3 tokens, steep after),
+  // and a line through the probes at max_k overstates it in between.
+  std::vector<double> rounds_at_k_, verify_at_k_;
 };
 
 }  // namespace matspec
