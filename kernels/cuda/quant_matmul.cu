@@ -9,48 +9,19 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/quant_matmul_cuda.h"
+#include "kernels/cuda/quant_word_layout.h"
 
 namespace matspec {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;  // one output row per warp
 
-// How a warp walks a row: each lane reads one 4-byte word of values per step.
-template <DType D>
-struct QuantLayout {
-  static constexpr int kLanesPerBlock = D == DType::kQ8 ? 8 : 4;     // 32 / elements per lane
-  static constexpr int kElementsPerLane = D == DType::kQ8 ? 4 : 8;   // a word holds 4 q8 or 8 q4 values
-  static constexpr int kBlockBytes = D == DType::kQ8 ? 32 : 16;      // value bytes of one 32-element block
-  static constexpr int kBlocksPerStep = 32 / kLanesPerBlock;
-};
-
-// The integer values of one lane's word as f32, and their columns inside the
-// block. q8: bytes sub*4 .. sub*4+3 are elements sub*4 + m. q4: byte sub*4 + m
-// holds element sub*4 + m (low nibble) and 16 + sub*4 + m (high nibble),
-// values nibble - 8 (kernels/dtype.h).
-template <DType D>
-__device__ __forceinline__ void Unpack(uint32_t word, int sub, float* q, int* col) {
-#pragma unroll
-  for (int m = 0; m < 4; ++m) {
-    const uint32_t byte = (word >> (8 * m)) & 0xffu;
-    if constexpr (D == DType::kQ8) {
-      q[m] = static_cast<float>(static_cast<int8_t>(byte));
-      col[m] = sub * 4 + m;
-    } else {
-      q[m] = static_cast<float>(static_cast<int>(byte & 0xfu) - 8);
-      col[m] = sub * 4 + m;
-      q[4 + m] = static_cast<float>(static_cast<int>(byte >> 4) - 8);
-      col[4 + m] = 16 + sub * 4 + m;
-    }
-  }
-}
-
 template <int T, DType D>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     QuantKernel(const uint8_t* __restrict__ w, int64_t row_bytes, const uint16_t* __restrict__ scales,
                 int64_t scale_ld, int64_t n, int64_t blocks, const float* __restrict__ x, int64_t x_ld,
                 float* __restrict__ y, int64_t y_ld, bool accumulate, const int32_t* __restrict__ row_ids) {
-  using L = QuantLayout<D>;
+  using L = QuantWordLayout<D>;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (item >= n) return;  // the whole warp leaves together
   const int lane = threadIdx.x % 32;
@@ -63,18 +34,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 #pragma unroll
   for (int j = 0; j < T; ++j) acc[j] = 0.f;
 
-  for (int64_t b = lane / L::kLanesPerBlock; b < blocks; b += L::kBlocksPerStep) {
+  for (int64_t b = lane / L::kLanesPerBlock; b < blocks; b += L::kBlocksPerWarpStep) {
     const float d = __half2float(__ushort_as_half(__ldg(sr + b)));
     const uint32_t word = __ldg(reinterpret_cast<const uint32_t*>(wr + b * L::kBlockBytes + sub * 4));
-    float q[L::kElementsPerLane];
-    int col[L::kElementsPerLane];
-    Unpack<D>(word, sub, q, col);
+    float q[L::kElementsPerWord];
+    int col[L::kElementsPerWord];
+    UnpackQuantWord<D>(word, sub, q, col);
     const float* xb = x + b * kQuantBlock;
 #pragma unroll
     for (int j = 0; j < T; ++j) {
       float s = 0.f;
 #pragma unroll
-      for (int i = 0; i < L::kElementsPerLane; ++i) s = fmaf(q[i], xb[j * x_ld + col[i]], s);
+      for (int i = 0; i < L::kElementsPerWord; ++i) s = fmaf(q[i], xb[j * x_ld + col[i]], s);
       acc[j] = fmaf(d, s, acc[j]);
     }
   }
