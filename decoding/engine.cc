@@ -87,7 +87,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (!options.quantize.empty()) {
     ASSIGN_OR_RETURN(const DType to, ParseQuantType(options.quantize, "--quantize"));
-    if (options.device != "cpu") {
+    if (options.device != "cpu" && options.device != "cuda") {
       return absl::UnimplementedError(absl::StrCat("--quantize ", options.quantize, ": --device ", options.device,
                                                    " has no quantized kernels yet (use --device cpu)"));
     }

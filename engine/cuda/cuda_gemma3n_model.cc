@@ -27,6 +27,14 @@ float* F(const DeviceBuffer& b) { return b.As<float>(); }
 
 absl::StatusOr<std::unique_ptr<CudaGemma3nModel>> CudaGemma3nModel::Create(const std::string& config_json_path,
                                                                            const WeightStore& store, int device) {
+  for (const auto& [name, rec] : store.index()) {
+    if (IsQuantized(rec->dtype)) {
+      return absl::UnimplementedError(absl::StrCat("tensor '", name, "' is quantized (",
+                                                   std::string(DTypeName(rec->dtype)),
+                                                   "); --device cuda runs Gemma 3n on dense weights only (drop "
+                                                   "--quantize, or use --device cpu)"));
+    }
+  }
   std::unique_ptr<CudaGemma3nModel> m(new CudaGemma3nModel());
   ASSIGN_OR_RETURN(m->config_, LoadGemma3nConfig(config_json_path));
   ASSIGN_OR_RETURN(m->cpu_, Gemma3nModel::Create(m->config_, store));

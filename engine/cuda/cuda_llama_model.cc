@@ -46,6 +46,10 @@ absl::StatusOr<std::unique_ptr<CudaLlamaModel>> CudaLlamaModel::Create(const Mod
   std::unique_ptr<CudaLlamaModel> m(new CudaLlamaModel());
   m->config_ = config;
   ASSIGN_OR_RETURN(m->w_, BindLlamaWeights(config, store));
+  // Quantized FFN weights (as LlamaModel): a slice keeps whole blocks of down's columns.
+  for (const LlamaLayerWeights& lw : m->w_.layers) {
+    if (IsQuantized(lw.down.dtype)) m->config_.ffn_width_multiple = kQuantBlock;
+  }
   ASSIGN_OR_RETURN(m->ctx_, CudaContext::Create(0, device));
   ASSIGN_OR_RETURN(m->weights_, UploadWeightViews(Matrices(m->w_), Vectors(m->w_)));
   RETURN_IF_ERROR(m->EnsureCapacity(1));

@@ -11,13 +11,6 @@ namespace matspec {
 
 absl::StatusOr<DeviceBuffer> UploadWeightViews(const std::vector<MatrixView*>& matrices,
                                                const std::vector<VectorView*>& vectors) {
-  for (const MatrixView* m : matrices) {
-    if (IsQuantized(m->dtype)) {
-      return absl::UnimplementedError(absl::StrCat("the checkpoint holds ", std::string(DTypeName(m->dtype)),
-                                                   " quantized weights; --device cuda has no quantized kernels "
-                                                   "yet (use --device cpu)"));
-    }
-  }
   std::map<const void*, size_t> offsets;  // host data -> offset in the device buffer
   std::map<const void*, size_t> sizes;
   size_t total = 0;
@@ -27,7 +20,10 @@ absl::StatusOr<DeviceBuffer> UploadWeightViews(const std::vector<MatrixView*>& m
     sizes[data] = bytes;
     total += WorkspaceArena::AlignUp(bytes);
   };
-  for (MatrixView* m : matrices) reserve(m->data, static_cast<size_t>(m->rows * m->ld * DTypeSize(m->dtype)));
+  for (MatrixView* m : matrices) {
+    reserve(m->data, static_cast<size_t>(m->rows * DTypeRowBytes(m->dtype, m->ld)));
+    if (IsQuantized(m->dtype)) reserve(m->scales, static_cast<size_t>(m->rows * QuantScaleBytes(m->dtype, m->ld)));
+  }
   for (VectorView* v : vectors) reserve(v->data, static_cast<size_t>(v->size * DTypeSize(v->dtype)));
 
   absl::StatusOr<DeviceBuffer> buffer = DeviceBuffer::Allocate(total);
@@ -43,6 +39,7 @@ absl::StatusOr<DeviceBuffer> UploadWeightViews(const std::vector<MatrixView*>& m
   for (MatrixView* m : matrices) {
     if (m->data == nullptr) continue;
     m->data = base + offsets[m->data];
+    if (IsQuantized(m->dtype)) m->scales = reinterpret_cast<const uint16_t*>(base + offsets[m->scales]);
     m->device = Device::kCuda;
   }
   for (VectorView* v : vectors) {

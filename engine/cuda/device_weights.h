@@ -1,7 +1,9 @@
 // Uploading a model's weight views to the GPU: every distinct host tensor is
 // copied once (a tied head that shares the embedding's data is stored once)
 // into one device buffer, and the views are re-pointed at the copies
-// (device = Device::kCuda). Used by every CUDA model.
+// (device = Device::kCuda). Quantized views (q8, q4) upload their values and
+// their block scales (MatrixView::scales is re-pointed too). Used by every
+// CUDA model.
 #ifndef MATSPEC_ENGINE_CUDA_DEVICE_WEIGHTS_H_
 #define MATSPEC_ENGINE_CUDA_DEVICE_WEIGHTS_H_
 

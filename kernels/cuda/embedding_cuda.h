@@ -14,7 +14,8 @@
 namespace matspec {
 
 // table: [vocab, dim] device view (device == kCuda), any dtype, rows table.ld
-// apart. ids: [t] int32 in device memory; the caller validates them, and an id
+// apart; a quantized table (q8, q4) is dequantized row by row exactly as
+// MatrixView::At does (value * f16 scale, then * scale). ids: [t] int32 in device memory; the caller validates them, and an id
 // outside [0, table.rows) yields a row of NaN rather than a wild read.
 // out: [t, table.cols] f32 device memory. InvalidArgument for a bad view.
 absl::Status EmbeddingGatherCuda(const MatrixView& table, const int32_t* ids, int64_t t, float scale,

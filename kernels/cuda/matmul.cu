@@ -1,4 +1,4 @@
-// CUDA matmul: for t <= 16 with 16-bit weights the skinny kernel (or, for views
+// CUDA matmul: quantized weights through QuantMatMulCuda (every t); for t <= 16 with 16-bit weights the skinny kernel (or, for views
 // it cannot read, a warp-per-row kernel), otherwise an activation conversion
 // kernel + cublasGemmEx (see matmul_cuda.h).
 //
@@ -12,6 +12,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/matmul_cuda.h"
+#include "kernels/cuda/quant_matmul_cuda.h"
 #include "kernels/cuda/skinny_matmul_cuda.h"
 
 namespace matspec {
@@ -49,7 +50,7 @@ cudaDataType_t CublasType(DType d) {
     case DType::kF32:
       return CUDA_R_32F;
     case DType::kQ8:
-    case DType::kQ4:  // never uploaded (UploadWeightViews refuses quantized weights)
+    case DType::kQ4:  // never reach cuBLAS (QuantMatMulCuda)
       break;
   }
   return CUDA_R_32F;
@@ -97,7 +98,7 @@ absl::Status Rows(const MatMulParams& p, cudaStream_t stream) {
 }  // namespace
 
 size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype) {
-  if (weight_dtype == DType::kF32 || t <= 0 || k <= 0) return 0;
+  if (weight_dtype == DType::kF32 || IsQuantized(weight_dtype) || t <= 0 || k <= 0) return 0;
   return WorkspaceArena::AlignUp(static_cast<size_t>(t * ConvertedLd(k)) * sizeof(uint16_t));
 }
 
@@ -113,6 +114,8 @@ absl::Status MatMulCuda(CudaContext& ctx, const MatMulParams& p, CudaWorkspace w
   if (t > kIntMax || n > kIntMax || k > kIntMax || p.w.ld > kIntMax || p.x_ld > kIntMax || p.y_ld > kIntMax) {
     return absl::InvalidArgumentError("MatMulCuda: a dimension exceeds cuBLAS's int range");
   }
+  // Quantized weights, every t, gathers and k == 0 included: their own kernel.
+  if (IsQuantized(p.w.dtype)) return QuantMatMulCuda(p, stream);
   if (k == 0 && p.row_ids != nullptr) return Rows(p, stream);  // writes 0 into the gathered columns
   if (k == 0) {  // empty sum: y = 0, or y unchanged when accumulating
     if (!p.accumulate) {

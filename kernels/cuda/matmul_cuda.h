@@ -14,6 +14,11 @@
 // device memory) takes the skinny kernel when it applies, else the
 // warp-per-row kernel; cuBLAS is never used for it.
 //
+// Quantized weights (q8, q4) take QuantMatMulCuda (quant_matmul_cuda.h) for
+// every t, row gathers included: f32 x (not quantized as on the CPU), each
+// block's integer values times its f16 scale, f32 accumulation, tiles of 16
+// tokens; no workspace. Each output element has the same bits whatever t is.
+//
 // Precision choice (cuBLAS path). Activations are f32 (as on the CPU) but cuBLAS has no
 // bf16 x f32 product, so for bf16 (f16) weights x is first rounded to bf16
 // (f16) by a small conversion kernel into the workspace, then cublasGemmEx
@@ -42,7 +47,7 @@
 namespace matspec {
 
 // Workspace bytes MatMulCuda needs for t rows of k inputs against weights of
-// `weight_dtype` (0 for f32 weights). Needs no device.
+// `weight_dtype` (0 for f32 and quantized weights). Needs no device.
 size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype);
 
 // Up to how many rows of x MatMulCuda gives every output row the same bits
@@ -51,9 +56,13 @@ size_t MatMulCudaWorkspaceBytes(int64_t t, int64_t k, DType weight_dtype);
 // bf16/f16 weights (the skinny and warp-per-row kernels compute each row on
 // its own in f32; the cuBLAS path beyond rounds x and may change its algorithm
 // with t); 0 with f32 weights (cuBLAS at every t). Row gathers (p.row_ids)
-// never reach cuBLAS; this bound holds for them too.
+// never reach cuBLAS; this bound holds for them too. Quantized weights are
+// invariant at every t (QuantMatMulCuda); 16 is reported for them as well, the
+// bound the batched forward plans with.
 inline int64_t MatMulCudaRowInvariantRows(DType weight_dtype) {
-  return weight_dtype == DType::kBF16 || weight_dtype == DType::kF16 ? kSkinnyMatMulMaxRows : 0;
+  return weight_dtype == DType::kBF16 || weight_dtype == DType::kF16 || IsQuantized(weight_dtype)
+             ? kSkinnyMatMulMaxRows
+             : 0;
 }
 
 // p.x: [t, x_ld] f32, p.y: [t, y_ld] f32, p.w: a device view (device == kCuda);

@@ -31,6 +31,7 @@ inline constexpr Tolerance kCudaMatMulSameXTol{2e-5, 1e-4};  // CPU also fed x r
 inline constexpr Tolerance kCudaMatMulF16Tol{2e-3, 2e-3};    // f16 weights, CPU on the f32 x
 inline constexpr Tolerance kCudaMatMulBf16Tol{1e-2, 1e-2};   // bf16 weights, CPU on the f32 x
 inline constexpr Tolerance kCudaSkinnyMatMulTol{2e-5, 1e-4};  // skinny kernel: f32 x on both sides
+inline constexpr Tolerance kCudaQuantMatMulTol{2e-5, 1e-4};   // q8 / q4, f32 x, vs the f64 reference
 inline constexpr Tolerance kCudaAttentionTol{1e-5, 1e-4};
 inline constexpr Tolerance kCudaRmsNormTol{1e-5, 1e-5};
 inline constexpr Tolerance kCudaRopeTol{1e-5, 1e-5};
@@ -128,6 +129,10 @@ inline const char* Name(DType d) {
       return "f16";
     case DType::kBF16:
       return "bf16";
+    case DType::kQ8:
+      return "q8";
+    case DType::kQ4:
+      return "q4";
   }
   return "?";
 }

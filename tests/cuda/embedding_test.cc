@@ -1,5 +1,6 @@
 // EmbeddingGatherCuda against the CPU EmbeddingGather: bit-identical for every
-// dtype, on tables read through a leading dimension larger than the row.
+// dtype (q8 / q4 tables too: a tied LM head quantized at load), on tables
+// read through a leading dimension larger than the row.
 #include "kernels/embedding.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cuda/embedding_cuda.h"
+#include "kernels/quantize.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace matspec {
@@ -46,6 +48,36 @@ TEST_F(EmbeddingCudaTest, MatchesCpuForEveryDtypeAndShape) {
         }
       }
     }
+  }
+}
+
+TEST_F(EmbeddingCudaTest, QuantizedTablesMatchCpuBitForBit) {
+  std::mt19937 rng(8);
+  for (DType dtype : {DType::kQ8, DType::kQ4}) {
+    const int64_t vocab = 97, ld = 160, dim = 96;  // the first 3 of 5 blocks of each row
+    std::vector<float> f = cuda_test::RandomFloats(vocab * ld, rng(), -2.f, 2.f);
+    std::vector<uint8_t> values(vocab * DTypeRowBytes(dtype, ld));
+    std::vector<uint16_t> scales(vocab * ld / kQuantBlock);
+    ASSERT_TRUE(QuantizeMatrix({f.data(), DType::kF32, vocab, ld, ld}, dtype, "table", 1, values.data(),
+                               scales.data())
+                    .ok());
+    const MatrixView host = QuantizedView(dtype, vocab, ld, values.data(), scales.data()).FirstCols(dim);
+    DeviceBuffer dev_values = cuda_test::ToDevice(values);
+    DeviceBuffer dev_scales = cuda_test::ToDevice(scales);
+    MatrixView dev = host;
+    dev.data = dev_values.data();
+    dev.scales = dev_scales.As<uint16_t>();
+    dev.device = Device::kCuda;
+    const std::vector<int32_t> ids = {0, 96, 5, 5, 40, 1, 95};
+    const int64_t t = static_cast<int64_t>(ids.size());
+    const float scale = 1.7f;
+    std::vector<float> want(t * dim);
+    EmbeddingGather(host, ids.data(), t, scale, want.data());
+    DeviceBuffer dev_ids = cuda_test::ToDevice(ids);
+    DeviceBuffer dev_out = cuda_test::ToDevice(std::vector<float>(t * dim, -7.f));
+    ASSERT_TRUE(EmbeddingGatherCuda(dev, dev_ids.As<int32_t>(), t, scale, dev_out.As<float>(), stream()).ok());
+    const std::vector<float> got = cuda_test::FromDevice<float>(dev_out.data(), t * dim);
+    ASSERT_TRUE(cuda_test::AllClose(got, want, cuda_test::kCudaExactTol)) << cuda_test::Name(dtype);
   }
 }
 
