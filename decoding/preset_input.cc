@@ -90,6 +90,10 @@ std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
       "number or boolean";
   constexpr const char* kNonAscii = "is a non-ASCII character outside a string or comment";
   constexpr const char* kAfterBackslash = "is a non-ASCII character right after a backslash in a string";
+  // A second token after a value: toml++ would read `1979-05-27 0` as a date-time
+  // cut short and assert; a preset has no dates, so nothing may follow a value.
+  constexpr const char* kAfterValue = "follows the value on its line; a preset line is `key = value`, then "
+      "only whitespace or a # comment";
   for (size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
     const bool space = c == ' ' || c == '\t' || c == '\r';
@@ -114,6 +118,8 @@ std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
     const bool quote = c == '"' || c == '\'';
     if (c == '#') {
       while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
+    } else if (mode == Mode::kAfterValue) {
+      return {i, kAfterValue};
     } else if (c == '[' || c == ']' || c == '{' || c == '}') {
       return {i, kBracket};
     } else if (quote && ((mode == Mode::kKey && (prev == '\n' || prev == '.')) || mode == Mode::kValueStart)) {

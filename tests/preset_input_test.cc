@@ -43,6 +43,9 @@ TEST(CheckPresetTextTest, RefusesWhatTheFuzzerFoundBeforeTomlPlusPlus) {
       {"v = 0o1\x15" "0='\xF3\x87\x9D\x9F'", "non-ASCII character outside a string"},  // '=' inside a bare value
       {"\"\"\"a\\\n\\\xEF\xBB\xB7\"\"\"=1", "right after a backslash"},     // multi-line quoted key
       {"p = \"\"\"a \\\n   \xC3\xA9\"\"\"", "right after a backslash"},     // after a line-ending backslash
+      {"f1 =10op-_^p-\x1e" "E 2\n", "p.toml:1:17: '2' follows the value"},  // a date-time cut short
+      {"d = 1979-05-27 0\n", "p.toml:1:16: '0' follows the value"},
+      {"a = \"x\" \"y\"", "p.toml:1:9: '\"' follows the value"},
   };
   for (const auto& c : cases) {
     EXPECT_THAT(CheckPresetText(c.text, "p.toml"), StatusIs(kInvalid, HasSubstr(c.want))) << c.text;
