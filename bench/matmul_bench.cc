@@ -24,6 +24,9 @@
 // BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
 //   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
 //   (`yes > /dev/null &`) to see whether 2 threads collapse.
+// BM_MatMulQuant/dtype/n/k/t/threads: q8 (dtype 3) or q4 (4) weights from
+//   DRAM on the best path; bytes_per_second = quantized bytes (values and
+//   scales) per call.
 // BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
 //   at t = 1..16 (the cost of verifying t tokens against one decode step).
 #include <benchmark/benchmark.h>
@@ -37,6 +40,7 @@
 #include "kernels/cpu_thread_pool.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
+#include "kernels/quantize.h"
 
 namespace matspec {
 namespace {
@@ -147,6 +151,51 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Quantized weights: copies of one random matrix quantized to q8 / q4,
+// totalling 256 MiB, so every call streams values and scales from memory.
+void BM_MatMulQuant(benchmark::State& state) {
+  const DType dtype = state.range(0) == 3 ? DType::kQ8 : DType::kQ4;
+  const int64_t n = state.range(1), k = state.range(2), t = state.range(3);
+  const int threads = static_cast<int>(state.range(4));
+  const int64_t value_bytes = n * DTypeRowBytes(dtype, k), scale_count = n * k / kQuantBlock;
+  const int64_t matrix_bytes = value_bytes + scale_count * 2;
+  const int64_t copies = std::max<int64_t>(1, kDramBytes / matrix_bytes);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> f(n * k);
+  for (float& v : f) v = dist(rng);
+  std::vector<uint8_t> values(copies * value_bytes);
+  std::vector<uint16_t> scales(copies * scale_count);
+  for (int64_t c = 0; c < copies; ++c) {
+    const absl::Status s = QuantizeMatrix({f.data(), DType::kF32, n, k, k}, dtype, "bench", 2,
+                                          values.data() + c * value_bytes, scales.data() + c * scale_count);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      return;
+    }
+  }
+  std::vector<float> x(t * k), y(t * n);
+  for (float& v : x) v = dist(rng);
+  MatMulParams p{.x = x.data(), .x_ld = k, .t = t, .y = y.data(), .y_ld = n};
+  CpuContext ctx{threads};
+  int64_t i = 0;
+  for (auto _ : state) {
+    const int64_t c = i++ % copies;
+    p.w = QuantizedView(dtype, n, k, values.data() + c * value_bytes, scales.data() + c * scale_count);
+    MatMul(ctx, p);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * matrix_bytes);
+  state.SetLabel(std::string(DTypeName(dtype)));
+}
+BENCHMARK(BM_MatMulQuant)
+    ->ArgNames({"dtype", "n", "k", "t", "threads"})
+    ->ArgsProduct({{3, 4}, {4096, 1024}, {1024}, {1, 4, 8}, {1, 2}})
+    ->ArgsProduct({{3, 4}, {1024}, {4096}, {1, 4}, {1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // Verification cost: the model shapes from DRAM on the best path at the token
 // counts a speculation round verifies (k+1 = 2..16). bench/verify_ratios.py

@@ -8,10 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul_tiles.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize.h"
 #include "tests/testing/kernel_checks.h"
@@ -92,6 +96,54 @@ TEST(QuantizeTest, RefusesBadInput) {
 struct Case {
   int64_t n, k, t;
 };
+
+#if defined(__x86_64__)
+// The AVX-512 x quantizer writes QuantizeXRow's bytes (for q4 in the tiles'
+// lane order): values, bias and scales, for partial blocks, zero and
+// non-finite blocks, and values on rounding ties.
+TEST(QuantizeXRowTest, VnniEqualsScalarBitForBit) {
+  if (!GetCpuFeatures().avx512_vnni) GTEST_SKIP() << "no AVX512_VNNI on this CPU";
+  using matmul_internal::QuantizeXRow;
+  using matmul_internal::QuantizeXRowVnni;
+  using matmul_internal::QuantXPaddedK;
+  using matmul_internal::QuantXRowBytes;
+  std::mt19937 rng(11);
+  for (int64_t k : {32, 64, 96, 160, 1024, 1056}) {
+    std::vector<float> x = RandomFloats(rng, k, -4.f, 4.f);
+    for (int64_t i = 32; i < std::min<int64_t>(k, 64); ++i) x[i] = 0.f;  // a zero block
+    if (k >= 128) {
+      x[70] = std::nanf("");                                // a NaN block
+      x[100] = std::numeric_limits<float>::infinity();      // an infinite block
+      for (int64_t i = 128; i < 160; ++i) x[i] = 0.5f * static_cast<float>(i % 5 - 2);  // ties at 127 / 1
+      x[130] = 1.f;
+    }
+    for (DType w : kQuantDTypes) {
+      const int64_t kp = QuantXPaddedK(k);
+      std::vector<char> want(QuantXRowBytes(k), 0), got(QuantXRowBytes(k), 0);
+      QuantizeXRow(x.data(), k, w, want.data());
+      QuantizeXRowVnni(x.data(), k, w, got.data());
+      std::vector<char> order = want;  // the q4 tiles' order: per chunk [A0-15 B0-15 A16-31 B16-31]
+      if (w == DType::kQ4) {
+        const auto* bias = reinterpret_cast<const int32_t*>(want.data() + kp);
+        const auto* d = reinterpret_cast<const float*>(want.data() + 2 * kp);
+        auto* obias = reinterpret_cast<int32_t*>(order.data() + kp);
+        auto* od = reinterpret_cast<float*>(order.data() + 2 * kp);
+        for (int64_t c = 0; c < kp; c += 64) {
+          for (int quarter = 0; quarter < 4; ++quarter) {
+            const int from = quarter == 1 ? 2 : quarter == 2 ? 1 : quarter;  // 16-byte pieces
+            std::memcpy(order.data() + c + 16 * quarter, want.data() + c + 16 * from, 16);
+            for (int l = 0; l < 4; ++l) {
+              obias[c / 4 + 4 * quarter + l] = bias[c / 4 + 4 * from + l];
+              od[c / 4 + 4 * quarter + l] = d[c / 4 + 4 * from + l];
+            }
+          }
+        }
+      }
+      ASSERT_EQ(0, std::memcmp(order.data(), got.data(), 3 * kp)) << "k " << k << " " << DTypeName(w);
+    }
+  }
+}
+#endif
 
 TEST(MatMulQuantTest, EveryPathMatchesTheReference) {
   const Case cases[] = {{1, 32, 1},   {7, 96, 1},    {13, 64, 2},    {5, 160, 3},   {33, 256, 5},

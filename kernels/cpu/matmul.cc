@@ -294,7 +294,7 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
   auto round_row = [&](int64_t j) {
     if (dt.quant_x) {
-      matmul_internal::QuantizeXRow(p.x + j * p.x_ld, k, p.w.dtype, x_quant + j * plan.x_ld);
+      dt.quantize_x(p.x + j * p.x_ld, k, p.w.dtype, x_quant + j * plan.x_ld);
     } else {
       set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
     }

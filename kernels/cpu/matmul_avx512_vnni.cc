@@ -2,12 +2,14 @@
 // block of 32 (QuantizeXRow). One step covers a 64-column chunk (two blocks)
 // of every row and token of the tile:
 //   w: q8: 64 int8, flipped to unsigned by xor 0x80 (w + 128, in [1, 255]);
-//      q4: 32 bytes unpacked to 64 nibbles (w + 8, in [0, 15]) in column order;
+//      q4: 32 bytes unpacked to 64 nibbles (w + 8, in [0, 15]), low nibbles
+//      then high ones: columns [A0-15 B0-15 A16-31 B16-31] of blocks A, B
+//      (x comes in that order too: QuantizeXRowVnni);
 //   vpdpbusd(bias, w_unsigned, x_int8): 16 int32 lanes, lane l the exact dot
 //      product of 4 columns; the bias lanes (-128 or -8 times the sum of
 //      those 4 x values, precomputed with x) remove the offset exactly;
-//   acc += (float(lanes) * d_x) * d_w, lanes 0-7 with the scales of the first
-//      block and lanes 8-15 with those of the second.
+//   acc += (float(lanes) * d_x) * d_w, each lane with the scales of its
+//      block (q8: lanes 0-7 A, 8-15 B; q4: 0-3 and 8-11 A, the others B).
 // Each output has one 16-lane accumulator over k in chunk order and the tree
 // reduction of matmul_avx512_reduce.h, whatever the tile shape: batch
 // invariant. k is a multiple of 32; a last half chunk loads one block only
@@ -21,6 +23,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul_tiles.h"
+#include "kernels/quantize.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
@@ -48,18 +51,23 @@ struct Vnni {
       const __m256i low = _mm256_set1_epi8(0x0f);
       const __m256i lo = _mm256_and_si256(v, low);                         // [A 0-15 | B 0-15]
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);  // [A 16-31 | B 16-31]
-      const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+      return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
   }
 
-  // The weight scales of the chunk at column c: lanes 0-7 block c/32, 8-15 the next.
+  // Lane l of a chunk takes the scale of block FirstScaleIndex()[l] (0: the
+  // chunk's first block, 1: the second); adding 2 moves to the next chunk.
+  static inline __m512i FirstScaleIndex() {
+    if constexpr (D == DType::kQ8) return _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+  }
+
+  // The weight scales of the chunk at column c, per lane.
   static inline __m512 LoadScales(const uint16_t* scales, int64_t c, bool full) {
     uint32_t bits = scales[c / 32];
     if (full) bits |= static_cast<uint32_t>(scales[c / 32 + 1]) << 16;
     const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(bits)));
-    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+    return _mm512_permutexvar_ps(FirstScaleIndex(), _mm512_castps128_ps512(f));
   }
 
   template <int R, int T>
@@ -93,7 +101,7 @@ struct Vnni {
       const int64_t end = a.k1 == a.k ? a.k / 64 * 64 : a.k1;
       // Scales 16 blocks (8 chunks) at a time: one load and conversion per
       // row, then one permutation per chunk spreads a chunk's two scales.
-      const __m512i first_idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+      const __m512i first_idx = FirstScaleIndex();
       int64_t c = a.k0;
       while (c < end) {
         const int64_t group_end = std::min(end, c + 512);
@@ -130,7 +138,69 @@ struct Vnni {
   };
 };
 
+// Quantizes one block of 32 (len <= 32 values; zeros past len) into q as
+// QuantizeActivationBlock does, bit for bit: the same amax, 127 / amax and
+// products, vcvtps2dq rounding to nearest even as nearbyint does in the
+// default mode, the same clamp. A block holding NaN or infinity goes to the
+// scalar code. Returns the block's scale.
+inline float QuantizeBlock32(const float* x, int64_t len, int8_t* q) {
+  const __mmask16 m0 = len >= 16 ? 0xffff : static_cast<__mmask16>((1u << len) - 1);
+  const __mmask16 m1 = len >= 32 ? 0xffff : len > 16 ? static_cast<__mmask16>((1u << (len - 16)) - 1) : 0;
+  const __m512 v0 = _mm512_maskz_loadu_ps(m0, x), v1 = _mm512_maskz_loadu_ps(m1, x + 16);
+  constexpr int kNonFinite = 0x01 | 0x08 | 0x10 | 0x80;  // QNaN, +inf, -inf, SNaN
+  if ((_mm512_fpclass_ps_mask(v0, kNonFinite) | _mm512_fpclass_ps_mask(v1, kNonFinite)) != 0) {
+    return QuantizeActivationBlock(x, len, q);
+  }
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  if (amax == 0.f) {
+    std::memset(q, 0, kQuantBlock);
+    return 0.f;
+  }
+  const __m512 inv = _mm512_set1_ps(127.f / amax);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  const __m512i i0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, inv)), lo), hi);
+  const __m512i i1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, inv)), lo), hi);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(i0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(i1));
+  return amax / 127.f;
+}
+
 }  // namespace
+
+void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out) {
+  const int64_t kp = QuantXPaddedK(k);
+  int8_t* q = reinterpret_cast<int8_t*>(out);
+  int32_t* bias = reinterpret_cast<int32_t*>(out + kp);
+  float* d = reinterpret_cast<float*>(out + 2 * kp);
+  const bool q4 = w_dtype == DType::kQ4;
+  const __m512i neg_b = _mm512_set1_epi32(q4 ? -8 : -128);
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t c = 0; c < kp; c += 64) {
+    alignas(64) int8_t blocks[64];
+    float dc[2] = {0.f, 0.f};
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = c + 32 * h;
+      if (b < k) {
+        dc[h] = QuantizeBlock32(x + b, std::min<int64_t>(kQuantBlock, k - b), blocks + 32 * h);
+      } else {
+        std::memset(blocks + 32 * h, 0, kQuantBlock);
+      }
+    }
+    __m512i v = _mm512_load_si512(blocks);
+    __m512 scale;
+    if (q4) {  // [A0-15 A16-31 B0-15 B16-31] -> [A0-15 B0-15 A16-31 B16-31]
+      v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+      scale = _mm512_mask_blend_ps(0xf0f0, _mm512_set1_ps(dc[0]), _mm512_set1_ps(dc[1]));
+    } else {
+      scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dc[0]), _mm512_set1_ps(dc[1]));
+    }
+    _mm512_storeu_si512(q + c, v);
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v);  // 4 bytes a lane
+    _mm512_storeu_si512(bias + c / 4, _mm512_mullo_epi32(sums, neg_b));
+    _mm512_storeu_ps(d + c / 4, scale);
+  }
+}
+
 }  // namespace matspec::matmul_internal
 
 #pragma GCC diagnostic pop
@@ -146,6 +216,7 @@ void AddVnniQuantTiles(TileSet& set) {
     DTypeTiles& d = set.dtypes[DTypeIndex(dtype)];
     d = DTypeTiles{};
     d.quant_x = true;
+    d.quantize_x = &QuantizeXRowVnni;
     d.software_prefetch = true;
     d.acc_lanes = 16;
     d.max_tokens = 4;

@@ -74,6 +74,7 @@ void AddPortableQuantTiles(TileSet& set) {
     t = DTypeTiles{};
     SetUniformShape(t, 4, 4, 4, 0);
     t.quant_x = true;
+    t.quantize_x = &QuantizeXRow;
   }
   FillTiles<PortableQuant<DType::kQ8>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kQ8)].tiles);
   FillTiles<PortableQuant<DType::kQ4>::Tile, 4, 4>(set.dtypes[DTypeIndex(DType::kQ4)].tiles);

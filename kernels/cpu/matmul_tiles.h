@@ -52,6 +52,15 @@ struct TileArgs {
 inline int64_t QuantXPaddedK(int64_t k) { return (k + 63) / 64 * 64; }
 inline int64_t QuantXRowBytes(int64_t k) { return 3 * QuantXPaddedK(k) + 64; }
 void QuantizeXRow(const float* x, int64_t k, DType w_dtype, char* out);
+using QuantizeXFn = void (*)(const float* x, int64_t k, DType w_dtype, char* out);
+
+#if defined(__x86_64__)
+// QuantizeXRow with AVX-512 (VNNI machines only): the same values, bias and
+// scales, except that for q4 each 64-column chunk of blocks A, B is stored in
+// the order the VNNI q4 tiles unpack weight nibbles, [A0-15 B0-15 A16-31
+// B16-31], with its bias and scale lanes to match (lanes 4-7 and 12-15 are B's).
+void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out);
+#endif
 
 using TileFn = void (*)(const TileArgs&);
 
@@ -76,8 +85,9 @@ struct DTypeTiles {
   // True when the tiles take bf16 x (made by the set's round_x, rows padded
   // with zeros to a multiple of 32 elements).
   bool bf16_x = false;
-  // True when the tiles take quantized x (QuantizeXRow; quantized weights).
+  // True when the tiles take quantized x (quantized weights), made by quantize_x.
   bool quant_x = false;
+  QuantizeXFn quantize_x = nullptr;
   TileFn tiles[kMaxTileRows][kMaxTileTokens] = {};
 };
 
