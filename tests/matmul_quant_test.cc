@@ -75,6 +75,22 @@ TEST(QuantizeTest, RoundTripWithinHalfAStep) {
   }
 }
 
+// Halves round to the even integer (nearbyint in the default mode), then clamp.
+TEST(QuantizeTest, RoundsHalvesToEvenAndClamps) {
+  std::vector<float> x(32, 0.f);
+  const float q8_in[] = {127.f, 2.5f, 3.5f, -2.5f, -0.5f, 0.5f, 1.5f, -126.5f};
+  const int q8_want[] = {127, 2, 4, -2, 0, 0, 2, -126};
+  std::copy(std::begin(q8_in), std::end(q8_in), x.begin());  // max |x| = 127: d = 1
+  QuantMatrix q8(DType::kQ8, 1, 32, x);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(q8.view.At(0, i), static_cast<float>(q8_want[i])) << i;
+  const float q4_in[] = {-8.f, 2.5f, 3.5f, -2.5f, 6.5f, 7.5f, -7.5f, 0.5f};
+  const int q4_want[] = {-8, 2, 4, -2, 6, 7, -8, 0};
+  std::fill(x.begin(), x.end(), 0.f);
+  std::copy(std::begin(q4_in), std::end(q4_in), x.begin());  // m = -8: d = 1
+  QuantMatrix q4(DType::kQ4, 1, 32, x);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(q4.view.At(0, i), static_cast<float>(q4_want[i])) << i;
+}
+
 TEST(QuantizeTest, RefusesBadInput) {
   std::vector<float> x(2 * 48, 1.f);
   std::vector<uint8_t> v(2 * 48);
