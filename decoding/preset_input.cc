@@ -1,12 +1,14 @@
 // Guarded TOML presets: size, UTF-8 and NUL checks before toml++ parses.
 #include "decoding/preset_input.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <string>
 #include <utility>
 #include <toml++/toml.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/bounded_file.h"
 
@@ -78,7 +80,54 @@ StringScan SkipString(std::string_view t, size_t i) {
   return {t.size()};
 }
 
-std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
+bool IsDecDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsHexDigit(char c) { return IsDecDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsOctDigit(char c) { return c >= '0' && c <= '7'; }
+bool IsBinDigit(char c) { return c == '0' || c == '1'; }
+
+// Digits with single underscores between them ("1_000"), from v[*i]; true
+// when at least one digit was read.
+bool SkipDigits(std::string_view v, size_t* i, bool (*is_digit)(char)) {
+  const size_t start = *i;
+  while (*i < v.size() && (is_digit(v[*i]) || (v[*i] == '_' && *i > start && is_digit(v[*i - 1]) &&
+                                               *i + 1 < v.size() && is_digit(v[*i + 1])))) {
+    ++*i;
+  }
+  return *i > start;
+}
+
+// A bare TOML value a preset may hold: true, false, an integer (decimal, or
+// 0x / 0o / 0b) or a float (fraction, exponent, inf, nan). Everything else,
+// a date or time above all (toml++ 3.3 asserts on "1281-11-04te..."), is
+// refused before the parser sees it.
+bool IsNumberOrBoolean(std::string_view v) {
+  if (v == "true" || v == "false") return true;
+  size_t i = 0;
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'o' || v[1] == 'b')) {
+    i = 2;
+    return SkipDigits(v, &i, v[1] == 'x' ? &IsHexDigit : v[1] == 'o' ? &IsOctDigit : &IsBinDigit) && i == v.size();
+  }
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+  if (v.substr(i) == "inf" || v.substr(i) == "nan") return true;
+  if (!SkipDigits(v, &i, &IsDecDigit)) return false;
+  if (i < v.size() && v[i] == '.' && (++i, !SkipDigits(v, &i, &IsDecDigit))) return false;
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (!SkipDigits(v, &i, &IsDecDigit)) return false;
+  }
+  return i == v.size();
+}
+
+// The first byte toml++ must not see: its offset, what is wrong, and the
+// length to quote (0: the one character at `at`).
+struct Unsafe {
+  size_t at;
+  const char* what;
+  size_t length = 0;
+};
+
+Unsafe FirstUnsafeSyntax(std::string_view t) {
   // Per line: a key (bare or quoted parts joined by '.'), '=', one value (a
   // string, or a bare token up to whitespace, ',', ']', '}' or '#'), then
   // whitespace and a comment. toml++ scans a bare token character by
@@ -90,6 +139,10 @@ std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
       "number or boolean";
   constexpr const char* kNonAscii = "is a non-ASCII character outside a string or comment";
   constexpr const char* kAfterBackslash = "is a non-ASCII character right after a backslash in a string";
+  constexpr const char* kNotNumber =
+      "is not a number or boolean; a preset value is a \"quoted string\", a number or true/false";
+  size_t bare_start = 0;  // where the bare value being read began
+  const auto bare_ok = [&](size_t end) { return IsNumberOrBoolean(t.substr(bare_start, end - bare_start)); };
   // A second token after a value: toml++ would read `1979-05-27 0` as a date-time
   // cut short and assert; a preset has no dates, so nothing may follow a value.
   constexpr const char* kAfterValue = "follows the value on its line; a preset line is `key = value`, then "
@@ -98,11 +151,14 @@ std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
     const char c = t[i];
     const bool space = c == ' ' || c == '\t' || c == '\r';
     if (c == '\n') {
+      if (mode == Mode::kBare && !bare_ok(i)) return {bare_start, kNotNumber, i - bare_start};
       mode = Mode::kKey;
       prev = '\n';
       continue;
     }
     if (mode == Mode::kBare) {
+      const bool ends = space || c == ',' || c == '#' || c == ']' || c == '}';
+      if (ends && !bare_ok(i)) return {bare_start, kNotNumber, i - bare_start};
       if (space || c == ',') {
         mode = Mode::kAfterValue;
         continue;
@@ -135,8 +191,10 @@ std::pair<size_t, const char*> FirstUnsafeSyntax(std::string_view t) {
       prev = c;
     } else if (mode == Mode::kValueStart) {
       mode = Mode::kBare;
+      bare_start = i;
     }
   }
+  if (mode == Mode::kBare && !bare_ok(t.size())) return {bare_start, kNotNumber, t.size() - bare_start};
   return {std::string_view::npos, ""};
 }
 
@@ -180,11 +238,18 @@ absl::Status CheckPresetText(std::string_view text, std::string_view std_source)
     }
     i += n;
   }
-  if (const auto [at, what] = FirstUnsafeSyntax(text); at != std::string_view::npos) {
-    const auto [l, c] = LineColumn(text, at);
-    const size_t n = Utf8SequenceLength(text, at);
-    return absl::InvalidArgumentError(
-        absl::StrCat("preset ", source, ":", l, ":", c, ": '", std::string(text.substr(at, n == 0 ? 1 : n)), "' ", what));
+  if (const Unsafe u = FirstUnsafeSyntax(text); u.at != std::string_view::npos) {
+    const auto [l, c] = LineColumn(text, u.at);
+    std::string quoted;
+    if (u.length > 0) {  // a bare token (ASCII): control characters escaped, at most 40 shown
+      constexpr size_t kShown = 40;
+      quoted = absl::CHexEscape(absl::string_view(text.data() + u.at, std::min(u.length, kShown)));
+      if (u.length > kShown) quoted += "...";
+    } else {
+      const size_t n = Utf8SequenceLength(text, u.at);
+      quoted = std::string(text.substr(u.at, n == 0 ? 1 : n));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("preset ", source, ":", l, ":", c, ": '", quoted, "' ", u.what));
   }
   return absl::OkStatus();
 }

@@ -120,6 +120,10 @@ printf 'prompt = "\xc3\x28"\n' > $tmp/utf8.toml
 expect preset-invalid-utf8 "invalid UTF-8" -- generate --config $tmp/utf8.toml -m $model
 printf 'draft\x00max = 3\n' > $tmp/nul.toml
 expect preset-nul-byte "NUL" -- generate --config $tmp/nul.toml -m $model -p hi
+printf 'draft-max = 1979-05-27 0\n' > $tmp/date.toml
+expect preset-date-value "'1979-05-27' is not a number or boolean" -- generate --config $tmp/date.toml -m $model -p hi
+printf 'draft-max = 3 4\n' > $tmp/two.toml
+expect preset-two-values "'4' follows the value" -- generate --config $tmp/two.toml -m $model -p hi
 head -c 2000000 /dev/zero | tr '\0' '#' > $tmp/big.toml
 expect preset-too-large "limit" -- generate --config $tmp/big.toml -m $model -p hi
 expect draft-vocab-file-device "character device" -- generate -m $model --draft-vocab-file /dev/zero -p hi

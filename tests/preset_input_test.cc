@@ -43,12 +43,24 @@ TEST(CheckPresetTextTest, RefusesWhatTheFuzzerFoundBeforeTomlPlusPlus) {
       {"v = 0o1\x15" "0='\xF3\x87\x9D\x9F'", "non-ASCII character outside a string"},  // '=' inside a bare value
       {"\"\"\"a\\\n\\\xEF\xBB\xB7\"\"\"=1", "right after a backslash"},     // multi-line quoted key
       {"p = \"\"\"a \\\n   \xC3\xA9\"\"\"", "right after a backslash"},     // after a line-ending backslash
-      {"f1 =10op-_^p-\x1e" "E 2\n", "p.toml:1:17: '2' follows the value"},  // a date-time cut short
-      {"d = 1979-05-27 0\n", "p.toml:1:16: '0' follows the value"},
+      {"f1 =10op-_^p-\x1e" "E 2\n", "p.toml:1:5: '10op-_^p-\\x1e\\x45' is not a number or boolean"},  // a date-time cut short
+      {"d = 1979-05-27 0\n", "p.toml:1:5: '1979-05-27' is not a number or boolean"},
+      {"88888.888889.3= 1281-11-04temp\\\\", "p.toml:1:17: '1281-11-04temp\\\\\\\\' is not a number"},  // date, 't', no time
       {"a = \"x\" \"y\"", "p.toml:1:9: '\"' follows the value"},
+      {"a = 1 2", "p.toml:1:7: '2' follows the value"},
   };
   for (const auto& c : cases) {
     EXPECT_THAT(CheckPresetText(c.text, "p.toml"), StatusIs(kInvalid, HasSubstr(c.want))) << c.text;
+  }
+  // Numbers and booleans in every TOML form pass; anything else bare does not.
+  for (const char* ok : {"1", "-3", "+2", "1_000", "0.5", "-1.5e-3", "1E+2", "3e1_0", "inf", "-nan", "0x1F",
+                         "0o17", "0b1_0", "true", "false"}) {
+    EXPECT_TRUE(CheckPresetText(std::string("k = ") + ok + " # c\n", "p.toml").ok()) << ok;
+  }
+  for (const char* bad : {"abc", "1979-05-27", "07:32:00", "1979-05-27T07:32:00", "1.", ".5", "1e", "1__0",
+                          "_1", "0x", "0xG", "1-2", "True", "1.2.3"}) {
+    EXPECT_THAT(CheckPresetText(std::string("k = ") + bad + "\n", "p.toml"),
+                StatusIs(kInvalid, HasSubstr("p.toml:1:5: '"))) << bad;
   }
   // Strings and comments may hold any UTF-8; escapes stay escapes.
   EXPECT_TRUE(CheckPresetText("prompt = \"caf\xC3\xA9 \\\" \xE4\xB8\x96\" # \xE4\xB8\x96\n", "p.toml").ok());
