@@ -45,13 +45,13 @@ struct Vnni {
                              : _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)));
       return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
     } else {
+      // The 32 bytes in both halves (a broadcast load), the upper half shifted
+      // down by 4, then the low nibbles: [A 0-15 | B 0-15 | A 16-31 | B 16-31].
       const char* p = row + c / 2;
-      const __m256i v = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
-                             : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      const __m256i low = _mm256_set1_epi8(0x0f);
-      const __m256i lo = _mm256_and_si256(v, low);                         // [A 0-15 | B 0-15]
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);  // [A 16-31 | B 16-31]
-      return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i v =
+          full ? _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))
+               : _mm512_maskz_broadcast_i32x4(0x0f0f, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      return _mm512_and_si512(_mm512_mask_srli_epi64(v, 0xf0, v, 4), _mm512_set1_epi8(0x0f));
     }
   }
 
