@@ -11,8 +11,9 @@
 // swing by 10x (a fork-join waits for a descheduled thread); read the median
 // of several repetitions and say what else was running.
 //
-// BM_ReadBandwidth/<MiB>/<threads>: sums a large array (reads only; each
-//   thread sums its own half); bytes_per_second = bytes read.
+// BM_ReadBandwidth/<MiB>/<threads>/<huge>: sums a large array (reads only;
+//   each thread sums its own half); bytes_per_second = bytes read; huge = 1
+//   asks for transparent huge pages (MADV_HUGEPAGE), 0 forbids them.
 // BM_MatMul/<dtype>/n/k/t/threads/path/dram: bytes_per_second = weight bytes
 //   (n * k * size) per call, whatever t is; `gflops` = 2 n k t per second;
 //   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
@@ -30,9 +31,12 @@
 // BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
 //   at t = 1..16 (the cost of verifying t tokens against one decode step).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,7 +54,19 @@ constexpr int64_t kDramBytes = int64_t{256} << 20;
 void BM_ReadBandwidth(benchmark::State& state) {
   const int64_t words = (state.range(0) << 20) / 8;
   const int threads = static_cast<int>(state.range(1));
-  std::vector<uint64_t> data(words);
+  // huge = 1: 2 MiB-aligned and MADV_HUGEPAGE, as quantized weights are
+  // (engine/weight_store.cc); 0: whatever the allocator gives (4 KiB pages
+  // where transparent huge pages are "madvise" only).
+  const bool huge = state.range(2) != 0;
+  void* raw = nullptr;
+  if (posix_memalign(&raw, size_t{2} << 20, words * 8) != 0) {
+    state.SkipWithError("out of memory");
+    return;
+  }
+  std::unique_ptr<void, decltype(&std::free)> owner(raw, &std::free);
+  if (huge) madvise(raw, words * 8, MADV_HUGEPAGE);
+  if (!huge) madvise(raw, words * 8, MADV_NOHUGEPAGE);
+  auto* data = static_cast<uint64_t*>(raw);
   for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i);
   uint64_t total = 0;
   for (auto _ : state) {
@@ -63,8 +79,8 @@ void BM_ReadBandwidth(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * words * 8);
 }
 BENCHMARK(BM_ReadBandwidth)
-    ->ArgNames({"MiB", "threads"})
-    ->ArgsProduct({{256}, {1, 2}})
+    ->ArgNames({"MiB", "threads", "huge"})
+    ->ArgsProduct({{256}, {1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -2,6 +2,8 @@
 // index), maps each shard once and indexes every tensor by name.
 #include "engine/weight_store.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -22,6 +24,21 @@
 
 namespace matspec {
 namespace {
+
+// A quantized tensor's buffer (values, then scales), freed with std::free. From
+// 2 MiB up it is 2 MiB-aligned and asks for transparent huge pages: a decode
+// step streams it from DRAM, and the hardware prefetchers stop at 4 KiB page
+// boundaries (a plain sum over 512 MiB reads ~21-22 GB/s through huge pages
+// against 15-19 GB/s through 4 KiB pages on the development machine).
+char* AllocateQuantizedTensor(int64_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t n = static_cast<size_t>(bytes + 4095) / 4096 * 4096;
+  if (n < kHuge) return static_cast<char*>(std::aligned_alloc(64, n));
+  void* p = nullptr;
+  if (::posix_memalign(&p, kHuge, n) != 0) return nullptr;
+  ::madvise(p, n, MADV_HUGEPAGE);  // a hint; refused or ignored elsewhere
+  return static_cast<char*>(p);
+}
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
@@ -279,7 +296,7 @@ absl::Status WeightStore::Quantize(DType to, int num_threads,
     const int64_t value_bytes = rows * DTypeRowBytes(tensor_to, cols);
     const int64_t scale_bytes = rows * QuantScaleBytes(tensor_to, cols);
     const int64_t padded = (value_bytes + 63) / 64 * 64;
-    char* buffer = static_cast<char*>(std::aligned_alloc(64, (padded + scale_bytes + 63) / 64 * 64));
+    char* buffer = AllocateQuantizedTensor(padded + scale_bytes);
     if (buffer == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat("tensor '", name, "': out of memory while quantizing"));
     }

@@ -71,7 +71,8 @@ class WeightStore {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorRecord*> index_;
   std::map<std::string, const SafetensorsFile*> file_of_;  // for ReleasePages
-  // Quantize(): the records and buffers of the quantized tensors.
+  // Quantize(): the records and buffers of the quantized tensors (from 2 MiB
+  // up, 2 MiB-aligned with MADV_HUGEPAGE: they stream from DRAM every step).
   std::vector<std::unique_ptr<TensorRecord>> quantized_records_;
   std::vector<std::unique_ptr<char, void (*)(void*)>> quantized_buffers_;
 };
