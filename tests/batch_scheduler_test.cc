@@ -18,6 +18,8 @@
 #include "matspec/matspec.h"
 #include "tests/testing/mixed_workload.h"
 #include "matspec/run_config.h"
+#include "decoding/batch_scheduler.h"
+#include "engine/round_runner.h"
 
 namespace matspec {
 namespace {
@@ -106,6 +108,18 @@ TEST_P(BatchSchedulerChunkTest, MixedBatchesOfOneToSixteenEqualEachRequestAlone)
 }
 
 INSTANTIATE_TEST_SUITE_P(PrefillChunk, BatchSchedulerChunkTest, ::testing::Values(256, 3));
+
+// The cap table measured in bench/RESULTS.md §8 (the quiet sweep of
+// 2026-12-01): no cap alone, k <= 4 at 2, k <= 2 at 3-4, plain from 5.
+TEST(BatchDraftCapTest, FollowsTheMeasuredTable) {
+  EXPECT_EQ(BatchDraftCap(0), kMaxDraft);
+  EXPECT_EQ(BatchDraftCap(1), kMaxDraft);
+  EXPECT_EQ(BatchDraftCap(2), 4);
+  EXPECT_EQ(BatchDraftCap(3), 2);
+  EXPECT_EQ(BatchDraftCap(4), 2);
+  EXPECT_EQ(BatchDraftCap(5), 0);
+  EXPECT_EQ(BatchDraftCap(16), 0);
+}
 
 TEST_F(BatchSchedulerTest, RequestsJoiningAndLeavingMidRunEqualEachAlone) {
   std::unique_ptr<Engine> engine = Load(/*batching=*/true, 16, 0, /*prefill_chunk=*/4);
