@@ -1,4 +1,4 @@
-// Guarded TOML presets: size, UTF-8 and NUL checks before toml++ parses.
+// Guarded TOML presets: size, UTF-8, NUL and syntax checks before toml++ parses.
 #include "decoding/preset_input.h"
 
 #include <algorithm>
@@ -49,7 +49,10 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 //  - a non-ASCII character: its whitespace test reaches TOML_UNREACHABLE for
 //    most code points in U+00A1..U+0499 and U+2D6E..U+3168 (upstream
 //    marzer/tomlplusplus issue 295). TOML allows them only in strings and
-//    comments anyway; inside a basic string, none may follow a backslash.
+//    comments anyway; inside a basic string, none may follow a backslash;
+//  - a bare value that is not a number or boolean, or anything after a value
+//    on its line: toml++'s date-time scanning asserts on "1979-05-27 0" and
+//    "1281-11-04t..." (a preset holds no dates).
 // All found by tests/fuzz/preset_fuzz. Returns {offset, what} of the first
 // such byte, or {npos, ""}.
 // Skips the string whose opening quote is at t[i]; returns the offset of its

@@ -55,14 +55,14 @@ void QuantizeBlockQ8(const float* x, int8_t* q, uint16_t* scale) {
 }
 
 void QuantizeBlockQ4(const float* x, uint8_t* packed, uint16_t* scale) {
-  // m: the first element of the largest magnitude.
+  // m: the first element of the largest magnitude (+0 for a block of zeros).
   const uint32_t amax_bits = BlockAbsMaxBits(x);
   float m = 0.f;
-  for (int64_t i = 0; i < kQuantBlock; ++i) {
+  for (int64_t i = 0; amax_bits != 0 && i < kQuantBlock; ++i) {
     uint32_t b;
     std::memcpy(&b, x + i, sizeof b);
     if ((b & 0x7fffffffu) == amax_bits) {
-      m = amax_bits == 0 ? 0.f : x[i];
+      m = x[i];
       break;
     }
   }
