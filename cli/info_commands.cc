@@ -70,6 +70,7 @@ int RunInspect(const RunConfig& config) {
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
+  std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
   return 0;
 }

@@ -65,10 +65,10 @@ matspec_status Guard(char** error, Body body) {
 }
 
 // The options matspec_engine_load takes; every other generation key belongs to a request.
-constexpr std::array<std::string_view, 14> kLoadKeys = {
+constexpr std::array<std::string_view, 15> kLoadKeys = {
     "model",         "threads",   "device",        "thread-pool",  "no-thread-pool", "f32-activations",
     "no-cuda-graphs", "no-batching", "gpu-batching", "max-sequences", "max-queue", "no-batch-draft-cap",
-    "prefill-chunk", "quantize"};
+    "prefill-chunk", "quantize", "no-huge-pages"};
 // Keys of the CLI that are arguments (or the output format) in the ABI.
 constexpr std::array<std::string_view, 4> kCliOnlyKeys = {"prompt", "file", "prompt-ids", "json"};
 

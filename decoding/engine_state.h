@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "draft/draft_length_memory.h"
 #include "engine/backend.h"
@@ -25,6 +26,7 @@ struct EngineState {
   std::unique_ptr<WeightStore> store;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;  // null when the directory has none
+  std::optional<HugePageReport> weight_pages;  // LoadOptions::huge_pages, when asked
   // A backend whose model takes one sequence at a time (the GPU's: one stream,
   // one scratch) gets its generations in turn; the CPU's run at once. Timed,
   // so that a request waiting for its turn still notices a cancel.

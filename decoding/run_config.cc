@@ -76,6 +76,9 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"no-cuda-graphs", "", true, "--device cuda: queue every kernel instead of replaying each round as a CUDA graph"},
       {"thread-pool", "", true, "CPU: products and attention on a per-sequence thread pool whose waits sleep (the default)"},
       {"no-thread-pool", "", true, "CPU: products and attention on OpenMP teams instead of the per-sequence pool"},
+      {"no-huge-pages", "", true,
+       "CPU: leave the mapped weights to fault in as they come (default: 2 MiB pages where the kernel can, "
+       "reading the file once more if the page cache holds 4 KiB pages)"},
       {"no-batching", "", true, "CPU: each request on a thread of its own instead of one continuous batch of every request"},
       {"gpu-batching", "", true,
        "--device cuda: advance requests together, each draft step and verification one batched GPU forward (for concurrent requests; no CUDA graphs)"},
@@ -184,6 +187,10 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     bool b = false;
     if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
     c->load.thread_pool = !b;
+  } else if (n == "no-huge-pages") {
+    bool b = false;
+    if (absl::Status s = ParseBool(origin, v, &b); !s.ok()) return s;
+    c->load.huge_pages = !b;
   } else if (n == "f32-activations") {
     return ParseBool(origin, v, &c->load.f32_activations);
   } else if (n == "no-batching") {

@@ -184,6 +184,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
   file->size_ = static_cast<int64_t>(st.st_size);
+  file->dev_ = st.st_dev;
+  file->ino_ = st.st_ino;
   if (file->size_ < 8) {
     ::close(fd);
     return absl::InvalidArgumentError(
@@ -259,6 +261,10 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
 
 SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) ::munmap(map_, static_cast<size_t>(size_));
+}
+
+HugePageReport SafetensorsFile::PreferHugePages() const {
+  return PreferFileHugePages(path_, dev_, ino_, map_, size_);
 }
 
 void SafetensorsFile::ReleasePages(const TensorRecord& rec) const {

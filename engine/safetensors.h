@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/huge_pages.h"
 #include "kernels/dtype.h"
 
 namespace matspec {
@@ -57,6 +58,10 @@ class SafetensorsFile {
   // fetch them from the file). For a tensor the store no longer reads (it was
   // quantized). A record not in the mapping (an aligned copy) is left alone.
   void ReleasePages(const TensorRecord& rec) const;
+  // Faults the whole file in and gets it mapped through 2 MiB pages where the
+  // kernel and file system can (engine/huge_pages.h); for weights read in
+  // place every step. Not for a file whose pages were released.
+  HugePageReport PreferHugePages() const;
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   int64_t file_size() const { return size_; }
 
@@ -65,6 +70,8 @@ class SafetensorsFile {
   std::string path_;
   void* map_ = nullptr;
   int64_t size_ = 0;
+  dev_t dev_ = 0;  // identity of the mapped file (PreferHugePages)
+  ino_t ino_ = 0;
   std::map<std::string, TensorRecord> tensors_;
   std::vector<std::vector<uint64_t>> aligned_copies_;  // misaligned tensors only
 };

@@ -321,6 +321,12 @@ absl::Status WeightStore::Quantize(DType to, int num_threads,
   return absl::OkStatus();
 }
 
+HugePageReport WeightStore::PreferHugePages() const {
+  HugePageReport total;
+  for (const auto& file : files_) total += file->PreferHugePages();
+  return total;
+}
+
 int64_t WeightStore::num_tensors() const { return static_cast<int64_t>(index_.size()); }
 
 }  // namespace matspec

@@ -51,6 +51,12 @@ class WeightStore {
   absl::Status Quantize(DType to, int num_threads,
                         const std::function<void(const std::string&)>& progress = {});
 
+  // Every mapped file through 2 MiB pages where the kernel and file system
+  // can (engine/huge_pages.h), for weights read in place every decode step:
+  // call it on a store that is not quantized at load (Quantize hands the
+  // pages of the originals back; faulting them in again would undo that).
+  HugePageReport PreferHugePages() const;
+
   // View of a 2-D tensor; InvalidArgument if it is not [rows, cols] as expected
   // (pass -1 to accept any size in that dimension).
   absl::StatusOr<MatrixView> Matrix(const std::string& name, int64_t rows, int64_t cols) const;

@@ -13,7 +13,8 @@
  * - Options are JSON objects whose keys are the long flags of `matspec
  *   generate` (see `matspec --help`): "model", "threads", "device",
  *   "thread-pool", "no-thread-pool", "f32-activations", "no-cuda-graphs", "no-batching", "gpu-batching",
- *   "max-sequences", "max-queue", "no-batch-draft-cap", "prefill-chunk", "quantize" when loading;
+ *   "max-sequences", "max-queue", "no-batch-draft-cap", "prefill-chunk", "quantize",
+ *   "no-huge-pages" when loading;
  *   "n-predict", "temp", "top-k", "top-p", "seed", "draft-max",
  *   "matformer-config-path", "matformer-slice-name", "draft-ffn",
  *   "no-speculative", "ignore-eos", ... when generating. NULL or "" means {}.
