@@ -19,6 +19,7 @@
 //   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
 //   dram = 1 cycles through copies of the matrix totalling 256 MiB so every
 //   call streams its weights from memory, dram = 0 reuses one (cache-resident).
+//   Weights sit in 2 MiB pages, as the engine's do: compare with huge:1.
 // BM_MatMul with t >= 24 on path 0 runs the prefill GEMM (GemmArgs adds the
 //   shapes around its switch); bench/gemm_library_bench.cc compares it with
 //   oneDNN where that is installed.
@@ -51,22 +52,28 @@ namespace {
 
 constexpr int64_t kDramBytes = int64_t{256} << 20;
 
+// A buffer of `bytes` (rounded up to 2 MiB), 2 MiB-aligned; huge = true asks
+// for transparent huge pages (MADV_HUGEPAGE), as the engine's weights get them
+// (engine/huge_pages.h for mapped checkpoints, engine/weight_store.cc for
+// quantized tensors); false forbids them (4 KiB pages). Null when out of memory.
+std::unique_ptr<uint8_t, decltype(&std::free)> PageBuffer(int64_t bytes, bool huge) {
+  const size_t n = static_cast<size_t>((bytes + (int64_t{2} << 20) - 1) >> 21 << 21);
+  void* raw = nullptr;
+  if (posix_memalign(&raw, size_t{2} << 20, n) != 0) raw = nullptr;
+  if (raw != nullptr) madvise(raw, n, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  return {static_cast<uint8_t*>(raw), &std::free};
+}
+
 void BM_ReadBandwidth(benchmark::State& state) {
   const int64_t words = (state.range(0) << 20) / 8;
   const int threads = static_cast<int>(state.range(1));
-  // huge = 1: 2 MiB-aligned and MADV_HUGEPAGE, as quantized weights are
-  // (engine/weight_store.cc); 0: whatever the allocator gives (4 KiB pages
-  // where transparent huge pages are "madvise" only).
-  const bool huge = state.range(2) != 0;
-  void* raw = nullptr;
-  if (posix_memalign(&raw, size_t{2} << 20, words * 8) != 0) {
+  // huge = 1: through 2 MiB pages, as the engine's weights are; 0: 4 KiB pages.
+  auto owner = PageBuffer(words * 8, state.range(2) != 0);
+  if (owner == nullptr) {
     state.SkipWithError("out of memory");
     return;
   }
-  std::unique_ptr<void, decltype(&std::free)> owner(raw, &std::free);
-  if (huge) madvise(raw, words * 8, MADV_HUGEPAGE);
-  if (!huge) madvise(raw, words * 8, MADV_NOHUGEPAGE);
-  auto* data = static_cast<uint64_t*>(raw);
+  auto* data = reinterpret_cast<uint64_t*>(owner.get());
   for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i);
   uint64_t total = 0;
   for (auto _ : state) {
@@ -98,13 +105,17 @@ void RunMatMulBenchmark(benchmark::State& state, DType dtype, int64_t n, int64_t
 
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<uint8_t> w(copies * matrix_bytes);
+  auto w = PageBuffer(copies * matrix_bytes, true);  // 2 MiB pages, as the engine's weights
+  if (w == nullptr) {
+    state.SkipWithError("out of memory");
+    return;
+  }
   for (int64_t i = 0; i < copies * n * k; ++i) {
     const float f = dist(rng);
     if (dtype == DType::kF32) {
-      reinterpret_cast<float*>(w.data())[i] = f;
+      reinterpret_cast<float*>(w.get())[i] = f;
     } else {
-      reinterpret_cast<uint16_t*>(w.data())[i] = dtype == DType::kBF16 ? F32ToBf16(f) : F32ToF16(f);
+      reinterpret_cast<uint16_t*>(w.get())[i] = dtype == DType::kBF16 ? F32ToBf16(f) : F32ToF16(f);
     }
   }
   std::vector<float> x(t * k), y(t * n);
@@ -120,7 +131,7 @@ void RunMatMulBenchmark(benchmark::State& state, DType dtype, int64_t n, int64_t
   ctx.pool = pool;
   int64_t i = 0;
   for (auto _ : state) {
-    p.w = MatrixView{w.data() + (i % copies) * matrix_bytes, dtype, n, k, k};
+    p.w = MatrixView{w.get() + (i % copies) * matrix_bytes, dtype, n, k, k};
     MatMulWithPath(path, ctx, p);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -181,11 +192,17 @@ void BM_MatMulQuant(benchmark::State& state) {
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> f(n * k);
   for (float& v : f) v = dist(rng);
-  std::vector<uint8_t> values(copies * value_bytes);
-  std::vector<uint16_t> scales(copies * scale_count);
+  auto values_buffer = PageBuffer(copies * value_bytes, true);
+  auto scales_buffer = PageBuffer(copies * scale_count * 2, true);
+  if (values_buffer == nullptr || scales_buffer == nullptr) {
+    state.SkipWithError("out of memory");
+    return;
+  }
+  uint8_t* values = values_buffer.get();
+  auto* scales = reinterpret_cast<uint16_t*>(scales_buffer.get());
   for (int64_t c = 0; c < copies; ++c) {
     const absl::Status s = QuantizeMatrix({f.data(), DType::kF32, n, k, k}, dtype, "bench", 2,
-                                          values.data() + c * value_bytes, scales.data() + c * scale_count);
+                                          values + c * value_bytes, scales + c * scale_count);
     if (!s.ok()) {
       state.SkipWithError(std::string(s.message()).c_str());
       return;
@@ -198,7 +215,7 @@ void BM_MatMulQuant(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     const int64_t c = i++ % copies;
-    p.w = QuantizedView(dtype, n, k, values.data() + c * value_bytes, scales.data() + c * scale_count);
+    p.w = QuantizedView(dtype, n, k, values + c * value_bytes, scales + c * scale_count);
     MatMul(ctx, p);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();

@@ -35,7 +35,7 @@ def main():
             continue
         fields = dict(f.split(":") for f in r["run_name"].split("/")[1:] if ":" in f)
         if r["run_name"].startswith("BM_ReadBandwidth"):
-            if fields.get("huge", "0") != "0":  # bf16 weights are mapped in 4 KiB pages
+            if fields.get("huge", "1") != "1":  # weights sit in 2 MiB pages (engine/huge_pages.h)
                 continue
             read[int(fields["threads"])].append(r["bytes_per_second"] * r["real_time"] / r[clock])
         elif r["run_name"].startswith("BM_Verify"):

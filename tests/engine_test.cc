@@ -488,5 +488,22 @@ TEST(RunConfigTest, ThreadPoolIsTheDefaultAndCanBeTurnedOff) {
   std::filesystem::remove_all(dir);
 }
 
+// Huge pages for the mapped weights are the default; --no-huge-pages (or
+// no-huge-pages = true in a preset) leaves the mapping as it comes.
+TEST(RunConfigTest, HugePagesAreTheDefaultAndCanBeTurnedOff) {
+  RunConfig c;
+  EXPECT_TRUE(c.load.huge_pages);
+  ASSERT_TRUE(SetRunOption(&c, "no-huge-pages", "true", "--no-huge-pages").ok());
+  EXPECT_FALSE(c.load.huge_pages);
+  ASSERT_TRUE(SetRunOption(&c, "no-huge-pages", "false", "--no-huge-pages").ok());
+  EXPECT_TRUE(c.load.huge_pages);
+  const std::string dir = testing::MakeTempDir("preset_huge");
+  std::ofstream(dir + "/p.toml") << "no-huge-pages = true\n";
+  ASSERT_TRUE(ApplyPresetFile(dir + "/p.toml", &c).ok());
+  EXPECT_FALSE(c.load.huge_pages);
+  EXPECT_FALSE(SetRunOption(&c, "no-huge-pages", "maybe", "--no-huge-pages").ok());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace matspec
