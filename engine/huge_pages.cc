@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -39,12 +40,22 @@ void Drop(int fd, const char* map, int64_t offset, int64_t len) {
   ::posix_fadvise(fd, offset, len, POSIX_FADV_DONTNEED);
 }
 
-// The whole 2 MiB chunks of [map, map + size) as file offsets [first, last).
-void WholeChunks(const void* map, int64_t size, int64_t* first, int64_t* last) {
+// The file offsets of the 2 MiB-aligned blocks of [map, map + size) (whole
+// blocks only) that overlap one of `ranges`, in order.
+std::vector<int64_t> Chunks(const void* map, int64_t size, const std::vector<FileRange>& ranges) {
   const uintptr_t b = Addr(map), e = b + static_cast<uintptr_t>(size), h = kHugePageBytes;
-  const uintptr_t fb = (b + h - 1) / h * h, le = e / h * h;
-  *first = static_cast<int64_t>(fb - b);
-  *last = le > fb ? static_cast<int64_t>(le - b) : *first;
+  const uintptr_t first = (b + h - 1) / h * h, last = e / h * h;
+  std::vector<int64_t> chunks;
+  for (const FileRange& r : ranges) {
+    if (r.length <= 0) continue;
+    const uintptr_t rb = b + static_cast<uintptr_t>(r.offset), re = rb + static_cast<uintptr_t>(r.length);
+    for (uintptr_t c = std::max(first, rb / h * h); c < std::min(last, re); c += h) {
+      chunks.push_back(static_cast<int64_t>(c - b));
+    }
+  }
+  std::sort(chunks.begin(), chunks.end());
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+  return chunks;
 }
 
 // Opens `path` if it is still the mapped file.
@@ -83,15 +94,18 @@ int64_t FilePmdMappedBytes(const void* begin, int64_t size) {
   return total;
 }
 
-HugePageReport PreferFileHugePages(const std::string& path, dev_t dev, ino_t ino, const void* map, int64_t size) {
+HugePageReport PreferFileHugePages(const std::string& path, dev_t dev, ino_t ino, const void* map, int64_t size,
+                                   const std::vector<FileRange>& ranges) {
   HugePageReport r;
-  int64_t first = 0, last = 0;
-  WholeChunks(map, size, &first, &last);
-  r.eligible_bytes = last - first;
-  if (r.eligible_bytes <= 0) return r;
+  const std::vector<int64_t> chunks = Chunks(map, size, ranges);
+  r.eligible_bytes = static_cast<int64_t>(chunks.size()) * kHugePageBytes;
+  if (chunks.empty()) return r;
   const char* bytes = static_cast<const char*>(map);
+  const auto populate_all = [&] {
+    for (const int64_t c : chunks) Populate(bytes + c, kHugePageBytes);
+  };
   ::madvise(const_cast<void*>(map), static_cast<size_t>(size), MADV_HUGEPAGE);
-  Populate(map, size);
+  populate_all();
   r.huge_bytes = FilePmdMappedBytes(map, size);
   if (r.huge_bytes < 0) return HugePageReport{.eligible_bytes = r.eligible_bytes, .measured = false};
   if (r.huge_bytes * 10 >= r.eligible_bytes * 9) return r;  // most already are
@@ -100,11 +114,11 @@ HugePageReport PreferFileHugePages(const std::string& path, dev_t dev, ino_t ino
   if (fd < 0) return r;
   // The probe: a chunk that is not a 2 MiB page now (dropping it from the
   // mapping takes nothing off the count), dropped from the page cache and
-  // faulted in again. A few tries, from the middle of the file.
+  // faulted in again. A few tries, from the middle.
   bool huge_comes_back = false;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const int64_t chunks = r.eligible_bytes / kHugePageBytes;
-    const int64_t chunk = first + ((chunks / 2 + attempt * 7) % chunks) * kHugePageBytes;
+  const size_t n = chunks.size();
+  for (size_t attempt = 0; attempt < 4; ++attempt) {
+    const int64_t chunk = chunks[(n / 2 + attempt * 7) % n];
     ::madvise(const_cast<char*>(bytes) + chunk, static_cast<size_t>(kHugePageBytes), MADV_DONTNEED);
     const int64_t without = FilePmdMappedBytes(map, size);
     if (without < r.huge_bytes) {  // it was a 2 MiB page already: put it back, try another
@@ -117,19 +131,20 @@ HugePageReport PreferFileHugePages(const std::string& path, dev_t dev, ino_t ino
     break;
   }
   if (huge_comes_back) {
-    Drop(fd, bytes, 0, size);
-    Populate(map, size);
+    for (const int64_t c : chunks) Drop(fd, bytes, c, kHugePageBytes);
+    populate_all();
     r.reread = true;
   }
   ::close(fd);
   r.huge_bytes = FilePmdMappedBytes(map, size);
   if (r.huge_bytes < 0) return HugePageReport{.eligible_bytes = r.eligible_bytes, .reread = r.reread, .measured = false};
+  r.huge_bytes = std::min(r.huge_bytes, r.eligible_bytes);  // the count covers the whole mapping
   return r;
 }
 
 std::string DescribeHugePages(const HugePageReport& r) {
   if (!r.measured) return "unknown (/proc/self/smaps unreadable)";
-  if (r.eligible_bytes == 0) return "none (no file spans a whole 2 MiB page)";
+  if (r.eligible_bytes == 0) return "none (no weight read every step spans a whole 2 MiB page)";
   return absl::StrFormat("%.1f MiB of %.1f MiB in 2 MiB pages%s", r.huge_bytes / 1048576.0,
                          r.eligible_bytes / 1048576.0,
                          r.reread ? " (the page cache held 4 KiB pages: the file was read again once)" : "");

@@ -263,8 +263,16 @@ SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) ::munmap(map_, static_cast<size_t>(size_));
 }
 
-HugePageReport SafetensorsFile::PreferHugePages() const {
-  return PreferFileHugePages(path_, dev_, ino_, map_, size_);
+HugePageReport SafetensorsFile::PreferHugePages(
+    const std::function<bool(const std::string&)>& read_every_step) const {
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(map_), map_end = map_begin + size_;
+  std::vector<FileRange> ranges;
+  for (const auto& [name, rec] : tensors_) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(rec.data);
+    if (begin < map_begin || begin + rec.nbytes > map_end || !read_every_step(name)) continue;  // an aligned copy
+    ranges.push_back({static_cast<int64_t>(begin - map_begin), rec.nbytes});
+  }
+  return PreferFileHugePages(path_, dev_, ino_, map_, size_, ranges);
 }
 
 void SafetensorsFile::ReleasePages(const TensorRecord& rec) const {

@@ -21,6 +21,7 @@
 #define MATSPEC_ENGINE_SAFETENSORS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,10 +59,11 @@ class SafetensorsFile {
   // fetch them from the file). For a tensor the store no longer reads (it was
   // quantized). A record not in the mapping (an aligned copy) is left alone.
   void ReleasePages(const TensorRecord& rec) const;
-  // Faults the whole file in and gets it mapped through 2 MiB pages where the
-  // kernel and file system can (engine/huge_pages.h); for weights read in
-  // place every step. Not for a file whose pages were released.
-  HugePageReport PreferHugePages() const;
+  // Faults the tensors for which `read_every_step(name)` holds in and gets
+  // them mapped through 2 MiB pages where the kernel and file system can
+  // (engine/huge_pages.h); for weights read in place every step. Not for a
+  // file whose pages were released.
+  HugePageReport PreferHugePages(const std::function<bool(const std::string&)>& read_every_step) const;
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   int64_t file_size() const { return size_; }
 

@@ -321,9 +321,22 @@ absl::Status WeightStore::Quantize(DType to, int num_threads,
   return absl::OkStatus();
 }
 
+bool ReadEveryDecodeStep(const std::string& name, bool has_lm_head) {
+  if (name.find("vision") != std::string::npos || name.find("audio") != std::string::npos) return false;
+  if (name.find("embed_tokens_per_layer") != std::string::npos) return false;
+  const std::string_view table = "embed_tokens.weight";
+  if (name.size() >= table.size() && name.compare(name.size() - table.size(), table.size(), table) == 0) {
+    return !has_lm_head;
+  }
+  return true;
+}
+
 HugePageReport WeightStore::PreferHugePages() const {
+  const bool has_lm_head = Has("lm_head.weight");
   HugePageReport total;
-  for (const auto& file : files_) total += file->PreferHugePages();
+  for (const auto& file : files_) {
+    total += file->PreferHugePages([&](const std::string& name) { return ReadEveryDecodeStep(name, has_lm_head); });
+  }
   return total;
 }
 

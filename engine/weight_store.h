@@ -51,10 +51,11 @@ class WeightStore {
   absl::Status Quantize(DType to, int num_threads,
                         const std::function<void(const std::string&)>& progress = {});
 
-  // Every mapped file through 2 MiB pages where the kernel and file system
-  // can (engine/huge_pages.h), for weights read in place every decode step:
-  // call it on a store that is not quantized at load (Quantize hands the
-  // pages of the originals back; faulting them in again would undo that).
+  // The tensors read every decode step (ReadEveryDecodeStep) through 2 MiB
+  // pages where the kernel and file system can (engine/huge_pages.h): they
+  // are faulted in now. Call it on a store that is not quantized at load
+  // (Quantize hands the pages of the originals back; faulting them in again
+  // would undo that).
   HugePageReport PreferHugePages() const;
 
   // View of a 2-D tensor; InvalidArgument if it is not [rows, cols] as expected
@@ -92,6 +93,12 @@ absl::StatusOr<DType> ParseQuantType(const std::string& name, const std::string&
 // when the checkpoint has no lm_head: the tied table then serves both), none
 // for everything else.
 std::optional<DType> QuantizedDTypeOf(const std::string& name, DType to, bool has_lm_head);
+
+// Whether a decode step reads all of tensor `name` (as opposed to a few rows
+// of an embedding table, or nothing of a vision or audio tower): everything
+// but the "vision" / "audio" tensors, Gemma 3n's embed_tokens_per_layer, and
+// embed_tokens when the checkpoint has an lm_head (a tied table is the head).
+bool ReadEveryDecodeStep(const std::string& name, bool has_lm_head);
 
 }  // namespace matspec
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "engine/weight_store.h"
 #include "matspec/matspec.h"
 #include "tests/testing/checkpoint_writer.h"
 
@@ -54,8 +55,20 @@ class MappedFile {
     }
     return true;
   }
-  HugePageReport Prefer(ino_t ino) const { return PreferFileHugePages(path_, dev_, ino, map_, size_); }
+  HugePageReport Prefer(ino_t ino) const { return PreferFileHugePages(path_, dev_, ino, map_, size_, {{0, size_}}); }
+  HugePageReport PreferRange(FileRange range) const {
+    return PreferFileHugePages(path_, dev_, ino_, map_, size_, {range});
+  }
+  // Resident pages of [offset, offset + length) (mincore).
+  int64_t ResidentPages(int64_t offset, int64_t length) const {
+    std::vector<unsigned char> v(static_cast<size_t>((length + 4095) / 4096));
+    if (::mincore(static_cast<char*>(map_) + offset, static_cast<size_t>(length), v.data()) != 0) return -1;
+    int64_t n = 0;
+    for (unsigned char c : v) n += c & 1;
+    return n;
+  }
   ino_t ino() const { return ino_; }
+  dev_t dev() const { return dev_; }
   const void* map() const { return map_; }
   int64_t size() const { return size_; }
 
@@ -100,11 +113,16 @@ TEST(HugePagesTest, BytesStayTheFilesAndCountsAreConsistent) {
 
 // Puts the file into the page cache in 4 KiB pages, as a program that read it
 // before through small pages would have left it.
+// bytes = 0 only evicts it.
 void CacheInSmallPages(const std::string& path, int64_t bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   ::fdatasync(fd);  // dirty pages are not dropped
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  if (bytes == 0) {
+    ::close(fd);
+    return;
+  }
   void* m = ::mmap(nullptr, static_cast<size_t>(bytes), PROT_READ, MAP_PRIVATE, fd, 0);
   ASSERT_NE(m, MAP_FAILED);
   ::madvise(m, static_cast<size_t>(bytes), MADV_NOHUGEPAGE);
@@ -134,6 +152,52 @@ TEST(HugePagesTest, FileCachedInSmallPagesIsReadAgainOnce) {
   std::printf("a file cached in 4 KiB pages: %s\n", DescribeHugePages(r).c_str());
 }
 
+// Only the chunks that overlap the ranges read every step are faulted in (and
+// counted): an embedding table read a few rows per token stays unread.
+TEST(HugePagesTest, OnlyTheRangesReadEveryStepAreFaultedIn) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/w.bin";
+  const int64_t mib = int64_t{1} << 20, bytes = 16 * mib;
+  { MappedFile writer(path, bytes); }
+  CacheInSmallPages(path, 0);  // evicts it (where the file system can)
+  MappedFile f(path, 0);
+  ASSERT_TRUE(f.ok());
+  const bool evicted = f.ResidentPages(12 * mib, 4 * mib) == 0;
+  // 3 MiB from 1 MiB on: overlaps at most the first three 2 MiB chunks.
+  const HugePageReport r = f.PreferRange({.offset = mib, .length = 3 * mib});
+  EXPECT_GT(r.eligible_bytes, 0);
+  EXPECT_LE(r.eligible_bytes, 3 * kHugePageBytes);
+  EXPECT_LE(r.huge_bytes, r.eligible_bytes);
+  EXPECT_GT(f.ResidentPages(mib, 3 * mib), 0);
+  if (evicted) EXPECT_EQ(f.ResidentPages(12 * mib, 4 * mib), 0);  // far from the range: never read
+  EXPECT_TRUE(f.Intact());
+}
+
+// Ranges in any order (tensors come in name order, not file order) count every chunk once.
+TEST(HugePagesTest, RangesInAnyOrderCountEachChunkOnce) {
+  testing::ScopedTempDir dir;
+  const int64_t mib = int64_t{1} << 20;
+  MappedFile f(dir.path() + "/w.bin", 12 * mib);
+  ASSERT_TRUE(f.ok());
+  const HugePageReport whole = f.Prefer(f.ino());
+  const HugePageReport shuffled = PreferFileHugePages(
+      dir.path() + "/w.bin", f.dev(), f.ino(), f.map(), f.size(),
+      {{8 * mib, 4 * mib}, {0, 4 * mib}, {4 * mib, 4 * mib}, {mib, mib}});
+  EXPECT_EQ(shuffled.eligible_bytes, whole.eligible_bytes);
+  EXPECT_EQ(whole.eligible_bytes, WholeHugeChunks(f.map(), f.size()));
+}
+
+TEST(HugePagesTest, ChoosesTheTensorsADecodeStepReads) {
+  EXPECT_TRUE(ReadEveryDecodeStep("model.layers.3.mlp.down_proj.weight", true));
+  EXPECT_TRUE(ReadEveryDecodeStep("lm_head.weight", true));
+  EXPECT_FALSE(ReadEveryDecodeStep("model.embed_tokens.weight", true));  // a lookup table
+  EXPECT_TRUE(ReadEveryDecodeStep("model.embed_tokens.weight", false));  // tied: also the head
+  EXPECT_TRUE(ReadEveryDecodeStep("model.language_model.embed_tokens.weight", false));
+  EXPECT_FALSE(ReadEveryDecodeStep("model.language_model.embed_tokens_per_layer.weight", false));
+  EXPECT_FALSE(ReadEveryDecodeStep("model.vision_tower.timm_model.blocks.0.weight", false));
+  EXPECT_FALSE(ReadEveryDecodeStep("model.audio_tower.conformer.0.weight", false));
+}
+
 TEST(HugePagesTest, AnotherFileAtThePathIsNeverDropped) {
   testing::ScopedTempDir dir;
   MappedFile f(dir.path() + "/w.bin", 6 * (int64_t{1} << 20));
@@ -152,7 +216,7 @@ TEST(HugePagesTest, SmallMappingHasNothingEligible) {
   EXPECT_EQ(r.eligible_bytes, 0);
   EXPECT_EQ(r.huge_bytes, 0);
   EXPECT_FALSE(r.reread);
-  EXPECT_EQ(DescribeHugePages(r), "none (no file spans a whole 2 MiB page)");
+  EXPECT_EQ(DescribeHugePages(r), "none (no weight read every step spans a whole 2 MiB page)");
   EXPECT_TRUE(f.Intact());
 }
 
