@@ -197,6 +197,20 @@ absl::StatusOr<SweepReport> RunSweep(Engine& engine, const SweepSpec& spec,
           GenerationOptions options = configs[ci].options;
           // A new seed per prompt and turn, the same for every configuration.
           options.seed = spec.base.seed + pi * 1000 + t;
+          if (spec.on_round) {
+            const SweepConfig& c = configs[ci];
+            options.on_round = [&spec, labels = RoundLabels{{"draft", c.draft},
+                                                              {"k", c.k},
+                                                              {"adaptive", int64_t{c.adaptive}},
+                                                              {"vocab", c.draft_vocab},
+                                                              {"temp", c.temperature},
+                                                              {"prompt", prompt.id},
+                                                              {"category", prompt.category},
+                                                              {"turn", static_cast<int64_t>(t)},
+                                                              {"pass", int64_t{pass}}}](const RoundRecord& r) {
+              spec.on_round(r, labels);
+            };
+          }
           absl::StatusOr<GenerationResult> result =
               has_tokenizer ? engine.Generate(context, options)
                             : engine.GenerateTokens(ByteIds(context, engine.Describe().vocab_size), options);

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench_suite/prompt_set.h"
+#include "matspec/json.h"
 #include "matspec/matspec.h"
 
 namespace matspec::bench {
@@ -57,6 +58,10 @@ struct SweepSpec {
   int repeat = 1;          // measured passes over the prompts (>= 1)
   int warmup = 0;          // discarded passes before them (>= 0)
   bool all_turns = false;  // run every turn, the previous answers in context
+  // Every round of every generation, warm-up passes included (--round-log),
+  // labelled with draft, k, adaptive, vocab, temp, prompt, category, turn and
+  // pass (< 0: warm-up). Empty: none.
+  std::function<void(const RoundRecord&, const RoundLabels&)> on_round;
 };
 
 // The rows of a sweep, plain decoding first for each temperature.

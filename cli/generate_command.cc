@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/round_log.h"
 #include "matspec/json.h"
 #include "matspec/input_files.h"
 #include "matspec/matspec.h"
@@ -145,6 +146,14 @@ int RunGenerate(const RunConfig& config) {
   absl::StatusOr<std::string> prompt = ReadPrompt(config);
   if (!prompt.ok()) return Fail(prompt.status());
   if (absl::Status s = config.generation.Validate(); !s.ok()) return Fail(s);
+  std::unique_ptr<RoundLog> round_log;
+  GenerationOptions options = config.generation;
+  if (!config.round_log.empty()) {
+    absl::StatusOr<std::unique_ptr<RoundLog>> log = RoundLog::Open(config.round_log);
+    if (!log.ok()) return Fail(log.status());
+    round_log = *std::move(log);
+    options.on_round = [log = round_log.get()](const RoundRecord& r) { log->Write(r); };
+  }
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(config.load);
   if (!engine.ok()) return Fail(engine.status());
   RequestCallback stream = nullptr;
@@ -156,8 +165,8 @@ int RunGenerate(const RunConfig& config) {
     };
   }
   absl::StatusOr<std::shared_ptr<Request>> request =
-      config.prompt_ids.empty() ? (*engine)->Submit(*prompt, config.generation, stream)
-                                : (*engine)->SubmitTokens(config.prompt_ids, config.generation, stream);
+      config.prompt_ids.empty() ? (*engine)->Submit(*prompt, options, stream)
+                                : (*engine)->SubmitTokens(config.prompt_ids, options, stream);
   if (!request.ok()) return Fail(request.status());
   absl::StatusOr<GenerationResult> result;
   CancelOnInterrupt cancel_on_interrupt(*request);
@@ -173,6 +182,9 @@ int RunGenerate(const RunConfig& config) {
     std::cout << "\n" << std::flush;
   }
   std::cerr << StatsLine(result->stats, config.generation) << "\n";
+  if (round_log) {
+    if (absl::Status s = round_log->Close(); !s.ok()) return Fail(s);
+  }
   return interrupted && result->stats.stop_reason == "cancelled" ? kInterruptedExitCode : 0;
 }
 

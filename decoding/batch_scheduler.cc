@@ -219,6 +219,7 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     seq->draft_seconds = 0.0;
     seq->proposal.tokens.clear();
     seq->proposal.q.clear();
+    seq->proposal.top_p.clear();
     running.push_back(seq.get());
   }
   // Draft: one group per slice.
@@ -343,6 +344,7 @@ void BatchScheduler::Verify(const std::vector<Sequence*>& running, const std::ve
     round.tokens.assign(seq->proposal.tokens.begin(), seq->proposal.tokens.begin() + r->accepted);
     round.tokens.push_back(r->next_token);
     round.draft_seconds = seq->draft_seconds;
+    round.draft_top_p = seq->proposal.top_p;
     round.verify_seconds = forward_seconds + Seconds(t1, Clock::now());
     if (seq->adaptive) seq->adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
     const std::vector<int32_t>& fresh = seq->loop->Commit(std::move(round));

@@ -70,7 +70,7 @@ constexpr std::array<std::string_view, 15> kLoadKeys = {
     "no-cuda-graphs", "no-batching", "gpu-batching", "max-sequences", "max-queue", "no-batch-draft-cap",
     "prefill-chunk", "quantize", "no-huge-pages"};
 // Keys of the CLI that are arguments (or the output format) in the ABI.
-constexpr std::array<std::string_view, 4> kCliOnlyKeys = {"prompt", "file", "prompt-ids", "json"};
+constexpr std::array<std::string_view, 5> kCliOnlyKeys = {"prompt", "file", "prompt-ids", "json", "round-log"};
 
 bool IsOneOf(std::string_view name, const auto& list) {
   return std::find(list.begin(), list.end(), name) != list.end();
@@ -85,6 +85,9 @@ absl::Status AcceptLoadKey(std::string_view name) {
 absl::Status AcceptGenerationKey(std::string_view name) {
   if (IsOneOf(name, kLoadKeys)) {
     return absl::InvalidArgumentError("an engine option: pass it to matspec_engine_load, not matspec_submit");
+  }
+  if (name == "round-log") {
+    return absl::InvalidArgumentError("a CLI flag: through the ABI, no round log is written (C++: GenerationOptions::on_round)");
   }
   if (IsOneOf(name, kCliOnlyKeys)) {
     return absl::InvalidArgumentError(

@@ -32,6 +32,7 @@ absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& s
   RoundOutcome out;
   proposal_.tokens.clear();
   proposal_.q.clear();
+  proposal_.top_p.clear();
   if (drafter_ && max_draft > 0) {
     const auto t0 = Clock::now();
     RETURN_IF_ERROR(drafter_->Propose(sequence, max_draft, policy_, &proposal_));
@@ -41,6 +42,7 @@ absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& s
   ASSIGN_OR_RETURN(const AcceptanceResult r, verifier_.Verify(sequence, proposal_.tokens, proposal_.q));
   out.verify_seconds = Seconds(t0, Clock::now());
   out.drafted = static_cast<int64_t>(proposal_.tokens.size());
+  out.draft_top_p = proposal_.top_p;
   out.accepted = r.accepted;
   out.tokens.assign(proposal_.tokens.begin(), proposal_.tokens.begin() + r.accepted);
   out.tokens.push_back(r.next_token);

@@ -63,6 +63,7 @@ std::optional<int64_t> DecodeLoop::NextRound(int64_t draft_cap) {
     StopBy("context");
     return std::nullopt;
   }
+  if (!round_clock_) round_clock_ = Clock::now();
   const int64_t budget = std::min(params_.max_new_tokens - generated, params_.context_size - committed);
   // Draft at most budget - 1 tokens: the round always adds one more of its own.
   if (!params_.draft) return 0;
@@ -70,6 +71,20 @@ std::optional<int64_t> DecodeLoop::NextRound(int64_t draft_cap) {
 }
 
 const std::vector<int32_t>& DecodeLoop::Commit(RoundOutcome round) {
+  if (params_.on_round) {
+    const Clock::time_point now = Clock::now();
+    params_.on_round(RoundRecord{
+        .round = stats_->rounds,
+        .position = committed_length(),
+        .drafted = round.drafted,
+        .accepted = round.accepted,
+        .draft_seconds = round.draft_seconds,
+        .verify_seconds = round.verify_seconds,
+        .round_seconds = round_clock_ ? std::chrono::duration<double>(now - *round_clock_).count() : 0.0,
+        .draft_top_p = round.draft_top_p,
+    });
+    round_clock_ = now;
+  }
   Tally(round, stats_);
   fresh_ = std::move(round.tokens);
   // Stop tokens end generation right after they are emitted.

@@ -11,6 +11,7 @@
 #ifndef MATSPEC_DECODING_DECODE_LOOP_H_
 #define MATSPEC_DECODING_DECODE_LOOP_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,6 +61,8 @@ class DecodeLoop {
   std::vector<int32_t> sequence_;  // prompt + generated
   std::vector<int32_t> fresh_;     // the last round's committed tokens
   bool ended_ = false;
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> round_clock_;  // the last round's end (RoundRecord::round_seconds)
 };
 
 }  // namespace matspec

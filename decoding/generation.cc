@@ -134,6 +134,8 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
   params.policy.draft_min = options.draft.draft_min;
   params.policy.draft_p_min = static_cast<float>(options.draft.draft_p_min);
   params.adaptive_draft = options.draft.draft_adaptive;
+  params.on_round = options.on_round;
+  params.policy.record_top_p = static_cast<bool>(options.on_round);
   if (options.speculative) {
     ASSIGN_OR_RETURN(SliceView slice, ResolveDraft(options.draft, *s.model));
     params.draft = std::move(slice);

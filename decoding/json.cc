@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <variant>
+
 #include "absl/strings/str_cat.h"
 
 namespace matspec {
@@ -108,6 +110,22 @@ std::string GenerationResultJson(const GenerationResult& r) {
 
 std::string RequestEventJson(const RequestEvent& event) {
   return Dump(Json{{"tokens", event.tokens}, {"text", event.text}});
+}
+
+std::string RoundRecordJson(const RoundRecord& r, const RoundLabels& labels) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();  // labels first, as given
+  for (const auto& [key, value] : labels) {
+    std::visit([&, &key = key](const auto& v) { j[key] = v; }, value);
+  }
+  j["round"] = r.round;
+  j["position"] = r.position;
+  j["drafted"] = r.drafted;
+  j["accepted"] = r.accepted;
+  j["draft_seconds"] = r.draft_seconds;
+  j["verify_seconds"] = r.verify_seconds;
+  j["round_seconds"] = r.round_seconds;
+  j["draft_top_p"] = r.draft_top_p;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace matspec

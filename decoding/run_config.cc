@@ -89,6 +89,9 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"f32-activations", "", true, "CPU: never round activations to bf16 in products with bf16 weights (exact f32 arithmetic, slower on AVX512-BF16 CPUs)"},
       {"quantize", "", false, "CPU, llama family: quantize the layer matrices at load to q8 or q4 (blocks of 32, f16 scales)"},
       {"json", "", true, "print one JSON object (text, tokens, stats) on stdout"},
+      {"round-log", "", false,
+       "generate, bench: write FILE with one JSON line per round (drafted, accepted, times, the draft's "
+       "top-1 probability per token)"},
       {"check-weights", "", true, "inspect: scan every tensor for NaN and Inf (exit 1 if any holds one)"},
       {"type", "", false, "quantize: q8 or q4"},
       {"out", "", false, "quantize: the directory to write the quantized checkpoint to"},
@@ -220,6 +223,9 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     c->load.quantize = std::string(v);
   } else if (n == "json") {
     return ParseBool(origin, v, &c->json);
+  } else if (n == "round-log") {
+    if (v.empty()) return BadValue(origin, v, "a file path");
+    c->round_log = std::string(v);
   } else if (n == "check-weights") {
     return ParseBool(origin, v, &c->check_weights);
   } else if (n == "type") {

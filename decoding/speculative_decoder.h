@@ -44,6 +44,8 @@ struct DecodeParams {
   // Set by another thread to stop before the next round (stop_reason
   // "cancelled"); null: never cancelled. Must outlive Run().
   const std::atomic<bool>* cancel = nullptr;
+  // GenerationOptions::on_round; empty: none.
+  std::function<void(const RoundRecord&)> on_round;
 };
 
 // The AdaptiveDraftLength options of a sequence with adaptive_draft.

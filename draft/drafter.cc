@@ -65,6 +65,7 @@ void Drafter::BeginProposal(const std::vector<int32_t>& sequence, int64_t max_to
                             DraftProposal* out) {
   out->tokens.clear();
   out->q.clear();
+  out->top_p.clear();
   const int64_t committed = static_cast<int64_t>(sequence.size());
   // The first forward catches up: it feeds every committed token the cache has not seen.
   step_ = Step{.wants_forward = max_tokens > 0,
@@ -92,10 +93,12 @@ absl::Status Drafter::FinishForward() {
       !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"]"));
   }
-  if (i >= step_.policy.draft_min && step_.policy.draft_p_min > 0.f &&
-      TopProbability(logits_.data(), vocab) < step_.policy.draft_p_min) {
+  const bool wants_p = step_.policy.draft_p_min > 0.f || step_.policy.record_top_p;
+  const float top_p = wants_p ? TopProbability(logits_.data(), vocab) : 0.f;
+  if (i >= step_.policy.draft_min && step_.policy.draft_p_min > 0.f && top_p < step_.policy.draft_p_min) {
     return absl::OkStatus();
   }
+  if (step_.policy.record_top_p) out->top_p.push_back(top_p);
   out->q.resize((i + 1) * vocab);
   float* q = out->q.data() + i * vocab;
   ProcessLogits(logits_.data(), vocab, sampling_, q, scratch_.data());

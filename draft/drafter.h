@@ -26,6 +26,7 @@ namespace matspec {
 struct DraftProposal {
   std::vector<int32_t> tokens;  // [n] proposed tokens, n <= requested
   std::vector<float> q;         // [n, vocab] processed draft distributions
+  std::vector<float> top_p;     // [n] the draft's top-1 probability per token (DraftPolicy::record_top_p)
 };
 
 class Drafter {

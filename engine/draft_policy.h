@@ -13,6 +13,10 @@ struct DraftPolicy {
   int64_t draft_min = 0;    // always draft at least this many (<= draft_max)
   float draft_p_min = 0.f;  // stop once the draft's top-1 probability (softmax of
                             // its raw logits) falls below this, after draft_min
+  // Report that top-1 probability for every drafted token (RoundOutcome::
+  // draft_top_p; for round logs): a softmax over the vocabulary per draft
+  // step. The CPU drafter only.
+  bool record_top_p = false;
 };
 
 }  // namespace matspec

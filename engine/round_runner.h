@@ -32,6 +32,9 @@ struct RoundOutcome {
   int64_t accepted = 0;         // of which the verifier kept this many
   double draft_seconds = 0.0;
   double verify_seconds = 0.0;  // verification and acceptance
+  // The draft's top-1 probability per drafted token, when the policy asked
+  // (DraftPolicy::record_top_p; the CPU drafter only), else empty.
+  std::vector<float> draft_top_p;
 };
 
 class RoundRunner {

@@ -113,6 +113,32 @@ PY
   echo "ok   bench --out: $(ls "$out" | tr '\n' ' ')"
 fi
 
+# --round-log: one JSON line per round with the sweep's labels, and
+# tools/draft_policy_bounds.py replays it.
+cat > "$tmp/check_rounds.py" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+keys = ["draft", "k", "adaptive", "vocab", "temp", "prompt", "category", "turn", "pass", "round", "position",
+        "drafted", "accepted", "draft_seconds", "verify_seconds", "round_seconds", "draft_top_p"]
+assert lines and all(list(l) == keys for l in lines), list(lines[0]) if lines else "empty"
+assert {l["draft"] for l in lines} == {"(plain)", "quarter"}
+assert all(len(l["draft_top_p"]) == l["drafted"] and l["accepted"] <= l["drafted"] <= l["k"] for l in lines)
+assert any(l["drafted"] == 2 for l in lines)
+PY
+if ! timeout 300 "$bin" bench -m $model --matformer-config-path $table --slices quarter --draft-max 1,2 \
+    --prompts "$tmp/p.jsonl" -n 12 --threads 1 --repeat 1 --round-log "$tmp/rounds.jsonl" > /dev/null 2> "$tmp/err"; then
+  fail "bench --round-log: $(cat "$tmp/err")"
+elif ! python3 "$tmp/check_rounds.py" "$tmp/rounds.jsonl" 2> "$tmp/err"; then
+  fail "round log: $(cat "$tmp/err") $(head -c 300 "$tmp/rounds.jsonl")"
+elif ! python3 tools/draft_policy_bounds.py "$tmp/rounds.jsonl" > "$tmp/bounds" 2> "$tmp/err" \
+    || ! grep -q "| oracle | " "$tmp/bounds"; then
+  fail "draft_policy_bounds.py: $(cat "$tmp/err" "$tmp/bounds")"
+else
+  echo "ok   bench --round-log + draft_policy_bounds.py: $(grep -c . "$tmp/rounds.jsonl") rounds"
+fi
+expect_error round-log-bad-path "--round-log: cannot create" -- bench -m $model --matformer-config-path $table \
+  --slices quarter --draft-max 1 --prompts "$tmp/p.jsonl" -n 2 --round-log "$tmp/no/such/dir/r.jsonl"
+
 # tune: a preset that generate runs.
 if ! timeout 300 "$bin" tune -m $model --matformer-config-path $table --slices quarter,half --draft-max 1,2 \
     --prompts "$tmp/p.jsonl" -n 8 --threads 1 --preset-out "$tmp/tuned.toml" > /dev/null 2> "$tmp/err"; then

@@ -121,6 +121,7 @@ expect preset-invalid-utf8 "invalid UTF-8" -- generate --config $tmp/utf8.toml -
 printf 'draft\x00max = 3\n' > $tmp/nul.toml
 expect preset-nul-byte "NUL" -- generate --config $tmp/nul.toml -m $model -p hi
 printf 'draft-max = 1979-05-27 0\n' > $tmp/date.toml
+expect round-log-bad-path "--round-log: cannot create" -- generate -m $model -p hi -n 2 --round-log /nonexistent-dir/r.jsonl
 expect preset-date-value "'1979-05-27' is not a number or boolean" -- generate --config $tmp/date.toml -m $model -p hi
 printf 'draft-max = 3 4\n' > $tmp/two.toml
 expect preset-two-values "'4' follows the value" -- generate --config $tmp/two.toml -m $model -p hi

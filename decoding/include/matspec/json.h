@@ -18,6 +18,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "matspec/matspec.h"
@@ -40,6 +43,13 @@ std::string GenerationResultJson(const GenerationResult& result);
 std::string GenerationStatsJson(const GenerationStats& stats);
 // {"tokens": [...], "text": "..."}
 std::string RequestEventJson(const RequestEvent& event);
+
+// One line of a round log (`--round-log FILE`, JSON Lines): the `labels`
+// first (e.g. {"draft", "quarter"}, {"k", 4} in `matspec bench`), then
+// round, position, drafted, accepted, draft_seconds, verify_seconds,
+// round_seconds and draft_top_p as in RoundRecord. No newline.
+using RoundLabels = std::vector<std::pair<std::string, std::variant<std::string, int64_t, double>>>;
+std::string RoundRecordJson(const RoundRecord& record, const RoundLabels& labels = {});
 
 }  // namespace matspec
 

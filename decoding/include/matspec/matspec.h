@@ -130,6 +130,24 @@ struct DraftOptions {
   std::string draft_vocab_file;
 };
 
+// One speculation round (or plain step) of a generation, for round logs
+// (GenerationOptions::on_round; `matspec generate|bench --round-log FILE`).
+struct RoundRecord {
+  int64_t round = 0;        // 0, 1, ... within the generation
+  int64_t position = 0;     // committed tokens (prompt included) before the round
+  int64_t drafted = 0;      // k of this round (0: a plain step)
+  int64_t accepted = 0;     // drafted tokens the verifier kept; the round commits accepted + 1
+  double draft_seconds = 0.0;
+  double verify_seconds = 0.0;  // verification and acceptance
+  // Wall time since the previous round ended (the first: since decoding
+  // started): draft, verification and the bookkeeping between them. Batched
+  // requests share rounds, so theirs include each other's work.
+  double round_seconds = 0.0;
+  // The draft's top-1 probability (softmax of its logits) per drafted token;
+  // empty on --device cuda.
+  std::vector<float> draft_top_p;
+};
+
 struct GenerationOptions {
   int64_t max_new_tokens = 128;  // -n; >= 0
   double temperature = 0.0;      // 0 = greedy
@@ -149,6 +167,12 @@ struct GenerationOptions {
   // when a request names max_tokens.
   bool reserve_max_new_tokens = false;
   DraftOptions draft;
+  // Called after every round with what it drafted, kept and cost (C++ only).
+  // It runs on the thread that decodes (the batch scheduler's, for a CPU
+  // engine), between rounds: keep it short, and make what it touches safe
+  // for that thread. Setting it also makes the drafter compute each draft
+  // token's top-1 probability (a softmax per draft step). Output is unchanged.
+  std::function<void(const RoundRecord&)> on_round;
 
   // InvalidArgument naming the option (as its CLI flag) when out of range.
   absl::Status Validate() const;

@@ -21,6 +21,7 @@ struct RunConfig {
   std::string prompt_file;  // -f
   std::vector<int32_t> prompt_ids;  // --prompt-ids: token ids instead of text (no BOS added)
   bool json = false;        // --json: one JSON object on stdout
+  std::string round_log;    // --round-log FILE: one JSON line per round (generate, bench)
   bool check_weights = false;  // inspect --check-weights: scan every tensor for NaN/Inf
   std::string quantize_type;   // quantize --type: q8 or q4
   std::string quantize_out;    // quantize --out: the directory to write
