@@ -59,6 +59,9 @@ int32_t Tokenizer::PieceToId(const std::string& piece) const {
 }
 
 int64_t Tokenizer::vocab_size() const { return impl_->sp.GetPieceSize(); }
+bool Tokenizer::IsBytePiece(int32_t id) const {
+  return id >= 0 && id < impl_->sp.GetPieceSize() && impl_->sp.IsByte(id);
+}
 int32_t Tokenizer::bos_id() const { return impl_->sp.bos_id(); }
 int32_t Tokenizer::eos_id() const { return impl_->sp.eos_id(); }
 
@@ -98,14 +101,48 @@ size_t CompletePrefix(const std::string& s) {
 
 void TextStreamer::Prime(const std::vector<int32_t>& prompt) {
   ids_ = prompt;
-  text_ = tokenizer_->Decode(ids_);
+  text_.clear();
+  settled_ids_ = settled_bytes_ = window_start_ = 0;
+  window_text_.clear();
+  Extend();
   prompt_bytes_ = text_.size();
   emitted_ = text_.size();
 }
 
+void TextStreamer::Extend() {
+  const auto from = ids_.begin() + static_cast<std::ptrdiff_t>(window_start_);
+  const std::string tail = tokenizer_->Decode(std::vector<int32_t>(from, ids_.end()));
+  if (tail.compare(0, window_text_.size(), window_text_) == 0) {
+    text_.resize(settled_bytes_);
+    text_.append(tail, window_text_.size(), std::string::npos);
+  } else {
+    text_ = tokenizer_->Decode(ids_);  // not local after all: decode everything
+  }
+  if (CompletePrefix(text_) == text_.size()) Settle();
+}
+
+void TextStreamer::Settle() {
+  settled_ids_ = ids_.size();
+  settled_bytes_ = text_.size();
+  // A window start that is not inside a byte-fallback run, and a window that
+  // decodes to some text; else the start of the sequence.
+  size_t start = settled_ids_ - std::min(settled_ids_, kContextTokens);
+  const size_t limit = settled_ids_ - std::min(settled_ids_, kMaxWindowTokens);
+  while (start > limit && tokenizer_->IsBytePiece(ids_[start])) --start;
+  if (start > 0 && tokenizer_->IsBytePiece(ids_[start])) start = 0;
+  const auto first = ids_.begin() + static_cast<std::ptrdiff_t>(start);
+  std::string window = start > 0 ? tokenizer_->Decode(std::vector<int32_t>(first, ids_.end())) : text_;
+  if (start > 0 && window.empty()) {
+    start = 0;
+    window = text_;
+  }
+  window_start_ = start;
+  window_text_ = std::move(window);
+}
+
 std::string TextStreamer::Push(const std::vector<int32_t>& tokens) {
   ids_.insert(ids_.end(), tokens.begin(), tokens.end());
-  text_ = tokenizer_->Decode(ids_);
+  Extend();
   const size_t ready = CompletePrefix(text_);
   if (ready <= emitted_) return "";
   std::string out = text_.substr(emitted_, ready - emitted_);
