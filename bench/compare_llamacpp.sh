@@ -32,6 +32,10 @@
 #   VENV [~/.cache/matspec-llamacpp-venv]   MODELS [~/.cache/matspec-llamacpp-models]
 #   QUANTIZE [1]  also write Q8_0 GGUFs with llama-quantize (measured by the q8 case; q4 writes Q4_0)
 #   JOBS [2]  build parallelism
+#   HUGE_PAGE_CACHE [1]  before measuring, put every model file both engines read into the page cache in
+#                 2 MiB folios (bench/llamacpp/huge_page_cache.py): llama.cpp's decode speed otherwise
+#                 follows how its GGUF happened to enter the cache (21.0 vs 25.9 tok/s, RESULTS §5.7);
+#                 the report lists the outcome per file. 0: leave the cache as it is.
 # Output: the report on stdout (also saved as WORK/results/report-DATE.md); progress
 # on stderr; each command's log under WORK/results/logs-DATE/. Exits non-zero with a
 # message naming the failed step and its log.
@@ -53,6 +57,7 @@ SPEC_SLICES=${SPEC_SLICES:-half,quarter}
 SPEC_K=${SPEC_K:-3,4,6}
 QUANTIZE=${QUANTIZE:-1}
 JOBS=${JOBS:-2}
+HUGE_PAGE_CACHE=${HUGE_PAGE_CACHE:-1}
 MATSPEC_BUILD=${MATSPEC_BUILD:-$WORK/matspec-build}
 PROMPT_TEXT="And God said unto Moses,"
 TINY=$REPO/models/matlm-tiny
@@ -376,6 +381,17 @@ if git -C "$(dirname "$MATSPEC_BIN")" rev-parse 2>/dev/null; then
   git -C "$(dirname "$MATSPEC_BIN")" diff --quiet HEAD -- 2>/dev/null || MATSPEC_COMMIT+=" (uncommitted changes)"
 fi
 
+PAGE_CACHE="left as it was (HUGE_PAGE_CACHE=0)"
+if [ "$HUGE_PAGE_CACHE" = 1 ]; then
+  log "putting the model files into the page cache in 2 MiB folios"
+  files=()
+  for f in "$MODELS"/*.gguf "$RANDOM_MODEL"/*.safetensors "$INFLATED"/*.safetensors "$TINY"/*.safetensors; do
+    [ -f "$f" ] && files+=("$f")
+  done
+  PAGE_CACHE=$(python3 "$REPO/bench/llamacpp/huge_page_cache.py" "${files[@]}" | sed "s|$HOME|~|" | paste -sd ';' -) \
+    || die "bench/llamacpp/huge_page_cache.py failed"
+fi
+
 log "measuring: CASES=$CASES THREADS='$THREADS' PAIRS=$PAIRS (logs: $LOGS)"
 if has_case decode; then case_decode "410M random, decode $N_DECODE" "$MODELS/llama-410m-random-bf16.gguf" "$RANDOM_MODEL"; fi
 if has_case q8; then
@@ -401,6 +417,7 @@ REPORT=$OUTDIR/report-$STAMP.md
   echo "- matspec $MATSPEC_COMMIT ($MATSPEC_BIN; $(ldd "$MATSPEC_BIN" 2>/dev/null | grep -q libcudart && echo "linked against CUDA" || echo "CPU-only build")), bf16 safetensors"
   echo "- load average before: $LOAD_BEFORE; after: $LOAD_AFTER; busy before: ${BUSY_BEFORE:-nothing >= 5% CPU}"
   echo "- OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; PAIRS=$PAIRS, THREADS='$THREADS', CASES=$CASES"
+  echo "- page cache before measuring: $PAGE_CACHE"
   echo
   echo "Each pair: one llama.cpp run, then one matspec run of the same case. Ratio = matspec / baseline speed"
   echo "(tok/s; for wall time, baseline seconds / matspec seconds): > 1 means matspec is faster."
