@@ -114,11 +114,12 @@ HugePageReport PreferFileHugePages(const std::string& path, dev_t dev, ino_t ino
   if (fd < 0) return r;
   // The probe: a chunk that is not a 2 MiB page now (dropping it from the
   // mapping takes nothing off the count), dropped from the page cache and
-  // faulted in again. A few tries, from the middle.
+  // faulted in again. Up to 16 tries spread over the chunks (a file that is
+  // mostly in 2 MiB pages already needs a few to find one that is not).
   bool huge_comes_back = false;
   const size_t n = chunks.size();
-  for (size_t attempt = 0; attempt < 4; ++attempt) {
-    const int64_t chunk = chunks[(n / 2 + attempt * 7) % n];
+  for (size_t attempt = 0; attempt < 16; ++attempt) {
+    const int64_t chunk = chunks[(n / 2 + attempt * (n / 16 + 1) + attempt) % n];
     ::madvise(const_cast<char*>(bytes) + chunk, static_cast<size_t>(kHugePageBytes), MADV_DONTNEED);
     const int64_t without = FilePmdMappedBytes(map, size);
     if (without < r.huge_bytes) {  // it was a 2 MiB page already: put it back, try another

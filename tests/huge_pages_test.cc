@@ -152,6 +152,46 @@ TEST(HugePagesTest, FileCachedInSmallPagesIsReadAgainOnce) {
   std::printf("a file cached in 4 KiB pages: %s\n", DescribeHugePages(r).c_str());
 }
 
+// Reads [offset, offset + length) of `path` into the page cache through a
+// mapping with (huge) or without 2 MiB pages.
+void CacheRange(const std::string& path, int64_t offset, int64_t length, bool huge) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  void* m = ::mmap(nullptr, static_cast<size_t>(offset + length), PROT_READ, MAP_PRIVATE, fd, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  ::madvise(m, static_cast<size_t>(offset + length), huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  if (!huge) ::madvise(m, static_cast<size_t>(offset + length), MADV_RANDOM);
+  const volatile char* p = static_cast<const volatile char*>(m);
+  char sink = 0;
+  for (int64_t i = offset; i < offset + length; i += 4096) sink = static_cast<char>(sink ^ p[i]);
+  (void)sink;
+  ::munmap(m, static_cast<size_t>(offset + length));
+  ::close(fd);
+}
+
+// A file mostly in 2 MiB pages and partly in 4 KiB ones, where the probe's
+// first tries land on 2 MiB pages: where the kernel can, it ends up wholly in
+// 2 MiB pages (the probe once gave up after four tries from the middle).
+TEST(HugePagesTest, PartlyHugeFileIsCompleted) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/w.bin";
+  const int64_t mib = int64_t{1} << 20, bytes = 40 * mib;
+  { MappedFile writer(path, bytes); }
+  CacheInSmallPages(path, 0);                  // evict
+  CacheRange(path, 2 * mib, 6 * mib, false);   // 2-8 MiB through 4 KiB pages (first: readahead
+  CacheRange(path, 0, 2 * mib, true);          // of the 2 MiB-page parts must not reach them)
+  CacheRange(path, 8 * mib, 32 * mib, true);
+  MappedFile f(path, 0);
+  ASSERT_TRUE(f.ok());
+  const HugePageReport r = f.Prefer(f.ino());
+  if (r.measured && r.huge_bytes > 0) {  // a kernel and file system that give 2 MiB pages
+    EXPECT_TRUE(r.reread) << DescribeHugePages(r);
+    EXPECT_EQ(r.huge_bytes, r.eligible_bytes) << DescribeHugePages(r);
+  }
+  EXPECT_TRUE(f.Intact());
+  std::printf("a file 17/20 in 2 MiB pages: %s\n", DescribeHugePages(r).c_str());
+}
+
 // Only the chunks that overlap the ranges read every step are faulted in (and
 // counted): an embedding table read a few rows per token stays unread.
 TEST(HugePagesTest, OnlyTheRangesReadEveryStepAreFaultedIn) {
