@@ -11,9 +11,13 @@
 // swing by 10x (a fork-join waits for a descheduled thread); read the median
 // of several repetitions and say what else was running.
 //
-// BM_ReadBandwidth/<MiB>/<threads>/<huge>: sums a large array (reads only;
-//   each thread sums its own half); bytes_per_second = bytes read; huge = 1
-//   asks for transparent huge pages (MADV_HUGEPAGE), 0 forbids them.
+// BM_ReadBandwidth/<MiB>/<threads>/<huge>/<prefetch>: sums a large array
+//   (reads only; each thread sums its own half); bytes_per_second = bytes
+//   read; huge = 1 asks for transparent huge pages (MADV_HUGEPAGE), 0 forbids
+//   them; prefetch = KiB ahead the sum prefetches into L2 in software, one
+//   line per line read (0: the hardware prefetchers alone). Which is faster
+//   depends on the CPU (a Xeon core: 9 GB/s without, more with); the kernels'
+//   target is the faster of the two (bench/verify_ratios.py takes the best).
 // BM_MatMul/<dtype>/n/k/t/threads/path/dram: bytes_per_second = weight bytes
 //   (n * k * size) per call, whatever t is; `gflops` = 2 n k t per second;
 //   path is a MatMulPath index (0 avx512-bf16, 1 avx512, 2 avx2, 3 portable);
@@ -29,6 +33,8 @@
 // BM_MatMulQuant/dtype/n/k/t/threads: q8 (dtype 3) or q4 (4) weights from
 //   DRAM on the best path; bytes_per_second = quantized bytes (values and
 //   scales) per call.
+// BM_DecodeStep/t/threads: the 410M decode step's bf16 products in model order
+//   (t = 1) and its verification (t = 4, 8); bytes_per_second = weights per step.
 // BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
 //   at t = 1..16 (the cost of verifying t tokens against one decode step).
 #include <benchmark/benchmark.h>
@@ -75,19 +81,33 @@ void BM_ReadBandwidth(benchmark::State& state) {
   }
   auto* data = reinterpret_cast<uint64_t*>(owner.get());
   for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i);
+  const int64_t ahead = state.range(3) * 1024 / 8;  // in words
   uint64_t total = 0;
   for (auto _ : state) {
     uint64_t sum = 0;
+    if (ahead == 0) {
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
-    for (int64_t i = 0; i < words; ++i) sum += data[i];  // integer adds: vectorised freely
+      for (int64_t i = 0; i < words; ++i) sum += data[i];  // integer adds: vectorised freely
+    } else {
+      // Cache line by cache line (8 words), each line prefetched `ahead` before
+      // it is summed; past the end the prefetch is dropped (no fault).
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
+      for (int64_t line = 0; line < words / 8; ++line) {
+        __builtin_prefetch(data + line * 8 + ahead, 0, 2);  // read, into L2 (T1)
+        uint64_t s = 0;
+        for (int w = 0; w < 8; ++w) s += data[line * 8 + w];
+        sum += s;
+      }
+    }
     total += sum;
   }
   benchmark::DoNotOptimize(total);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * words * 8);
 }
 BENCHMARK(BM_ReadBandwidth)
-    ->ArgNames({"MiB", "threads", "huge"})
-    ->ArgsProduct({{256}, {1, 2}, {0, 1}})
+    ->ArgNames({"MiB", "threads", "huge", "prefetch"})
+    ->ArgsProduct({{256}, {1, 2}, {0, 1}, {0}})
+    ->ArgsProduct({{256}, {1, 2}, {1}, {4, 16}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -250,6 +270,63 @@ void VerifyArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Verify)->Apply(VerifyArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One decode step's products in model order: the 410M random llama (24 layers
+// of q, k, v, o 1024 / 512 x 1024, gate and up 4096 x 1024, down 1024 x 4096,
+// then the 32000 x 1024 head), bf16 from one 782 MiB buffer in 2 MiB pages
+// laid out as a checkpoint would be, t tokens on the best path. Unlike
+// BM_Verify, every switch from one matrix to the next is in it, as in the
+// engine; bytes_per_second = weight bytes per step.
+void BM_DecodeStep(benchmark::State& state) {
+  const int64_t t = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  struct Shape {
+    int64_t n, k;
+  };
+  std::vector<Shape> shapes;
+  for (int layer = 0; layer < 24; ++layer) {
+    for (Shape s : {Shape{1024, 1024}, Shape{512, 1024}, Shape{512, 1024}, Shape{1024, 1024},
+                    Shape{4096, 1024}, Shape{4096, 1024}, Shape{1024, 4096}}) {
+      shapes.push_back(s);
+    }
+  }
+  shapes.push_back({32000, 1024});
+  int64_t total = 0;
+  for (const Shape& s : shapes) total += s.n * s.k * 2;
+  auto w = PageBuffer(total, true);
+  if (w == nullptr) {
+    state.SkipWithError("out of memory");
+    return;
+  }
+  // Cheap pseudo-random bf16 in [-1, 1): the arithmetic does not depend on it.
+  auto* bits = reinterpret_cast<uint16_t*>(w.get());
+  uint32_t lcg = 1;
+  for (int64_t i = 0; i < total / 2; ++i) {
+    lcg = lcg * 1664525u + 1013904223u;
+    bits[i] = F32ToBf16(static_cast<float>(lcg >> 8) * (2.f / 16777216.f) - 1.f);
+  }
+  std::vector<float> x(t * 4096, 0.5f), y(t * 32000);
+  CpuContext ctx{threads};
+  const MatMulPath path = AvailableMatMulPaths().front();
+  for (auto _ : state) {
+    int64_t offset = 0;
+    for (const Shape& s : shapes) {
+      MatMulParams p{.x = x.data(), .x_ld = s.k, .t = t, .y = y.data(), .y_ld = s.n};
+      p.w = MatrixView{w.get() + offset, DType::kBF16, s.n, s.k, s.k};
+      MatMulWithPath(path, ctx, p);
+      offset += s.n * s.k * 2;
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * total);
+  state.SetLabel(MatMulPathName(path));
+}
+BENCHMARK(BM_DecodeStep)
+    ->ArgNames({"t", "threads"})
+    ->ArgsProduct({{1, 4, 8}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The prefill GEMM (kernels/cpu/gemm_bf16.h, t >= kGemmMinTokens on the
 // avx512-bf16 path): the 410M model's k / v projection shape, and token counts

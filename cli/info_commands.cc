@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/matmul.h"
 #include "matspec/matspec.h"
 #include "matspec/quantize_checkpoint.h"
@@ -69,6 +70,7 @@ int RunInspect(const RunConfig& config) {
       m.head_dim, absl::StrJoin(m.ffn_widths, ", "), m.max_position_embeddings, m.tied_embeddings ? "yes" : "no",
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
+  std::cout << absl::StrFormat("cpu:            %s\n", GetCpuFeatures().name);
   std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
   std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);

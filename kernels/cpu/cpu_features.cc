@@ -1,5 +1,8 @@
 #include "kernels/cpu/cpu_features.h"
 
+#include <cstring>
+#include <string>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -12,6 +15,34 @@ namespace {
 bool HasF16c() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+
+// The brand string (48 bytes from cpuid leaves 0x80000002-0x80000004) with
+// the family and model numbers.
+std::string BrandString() {
+  unsigned max_leaf = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0x80000000u, &max_leaf, &b, &c, &d) || max_leaf < 0x80000004u) return "";
+  char text[49] = {};
+  for (unsigned i = 0; i < 3; ++i) {
+    unsigned r[4] = {};
+    __get_cpuid(0x80000002u + i, &r[0], &r[1], &r[2], &r[3]);
+    std::memcpy(text + 16 * i, r, sizeof r);
+  }
+  std::string s(text);  // up to the first NUL
+  const size_t first = s.find_first_not_of(' ');
+  if (first == std::string::npos) return "";
+  s = s.substr(first, s.find_last_not_of(' ') - first + 1);
+  // Virtual machines often show a generic string ("Intel(R) Xeon(R)
+  // Processor"); family and model (leaf 1, extended fields folded in) still
+  // tell the generation apart.
+  unsigned a = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    unsigned family = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    if (family >= 0x6) model |= ((a >> 16) & 0xf) << 4;
+    s += " (family " + std::to_string(family) + ", model " + std::to_string(model) + ")";
+  }
+  return s;
 }
 #endif
 
@@ -26,6 +57,7 @@ CpuFeatures Detect() {
              __builtin_cpu_supports("avx512dq");
   f.avx512_bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
   f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+  if (std::string brand = BrandString(); !brand.empty()) f.name = brand;
 #endif
   return f;
 }

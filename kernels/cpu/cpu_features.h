@@ -4,6 +4,8 @@
 #ifndef MATSPEC_KERNELS_CPU_CPU_FEATURES_H_
 #define MATSPEC_KERNELS_CPU_CPU_FEATURES_H_
 
+#include <string>
+
 namespace matspec {
 
 struct CpuFeatures {
@@ -11,6 +13,11 @@ struct CpuFeatures {
   bool avx512 = false;         // AVX-512 F + BW + VL + DQ (and the AVX2 set)
   bool avx512_bf16 = false;    // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) on top of `avx512`
   bool avx512_vnni = false;    // AVX512_VNNI (vpdpbusd) on top of `avx512`
+  // The processor's brand string (cpuid 0x80000002-4, spaces trimmed) and its
+  // family and model numbers, e.g. "Intel(R) Xeon(R) Processor (family 6,
+  // model 207)"; "unknown" where there is none. Speed ratios depend on the
+  // processor, so reports name it.
+  std::string name = "unknown";
 };
 
 // The features of the CPU this process runs on; computed on first use.
