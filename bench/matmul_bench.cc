@@ -33,8 +33,9 @@
 // BM_MatMulQuant/dtype/n/k/t/threads: q8 (dtype 3) or q4 (4) weights from
 //   DRAM on the best path; bytes_per_second = quantized bytes (values and
 //   scales) per call.
-// BM_DecodeStep/t/threads: the 410M decode step's bf16 products in model order
-//   (t = 1) and its verification (t = 4, 8); bytes_per_second = weights per step.
+// BM_DecodeStep/t/threads/few: the 410M decode step's bf16 products in model
+//   order (t = 1) and its verification (t = 4, 8); bytes_per_second = weights
+//   per step; few = CpuContext::bf16_sums (0 auto, 1 vdpbf16ps, 2 f32 FMA).
 // BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
 //   at t = 1..16 (the cost of verifying t tokens against one decode step).
 #include <benchmark/benchmark.h>
@@ -280,6 +281,12 @@ BENCHMARK(BM_Verify)->Apply(VerifyArgs)->Unit(benchmark::kMicrosecond)->UseRealT
 void BM_DecodeStep(benchmark::State& state) {
   const int64_t t = state.range(0);
   const int threads = static_cast<int>(state.range(1));
+  // few: CpuContext::bf16_sums (0 auto, 1 vdpbf16ps, 2 f32 FMA).
+  const auto few = static_cast<CpuContext::Bf16Sums>(state.range(2));
+  if (few == CpuContext::Bf16Sums::kFma && !Bf16FmaTilesAvailable()) {
+    state.SkipWithError("f32-FMA bf16 tiles not available on this CPU");
+    return;
+  }
   struct Shape {
     int64_t n, k;
   };
@@ -307,6 +314,7 @@ void BM_DecodeStep(benchmark::State& state) {
   }
   std::vector<float> x(t * 4096, 0.5f), y(t * 32000);
   CpuContext ctx{threads};
+  ctx.bf16_sums = few;
   const MatMulPath path = AvailableMatMulPaths().front();
   for (auto _ : state) {
     int64_t offset = 0;
@@ -320,11 +328,12 @@ void BM_DecodeStep(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * total);
-  state.SetLabel(MatMulPathName(path));
+  state.SetLabel(std::string(MatMulPathName(path)) + (t > 1 ? std::string(" ") + Bf16MultiTokenKernelName(few) : ""));
 }
 BENCHMARK(BM_DecodeStep)
-    ->ArgNames({"t", "threads"})
-    ->ArgsProduct({{1, 4, 8}, {1, 2}})
+    ->ArgNames({"t", "threads", "few"})
+    ->ArgsProduct({{1}, {1, 2}, {0}})
+    ->ArgsProduct({{4, 8}, {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

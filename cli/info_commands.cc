@@ -1,6 +1,7 @@
 // `matspec slices`, `matspec inspect` and `matspec quantize`.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
@@ -71,7 +72,9 @@ int RunInspect(const RunConfig& config) {
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu:            %s\n", GetCpuFeatures().name);
-  std::cout << absl::StrFormat("cpu kernels:    %s\n", MatMulIsaName());
+  const std::string few = Bf16MultiTokenKernelName();
+  std::cout << absl::StrFormat("cpu kernels:    %s%s\n", MatMulIsaName(),
+                               few.empty() ? "" : absl::StrCat(" (bf16 x 2+ tokens: ", few, ")"));
   std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
   return 0;

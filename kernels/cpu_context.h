@@ -25,6 +25,14 @@ struct CpuContext {
   // call to call instead of allocating it per call. Not owned; one call at a
   // time (a context with a workspace is never used by two threads at once).
   CpuWorkspace* workspace = nullptr;
+  // How the AVX512_BF16 path sums products of 2 or more tokens with bf16
+  // weights (one token always takes vdpbf16ps): kDot with vdpbf16ps; kFma with
+  // f32 FMAs that give vdpbf16ps's bits (kernels/cpu/matmul_avx512_bf16.cc),
+  // used only where a start-up check finds them exact on this CPU; kAuto: kFma
+  // where that check passes and FMAs also issue faster (Intel Xeon), else kDot.
+  // The outputs are the same bits whichever runs; only the speed differs.
+  enum class Bf16Sums { kAuto, kDot, kFma };
+  Bf16Sums bf16_sums = Bf16Sums::kAuto;
 };
 
 }  // namespace matspec

@@ -92,6 +92,15 @@ void MatMulPortable(const CpuContext& ctx, const MatMulParams& p);
 // The path MatMul takes on this machine (MatMulPathName of it).
 const char* MatMulIsaName();
 
+// How 2 or more tokens meet bf16 weights on the AVX512_BF16 path with `mode`
+// (CpuContext::bf16_sums): "vdpbf16ps" or "f32 fma"; "" on CPUs without
+// AVX512_BF16.
+const char* Bf16MultiTokenKernelName(CpuContext::Bf16Sums mode = CpuContext::Bf16Sums::kAuto);
+
+// Whether this CPU can run the f32-FMA tiles and GEMM (they reproduce
+// vdpbf16ps here): what kFma needs.
+bool Bf16FmaTilesAvailable();
+
 }  // namespace matspec
 
 #endif  // MATSPEC_KERNELS_MATMUL_H_

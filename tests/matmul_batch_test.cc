@@ -117,6 +117,65 @@ TEST_P(MatMulBatchTest, BatchEqualsRowByRowAndThreadsDoNotMatter) {
   }
 }
 
+// The f32-FMA tiles and GEMM (CpuContext::Bf16Sums::kFma) against vdpbf16ps
+// (kDot) and against one token at a time, bit for bit, for every token count
+// of the tiles (2-23) and a few of the GEMM's, on weights and x spread over
+// many binades, with denormal, zero and cancelling entries; threads and column
+// blocks included. Runs wherever the CPU can run them, whatever kAuto picks
+// there.
+TEST(MatMulBatchBf16SumsTest, FmaTilesAndGemmGiveTheBitsOfVdpbf16ps) {
+  if (!Bf16FmaTilesAvailable()) GTEST_SKIP() << "no AVX512_BF16, or FMAs do not reproduce vdpbf16ps here";
+  const Shape shapes[] = {{37, 75, true, false, false},
+                          {130, 517, true, true, false},
+                          {45, 1030, true, false, true},
+                          {263, 2071, false, false, false},
+                          {300, 1800, true, true, false}};
+  CpuContext dot{1}, fma{1};
+  dot.bf16_sums = CpuContext::Bf16Sums::kDot;
+  fma.bf16_sums = CpuContext::Bf16Sums::kFma;
+  for (const Shape& s : shapes) {
+    std::mt19937 rng(static_cast<uint32_t>(s.n * 13 + s.k));
+    std::uniform_int_distribution<int> binade(-40, 20);
+    std::vector<float> wv = RandomFloats(rng, s.n * s.k);
+    for (size_t i = 0; i < wv.size(); ++i) {
+      wv[i] = std::ldexp(wv[i], binade(rng) / 4);
+      if (i % 97 == 0) wv[i] = 1e-39f;  // a denormal bf16 weight
+      if (i % 89 == 0) wv[i] = 0.f;
+    }
+    const int64_t ld = s.slice ? s.k + 9 : s.k;
+    WeightBuffer w(DType::kBF16, s.slice ? s.n + 2 : s.n, ld, s.n, s.k, wv);
+    const int64_t t_max = 40, x_ld = s.k + 3, y_ld = s.n + 5;
+    std::vector<float> x = RandomFloats(rng, t_max * x_ld);
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = std::ldexp(x[i], binade(rng));
+      if (i % 101 == 0) x[i] = -1e-40f;  // rounds to a signed zero
+      if (i % 53 == 0) x[i] = -x[i > 0 ? i - 1 : 0];  // pairs that cancel
+    }
+    const std::vector<float> y0 = RandomFloats(rng, t_max * y_ld);
+    for (int64_t t = 1; t <= t_max; t += t < 24 ? 1 : 8) {
+      SCOPED_TRACE("n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " t=" + std::to_string(t));
+      std::vector<float> y = y0;
+      MatMulParams p{x.data(), x_ld, t, w.view(), y.data(), y_ld, s.accumulate};
+      const std::vector<float> want = Batch(MatMulPath::kAvx512Bf16, dot, p);
+      EXPECT_EQ(Batch(MatMulPath::kAvx512Bf16, fma, p), want);
+      CpuContext fma2 = fma;
+      fma2.num_threads = 2;
+      EXPECT_EQ(Batch(MatMulPath::kAvx512Bf16, fma2, p), want) << "2 threads";
+      if (t == t_max) {
+        EXPECT_EQ(RowByRow(MatMulPath::kAvx512Bf16, dot, p), want) << "row by row";
+      }
+    }
+  }
+}
+
+// Which kernel the multi-token bf16 products take is named, and kDot is always vdpbf16ps.
+TEST(MatMulBatchBf16SumsTest, KernelNames) {
+  if (std::string(Bf16MultiTokenKernelName()).empty()) GTEST_SKIP() << "no AVX512_BF16";
+  EXPECT_STREQ(Bf16MultiTokenKernelName(CpuContext::Bf16Sums::kDot), "vdpbf16ps");
+  EXPECT_STREQ(Bf16MultiTokenKernelName(CpuContext::Bf16Sums::kFma),
+               Bf16FmaTilesAvailable() ? "f32 fma" : "vdpbf16ps");
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDTypes, MatMulBatchTest,
                          ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });

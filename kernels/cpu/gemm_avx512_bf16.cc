@@ -1,6 +1,9 @@
 // The many-token bf16 product on AVX512_BF16 (kernels/cpu/gemm_bf16.h says
 // what it computes and why its bits equal the tiles').
 //
+// With fma = true (CpuContext::bf16_sums) the kernels sum with f32 FMAs and
+// x is packed widened to f32, split into even and odd columns per step.
+//
 // Layout and blocking:
 //  - x is rounded to bf16 once per call (vcvtneps2bf16, as the tiles' RoundX)
 //    into 4-token tiles [step][token][32 columns], zero past k and past t, so
@@ -29,6 +32,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -66,14 +71,20 @@ constexpr int64_t kParkFloats = kTileRows * kTileTokens * 16;
 // Below this many multiply-adds one thread does the whole product.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
 
-// Rounds tokens [j0, j0 + kTileTokens) of x into out[step][token][kStep].
-void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, uint16_t* out) {
+// Rounds tokens [j0, j0 + kTileTokens) of x into out[step][token][kStep]:
+// bf16 (X = uint16_t), or for the FMA kernels (X = float) the bf16 values
+// widened to f32, each step's 16 even columns then its 16 odd ones (as the
+// FMA tiles' SplitX).
+template <typename X>
+void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, X* out) {
   const int64_t k = p.w.cols;
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int jj = 0; jj < kTileTokens; ++jj) {
     const int64_t j = j0 + jj;
     const float* x = j < p.t ? p.x + j * p.x_ld : nullptr;
     for (int64_t s = 0; s < steps; ++s) {
-      uint16_t* o = out + (s * kTileTokens + jj) * kStep;
+      X* o = out + (s * kTileTokens + jj) * kStep;
+      __m256bh halves[2];
       for (int h = 0; h < 2; ++h) {
         const int64_t c = s * kStep + h * 16;
         __m512 v = _mm512_setzero_ps();
@@ -81,8 +92,18 @@ void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, uint16_t* o
           v = k - c >= 16 ? _mm512_loadu_ps(x + c)
                           : _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (k - c)) - 1), x + c);
         }
-        const __m256bh b = _mm512_cvtneps_pbh(v);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + h * 16), reinterpret_cast<const __m256i&>(b));
+        halves[h] = _mm512_cvtneps_pbh(v);
+      }
+      if constexpr (std::is_same_v<X, float>) {
+        const __m512i pairs =
+            _mm512_inserti64x4(_mm512_castsi256_si512(reinterpret_cast<const __m256i&>(halves[0])),
+                               reinterpret_cast<const __m256i&>(halves[1]), 1);
+        _mm512_storeu_ps(o, _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)));
+        _mm512_storeu_ps(o + 16, _mm512_castsi512_ps(_mm512_and_si512(pairs, high)));
+      } else {
+        for (int h = 0; h < 2; ++h) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + h * 16), reinterpret_cast<const __m256i&>(halves[h]));
+        }
       }
     }
   }
@@ -92,21 +113,34 @@ void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, uint16_t* o
 // tile over the whole of k: s[r * kTileTokens + j]. One accumulator per
 // output over k in steps of 32, the last step masked, then SumAll16: the
 // bf16 tiles' arithmetic exactly (matmul_avx512_bf16.cc).
-template <int R>
+// X = float: the same sums with two f32 FMAs per vdpbf16ps, odd column first,
+// under DAZ/FTZ (matmul_avx512_bf16.cc says why the bits are the same).
+template <int R, typename X>
 struct Kernel {
   using Acc = __m512[R][kTileTokens];
 
   // One 32-column step at column c; xs is the step's packed x.
   template <bool kMasked>
-  static inline void Step(const uint16_t* const* w, int64_t c, const uint16_t* xs, __mmask32 mask,
-                          Acc& acc) {
+  static inline void Step(const uint16_t* const* w, int64_t c, const X* xs, __mmask32 mask, Acc& acc) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i wv = kMasked ? _mm512_maskz_loadu_epi16(mask, w[r] + c) : _mm512_loadu_si512(w[r] + c);
+      if constexpr (std::is_same_v<X, float>) {
+        const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
+        const __m512 wo =
+            _mm512_castsi512_ps(_mm512_and_si512(wv, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
 #pragma GCC unroll 4
-      for (int j = 0; j < kTileTokens; ++j) {
-        acc[r][j] = _mm512_dpbf16_ps(acc[r][j], reinterpret_cast<const __m512bh&>(wv),
-                                     reinterpret_cast<const __m512bh&>(*reinterpret_cast<const __m512i*>(xs + j * kStep)));
+        for (int j = 0; j < kTileTokens; ++j) {
+          const float* xj = xs + j * kStep;
+          acc[r][j] = _mm512_fmadd_ps(we, _mm512_loadu_ps(xj), _mm512_fmadd_ps(wo, _mm512_loadu_ps(xj + 16), acc[r][j]));
+        }
+      } else {
+#pragma GCC unroll 4
+        for (int j = 0; j < kTileTokens; ++j) {
+          acc[r][j] = _mm512_dpbf16_ps(
+              acc[r][j], reinterpret_cast<const __m512bh&>(wv),
+              reinterpret_cast<const __m512bh&>(*reinterpret_cast<const __m512i*>(xs + j * kStep)));
+        }
       }
     }
   }
@@ -115,8 +149,11 @@ struct Kernel {
   // k). The accumulators wait in park[R][kTileTokens][16] between column
   // blocks: read when k0 > 0, written when k1 < k. When k1 == k, s gets the
   // dot products s[r * kTileTokens + j].
-  static void Run(const uint16_t* const* w, const uint16_t* xp, int64_t k, int64_t k0, int64_t k1,
+  static void Run(const uint16_t* const* w, const void* packed, int64_t k, int64_t k0, int64_t k1,
                   float* park, float* s) {
+    const X* xp = static_cast<const X*>(packed);
+    std::optional<matmul_internal::DenormalsAreZero> daz;
+    if constexpr (std::is_same_v<X, float>) daz.emplace();
     Acc acc;
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
@@ -148,12 +185,14 @@ struct Kernel {
   }
 };
 
-using KernelFn = void (*)(const uint16_t* const*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*);
-template <size_t... I>
+using KernelFn = void (*)(const uint16_t* const*, const void*, int64_t, int64_t, int64_t, float*, float*);
+template <typename X, size_t... I>
 constexpr std::array<KernelFn, sizeof...(I)> MakeKernels(std::index_sequence<I...>) {
-  return {&Kernel<static_cast<int>(I) + 1>::Run...};
+  return {&Kernel<static_cast<int>(I) + 1, X>::Run...};
 }
-constexpr std::array<KernelFn, kTileRows> kKernels = MakeKernels(std::make_index_sequence<kTileRows>{});
+constexpr std::array<KernelFn, kTileRows> kDotKernels =
+    MakeKernels<uint16_t>(std::make_index_sequence<kTileRows>{});
+constexpr std::array<KernelFn, kTileRows> kFmaKernels = MakeKernels<float>(std::make_index_sequence<kTileRows>{});
 
 // Packed x larger than this (16 MiB) is freed after the call rather than
 // kept in the workspace for the next one (a long prompt should not pin its size).
@@ -161,8 +200,9 @@ constexpr int64_t kKeepPackedBytes = int64_t{16} << 20;
 
 struct Plan {
   const MatMulParams* p;
-  const uint16_t* xp;       // packed x
-  int64_t tile_elems;       // packed elements per token tile
+  const char* xp;           // packed x
+  const std::array<KernelFn, kTileRows>* kernels;  // kDotKernels or kFmaKernels
+  int64_t tile_bytes;       // packed bytes per token tile
   int64_t token_tiles;      // ceil(t / kTileTokens)
   int64_t tiles_per_block;  // token tiles per L2 block
 };
@@ -185,7 +225,7 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
         cols[r] = WeightRow(p, r0 + r);
         w[r] = static_cast<const uint16_t*>(p.w.data) + cols[r] * p.w.ld;
       }
-      const KernelFn kernel = kKernels[nr - 1];
+      const KernelFn kernel = (*plan.kernels)[nr - 1];
       for (int64_t k0 = 0; k0 < k; k0 += kColumnBlock) {
         const int64_t k1 = std::min(k, k0 + kColumnBlock);
         if (r0 + kTileRows < r_end) {  // the next row tile's columns, into L2
@@ -196,7 +236,7 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
           }
         }
         for (int64_t q = q0; q < q_end; ++q) {
-          kernel(w, plan.xp + q * plan.tile_elems, k, k0, k1, park.data() + (q - q0) * kParkFloats, s);
+          kernel(w, plan.xp + q * plan.tile_bytes, k, k0, k1, park.data() + (q - q0) * kParkFloats, s);
           if (k1 < k) continue;
           const int nt = static_cast<int>(std::min<int64_t>(kTileTokens, p.t - q * kTileTokens));
           for (int jj = 0; jj < nt; ++jj) {
@@ -213,14 +253,16 @@ void RunRows(const Plan& plan, int64_t r_begin, int64_t r_end) {
 
 }  // namespace
 
-void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p) {
+void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p, bool fma) {
   const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows, k = p.w.cols;
   const int64_t steps = (k + kStep - 1) / kStep;
-  Plan plan{&p, nullptr, steps * kTileTokens * kStep, (p.t + kTileTokens - 1) / kTileTokens, 1};
-  plan.tiles_per_block = std::max<int64_t>(1, kXBlockBytes / (plan.tile_elems * 2));
+  const int64_t x_bytes = fma ? 4 : 2;
+  Plan plan{&p, nullptr, fma ? &kFmaKernels : &kDotKernels, steps * kTileTokens * kStep * x_bytes,
+            (p.t + kTileTokens - 1) / kTileTokens, 1};
+  plan.tiles_per_block = std::max<int64_t>(1, kXBlockBytes / plan.tile_bytes);
   AlignedBuffer local_packed;
   AlignedBuffer& packed = WorkspaceSlot(ctx.workspace, CpuWorkspace::Slot::kPackedX, local_packed);
-  uint16_t* xp = static_cast<uint16_t*>(packed.Reserve(plan.token_tiles * plan.tile_elems * 2));
+  char* xp = static_cast<char*>(packed.Reserve(plan.token_tiles * plan.tile_bytes));
   plan.xp = xp;
 
   const int64_t row_tiles = (n + kTileRows - 1) / kTileRows;
@@ -231,7 +273,13 @@ void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p) {
   // claimed dynamically (a descheduled worker then holds up little).
   const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(row_tiles, 4 * threads) : threads;
   const int64_t rows_per_task = (row_tiles + tasks - 1) / tasks * kTileRows;
-  auto pack = [&](int64_t q) { PackTokenTile(p, q * kTileTokens, steps, xp + q * plan.tile_elems); };
+  auto pack = [&](int64_t q) {
+    if (fma) {
+      PackTokenTile(p, q * kTileTokens, steps, reinterpret_cast<float*>(xp + q * plan.tile_bytes));
+    } else {
+      PackTokenTile(p, q * kTileTokens, steps, reinterpret_cast<uint16_t*>(xp + q * plan.tile_bytes));
+    }
+  };
   auto run_task = [&](int64_t task) {
     const int64_t r_begin = task * rows_per_task;
     if (r_begin < n) RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));

@@ -34,8 +34,9 @@ inline constexpr int64_t kGemmMinTokens = 24;
 #if defined(__x86_64__)
 // y = x W^T (or y += ...) for p.w.dtype == kBF16 on an AVX512_BF16 CPU, with
 // ctx.num_threads threads (ctx.pool when set). p must be Valid(), t > 0,
-// rows > 0, k > 0.
-void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p);
+// rows > 0, k > 0. fma: sum with f32 FMAs instead of vdpbf16ps (the same
+// bits; only where matmul_internal::Bf16FmaExactOnThisCpu()).
+void GemmAvx512Bf16(const CpuContext& ctx, const MatMulParams& p, bool fma = false);
 #endif
 
 }  // namespace matspec::gemm_internal

@@ -29,6 +29,12 @@
 // at a time for up to kStreamMaxTokens tokens (a single sequential stream).
 // Smaller weights take cached_single_token_rows rows for one token.
 //
+// On avx512-bf16, 2 or more tokens against bf16 weights may take f32-FMA tiles
+// (and GEMM) instead of the vdpbf16ps ones (CpuContext::bf16_sums): the same bits
+// (checked on the running CPU first), about 1.5x the arithmetic rate where
+// vdpbf16ps issues slower than two FMAs (Intel Xeon); their x is the bf16
+// rounding widened to f32 and split into even and odd columns (SplitX).
+//
 // The bf16 copy of x (avx512-bf16) is made once per call into the context's
 // workspace (kernels/cpu_workspace.h: no allocation per decode step); its rows are padded to
 // 32 elements + 64 bytes so that token rows never alias in L1. Quantized
@@ -83,6 +89,22 @@ constexpr int kStreamTileTokens = 2;
 // per tile call costs more in call and reduction than it streams (the bundled
 // model's 4096 x 192 head: 12 GB/s one row at a time, 35 GB/s four at a time).
 constexpr int64_t kLongRowBytes = 1024;
+
+// Whether a product of t tokens on `set` with bf16 weights takes the f32-FMA
+// tiles or GEMM (CpuContext::bf16_sums).
+bool UsesBf16Fma(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
+#if defined(__x86_64__)
+  if (p.t < 2 || p.w.dtype != DType::kBF16 || &set != &matmul_internal::Avx512Bf16TileSet()) return false;
+  switch (ctx.bf16_sums) {
+    case CpuContext::Bf16Sums::kDot: return false;
+    case CpuContext::Bf16Sums::kFma: return matmul_internal::Bf16FmaExactOnThisCpu();
+    case CpuContext::Bf16Sums::kAuto:
+      return matmul_internal::Bf16FmaExactOnThisCpu() && matmul_internal::Bf16FmaFasterOnThisCpu();
+  }
+#endif
+  (void)set, (void)ctx, (void)p;
+  return false;
+}
 
 const TileSet& TileSetFor(MatMulPath path, const CpuContext& ctx) {
   switch (path) {
@@ -226,11 +248,16 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   // packed GEMM, which sums every output as the tiles do (same bits).
   if (p.t >= gemm_internal::kGemmMinTokens && p.w.dtype == DType::kBF16 &&
       &set == &matmul_internal::Avx512Bf16TileSet()) {
-    gemm_internal::GemmAvx512Bf16(ctx, p);
+    gemm_internal::GemmAvx512Bf16(ctx, p, UsesBf16Fma(set, ctx, p));
     return;
   }
 #endif
+#if defined(__x86_64__)
+  const DTypeTiles& dt =
+      UsesBf16Fma(set, ctx, p) ? matmul_internal::Avx512Bf16FmaTiles() : set.dtypes[DTypeIndex(p.w.dtype)];
+#else
   const DTypeTiles& dt = set.dtypes[DTypeIndex(p.w.dtype)];
+#endif
   const int64_t row_bytes = DTypeRowBytes(p.w.dtype, k);
   Plan plan{&p, &dt, p.x, p.x_ld, 1, TileTokens(p.t, dt.max_tokens), 1, 0, k, 0};
   AlignedBuffer local_x;
@@ -242,6 +269,12 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     plan.x_ld = RoundUp(k, 32) + 32;
     x_bf16 = static_cast<uint16_t*>(x_buffer.Reserve(p.t * plan.x_ld * 2));
     plan.x = x_bf16;
+  }
+  float* x_split = nullptr;
+  if (dt.split_x) {  // floats; 16 more than a multiple of 32, as above
+    plan.x_ld = RoundUp(k, 32) + 16;
+    x_split = static_cast<float*>(x_buffer.Reserve(p.t * plan.x_ld * 4));
+    plan.x = x_split;
   }
   if (dt.quant_x) {  // rows in bytes; a multiple of 64 + 64 as above
     plan.x_ld = matmul_internal::QuantXRowBytes(k);
@@ -295,11 +328,15 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   auto round_row = [&](int64_t j) {
     if (dt.quant_x) {
       dt.quantize_x(p.x + j * p.x_ld, k, p.w.dtype, x_quant + j * plan.x_ld);
+    } else if (dt.split_x) {
+#if defined(__x86_64__)
+      matmul_internal::SplitXLikeBf16Tiles(p.x + j * p.x_ld, k, RoundUp(k, 32), x_split + j * plan.x_ld);
+#endif
     } else {
       set.round_x(p.x + j * p.x_ld, k, plan.x_ld, x_bf16 + j * plan.x_ld);
     }
   };
-  const bool converts_x = dt.bf16_x || dt.quant_x;
+  const bool converts_x = dt.bf16_x || dt.quant_x || dt.split_x;
   auto run_task = [&](int64_t task) {
     const int64_t r_begin = task * rows_per_task;
     RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
@@ -365,6 +402,24 @@ void MatMulPortable(const CpuContext& ctx, const MatMulParams& p) {
 }
 
 const char* MatMulIsaName() { return MatMulPathName(AvailableMatMulPaths().front()); }
+
+bool Bf16FmaTilesAvailable() {
+#if defined(__x86_64__)
+  return GetCpuFeatures().avx512_bf16 && matmul_internal::Bf16FmaExactOnThisCpu();
+#else
+  return false;
+#endif
+}
+
+const char* Bf16MultiTokenKernelName(CpuContext::Bf16Sums mode) {
+  if (!GetCpuFeatures().avx512_bf16) return "";
+  MatMulParams p;
+  p.t = 2;
+  p.w.dtype = DType::kBF16;
+  CpuContext ctx;
+  ctx.bf16_sums = mode;
+  return UsesBf16Fma(TileSetFor(MatMulPath::kAvx512Bf16, ctx), ctx, p) ? "f32 fma" : "vdpbf16ps";
+}
 
 void RoundToBf16LikeMatMul(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {

@@ -43,6 +43,20 @@ MATSPEC_AVX512_TARGET inline __m128 Sum16x4(__m512 a, __m512 b, __m512 c, __m512
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s1));
 }
 
+// MXCSR with DAZ (bit 6) and FTZ (bit 15) set for the life of the object:
+// what the f32-FMA bf16 kernels need to reproduce vdpbf16ps (which reads
+// denormals as zero and flushes denormal results whatever MXCSR says).
+class DenormalsAreZero {
+ public:
+  DenormalsAreZero() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~DenormalsAreZero() { _mm_setcsr(saved_); }
+  DenormalsAreZero(const DenormalsAreZero&) = delete;
+  DenormalsAreZero& operator=(const DenormalsAreZero&) = delete;
+
+ private:
+  unsigned saved_;
+};
+
 // s[i] = Sum16(acc[i]) for the N accumulators of a tile.
 template <int N>
 MATSPEC_AVX512_TARGET inline void SumAll16(const __m512* acc, float* s) {

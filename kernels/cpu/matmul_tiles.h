@@ -85,6 +85,10 @@ struct DTypeTiles {
   // True when the tiles take bf16 x (made by the set's round_x, rows padded
   // with zeros to a multiple of 32 elements).
   bool bf16_x = false;
+  // True when the tiles take x rounded to bf16, widened to f32 and split per
+  // 32-column chunk into its even then its odd columns (SplitXLikeBf16Tiles;
+  // x_ld in floats, rows padded with zeros to a multiple of 32).
+  bool split_x = false;
   // True when the tiles take quantized x (quantized weights), made by quantize_x.
   bool quant_x = false;
   QuantizeXFn quantize_x = nullptr;
@@ -117,6 +121,17 @@ const TileSet& PortableTileSet();
 const TileSet& Avx2TileSet();
 const TileSet& Avx512TileSet();
 const TileSet& Avx512Bf16TileSet();
+
+#if defined(__x86_64__)
+// The bf16-weight tiles of Avx512Bf16TileSet summed with f32 FMAs instead of
+// vdpbf16ps: the same bits where Bf16FmaExactOnThisCpu() (matmul_avx512_bf16.cc
+// says why), faster where Bf16FmaFasterOnThisCpu(). Their x: SplitXLikeBf16Tiles.
+const DTypeTiles& Avx512Bf16FmaTiles();
+void SplitXLikeBf16Tiles(const float* x, int64_t n, int64_t padded_n, float* out);
+// Checked / measured once, on first call (AVX512_BF16 CPUs only).
+bool Bf16FmaExactOnThisCpu();
+bool Bf16FmaFasterOnThisCpu();
+#endif
 
 // Fills set.dtypes[kQ8] and [kQ4] with the best quantized tiles this CPU has
 // (AVX512_VNNI, else the portable ones).
