@@ -86,6 +86,34 @@ inline __m512 FmaPairStep(__m512 acc, __m512i w, const float* xe) {
   return _mm512_fmadd_ps(we, _mm512_loadu_ps(xe), _mm512_fmadd_ps(wo, _mm512_loadu_ps(xe + 16), acc));
 }
 
+// The column loop of the bf16 tiles (Tile::Step sums one 32-column step of
+// x's type X): columns [a.k0, a.k1) in order, the weight tail through a
+// masked step, the accumulators parked between column blocks or reduced.
+template <class Tile, int R, int T, typename X>
+inline void RunBf16Columns(const TileArgs& a, const X* x) {
+  __m512 acc[R][T];
+  LoadTileAcc(a, acc);
+  const int64_t end = a.k1 == a.k ? a.k / 32 * 32 : a.k1;
+  int64_t c = a.k0;
+  if (a.prefetch_bytes > 0) {
+    // One cache line of each row per step, prefetch_bytes ahead, into L2:
+    // measured on Zen 4, one token streams 20-25 GB/s this way against
+    // 11-17 GB/s prefetching into L1 (which the tile's own rows and x need).
+    for (; c < end; c += 32) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + 2 * c, _MM_HINT_T1);
+      Tile::Step(a, x, c, ~__mmask32{0}, acc);
+    }
+  }
+  for (; c < end; c += 32) Tile::Step(a, x, c, ~__mmask32{0}, acc);
+  if (a.k1 < a.k) {
+    StoreTileAcc(a, acc);
+    return;
+  }
+  if (c < a.k) Tile::Step(a, x, c, static_cast<__mmask32>((uint64_t{1} << (a.k - c)) - 1), acc);
+  FinishTile(acc, a.s);
+}
+
 // One accumulator per output element, 32 columns per step. A tile of R rows
 // x T tokens keeps R*T independent vdpbf16ps chains, which is what hides the
 // instruction's latency; the driver therefore never runs one row against one
@@ -129,30 +157,7 @@ struct Bf16Tile {
     }
   }
 
-  static void Run(const TileArgs& a) {
-    const uint16_t* x = static_cast<const uint16_t*>(a.x);
-    __m512 acc[R][T];
-    LoadTileAcc(a, acc);
-    const int64_t end = a.k1 == a.k ? a.k / 32 * 32 : a.k1;
-    int64_t c = a.k0;
-    if (a.prefetch_bytes > 0) {
-      // One cache line of each row per step, prefetch_bytes ahead, into L2:
-      // measured on Zen 4, one token streams 20-25 GB/s this way against
-      // 11-17 GB/s prefetching into L1 (which the tile's own rows and x need).
-      for (; c < end; c += 32) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + 2 * c, _MM_HINT_T1);
-        Step(a, x, c, ~__mmask32{0}, acc);
-      }
-    }
-    for (; c < end; c += 32) Step(a, x, c, ~__mmask32{0}, acc);
-    if (a.k1 < a.k) {
-      StoreTileAcc(a, acc);
-      return;
-    }
-    if (c < a.k) Step(a, x, c, static_cast<__mmask32>((uint64_t{1} << (a.k - c)) - 1), acc);
-    FinishTile(acc, a.s);
-  }
+  static void Run(const TileArgs& a) { RunBf16Columns<Bf16Tile, R, T>(a, static_cast<const uint16_t*>(a.x)); }
 };
 
 // Bf16Tile's sums with f32 FMAs (x from SplitX: x_ld in floats). The R
@@ -177,25 +182,7 @@ struct Bf16FmaTile {
 
   static void Run(const TileArgs& a) {
     const DenormalsAreZero daz;
-    const float* x = static_cast<const float*>(a.x);
-    __m512 acc[R][T];
-    LoadTileAcc(a, acc);
-    const int64_t end = a.k1 == a.k ? a.k / 32 * 32 : a.k1;
-    int64_t c = a.k0;
-    if (a.prefetch_bytes > 0) {
-      for (; c < end; c += 32) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + 2 * c, _MM_HINT_T1);
-        Step(a, x, c, ~__mmask32{0}, acc);
-      }
-    }
-    for (; c < end; c += 32) Step(a, x, c, ~__mmask32{0}, acc);
-    if (a.k1 < a.k) {
-      StoreTileAcc(a, acc);
-      return;
-    }
-    if (c < a.k) Step(a, x, c, static_cast<__mmask32>((uint64_t{1} << (a.k - c)) - 1), acc);
-    FinishTile(acc, a.s);
+    RunBf16Columns<Bf16FmaTile, R, T>(a, static_cast<const float*>(a.x));
   }
 };
 
@@ -308,17 +295,12 @@ TileSet MakeSet() {
   DTypeTiles& d = set.dtypes[DTypeIndex(DType::kBF16)];
   d = DTypeTiles{};
   d.bf16_x = true;
-  d.software_prefetch = true;
-  d.acc_lanes = 16;
   // R for T tokens: at least 4 chains, at most 24 accumulators, and R + T
   // loads per R*T vdpbf16ps. Measured on Zen 4 (1 vdpbf16ps per cycle, 6
   // cycles latency) from DRAM: 8 tokens as 4 + 4 cost 1.2-1.4x one token,
   // against 1.6-1.8x as one tile of 3 rows x 8 tokens; 9 tokens as 5 + 4
   // 1.25-1.65x, against 1.5-1.9x as 3 x 3. One token streams 8 rows at a time.
-  d.max_tokens = 5;
-  const int rows[kMaxTileTokens] = {8, 8, 8, 6, 4, 4, 3, 3};
-  for (int i = 0; i < kMaxTileTokens; ++i) d.rows[i] = rows[i];
-  d.cached_single_token_rows = 4;
+  SetPrefetchingShape(d, 5, {8, 8, 8, 6, 4, 4, 3, 3}, 4);
   FillTiles<Bf16Tile, 8, 5>(d.tiles);
   return set;
 }
@@ -326,14 +308,9 @@ TileSet MakeSet() {
 DTypeTiles MakeFmaTiles() {
   DTypeTiles d;
   d.split_x = true;
-  d.software_prefetch = true;
-  d.acc_lanes = 16;
   // R for T tokens: R*T accumulators + 2 widened weight chunks within the 32
   // registers; x is a memory operand.
-  d.max_tokens = 8;
-  const int rows[kMaxTileTokens] = {8, 8, 6, 5, 4, 4, 3, 3};
-  for (int i = 0; i < kMaxTileTokens; ++i) d.rows[i] = rows[i];
-  d.cached_single_token_rows = 4;
+  SetPrefetchingShape(d, 8, {8, 8, 6, 5, 4, 4, 3, 3}, 4);
   FillTiles<Bf16FmaTile, 8, 8>(d.tiles);
   return d;
 }

@@ -104,6 +104,17 @@ struct TileSet {
 
 inline int DTypeIndex(DType d) { return static_cast<int>(d); }
 
+// The shape of one-accumulator tiles (acc_lanes = 16) with software
+// prefetch: R = rows[T - 1] for T <= max_tokens tokens.
+inline void SetPrefetchingShape(DTypeTiles& d, int max_tokens, const int (&rows)[kMaxTileTokens],
+                                int cached_single_token_rows) {
+  d.software_prefetch = true;
+  d.acc_lanes = 16;
+  d.max_tokens = max_tokens;
+  for (int i = 0; i < kMaxTileTokens; ++i) d.rows[i] = rows[i];
+  d.cached_single_token_rows = cached_single_token_rows;
+}
+
 // The shape of a set whose tiles use `multi_token_rows` rows for every T > 1
 // and `single_token_rows` for T = 1.
 inline void SetUniformShape(DTypeTiles& d, int single_token_rows, int multi_token_rows,
