@@ -78,7 +78,6 @@ constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
 template <typename X>
 void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, X* out) {
   const int64_t k = p.w.cols;
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int jj = 0; jj < kTileTokens; ++jj) {
     const int64_t j = j0 + jj;
     const float* x = j < p.t ? p.x + j * p.x_ld : nullptr;
@@ -98,8 +97,7 @@ void PackTokenTile(const MatMulParams& p, int64_t j0, int64_t steps, X* out) {
         const __m512i pairs =
             _mm512_inserti64x4(_mm512_castsi256_si512(reinterpret_cast<const __m256i&>(halves[0])),
                                reinterpret_cast<const __m256i&>(halves[1]), 1);
-        _mm512_storeu_ps(o, _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)));
-        _mm512_storeu_ps(o + 16, _mm512_castsi512_ps(_mm512_and_si512(pairs, high)));
+        matmul_internal::StoreSplitBf16Pairs(pairs, o);
       } else {
         for (int h = 0; h < 2; ++h) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + h * 16), reinterpret_cast<const __m256i&>(halves[h]));
@@ -126,14 +124,9 @@ struct Kernel {
     for (int r = 0; r < R; ++r) {
       const __m512i wv = kMasked ? _mm512_maskz_loadu_epi16(mask, w[r] + c) : _mm512_loadu_si512(w[r] + c);
       if constexpr (std::is_same_v<X, float>) {
-        const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
-        const __m512 wo =
-            _mm512_castsi512_ps(_mm512_and_si512(wv, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+        const __m512 we = matmul_internal::Bf16PairsEven(wv), wo = matmul_internal::Bf16PairsOdd(wv);
 #pragma GCC unroll 4
-        for (int j = 0; j < kTileTokens; ++j) {
-          const float* xj = xs + j * kStep;
-          acc[r][j] = _mm512_fmadd_ps(we, _mm512_loadu_ps(xj), _mm512_fmadd_ps(wo, _mm512_loadu_ps(xj + 16), acc[r][j]));
-        }
+        for (int j = 0; j < kTileTokens; ++j) acc[r][j] = matmul_internal::FmaBf16Pairs(acc[r][j], we, wo, xs + j * kStep);
       } else {
 #pragma GCC unroll 4
         for (int j = 0; j < kTileTokens; ++j) {

@@ -63,7 +63,6 @@ void RoundX(const float* x, int64_t n, int64_t padded_n, uint16_t* out) {
 // c into out[c .. c+15] = its even columns, out[c+16 .. c+31] = its odd ones;
 // zeros up to padded_n (a multiple of 32).
 void SplitX(const float* x, int64_t n, int64_t padded_n, float* out) {
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t c = 0; c < padded_n; c += 32) {
     const int64_t left = n - c;
     const __mmask16 m0 = left >= 16 ? 0xffff : left > 0 ? static_cast<__mmask16>((1u << left) - 1) : 0;
@@ -73,17 +72,8 @@ void SplitX(const float* x, int64_t n, int64_t padded_n, float* out) {
     // 16 dwords, each an (even, odd) pair of bf16 values.
     const __m512i pairs = _mm512_inserti64x4(_mm512_castsi256_si512(reinterpret_cast<const __m256i&>(lo)),
                                              reinterpret_cast<const __m256i&>(hi), 1);
-    _mm512_storeu_ps(out + c, _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)));
-    _mm512_storeu_ps(out + c + 16, _mm512_castsi512_ps(_mm512_and_si512(pairs, high)));
+    StoreSplitBf16Pairs(pairs, out + c);
   }
-}
-
-// acc + w . x over one 32-column chunk, as vdpbf16ps sums it (see the top):
-// w holds 16 (even, odd) bf16 pairs, xe / xo the even / odd x columns in f32.
-inline __m512 FmaPairStep(__m512 acc, __m512i w, const float* xe) {
-  const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-  const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
-  return _mm512_fmadd_ps(we, _mm512_loadu_ps(xe), _mm512_fmadd_ps(wo, _mm512_loadu_ps(xe + 16), acc));
 }
 
 // The column loop of the bf16 tiles (Tile::Step sums one 32-column step of
@@ -166,17 +156,12 @@ struct Bf16Tile {
 template <int R, int T>
 struct Bf16FmaTile {
   static inline void Step(const TileArgs& a, const float* x, int64_t c, __mmask32 mask, __m512 (&acc)[R][T]) {
-    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i w = _mm512_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(a.w_rows[r]) + c);
-      const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-      const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(w, high));
+      const __m512 we = Bf16PairsEven(w), wo = Bf16PairsOdd(w);
 #pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) {
-        const float* xj = x + j * a.x_ld + c;
-        acc[r][j] = _mm512_fmadd_ps(we, _mm512_loadu_ps(xj), _mm512_fmadd_ps(wo, _mm512_loadu_ps(xj + 16), acc[r][j]));
-      }
+      for (int j = 0; j < T; ++j) acc[r][j] = FmaBf16Pairs(acc[r][j], we, wo, x + j * a.x_ld + c);
     }
   }
 
@@ -186,7 +171,7 @@ struct Bf16FmaTile {
   }
 };
 
-// Whether FmaPairStep gives vdpbf16ps's bits on this CPU: lanes of random
+// Whether FmaBf16Pairs gives vdpbf16ps's bits on this CPU: lanes of random
 // pairs at many scales, sums that cancel, products that underflow, denormal
 // bf16 inputs and signed zeros (a fixed pseudo-random set, ~1 ms).
 bool CheckFmaReproducesDot() {
@@ -238,7 +223,7 @@ bool CheckFmaReproducesDot() {
     const __m512i wv = _mm512_load_si512(w);
     const __m512 dot = _mm512_dpbf16_ps(a, reinterpret_cast<const __m512bh&>(wv),
                                         reinterpret_cast<const __m512bh&>(*reinterpret_cast<const __m512i*>(xb)));
-    const __m512 fma = FmaPairStep(a, wv, xs);
+    const __m512 fma = FmaBf16Pairs(a, Bf16PairsEven(wv), Bf16PairsOdd(wv), xs);
     if (_mm512_cmpneq_epi32_mask(_mm512_castps_si512(dot), _mm512_castps_si512(fma)) != 0) return false;
   }
   return true;
@@ -270,7 +255,7 @@ double ChainRate(Op op) {
 }
 
 // True when two FMAs issue faster than one vdpbf16ps by a margin (for the
-// widening) on this CPU: one FmaPairStep then beats one vdpbf16ps.
+// widening) on this CPU: one FmaBf16Pairs then beats one vdpbf16ps.
 bool MeasureFmaPairsFaster() {
   const __m512bh b = reinterpret_cast<const __m512bh&>(static_cast<const __m512i&>(_mm512_set1_epi16(0x3f80)));
   const __m512 f = _mm512_set1_ps(1.0001f), g = _mm512_set1_ps(0.9999f);

@@ -7,7 +7,9 @@
 // additions (float addition is commutative, so only the tree matters), at
 // about a third of the instructions. The tiles with one accumulator per
 // output (avx512-bf16, the VNNI q8/q4 tiles) also share how they start, pause
-// between column blocks and end: LoadTileAcc, StoreTileAcc, FinishTile.
+// between column blocks and end: LoadTileAcc, StoreTileAcc, FinishTile. The
+// f32-FMA bf16 kernels (tiles and GEMM) and their start-up check share one
+// form of the pair sum: FmaBf16Pairs, with DenormalsAreZero.
 #ifndef MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
 #define MATSPEC_KERNELS_CPU_MATMUL_AVX512_REDUCE_H_
 
@@ -41,6 +43,27 @@ MATSPEC_AVX512_TARGET inline __m128 Sum16x4(__m512 a, __m512 b, __m512 c, __m512
   const __m512 s2 = _mm512_add_ps(s4, _mm512_permute_ps(s4, 0xEE));
   const __m512 s1 = _mm512_add_ps(s2, _mm512_permute_ps(s2, 0x01));
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s1));
+}
+
+// The f32-FMA form of vdpbf16ps (kernels/cpu/matmul_avx512_bf16.cc says why
+// its bits are vdpbf16ps's). `pairs` is 16 dwords, each a (even, odd) pair of
+// bf16 values; Bf16PairsEven / Bf16PairsOdd widen one element of every pair.
+MATSPEC_AVX512_TARGET inline __m512 Bf16PairsEven(__m512i pairs) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16));
+}
+MATSPEC_AVX512_TARGET inline __m512 Bf16PairsOdd(__m512i pairs) {
+  return _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+}
+// x's pairs as the FMA kernels take them: out[0..15] the even, out[16..31] the odd elements.
+MATSPEC_AVX512_TARGET inline void StoreSplitBf16Pairs(__m512i pairs, float* out) {
+  _mm512_storeu_ps(out, Bf16PairsEven(pairs));
+  _mm512_storeu_ps(out + 16, Bf16PairsOdd(pairs));
+}
+// acc + one 32-column step summed as vdpbf16ps sums it: the odd product of
+// each pair first, then the even one (under DenormalsAreZero). w_even / w_odd
+// are the widened weights, x the step's split x (StoreSplitBf16Pairs).
+MATSPEC_AVX512_TARGET inline __m512 FmaBf16Pairs(__m512 acc, __m512 w_even, __m512 w_odd, const float* x) {
+  return _mm512_fmadd_ps(w_even, _mm512_loadu_ps(x), _mm512_fmadd_ps(w_odd, _mm512_loadu_ps(x + 16), acc));
 }
 
 // MXCSR with DAZ (bit 6) and FTZ (bit 15) set for the life of the object:
