@@ -31,6 +31,16 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
   }
   drafted_weight_ = drafted_weight_ * w + drafted;
   draft_seconds_ = draft_seconds_ * w + std::max(draft_seconds, 0.0);
+  sum_dkk_ *= w, sum_dkm_ *= w, sum_dmm_ *= w, sum_dks_ *= w, sum_dms_ *= w;
+  if (drafted > 0) {
+    const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
+    const double s = std::max(draft_seconds, 0.0);
+    sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
+    // After a fully accepted round the draft lacks its own last token as well.
+    missed_ = accepted == drafted ? 1 : 0;
+  } else {
+    ++missed_;  // a plain round: one more committed token the draft has not seen
+  }
   const double k = static_cast<double>(drafted), t = std::max(verify_seconds, 0.0);
   n_ = n_ * w + 1.0;
   sum_k_ = sum_k_ * w + k;
@@ -57,6 +67,11 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   }
   drafted_weight_ += t * other.drafted_weight_;
   draft_seconds_ += t * other.draft_seconds_;
+  sum_dkk_ += t * other.sum_dkk_;
+  sum_dkm_ += t * other.sum_dkm_;
+  sum_dmm_ += t * other.sum_dmm_;
+  sum_dks_ += t * other.sum_dks_;
+  sum_dms_ += t * other.sum_dms_;
   n_ += t * other.n_;
   sum_k_ += t * other.sum_k_;
   sum_kk_ += t * other.sum_kk_;
@@ -96,9 +111,34 @@ double AdaptiveDraftLength::ExpectedTokens(int64_t k) const {
   return expected;
 }
 
+double AdaptiveDraftLength::DraftStepSeconds() const {
+  if (options_.draft_cost > 0.0 || drafted_weight_ <= 0) return 0.0;
+  const double det = sum_dkk_ * sum_dmm_ - sum_dkm_ * sum_dkm_;
+  if (det > 1e-9 * sum_dkk_ * sum_dmm_ && sum_dmm_ > 0) {
+    const double d = (sum_dks_ * sum_dmm_ - sum_dms_ * sum_dkm_) / det;
+    const double e = (sum_dkk_ * sum_dms_ - sum_dkm_ * sum_dks_) / det;
+    if (d > 0 && e >= 0) return d;
+    if (d > 0 && sum_dkk_ > 0) return sum_dks_ / sum_dkk_;  // e < 0 is noise: fit d alone
+  }
+  return draft_seconds_ / drafted_weight_;
+}
+
+double AdaptiveDraftLength::CatchUpSeconds() const {
+  if (options_.draft_cost > 0.0 || drafted_weight_ <= 0) return 0.0;
+  const double det = sum_dkk_ * sum_dmm_ - sum_dkm_ * sum_dkm_;
+  if (det > 1e-9 * sum_dkk_ * sum_dmm_ && sum_dmm_ > 0) {
+    const double d = (sum_dks_ * sum_dmm_ - sum_dms_ * sum_dkm_) / det;
+    const double e = (sum_dkk_ * sum_dms_ - sum_dkm_ * sum_dks_) / det;
+    if (d > 0) return std::max(e, 0.0);
+  }
+  return DraftStepSeconds();  // not told apart yet: a missed token costs a draft step
+}
+
 double AdaptiveDraftLength::RoundTime(int64_t k) const {
   if (options_.draft_cost > 0.0) return k * options_.draft_cost + 1.0;
-  const double d = drafted_weight_ > 0 ? draft_seconds_ / drafted_weight_ : 0.0;
+  const double d = DraftStepSeconds(), e = CatchUpSeconds();
+  double all_accepted = 1.0;
+  for (int64_t i = 1; i <= k; ++i) all_accepted *= ConditionalAcceptance(i);
   double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
   const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
   if (KnowsVerificationSlope()) {
@@ -107,8 +147,9 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
   }
   constexpr double kMinRoundsAtK = 2.0;
   const size_t i = static_cast<size_t>(std::max<int64_t>(k, 0));
-  if (i < rounds_at_k_.size() && rounds_at_k_[i] >= kMinRoundsAtK) return k * d + verify_at_k_[i] / rounds_at_k_[i];
-  return k * (d + v1) + v0;
+  const double draft = k * d + e * all_accepted;  // k = 0: e, the token the next drafting round feeds
+  if (i < rounds_at_k_.size() && rounds_at_k_[i] >= kMinRoundsAtK) return draft + verify_at_k_[i] / rounds_at_k_[i];
+  return draft + k * v1 + v0;
 }
 
 int64_t AdaptiveDraftLength::NextDraftLength() const {

@@ -7,11 +7,18 @@
 // The choice maximises expected tokens per unit time over k in [min_k, max_k]
 // (k = 0 is a plain round: one token from one verification pass, no draft):
 //   E(k) = 1 + sum_{i=1..k} a_1 a_2 ... a_i   (tokens a round commits)
-//   T(k) = k d + V(k)                         (a round's time)
+//   T(k) = k d + e a_1 ... a_k + V(k)          (a round's time, k >= 1)
+//   T(0) = e + V(0)
 // a_i: the acceptance rate of draft position i given positions before it were
 // accepted, estimated per position and shrunk towards the pooled rate (so a
 // position seldom drafted borrows from the others); d: seconds per drafted
-// token; V(k): the mean verification time of the rounds that drafted k when
+// token and e: seconds per token the draft has to catch up on before it can
+// draft (one after a fully accepted round; one per plain round, which the draft
+// does not see), both fitted by least squares to the rounds' draft times
+// (draft seconds = d drafted + e missed; e = d until the missed counts vary).
+// Without e, the catch-up after plain rounds inflates d, drafting looks dearer,
+// more plain rounds follow (bench/RESULTS.md §10.2.3); V(k): the mean
+// verification time of the rounds that drafted k when
 // there are enough of them, else v0 + v1 k, a least-squares line through all
 // rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
 // > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
@@ -81,6 +88,8 @@ class AdaptiveDraftLength {
   double ConditionalAcceptance(int64_t position) const;  // a_position, position >= 1
   double ExpectedTokens(int64_t k) const;                // E(k)
   double RoundTime(int64_t k) const;                     // T(k), in seconds or in verification passes
+  double DraftStepSeconds() const;                       // d (0 with a fixed draft_cost)
+  double CatchUpSeconds() const;                         // e (0 with a fixed draft_cost)
 
  private:
   Options options_;
@@ -90,6 +99,12 @@ class AdaptiveDraftLength {
   // with every earlier position accepted, and of those the ones that accepted it.
   std::vector<double> reached_, passed_;
   double drafted_weight_ = 0, draft_seconds_ = 0;  // for d
+  // Tokens the draft has not seen beyond the one every drafting round feeds:
+  // what the next drafting round catches up on (inferred from the rounds).
+  int64_t missed_ = 0;
+  // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
+  // drafted, m missed).
+  double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;
   // Weighted sums for the verification line t = v0 + v1 k.
   double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
   // Per k (index k): weighted rounds and their verification seconds. Where a

@@ -156,6 +156,43 @@ TEST(AdaptiveDraftLengthTest, PlainRoundsWinWhenDraftingDoesNotPay) {
   EXPECT_EQ(fixed.NextDraftLength(), 1);
 }
 
+// A drafting round first feeds the tokens its draft missed: one after a fully
+// accepted round, one more per plain round before it. That catch-up is fitted
+// apart from the cost per drafted token (else plain rounds would make drafting
+// look dearer, and win more often), and a plain round is charged for the token
+// it leaves the draft to catch up on.
+TEST(AdaptiveDraftLengthTest, CatchUpAfterPlainRoundsIsFittedApart) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 0});
+  EXPECT_EQ(a.CatchUpSeconds(), 0.0);
+  int64_t missed = 0;
+  // A fixed pattern: plain runs of 0-3 rounds between drafting rounds of k = 1-4,
+  // some fully accepted. Draft seconds = 1.0 per drafted token + 0.25 per missed one.
+  for (int i = 0; i < 60; ++i) {
+    for (int p = 0; p < i % 4; ++p) {
+      a.Record(0, 0, 0.0, 2.0);
+      ++missed;
+    }
+    const int64_t k = 1 + (i + i / 4) % 4, accepted = i % 3 == 0 ? k : 0;
+    a.Record(k, accepted, 1.0 * k + 0.25 * missed, 2.0);
+    missed = accepted == k ? 1 : 0;
+  }
+  EXPECT_NEAR(a.DraftStepSeconds(), 1.0, 1e-9);
+  EXPECT_NEAR(a.CatchUpSeconds(), 0.25, 1e-9);
+  EXPECT_NEAR(a.RoundTime(0), 2.0 + 0.25, 1e-9);
+  const double all_accepted_2 = a.ConditionalAcceptance(1) * a.ConditionalAcceptance(2);
+  EXPECT_NEAR(a.RoundTime(2), 2.0 + 2 * 1.0 + 0.25 * all_accepted_2, 1e-9);
+  // Until the missed counts vary, a missed token is taken to cost a draft step.
+  AdaptiveDraftLength b({.min_k = 0, .max_k = 4, .decay = 1.0});
+  for (int i = 0; i < 5; ++i) b.Record(2, 0, 0.5, 1.0);
+  EXPECT_NEAR(b.DraftStepSeconds(), 0.25, 1e-12);
+  EXPECT_NEAR(b.CatchUpSeconds(), 0.25, 1e-12);
+  // Absorb carries the fit.
+  AdaptiveDraftLength c({.min_k = 0, .max_k = 4, .decay = 1.0});
+  c.Absorb(a, 16, 8);
+  EXPECT_NEAR(c.DraftStepSeconds(), 1.0, 1e-9);
+  EXPECT_NEAR(c.CatchUpSeconds(), 0.25, 1e-9);
+}
+
 // Old rounds fade: after a run of rejections, a run of full acceptances lifts k again.
 TEST(AdaptiveDraftLengthTest, FollowsAChangeInAcceptance) {
   AdaptiveDraftLength a({.min_k = 1, .max_k = 6, .draft_cost = 0.1, .decay = 0.9});
