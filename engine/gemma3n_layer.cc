@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "kernels/activation.h"
 #include "kernels/gemma3n_ops.h"
@@ -20,52 +21,65 @@ absl::Status Router(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLa
   return ops.Linear(a.tmp, D, t, w.router, a.raw, N, false);
 }
 
-// Attention of the normalised active prediction (a.an) into a.tmp ([t, D], after o_proj).
+// Attention of the normalised active prediction (a.an, t rows: the rows of
+// `seqs` in order) into a.tmp ([t, D], after o_proj).
 absl::Status Attention(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w, int64_t l,
-                       int64_t t, const Gemma3nLayerKv& kv, const Gemma3nActivations& a) {
+                       int64_t t, std::span<const Gemma3nLayerKv> seqs, const Gemma3nActivations& a) {
   const ModelConfig& b = config.base;
   const int64_t D = b.hidden_size, hd = b.head_dim;
   const int64_t qdim = b.num_heads * hd, kvdim = b.num_kv_heads * hd;
   const double eps = b.rms_norm_eps;
   const bool sliding = config.sliding[l];
-  const bool ring = sliding && kv.windows != nullptr;
   const double theta = sliding ? config.rope_theta_sliding : config.rope_theta_full;
+  auto ring = [&](const Gemma3nLayerKv& kv) { return sliding && kv.windows != nullptr; };
 
   RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.q, a.q, qdim, false));
   RETURN_IF_ERROR(ops.Norm(a.q, w.q_norm, eps, t * b.num_heads, hd, a.q));
   RETURN_IF_ERROR(ops.Rope(RopeParams{.x = a.q, .row_stride = qdim, .t = t, .num_heads = b.num_heads,
                                       .head_dim = hd, .positions = a.positions, .theta = theta}));
   if (!config.IsConsumer(l)) {
-    // Staged in a.k / a.v for a ring window or a device length; else straight
-    // into the cache rows.
-    const bool staged = ring || kv.len.d_past != nullptr;
-    float* keys = staged ? a.k : kv.keys + kv.len.past * kvdim;
-    float* values = staged ? a.v : kv.values + kv.len.past * kvdim;
+    // One sequence at a host length without a ring: straight into its cache
+    // rows. Otherwise staged in a.k / a.v and handed to each sequence below.
+    const Gemma3nLayerKv& first = seqs.front();
+    const bool direct = seqs.size() == 1 && !ring(first) && first.len.d_past == nullptr;
+    float* keys = direct ? first.keys + first.len.past * kvdim : a.k;
+    float* values = direct ? first.values + first.len.past * kvdim : a.v;
     RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.k, keys, kvdim, false));
     RETURN_IF_ERROR(ops.Norm(keys, w.k_norm, eps, t * b.num_kv_heads, hd, keys));
     RETURN_IF_ERROR(ops.Rope(RopeParams{.x = keys, .row_stride = kvdim, .t = t, .num_heads = b.num_kv_heads,
                                         .head_dim = hd, .positions = a.positions, .theta = theta}));
     RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.v, values, kvdim, false));
     RETURN_IF_ERROR(ops.Norm(values, VectorView{}, eps, t * b.num_kv_heads, hd, values));
-    if (ring) {
-      kv.windows->Fill(l, keys, values, t);
-    } else if (staged) {
-      RETURN_IF_ERROR(ops.KvAppend(keys, kvdim, t, kvdim, kv.len, kv.keys));
-      RETURN_IF_ERROR(ops.KvAppend(values, kvdim, t, kvdim, kv.len, kv.values));
+    for (int64_t row = 0; const Gemma3nLayerKv& kv : seqs) {
+      if (direct) break;
+      const float* k_rows = a.k + row * kvdim;
+      const float* v_rows = a.v + row * kvdim;
+      if (ring(kv)) {
+        kv.windows->Fill(l, k_rows, v_rows, kv.t);
+      } else {  // at its host length or *d_past
+        RETURN_IF_ERROR(ops.KvAppend(k_rows, kvdim, kv.t, kvdim, kv.len, kv.keys));
+        RETURN_IF_ERROR(ops.KvAppend(v_rows, kvdim, kv.t, kvdim, kv.len, kv.values));
+      }
+      row += kv.t;
     }
   }
-  AttentionParams ap = Gemma3nAttentionParams(config, l, a.q, kv.src_keys, kv.src_values, kv.len.past, t, a.attn);
-  KvLength len = kv.len;
-  if (ring) {
-    // The window filled by the source layer earlier in this forward.
-    const Gemma3nWindows::Window win = kv.windows->Get(config.kv_source[l]);
-    ap.k_cache = win.keys;
-    ap.v_cache = win.values;
-    ap.past = win.past;
-    len = KvLength{.past = win.past};
+  int64_t row = 0;
+  for (const Gemma3nLayerKv& kv : seqs) {
+    AttentionParams ap = Gemma3nAttentionParams(config, l, a.q + row * qdim, kv.src_keys, kv.src_values,
+                                                kv.len.past, kv.t, a.attn + row * qdim);
+    KvLength len = kv.len;
+    if (ring(kv)) {
+      // The window filled by the source layer earlier in this forward.
+      const Gemma3nWindows::Window win = kv.windows->Get(config.kv_source[l]);
+      ap.k_cache = win.keys;
+      ap.v_cache = win.values;
+      ap.past = win.past;
+      len = KvLength{.past = win.past};
+    }
+    ap.scratch = a.attn_scratch;
+    RETURN_IF_ERROR(ops.Attention(ap, len));
+    row += kv.t;
   }
-  ap.scratch = a.attn_scratch;
-  RETURN_IF_ERROR(ops.Attention(ap, len));
   return ops.Linear(a.attn, qdim, t, w.o, a.tmp, D, false);
 }
 
@@ -115,13 +129,19 @@ absl::Status RunGemma3nEmbed(const Ops& ops, const Gemma3nConfig& config, const 
 }
 
 absl::Status RunGemma3nLayer(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w,
-                             const Gemma3nLayerArgs& args, const Gemma3nLayerKv& kv, Gemma3nActivations& a,
-                             const ActivationTap* tap) {
+                             const Gemma3nLayerArgs& args, std::span<const Gemma3nLayerKv> seqs,
+                             Gemma3nActivations& a, const ActivationTap* tap) {
   const ModelConfig& b = config.base;
   const int64_t l = args.layer, t = args.t;
   const int64_t D = b.hidden_size, N = config.altup_num_inputs, act = config.altup_active_idx;
   const int64_t P = config.hidden_size_per_layer_input, L = b.num_layers;
   const double eps = b.rms_norm_eps;
+  int64_t rows = 0;
+  for (const Gemma3nLayerKv& kv : seqs) rows += kv.t;
+  if (seqs.empty() || rows != t) {
+    return absl::InvalidArgumentError(absl::StrCat("Gemma 3n layer ", l, ": the sequences' ", rows,
+                                                   " rows are not the forward's ", t));
+  }
 
   // AltUp predict: coefs[t, N*N] = W_pred tanh(router(x_act)).
   RETURN_IF_ERROR(Router(ops, config, w, a.streams[act], t, a));
@@ -139,7 +159,7 @@ absl::Status RunGemma3nLayer(const Ops& ops, const Gemma3nConfig& config, const 
   RETURN_IF_ERROR(ops.AddInPlace(a.lau, a.an, t * D));
 
   // Attention, then hmid = ((a + post_attn_norm(attn)) + lau) / sqrt(2).
-  RETURN_IF_ERROR(Attention(ops, config, w, l, t, kv, a));
+  RETURN_IF_ERROR(Attention(ops, config, w, l, t, seqs, a));
   RETURN_IF_ERROR(ops.Norm(a.tmp, w.post_attn_norm, eps, t, D, a.tmp));
   RETURN_IF_ERROR(ops.SumDiv(pa, a.tmp, a.lau, t * D, std::sqrt(2.f), a.hmid));
   if (tap) (*tap)("attn_out", l, a.hmid, t, D);

@@ -15,6 +15,7 @@
 #define MATSPEC_ENGINE_GEMMA3N_LAYER_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -84,8 +85,10 @@ class Gemma3nWindows {
   virtual Window Get(int64_t layer) const = 0;
 };
 
-// A layer's cache: contiguous [capacity, kv_heads * head_dim] rows.
+// One sequence's cache of a layer: contiguous [capacity, kv_heads * head_dim]
+// rows. A batched forward passes one per sequence, in the order of their rows.
 struct Gemma3nLayerKv {
+  int64_t t = 0;            // this sequence's new rows (its tokens of the forward)
   float* keys = nullptr;    // the layer's own cache (owners); null for consumers and ring owners
   float* values = nullptr;
   const float* src_keys = nullptr;    // the cache the attention reads: kv_source[layer]'s
@@ -111,14 +114,19 @@ absl::Status RunGemma3nEmbed(const Ops& ops, const Gemma3nConfig& config, const 
                              const SliceView& slice, const int32_t* tokens, int64_t t, const Gemma3nActivations& a,
                              const ActivationTap* tap);
 
-// Runs one layer over t tokens. Owners project their new k/v straight into
-// kv.keys / kv.values at a host length; with a device length or a ring
-// window they are staged in a.k / a.v, then appended at *len.d_past or handed
-// to kv.windows->Fill. Swaps a.streams and a.pred. Taps (host buffers only):
-// "attn_out", "ffn_out", "layer_out".
+// Runs one layer over args.t rows: the new tokens of the sequences `seqs`,
+// one after another (their t add up to args.t; a single forward passes one).
+// Every product, norm and AltUp step runs once over all the rows (each weight
+// read once for the batch); only the attention runs per sequence, over its own
+// cache. A single sequence's owners project their new k/v straight into
+// kv.keys / kv.values at a host length; otherwise (several sequences, a device
+// length or a ring window) they are staged in a.k / a.v, then per sequence
+// copied into its cache, appended at *len.d_past or handed to kv.windows->Fill.
+// Swaps a.streams and a.pred. Taps (host buffers only): "attn_out", "ffn_out",
+// "layer_out".
 absl::Status RunGemma3nLayer(const Ops& ops, const Gemma3nConfig& config, const Gemma3nLayerWeights& w,
-                             const Gemma3nLayerArgs& args, const Gemma3nLayerKv& kv, Gemma3nActivations& a,
-                             const ActivationTap* tap);
+                             const Gemma3nLayerArgs& args, std::span<const Gemma3nLayerKv> seqs,
+                             Gemma3nActivations& a, const ActivationTap* tap);
 
 // a.an[rows, D] = final_norm(mean(stream 0, MatchMagnitude(altup_unembed[i-1]
 // stream i, stream 0))) over the last `rows` of the t tokens (a.hmid, a.tmp

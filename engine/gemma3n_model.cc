@@ -51,6 +51,7 @@ class RingWindows final : public Gemma3nWindows {
   RingWindows(const Gemma3nConfig& config, Gemma3nKvCache& kv, int64_t past, std::vector<std::vector<float>>& win_k,
               std::vector<std::vector<float>>& win_v, std::vector<int64_t>& win_past)
       : config_(config), kv_(kv), past_(past), win_k_(win_k), win_v_(win_v), win_past_(win_past) {}
+  RingWindows(const RingWindows&) = default;
 
   void Fill(int64_t l, const float* keys, const float* values, int64_t t) override {
     const ModelConfig& b = config_.base;
@@ -244,7 +245,8 @@ std::unique_ptr<KvCache> Gemma3nModel::NewKvCache(const SliceView& slice, int64_
                                           config_.sliding_window + max_rollback_, config_.sliding_window);
 }
 
-void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len) {
+void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64_t kv_len, int64_t sequences,
+                                   int64_t logit_rows) {
   const ModelConfig& b = config.base;
   const int64_t D = b.hidden_size, N = config.altup_num_inputs, P = config.hidden_size_per_layer_input;
   if (t > rows) {
@@ -266,14 +268,19 @@ void Gemma3nModel::Scratch::Ensure(const Gemma3nConfig& config, int64_t t, int64
     pl_emb.resize(t * P);
     pl_up.resize(t * P);
     ids_pl.resize(t);
+    tokens.resize(t);
     positions.resize(t);
     rows = t;
   }
-  if (win_k.empty()) {
-    win_k.resize(b.num_layers + 1);
-    win_v.resize(b.num_layers + 1);
-    win_past.assign(b.num_layers + 1, 0);
+  if (static_cast<int64_t>(windows.size()) < sequences) {
+    windows.resize(sequences);
+    for (Windows& w : windows) {
+      w.k.resize(b.num_layers + 1);
+      w.v.resize(b.num_layers + 1);
+      w.past.resize(b.num_layers + 1, 0);
+    }
   }
+  if (static_cast<int64_t>(logits.size()) < logit_rows * b.vocab_size) logits.resize(logit_rows * b.vocab_size);
   const int64_t need = AttentionScratchFloats(kv_len, cpu.num_threads);
   if (static_cast<int64_t>(attn_scratch.size()) < need) attn_scratch.resize(need);
 }
@@ -285,32 +292,71 @@ std::unique_ptr<ForwardScratch> Gemma3nModel::NewScratch() const {
 }
 
 absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
-  const ModelConfig& b = config_.base;
-  RETURN_IF_ERROR(args.Validate(b.vocab_size));
-  const SliceView& slice = *args.slice;
-  RETURN_IF_ERROR(CheckSlice(slice));
-  KvCache& kv = *args.kv;
-  if (kv.num_layers() != b.num_layers) {
-    return absl::InvalidArgumentError(absl::StrCat("KV cache has ", kv.num_layers(), " layers; the model has ",
-                                                   b.num_layers));
-  }
+  RETURN_IF_ERROR(args.Validate(config_.base.vocab_size));
+  RETURN_IF_ERROR(CheckSlice(*args.slice));
   std::unique_ptr<ForwardScratch> temporary;
   ASSIGN_OR_RETURN(Scratch * scratch, ResolveScratch<Scratch>(*this, args, temporary));
-  Scratch& s = *scratch;
-  Gemma3nKvCache* ring_kv = dynamic_cast<Gemma3nKvCache*>(&kv);
-  for (int64_t l : slice.layers) {
-    const int64_t src = config_.kv_source[l];
-    const bool held = ring_kv != nullptr && config_.sliding[src] ? ring_kv->has_ring(src) : kv.stores(src);
-    if (!held) {
-      return absl::InvalidArgumentError(absl::StrCat("KV cache has no storage for layer ", src,
-                                                     " needed by layer ", l, " of slice \"", slice.name, "\""));
+  const BatchSegment one{.tokens = args.tokens,
+                         .t = args.t,
+                         .kv = args.kv,
+                         .logits = args.logits,
+                         .all_logits = args.all_logits};
+  return Run(*args.slice, {&one, 1}, *scratch, args.tap);
+}
+
+absl::Status Gemma3nModel::ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                                        ForwardScratch* scratch) const {
+  RETURN_IF_ERROR(ValidateBatch(segments, config_.base.vocab_size));
+  RETURN_IF_ERROR(CheckSlice(slice));
+  std::unique_ptr<ForwardScratch> temporary;
+  ASSIGN_OR_RETURN(Scratch * s, ResolveScratch<Scratch>(*this, ForwardArgs{.scratch = scratch}, temporary));
+  return Run(slice, segments, *s, nullptr);
+}
+
+absl::Status Gemma3nModel::Run(const SliceView& slice, std::span<const BatchSegment> segments, Scratch& s,
+                               const ActivationTap* tap) const {
+  const ModelConfig& b = config_.base;
+  const int64_t D = b.hidden_size, N = config_.altup_num_inputs;
+  // Every check before anything moves: on error no cache has changed.
+  std::vector<Gemma3nKvCache*> rings(segments.size());
+  int64_t t = 0, max_len = 0, logit_rows = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    KvCache& kv = *segments[i].kv;
+    const std::string which = segments.size() > 1 ? absl::StrCat("segment ", i, " of the batch: ") : "";
+    if (kv.num_layers() != b.num_layers) {
+      return absl::InvalidArgumentError(absl::StrCat(which, "KV cache has ", kv.num_layers(),
+                                                     " layers; the model has ", b.num_layers));
     }
+    rings[i] = dynamic_cast<Gemma3nKvCache*>(&kv);
+    for (int64_t l : slice.layers) {
+      const int64_t src = config_.kv_source[l];
+      const bool held = rings[i] != nullptr && config_.sliding[src] ? rings[i]->has_ring(src) : kv.stores(src);
+      if (!held) {
+        return absl::InvalidArgumentError(absl::StrCat(which, "KV cache has no storage for layer ", src,
+                                                       " needed by layer ", l, " of slice \"", slice.name, "\""));
+      }
+    }
+    if (rings[i] != nullptr) {
+      if (absl::Status st = rings[i]->CheckRingWindow(); !st.ok()) {
+        return absl::Status(st.code(), absl::StrCat(which, st.message()));
+      }
+    }
+    t += segments[i].t;
+    max_len = std::max(max_len, kv.length() + segments[i].t);
+    if (segments[i].logits != nullptr) logit_rows += segments[i].all_logits ? segments[i].t : 1;
   }
-  if (ring_kv != nullptr) RETURN_IF_ERROR(ring_kv->CheckRingWindow());
-  const int64_t t = args.t, past = kv.length();
-  const int64_t N = config_.altup_num_inputs;
-  s.Ensure(config_, t, past + t);
-  for (int64_t i = 0; i < t; ++i) s.positions[i] = past + i;
+  const int64_t n_seq = static_cast<int64_t>(segments.size());
+  s.Ensure(config_, t, max_len, n_seq, n_seq > 1 ? logit_rows : 0);
+  // The rows of every sequence, one after another, each at its own positions.
+  for (int64_t i = 0, row = 0; i < n_seq; ++i) {
+    const BatchSegment& g = segments[i];
+    const int64_t past = g.kv->length();
+    for (int64_t j = 0; j < g.t; ++j) {
+      s.positions[row + j] = past + j;
+      s.tokens[row + j] = g.tokens[j];
+    }
+    row += g.t;
+  }
 
   const CpuOps ops(s.cpu);
   std::vector<float*> streams(N), pred(N);
@@ -348,19 +394,29 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
                                 .final_norm = final_norm_,
                                 .altup_proj = altup_proj_.data(),
                                 .altup_unembed = altup_unembed_.data()};
-  RETURN_IF_ERROR(RunGemma3nEmbed(ops, config_, sw, slice, args.tokens, t, a, args.tap));
+  RETURN_IF_ERROR(RunGemma3nEmbed(ops, config_, sw, slice, s.tokens.data(), t, a, tap));
 
-  std::optional<RingWindows> windows;
-  if (ring_kv != nullptr) windows.emplace(config_, *ring_kv, past, s.win_k, s.win_v, s.win_past);
+  std::vector<RingWindows> windows;
+  windows.reserve(n_seq);
+  for (int64_t i = 0; i < n_seq; ++i) {
+    if (rings[i] == nullptr) continue;
+    Scratch::Windows& w = s.windows[i];
+    windows.emplace_back(config_, *rings[i], segments[i].kv->length(), w.k, w.v, w.past);
+  }
+  std::vector<Gemma3nLayerKv> seqs(n_seq);
   for (int64_t l : slice.layers) {
     const int64_t src = config_.kv_source[l];
-    // Ring owners store nothing in the base cache (keys(l) is then empty).
-    const Gemma3nLayerKv layer_kv{.keys = kv.keys(l),
-                                  .values = kv.values(l),
-                                  .src_keys = kv.keys(src),
-                                  .src_values = kv.values(src),
-                                  .len = KvLength{.past = past},
-                                  .windows = windows ? &*windows : nullptr};
+    for (int64_t i = 0, ring = 0; i < n_seq; ++i) {
+      KvCache& kv = *segments[i].kv;
+      // Ring owners store nothing in the base cache (keys(l) is then empty).
+      seqs[i] = Gemma3nLayerKv{.t = segments[i].t,
+                               .keys = kv.keys(l),
+                               .values = kv.values(l),
+                               .src_keys = kv.keys(src),
+                               .src_values = kv.values(src),
+                               .len = KvLength{.past = kv.length()},
+                               .windows = rings[i] != nullptr ? &windows[ring++] : nullptr};
+    }
     RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l],
                                     Gemma3nLayerArgs{.layer = l,
                                                      .width = slice.ffn_widths[l],
@@ -368,18 +424,44 @@ absl::Status Gemma3nModel::Forward(const ForwardArgs& args) const {
                                                      .sparsity = sparsity_multiplier_[l],
                                                      .prediction = layers_[l].prediction.data(),
                                                      .correction = layers_[l].correction.data()},
-                                    layer_kv, a, args.tap));
+                                    seqs, a, tap));
   }
-  kv.Advance(t);
-  if (ring_kv != nullptr) ring_kv->MarkWritten(past + t);
+  for (int64_t i = 0; i < n_seq; ++i) {
+    KvCache& kv = *segments[i].kv;
+    kv.Advance(segments[i].t);
+    if (rings[i] != nullptr) rings[i]->MarkWritten(kv.length());
+  }
+  if (logit_rows == 0) return absl::OkStatus();
 
-  if (args.logits == nullptr) return absl::OkStatus();
-  // Collapse the streams, norm, head, soft-cap.
-  const int64_t rows = args.all_logits ? t : 1;
-  RETURN_IF_ERROR(RunGemma3nCollapse(ops, config_, sw, t, rows, a, args.tap));
-  layer_ops::HeadLogits(s.cpu, a.an, b.hidden_size, rows, embed_, slice, b.vocab_size, args.logits);
+  // Per sequence, its head rows (all of its rows or its last) collapsed, then
+  // normed into a.an one after another; then the head and soft-cap over all
+  // of them at once, so that the head's weights are read once.
+  int64_t gathered = 0;
+  for (int64_t i = 0, row = 0; i < n_seq; ++i) {
+    const BatchSegment& g = segments[i];
+    const int64_t rows = g.logits == nullptr ? 0 : g.all_logits ? g.t : 1;
+    if (rows > 0) {
+      Gemma3nActivations seg = a;
+      for (float*& stream : seg.streams) stream += row * D;
+      seg.an = a.an + gathered * D;
+      RETURN_IF_ERROR(RunGemma3nCollapse(ops, config_, sw, g.t, rows, seg, tap));
+      gathered += rows;
+    }
+    row += g.t;
+  }
+  const int64_t vocab = b.vocab_size;
+  float* out = n_seq == 1 ? segments[0].logits : s.logits.data();
+  layer_ops::HeadLogits(s.cpu, a.an, D, gathered, embed_, slice, vocab, out);
   if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
-    LogitSoftcap(args.logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping));
+    LogitSoftcap(out, gathered * vocab, static_cast<float>(config_.final_logit_softcapping));
+  }
+  if (n_seq == 1) return absl::OkStatus();
+  const float* next = out;
+  for (const BatchSegment& g : segments) {
+    if (g.logits == nullptr) continue;
+    const int64_t rows = g.all_logits ? g.t : 1;
+    std::copy(next, next + rows * vocab, g.logits);
+    next += rows * vocab;
   }
   return absl::OkStatus();
 }

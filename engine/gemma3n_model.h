@@ -73,6 +73,12 @@ class Gemma3nModel final : public Model {
   std::unique_ptr<KvCache> NewKvCache(const SliceView& slice, int64_t capacity) const override;
   std::unique_ptr<ForwardScratch> NewScratch() const override;
   absl::Status Forward(const ForwardArgs& args) const override;
+  // One forward over every segment's rows (engine/gemma3n_layer.h): the
+  // products, norms and AltUp steps once for all rows, the attention per
+  // sequence over its own cache (rings included), the head once over the
+  // gathered head rows. Bit-identical to each segment's Forward alone.
+  absl::Status ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,
+                            ForwardScratch* scratch) const override;
   // The slice's EFFECTIVE parameters (no embedding tables), which is what the
   // official slice table's "# Effective Params" column counts (spec §7.7).
   // TotalParameterCount adds embed_tokens (the tied head) and the kept slots
@@ -104,6 +110,9 @@ class Gemma3nModel final : public Model {
   struct Scratch;  // the activations of one forward (gemma3n_model.cc)
 
   Gemma3nModel() = default;
+  // The forward of Forward (one segment, with taps) and ForwardBatch.
+  absl::Status Run(const SliceView& slice, std::span<const BatchSegment> segments, Scratch& s,
+                   const ActivationTap* tap) const;
 
   Gemma3nConfig config_;
   std::string prefix_;

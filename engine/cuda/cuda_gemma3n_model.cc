@@ -224,7 +224,8 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
     // Every owner at full capacity (no rings): with a host length k/v go
     // straight into the cache rows, with a device length through k_new_/v_new_.
     const int64_t src = config_.kv_source[l];
-    const Gemma3nLayerKv layer_kv{.keys = kv.device_keys(l),
+    const Gemma3nLayerKv layer_kv{.t = t,
+                                  .keys = kv.device_keys(l),
                                   .values = kv.device_values(l),
                                   .src_keys = kv.device_keys(src),
                                   .src_values = kv.device_values(src),
@@ -236,7 +237,7 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
                                                      .sparsity = sparsity_multiplier_[l],
                                                      .prediction = prediction_[l],
                                                      .correction = correction_[l]},
-                                    layer_kv, a, nullptr));
+                                    {&layer_kv, 1}, a, nullptr));
   }
   if (d_past != nullptr) RETURN_IF_ERROR(AddToCounterCuda(kv.device_length(), t, s));
   if (logits == nullptr) return absl::OkStatus();
