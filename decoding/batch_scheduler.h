@@ -1,6 +1,6 @@
 // BatchScheduler: continuous batching with speculation, for a model whose
 // ForwardBatch is one forward over every segment (Backend::batched_forward:
-// the CPU; the CUDA llama model with LoadOptions::gpu_batching). It reaches
+// the CPU; the CUDA models with LoadOptions::gpu_batching). It reaches
 // the model only through Model (NewKvCache, ForwardBatch with host tokens and
 // host logits, a ForwardScratch the GPU ignores), so it runs on either device.
 // One thread advances every active request together, round by round:

@@ -132,8 +132,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const LoadOptions& options)
       options.batching && (s.backend->concurrent_sequences() || options.gpu_batching);
   if (batching && !s.backend->batched_forward(*s.model)) {
     return absl::InvalidArgumentError(absl::StrCat("--gpu-batching: the ", s.config.model_type,
-                                                   " model has no batched forward on --device ", options.device,
-                                                   " (only the llama family has)"));
+                                                   " model has no batched forward on --device ", options.device));
   }
   if (batching) {
     engine->scheduler_ = std::make_shared<BatchScheduler>(

@@ -77,9 +77,8 @@ class Backend {
   // (decoding/batch_scheduler.h) pays off on it. The scheduler needs nothing
   // else from a backend: it drives the model through ForwardBatch with host
   // tokens and host logits, one thread, so a backend without concurrent
-  // sequences can run it too. The CPU: every model. CUDA: the llama family
-  // (CudaModel::batched_forward()); its Gemma 3n runs a batch's segments in
-  // turn. Whether the engine uses the scheduler is LoadOptions' choice
+  // sequences can run it too. The CPU: every model. CUDA: every model it
+  // loads, llama and Gemma 3n (CudaModel::batched_forward()). Whether the engine uses the scheduler is LoadOptions' choice
   // (batching on the CPU, gpu_batching on the GPU: decoding/engine.cc).
   virtual bool batched_forward(const Model& model) const = 0;
 };

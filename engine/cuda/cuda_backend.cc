@@ -1,6 +1,6 @@
 // The CUDA backend module (libmatspec_cuda.so): loads models onto GPU 0 and
 // runs each sequence's speculation rounds there (CudaRoundRunner), or, with
-// --gpu-batching, lets the engine's batch scheduler drive a llama model
+// --gpu-batching, lets the engine's batch scheduler drive the model
 // through its batched forward (CudaModel::ForwardBatch). The engine
 // reaches it only through GetBackend("cuda") (engine/backend.h), which opens
 // this module with dlopen; it is the only place that links cudart and cuBLAS.

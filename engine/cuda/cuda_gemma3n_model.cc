@@ -17,6 +17,7 @@
 #include "kernels/cuda/kv_append_cuda.h"
 #include "kernels/cuda/matmul_cuda.h"
 #include "kernels/cuda/positions_cuda.h"
+#include "kernels/cuda/skinny_matmul_cuda.h"
 
 namespace matspec {
 namespace {
@@ -173,10 +174,50 @@ absl::Status CudaGemma3nModel::CheckSliceAndCache(const SliceView& slice, const 
   return absl::OkStatus();
 }
 
+Gemma3nActivations CudaGemma3nModel::Activations() {
+  const int64_t N = config_.altup_num_inputs;
+  std::vector<float*> streams(N), pred(N);
+  for (int64_t i = 0; i < N; ++i) {
+    streams[i] = F(streams_[i]);
+    pred[i] = F(pred_[i]);
+  }
+  return Gemma3nActivations{.streams = std::move(streams),
+                            .pred = std::move(pred),
+                            .pli = F(pli_),
+                            .an = F(an_),
+                            .lau = F(lau_),
+                            .low = F(low_),
+                            .q = F(q_),
+                            .k = F(k_new_),
+                            .v = F(v_new_),
+                            .attn = F(attn_),
+                            .tmp = F(tmp_),
+                            .hmid = F(hmid_),
+                            .y = F(y_),
+                            .gate = F(gate_),
+                            .up = F(up_),
+                            .raw = F(raw_),
+                            .coefs = F(coefs_),
+                            .gpl = F(gpl_),
+                            .pl_emb = F(pl_emb_),
+                            .pl_up = F(pl_up_),
+                            .ids_pl = ids_pl_.As<int32_t>(),
+                            .positions = positions_.As<int64_t>()};
+}
+
+Gemma3nStreamWeights CudaGemma3nModel::StreamWeights() const {
+  return Gemma3nStreamWeights{.embed = embed_,
+                              .embed_per_layer = embed_per_layer_,
+                              .per_layer_projection = per_layer_projection_,
+                              .per_layer_projection_norm = per_layer_projection_norm_,
+                              .final_norm = final_norm_,
+                              .altup_proj = altup_proj_.data(),
+                              .altup_unembed = altup_unembed_.data()};
+}
+
 absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv,
                                      int64_t past, const int64_t* d_past, float* logits, bool all_logits) {
   const ModelConfig& b = config_.base;
-  const int64_t N = config_.altup_num_inputs;
   const cudaStream_t s = ctx_->stream();
   if (d_past != nullptr) {
     RETURN_IF_ERROR(RopePositionsCuda(d_past, 0, t, positions_.As<int64_t>(), s));
@@ -185,40 +226,8 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
   }
   // The decoder is the CPU's (engine/gemma3n_layer.h) over the CUDA ops.
   const CudaOps ops(*ctx_);
-  std::vector<float*> streams(N), pred(N);
-  for (int64_t i = 0; i < N; ++i) {
-    streams[i] = F(streams_[i]);
-    pred[i] = F(pred_[i]);
-  }
-  Gemma3nActivations a{.streams = std::move(streams),
-                       .pred = std::move(pred),
-                       .pli = F(pli_),
-                       .an = F(an_),
-                       .lau = F(lau_),
-                       .low = F(low_),
-                       .q = F(q_),
-                       .k = F(k_new_),
-                       .v = F(v_new_),
-                       .attn = F(attn_),
-                       .tmp = F(tmp_),
-                       .hmid = F(hmid_),
-                       .y = F(y_),
-                       .gate = F(gate_),
-                       .up = F(up_),
-                       .raw = F(raw_),
-                       .coefs = F(coefs_),
-                       .gpl = F(gpl_),
-                       .pl_emb = F(pl_emb_),
-                       .pl_up = F(pl_up_),
-                       .ids_pl = ids_pl_.As<int32_t>(),
-                       .positions = positions_.As<int64_t>()};
-  const Gemma3nStreamWeights sw{.embed = embed_,
-                                .embed_per_layer = embed_per_layer_,
-                                .per_layer_projection = per_layer_projection_,
-                                .per_layer_projection_norm = per_layer_projection_norm_,
-                                .final_norm = final_norm_,
-                                .altup_proj = altup_proj_.data(),
-                                .altup_unembed = altup_unembed_.data()};
+  Gemma3nActivations a = Activations();
+  const Gemma3nStreamWeights sw = StreamWeights();
   RETURN_IF_ERROR(RunGemma3nEmbed(ops, config_, sw, slice, tokens, t, a, nullptr));
   for (int64_t l : slice.layers) {
     // Every owner at full capacity (no rings): with a host length k/v go
@@ -248,6 +257,83 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
   RETURN_IF_ERROR(QueueHeadLogits(a.an, b.hidden_size, rows, embed_, slice, logits));
   if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
     RETURN_IF_ERROR(LogitSoftcapCuda(logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping), s));
+  }
+  return absl::OkStatus();
+}
+
+int64_t CudaGemma3nModel::SharedProductRows(const SliceView& slice) const {
+  int64_t rows = kSkinnyMatMulMaxRows;
+  auto limit = [&rows](const MatrixView& m) {
+    if (m.data != nullptr) rows = std::min(rows, MatMulCudaRowInvariantRows(m.dtype));
+  };
+  limit(per_layer_projection_);
+  for (const MatrixView& m : altup_proj_) limit(m);
+  for (int64_t l : slice.layers) {
+    const Gemma3nLayerWeights& w = layers_[l];
+    for (const MatrixView* m : {&w.q, &w.k, &w.v, &w.o, &w.gate, &w.up, &w.down, &w.router, &w.laurel_left,
+                                &w.laurel_right, &w.pli_gate, &w.pli_proj}) {
+      limit(*m);
+    }
+  }
+  return rows;
+}
+
+absl::Status CudaGemma3nModel::QueueBatch(const SliceView& slice, const BatchLayout& layout, const int32_t* tokens,
+                                          std::span<CudaKvCache* const> caches, float* logits) {
+  const ModelConfig& b = config_.base;
+  const int64_t D = b.hidden_size, vocab = b.vocab_size, t = layout.rows;
+  const cudaStream_t s = ctx_->stream();
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(positions_.data(), layout.positions.data(), t * sizeof(int64_t),
+                                       cudaMemcpyHostToDevice, s));
+  // Every product split so that each row keeps the kernel path of its
+  // segment's forward alone (engine/batch_layout.h).
+  const std::vector<RowRange> products = ProductGroups(RowCounts(layout.segment_rows), SharedProductRows(slice));
+  const CudaOps ops(*ctx_, products);
+  Gemma3nActivations a = Activations();
+  const Gemma3nStreamWeights sw = StreamWeights();
+  RETURN_IF_ERROR(RunGemma3nEmbed(ops, config_, sw, slice, tokens, t, a, nullptr));
+  std::vector<Gemma3nLayerKv> seqs(caches.size());
+  for (int64_t l : slice.layers) {
+    const int64_t src = config_.kv_source[l];
+    for (size_t i = 0; i < caches.size(); ++i) {
+      CudaKvCache& kv = *caches[i];
+      seqs[i] = Gemma3nLayerKv{.t = layout.segment_rows[i].rows,
+                               .keys = kv.device_keys(l),
+                               .values = kv.device_values(l),
+                               .src_keys = kv.device_keys(src),
+                               .src_values = kv.device_values(src),
+                               .len = {.past = kv.length(), .capacity = kv.capacity()}};
+    }
+    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l],
+                                    Gemma3nLayerArgs{.layer = l,
+                                                     .width = slice.ffn_widths[l],
+                                                     .t = t,
+                                                     .sparsity = sparsity_multiplier_[l],
+                                                     .prediction = prediction_[l],
+                                                     .correction = correction_[l]},
+                                    seqs, a, nullptr));
+  }
+  if (logits == nullptr) return absl::OkStatus();
+
+  // Each segment's head rows collapsed as its forward alone does them (its
+  // rows as one product), into consecutive rows of a.an; then the head.
+  const CudaOps alone(*ctx_);
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const RowRange& r = layout.head_rows[i];
+    if (r.rows == 0) continue;
+    const RowRange& rows = layout.segment_rows[i];
+    Gemma3nActivations seg = a;
+    for (float*& stream : seg.streams) stream += rows.begin * D;
+    seg.an = a.an + layout.logit_offset[i] * D;
+    RETURN_IF_ERROR(RunGemma3nCollapse(alone, config_, sw, rows.rows, r.rows, seg, nullptr));
+  }
+  const int64_t head_shared = MatMulCudaRowInvariantRows(embed_.dtype);
+  for (const RowRange& r : ProductGroups(RowCounts(layout.head_rows), head_shared)) {
+    RETURN_IF_ERROR(QueueHeadLogits(a.an + r.begin * D, D, r.rows, embed_, slice, logits + r.begin * vocab));
+  }
+  if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
+    RETURN_IF_ERROR(LogitSoftcapCuda(logits, layout.logit_rows * vocab,
+                                     static_cast<float>(config_.final_logit_softcapping), s));
   }
   return absl::OkStatus();
 }

@@ -27,11 +27,12 @@
 // - ForwardDeviceLength (the cache length read from device memory) is the
 //   same forward with k/v appended at the device offset, so rounds replay as
 //   CUDA graphs as for llama.
-// - ForwardBatch keeps Model's default: the segments in turn, each a Forward
-//   (batched_forward() is false), so the engine refuses --gpu-batching for it
-//   and runs its requests one at a time on the round runner. A batched
-//   forward would need the AltUp streams, per-layer inputs and KV-sharing
-//   layers laid out per segment; not done.
+// - ForwardBatch (batched_forward()): the rows of every segment as ONE
+//   forward through the shared decoder (engine/gemma3n_layer.h runs the
+//   attention per sequence), products split by ProductGroups so that every
+//   row keeps its kernel path; each segment's head rows collapsed as alone,
+//   then the head over all of them. Host lengths only (no graphs), as for
+//   llama.
 #ifndef MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 #define MATSPEC_ENGINE_CUDA_CUDA_GEMMA3N_MODEL_H_
 
@@ -43,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "engine/cuda/cuda_kv_cache.h"
 #include "engine/cuda/cuda_model.h"
+#include "engine/gemma3n_layer.h"
 #include "engine/gemma3n_model.h"
 #include "engine/weight_store.h"
 
@@ -65,6 +67,7 @@ class CudaGemma3nModel final : public CudaModel {
   std::vector<int64_t> ReservedLayers() const override { return cpu_->ReservedLayers(); }
 
   absl::Status EnsureCapacity(int64_t t) override;
+  bool batched_forward() const override { return true; }
   int64_t device_weight_bytes() const override { return static_cast<int64_t>(weights_.size()); }
   // Bytes of the per-layer embedding table held in pinned host memory.
   int64_t host_weight_bytes() const { return host_table_bytes_; }
@@ -76,6 +79,14 @@ class CudaGemma3nModel final : public CudaModel {
   // With a device length, k/v go through k_new_/v_new_ before the append.
   absl::Status Queue(const SliceView& slice, const int32_t* tokens, int64_t t, CudaKvCache& kv, int64_t past,
                      const int64_t* d_past, float* logits, bool all_logits) override;
+  absl::Status QueueBatch(const SliceView& slice, const BatchLayout& layout, const int32_t* tokens,
+                          std::span<CudaKvCache* const> caches, float* logits) override;
+  // The activations in this model's scratch, and the weights outside the layers.
+  Gemma3nActivations Activations();
+  Gemma3nStreamWeights StreamWeights() const;
+  // Rows a batched forward's products may share and keep each row's bits:
+  // the least MatMulCudaRowInvariantRows of the matrices the slice reads.
+  int64_t SharedProductRows(const SliceView& slice) const;
 
   std::unique_ptr<Gemma3nModel> cpu_;  // host views, slice checks and counts
   Gemma3nConfig config_;

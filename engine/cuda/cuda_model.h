@@ -15,9 +15,9 @@
 // ForwardBatch()   continuous batching (decoding/batch_scheduler.h): host in,
 //                    host out, synchronous, under the same mutex as Forward.
 //                    An architecture with a batched forward (batched_forward():
-//                    CudaLlamaModel) queues the rows of every segment as ONE
-//                    forward (QueueBatch); the others keep Model's default, the
-//                    segments in turn through Forward (CudaGemma3nModel).
+//                    CudaLlamaModel, CudaGemma3nModel) queues the rows of every
+//                    segment as ONE forward (QueueBatch); one without would
+//                    keep Model's default, the segments in turn through Forward.
 // ForwardDeviceLength() is the same forward with the cache length read from
 // device memory (CudaKvCache::device_length()), which is what lets a round be
 // captured once as a CUDA graph and replayed. An architecture implements

@@ -9,8 +9,8 @@
 //   - batches of 1 to 16 mixed requests (prompt lengths, draft slices with and
 //     without skipped layers and a reduced draft vocabulary, k, plain, greedy
 //     and sampled with a seed), prompts whole or in chunks of 3 tokens;
-//   - requests joining while others run; --gpu-batching on a model without a
-//     batched forward is refused at load.
+//   - requests joining while others run; Gemma 3n (its batched forward,
+//     CudaGemma3nModel::QueueBatch) with 8 threads' requests equals each alone.
 // Skips without a GPU.
 #include <string>
 #include <vector>
@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_context.h"
 #include "matspec/matspec.h"
+#include "tests/testing/concurrent_generation.h"
 #include "tests/testing/mixed_workload.h"
 
 namespace matspec {
@@ -121,19 +122,27 @@ TEST(CudaBatchSchedulerOptionsTest, TheRoundRunnerPathStillReplaysGraphs) {
   EXPECT_GT(r->stats.cuda_graph_launches, 0);
 }
 
-TEST(CudaBatchSchedulerOptionsTest, GpuBatchingOnAModelWithoutABatchedForwardIsRefused) {
+// Gemma 3n has a batched GPU forward too: 8 threads' mixed requests on one
+// --gpu-batching engine each get the tokens (and greedy counts) they get alone.
+TEST(CudaBatchSchedulerOptionsTest, Gemma3nBatchedOnTheGpuEqualsEachRequestAlone) {
   if (!CudaDeviceAvailable().ok()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = "tests/fixtures/gemma3n_window";
   LoadOptions lo;
-  lo.model_dir = "tests/fixtures/gemma3n_window";  // Gemma 3n: its GPU model runs a batch's segments in turn
+  lo.model_dir = dir;
   lo.device = "cuda";
   lo.gpu_batching = true;
+  lo.batch_aware_draft = false;  // every request keeps its k: greedy counts must match too
   absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
-  ASSERT_FALSE(e.ok());
-  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(e.status().message()), ::testing::HasSubstr("--gpu-batching"));
-  lo.gpu_batching = false;  // without it, it loads as before
-  e = Engine::Load(lo);
-  EXPECT_TRUE(e.ok()) << e.status();
+  ASSERT_TRUE(e.ok()) << e.status();
+  absl::StatusOr<std::vector<SliceInfo>> slices = (*e)->DescribeSlices(dir + "/slices.csv");
+  ASSERT_TRUE(slices.ok()) << slices.status();
+  ASSERT_FALSE(slices->empty());
+  DraftOptions draft;
+  draft.slice_table = dir + "/slices.csv";
+  draft.slice_name = slices->back().name;
+  draft.draft_max = 2;
+  testing::ExpectConcurrentEqualsSolo(**e, testing::MixedRequests((*e)->Describe().vocab_size, draft, 16), 8,
+                                      /*greedy_counts_exact=*/true);
 }
 
 }  // namespace

@@ -15,7 +15,9 @@
 //     k in {1, 2, 4}, through Engine with --device cuda; a KV producer may not
 //     be skipped;
 //   - rounds replayed as CUDA graphs give the tokens of rounds queued kernel by
-//     kernel (greedy and sampling).
+//     kernel (greedy and sampling);
+//   - the batched forward (ForwardBatch) gives every segment the logits and
+//     cache of its forward alone.
 // Skips without a GPU.
 #include <algorithm>
 #include <cmath>
@@ -149,6 +151,67 @@ TEST_P(CudaGemma3nTest, RollbackAcrossTheWindowEqualsAFreshCache) {
     forward(rolled.get(), {4, 9}, a.data());
     forward(fresh.get(), {4, 9}, b.data());
     EXPECT_EQ(a, b) << slice.name;
+  }
+}
+
+// The batched GPU forward (CudaGemma3nModel::QueueBatch): sequences before,
+// at and past the window, ragged new rows (one segment longer than a shared
+// product), all / last / no logits, in one ForwardBatch; each sequence's
+// logits and its cache (seen through the logits of a further forward alone)
+// bit-identical to a Forward of that sequence alone.
+TEST_P(CudaGemma3nTest, BatchedForwardEqualsEachSegmentAlone) {
+  const int64_t vocab = gpu_->vocab_size();
+  const int64_t window = gpu_->gemma_config().sliding_window;
+  ASSERT_TRUE(gpu_->batched_forward());
+  std::vector<int32_t> pool(64);
+  for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int32_t>((i * 7 + 3) % vocab);
+  auto tokens = [&](int64_t from, int64_t n) {
+    return std::vector<int32_t>(pool.begin() + from, pool.begin() + from + n);
+  };
+  auto forward = [&](const SliceView& slice, KvCache* kv, const std::vector<int32_t>& t, bool all) {
+    std::vector<float> logits((all ? t.size() : 1) * vocab);
+    const absl::Status st = gpu_->Forward({.slice = &slice, .tokens = t.data(), .t = static_cast<int64_t>(t.size()),
+                                           .kv = kv, .logits = logits.data(), .all_logits = all});
+    EXPECT_TRUE(st.ok()) << st;
+    return logits;
+  };
+  const std::vector<int64_t> prompts = {1, window, window + 3, 2 * window + 1, 4};
+  const std::vector<int64_t> fresh = {1, 4, 17, 2, 3};  // 17: longer than one shared product
+  for (const SliceView& slice : f_.slices) {
+    SCOPED_TRACE(slice.name);
+    const size_t n = prompts.size();
+    std::vector<std::unique_ptr<KvCache>> solo(n), batched(n);
+    std::vector<std::vector<int32_t>> news(n);
+    std::vector<std::vector<float>> solo_logits(n), batch_logits(n);
+    std::vector<BatchSegment> segments(n);
+    for (size_t i = 0; i < n; ++i) {
+      solo[i] = gpu_->NewKvCache(slice, 64);
+      batched[i] = gpu_->NewKvCache(slice, 64);
+      const std::vector<int32_t> prompt = tokens(static_cast<int64_t>(i), prompts[i]);
+      forward(slice, solo[i].get(), prompt, false);
+      forward(slice, batched[i].get(), prompt, false);
+      news[i] = tokens(static_cast<int64_t>(2 * i + 1), fresh[i]);
+      const bool all = i % 2 == 0, none = i == 3;
+      if (!none) solo_logits[i] = forward(slice, solo[i].get(), news[i], all);
+      if (none) {
+        const absl::Status st = gpu_->Forward(
+            {.slice = &slice, .tokens = news[i].data(), .t = fresh[i], .kv = solo[i].get()});
+        ASSERT_TRUE(st.ok()) << st;
+      }
+      batch_logits[i].assign(solo_logits[i].size(), 1.f);
+      segments[i] = {.tokens = news[i].data(),
+                     .t = fresh[i],
+                     .kv = batched[i].get(),
+                     .logits = none ? nullptr : batch_logits[i].data(),
+                     .all_logits = all};
+    }
+    const absl::Status st = gpu_->ForwardBatch(slice, segments, nullptr);
+    ASSERT_TRUE(st.ok()) << st;
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(solo_logits[i], batch_logits[i]) << "sequence " << i;
+      EXPECT_EQ(forward(slice, solo[i].get(), {5, 6}, true), forward(slice, batched[i].get(), {5, 6}, true))
+          << "sequence " << i << ": the caches differ";
+    }
   }
 }
 

@@ -67,14 +67,14 @@ struct LoadOptions {
   // still gets exactly its own tokens. false (--no-batching): each request
   // runs on a thread of its own, as independent forwards.
   bool batching = true;
-  // --device cuda (llama family): advance requests on that same scheduler,
+  // --device cuda: advance requests on that same scheduler,
   // each draft step and verification one batched forward on the GPU
   // (CudaModel::ForwardBatch: host logits, one sync per forward), instead of
   // one request at a time with each round replayed as a CUDA graph (one sync
   // per round). Pays with several concurrent requests (matspec serve); a lone
   // request is faster without it. InvalidArgument for a model without a
-  // batched forward on the GPU (Gemma 3n). Ignored on the CPU and with
-  // batching false (--gpu-batching).
+  // batched forward on the GPU (llama and Gemma 3n both have one). Ignored on
+  // the CPU and with batching false (--gpu-batching).
   bool gpu_batching = false;
   int64_t max_sequences = 16;  // requests advanced together; more wait in a queue (--max-sequences)
   // Requests that may wait in that queue; Submit refuses more with
