@@ -2,8 +2,8 @@
 // through Ops, and their CpuOps entries: each against the plain f32 loop the
 // CPU layer ran before (bit-exact: the decoder's numerics must not move), and
 // the AltUp coefficients against an f64 evaluation of the formula.
-// (NormalQuantile, GaussianTopK, MatchMagnitude, AltUp predict/correct and
-// the soft-cap have their formula tests in gemma3n_config_test.cc.)
+// (NormalQuantile, GaussianTopK, MatchMagnitude and AltUp predict/correct have
+// their formula tests in gemma3n_config_test.cc; the soft-cap has its own here.)
 #include "kernels/gemma3n_ops.h"
 
 #include <gtest/gtest.h>
@@ -76,6 +76,33 @@ TEST(Gemma3nOpsTest, ElementWiseOpsAreTheOldLoops) {
   std::vector<float> in_place(a);
   SumDiv(in_place.data(), b.data(), c.data(), n, sqrt2, in_place.data());
   EXPECT_EQ(in_place, out);
+}
+
+// The final soft-cap against cap * tanh(x / cap) in f64: within 1e-5 (f32
+// exp, a few ulp of cap = 30); ±inf (a reduced head's unscored tokens) and NaN
+// (for the finite check after it) stay as they are; lengths that leave a tail.
+TEST(Gemma3nOpsTest, LogitSoftcapIsCapTimesTanh) {
+  std::mt19937 rng(4);
+  for (int64_t n : {1, 17, 1000}) {
+    std::vector<float> x = RandomFloats(rng, n, -200.f, 200.f);
+    for (int64_t i = 0; i < n; i += 5) x[i] *= 0.01f;  // small logits: tanh's linear part
+    if (n > 3) {
+      x[1] = INFINITY;
+      x[2] = -INFINITY;
+      x[3] = NAN;
+    }
+    std::vector<float> got = x;
+    LogitSoftcap(got.data(), n, 30.f);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(x[i])) {
+        EXPECT_TRUE(std::isnan(x[i]) ? std::isnan(got[i]) : got[i] == x[i]) << i;
+        continue;
+      }
+      const double want = 30.0 * std::tanh(static_cast<double>(x[i]) / 30.0);
+      EXPECT_NEAR(got[i], want, 1e-5) << "x = " << x[i];
+      EXPECT_LE(std::abs(got[i]), 30.f) << i;
+    }
+  }
 }
 
 TEST(Gemma3nOpsTest, ScaleColumnsReadsTheScaleInItsDtype) {

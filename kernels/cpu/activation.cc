@@ -1,6 +1,6 @@
 // CPU gated FFN activations and the residual add. Element-wise; out may alias
-// gate because each element is read before it is written. SiLU runs on
-// AVX-512 where the CPU has it (kernels/cpu/activation_avx512.h).
+// gate because each element is read before it is written. SiLU and GELU-tanh
+// run on AVX-512 where the CPU has it (kernels/cpu/activation_avx512.h).
 #include "kernels/activation.h"
 
 #include <cmath>
@@ -35,13 +35,19 @@ void GatedRows(const GatedActivationParams& p) {
 void GatedActivation(const GatedActivationParams& p) {
   switch (p.act) {
     case Activation::kSilu:
-      if (activation_internal::HasAvx512Silu()) {
+      if (activation_internal::HasAvx512Activations()) {
         activation_internal::SiluRowsAvx512(p);
       } else {
         GatedRows<Silu>(p);
       }
       return;
-    case Activation::kGeluTanh: GatedRows<GeluTanh>(p); return;
+    case Activation::kGeluTanh:
+      if (activation_internal::HasAvx512Activations()) {
+        activation_internal::GeluTanhRowsAvx512(p);
+      } else {
+        GatedRows<GeluTanh>(p);
+      }
+      return;
   }
 }
 

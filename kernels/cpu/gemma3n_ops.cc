@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/activation_avx512.h"
+
 namespace matspec {
 
 double NormalQuantile(double p) {
@@ -149,6 +151,10 @@ void ClampIds(const int32_t* ids, int64_t t, int64_t limit, int32_t* out) {
 }
 
 void LogitSoftcap(float* x, int64_t n, float cap) {
+  if (activation_internal::HasAvx512Activations()) {
+    activation_internal::LogitSoftcapAvx512(x, n, cap);
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isinf(x[i])) x[i] = cap * std::tanh(x[i] / cap);
   }
