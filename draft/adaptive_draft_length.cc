@@ -111,32 +111,27 @@ double AdaptiveDraftLength::ExpectedTokens(int64_t k) const {
   return expected;
 }
 
-double AdaptiveDraftLength::DraftStepSeconds() const {
-  if (options_.draft_cost > 0.0 || drafted_weight_ <= 0) return 0.0;
+AdaptiveDraftLength::DraftFit AdaptiveDraftLength::FitDraftTime() const {
+  if (options_.draft_cost > 0.0 || drafted_weight_ <= 0) return {};
+  const double ratio = draft_seconds_ / drafted_weight_;
   const double det = sum_dkk_ * sum_dmm_ - sum_dkm_ * sum_dkm_;
   if (det > 1e-9 * sum_dkk_ * sum_dmm_ && sum_dmm_ > 0) {
     const double d = (sum_dks_ * sum_dmm_ - sum_dms_ * sum_dkm_) / det;
     const double e = (sum_dkk_ * sum_dms_ - sum_dkm_ * sum_dks_) / det;
-    if (d > 0 && e >= 0) return d;
-    if (d > 0 && sum_dkk_ > 0) return sum_dks_ / sum_dkk_;  // e < 0 is noise: fit d alone
+    if (d > 0 && e >= 0) return {d, e};
+    if (d > 0) return {sum_dkk_ > 0 ? sum_dks_ / sum_dkk_ : ratio, 0.0};  // e < 0 is noise: fit d alone
   }
-  return draft_seconds_ / drafted_weight_;
+  return {ratio, ratio};  // not told apart yet: a missed token costs a draft step
 }
 
-double AdaptiveDraftLength::CatchUpSeconds() const {
-  if (options_.draft_cost > 0.0 || drafted_weight_ <= 0) return 0.0;
-  const double det = sum_dkk_ * sum_dmm_ - sum_dkm_ * sum_dkm_;
-  if (det > 1e-9 * sum_dkk_ * sum_dmm_ && sum_dmm_ > 0) {
-    const double d = (sum_dks_ * sum_dmm_ - sum_dms_ * sum_dkm_) / det;
-    const double e = (sum_dkk_ * sum_dms_ - sum_dkm_ * sum_dks_) / det;
-    if (d > 0) return std::max(e, 0.0);
-  }
-  return DraftStepSeconds();  // not told apart yet: a missed token costs a draft step
-}
+double AdaptiveDraftLength::DraftStepSeconds() const { return FitDraftTime().per_drafted; }
+
+double AdaptiveDraftLength::CatchUpSeconds() const { return FitDraftTime().per_missed; }
 
 double AdaptiveDraftLength::RoundTime(int64_t k) const {
   if (options_.draft_cost > 0.0) return k * options_.draft_cost + 1.0;
-  const double d = DraftStepSeconds(), e = CatchUpSeconds();
+  const DraftFit fit = FitDraftTime();
+  const double d = fit.per_drafted, e = fit.per_missed;
   double all_accepted = 1.0;
   for (int64_t i = 1; i <= k; ++i) all_accepted *= ConditionalAcceptance(i);
   double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;

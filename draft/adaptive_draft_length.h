@@ -92,6 +92,13 @@ class AdaptiveDraftLength {
   double CatchUpSeconds() const;                         // e (0 with a fixed draft_cost)
 
  private:
+  // d and e of the draft's time (0 with a fixed draft_cost or before any
+  // drafted round).
+  struct DraftFit {
+    double per_drafted = 0.0, per_missed = 0.0;
+  };
+  DraftFit FitDraftTime() const;
+
   Options options_;
   int64_t rounds_ = 0;
   bool seeded_ = false;  // Absorb gave it a verification line (or, with a fixed cost, acceptance)

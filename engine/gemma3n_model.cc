@@ -455,14 +455,7 @@ absl::Status Gemma3nModel::Run(const SliceView& slice, std::span<const BatchSegm
   if (config_.final_logit_softcapping > 0) {  // the -inf of unscored tokens stay -inf
     LogitSoftcap(out, gathered * vocab, static_cast<float>(config_.final_logit_softcapping));
   }
-  if (n_seq == 1) return absl::OkStatus();
-  const float* next = out;
-  for (const BatchSegment& g : segments) {
-    if (g.logits == nullptr) continue;
-    const int64_t rows = g.all_logits ? g.t : 1;
-    std::copy(next, next + rows * vocab, g.logits);
-    next += rows * vocab;
-  }
+  if (n_seq > 1) ScatterBatchLogits(segments, out, vocab);
   return absl::OkStatus();
 }
 

@@ -238,14 +238,7 @@ absl::Status LlamaModel::Run(const SliceView& slice, std::span<const BatchSegmen
   const int64_t vocab = config_.vocab_size;
   float* out = segments.size() == 1 ? segments[0].logits : s.logits.data();
   layer_ops::HeadLogits(s.cpu, s.h.data(), hidden, gathered, w_.lm_head, slice, vocab, out);
-  if (segments.size() == 1) return absl::OkStatus();
-  const float* next = out;
-  for (const BatchSegment& g : segments) {
-    if (g.logits == nullptr) continue;
-    const int64_t rows = g.all_logits ? g.t : 1;
-    std::copy(next, next + rows * vocab, g.logits);
-    next += rows * vocab;
-  }
+  if (segments.size() > 1) ScatterBatchLogits(segments, out, vocab);
   return absl::OkStatus();
 }
 

@@ -1,5 +1,7 @@
 #include "engine/model.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "kernels/cpu_thread_pool.h"
@@ -50,6 +52,15 @@ absl::Status ValidateBatch(std::span<const BatchSegment> segments, int64_t vocab
     }
   }
   return absl::OkStatus();
+}
+
+void ScatterBatchLogits(std::span<const BatchSegment> segments, const float* logits, int64_t vocab) {
+  for (const BatchSegment& g : segments) {
+    if (g.logits == nullptr) continue;
+    const int64_t rows = g.all_logits ? g.t : 1;
+    std::copy(logits, logits + rows * vocab, g.logits);
+    logits += rows * vocab;
+  }
 }
 
 absl::Status Model::ForwardBatch(const SliceView& slice, std::span<const BatchSegment> segments,

@@ -171,6 +171,11 @@ inline BatchSegment NextPrefillChunk(const std::vector<int32_t>& sequence, KvCac
 // Validate) and no two share a cache; names the segment.
 absl::Status ValidateBatch(std::span<const BatchSegment> segments, int64_t vocab);
 
+// Hands out a batch's head rows: `logits` holds, segment after segment, the
+// rows of every segment that wants logits (all of its rows or its last), each
+// `vocab` wide; each segment's go to its own buffer.
+void ScatterBatchLogits(std::span<const BatchSegment> segments, const float* logits, int64_t vocab);
+
 // The scratch of a forward of `model`: args.scratch, which must be the
 // model's own kind S, or, when the caller gave none, a new one kept alive in
 // `temporary`. InvalidArgument for scratch made by another kind of model.

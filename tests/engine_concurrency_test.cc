@@ -48,13 +48,8 @@ TEST_P(EngineConcurrencyTest, Gemma3nManyThreadsEqualSoloRuns) {
   LoadOptions lo = Options(dir);
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(lo);
   ASSERT_TRUE(engine.ok()) << engine.status();
-  absl::StatusOr<std::vector<SliceInfo>> slices = (*engine)->DescribeSlices(dir + "/slices.csv");
-  ASSERT_TRUE(slices.ok()) << slices.status();
-  ASSERT_FALSE(slices->empty());
-  DraftOptions draft;
-  draft.slice_table = dir + "/slices.csv";
-  draft.slice_name = slices->back().name;
-  draft.draft_max = 2;
+  const DraftOptions draft = testing::FixtureLastSliceDraft(**engine, dir);
+  ASSERT_FALSE(draft.slice_name.empty());
   ExpectConcurrentEqualsSolo(**engine, MixedRequests((*engine)->Describe().vocab_size, draft, 20), 8,
                              greedy_counts_exact());
 }

@@ -239,14 +239,7 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
                                   .src_keys = kv.device_keys(src),
                                   .src_values = kv.device_values(src),
                                   .len = {.past = past, .d_past = d_past, .capacity = kv.capacity()}};
-    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l],
-                                    Gemma3nLayerArgs{.layer = l,
-                                                     .width = slice.ffn_widths[l],
-                                                     .t = t,
-                                                     .sparsity = sparsity_multiplier_[l],
-                                                     .prediction = prediction_[l],
-                                                     .correction = correction_[l]},
-                                    {&layer_kv, 1}, a, nullptr));
+    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l], LayerArgs(slice, l, t), {&layer_kv, 1}, a, nullptr));
   }
   if (d_past != nullptr) RETURN_IF_ERROR(AddToCounterCuda(kv.device_length(), t, s));
   if (logits == nullptr) return absl::OkStatus();
@@ -259,6 +252,15 @@ absl::Status CudaGemma3nModel::Queue(const SliceView& slice, const int32_t* toke
     RETURN_IF_ERROR(LogitSoftcapCuda(logits, rows * b.vocab_size, static_cast<float>(config_.final_logit_softcapping), s));
   }
   return absl::OkStatus();
+}
+
+Gemma3nLayerArgs CudaGemma3nModel::LayerArgs(const SliceView& slice, int64_t l, int64_t t) const {
+  return Gemma3nLayerArgs{.layer = l,
+                          .width = slice.ffn_widths[l],
+                          .t = t,
+                          .sparsity = sparsity_multiplier_[l],
+                          .prediction = prediction_[l],
+                          .correction = correction_[l]};
 }
 
 int64_t CudaGemma3nModel::SharedProductRows(const SliceView& slice) const {
@@ -304,14 +306,7 @@ absl::Status CudaGemma3nModel::QueueBatch(const SliceView& slice, const BatchLay
                                .src_values = kv.device_values(src),
                                .len = {.past = kv.length(), .capacity = kv.capacity()}};
     }
-    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l],
-                                    Gemma3nLayerArgs{.layer = l,
-                                                     .width = slice.ffn_widths[l],
-                                                     .t = t,
-                                                     .sparsity = sparsity_multiplier_[l],
-                                                     .prediction = prediction_[l],
-                                                     .correction = correction_[l]},
-                                    seqs, a, nullptr));
+    RETURN_IF_ERROR(RunGemma3nLayer(ops, config_, layers_[l], LayerArgs(slice, l, t), seqs, a, nullptr));
   }
   if (logits == nullptr) return absl::OkStatus();
 

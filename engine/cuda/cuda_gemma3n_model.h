@@ -84,6 +84,8 @@ class CudaGemma3nModel final : public CudaModel {
   // The activations in this model's scratch, and the weights outside the layers.
   Gemma3nActivations Activations();
   Gemma3nStreamWeights StreamWeights() const;
+  // Layer l's arguments over t rows of `slice`.
+  Gemma3nLayerArgs LayerArgs(const SliceView& slice, int64_t l, int64_t t) const;
   // Rows a batched forward's products may share and keep each row's bits:
   // the least MatMulCudaRowInvariantRows of the matrices the slice reads.
   int64_t SharedProductRows(const SliceView& slice) const;

@@ -21,8 +21,12 @@
 
 namespace matspec::activation_internal {
 
-void SiluRowsAvx512(const GatedActivationParams& p) {
-  const __m512 one = _mm512_set1_ps(1.f);
+namespace {
+
+// out = act(gate) * up over p's rows, 16 elements at a time; act maps a
+// vector of gate values to their activations.
+template <typename Act>
+inline void GatedRowsAvx512(const GatedActivationParams& p, Act act) {
   for (int64_t r = 0; r < p.rows; ++r) {
     const float* gate = p.gate + r * p.stride;
     const float* up = p.up + r * p.stride;
@@ -31,33 +35,31 @@ void SiluRowsAvx512(const GatedActivationParams& p) {
       const __mmask16 m = p.n - i >= 16 ? static_cast<__mmask16>(0xffff)
                                         : static_cast<__mmask16>((1u << (p.n - i)) - 1);
       const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
-      const __m512 e = cpu_internal::Exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
-      const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, e));
-      _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+      _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(act(g), _mm512_maskz_loadu_ps(m, up + i)));
     }
   }
+}
+
+}  // namespace
+
+void SiluRowsAvx512(const GatedActivationParams& p) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  GatedRowsAvx512(p, [&](__m512 g) {
+    return _mm512_div_ps(g, _mm512_add_ps(one, cpu_internal::Exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+  });
 }
 
 void GeluTanhRowsAvx512(const GatedActivationParams& p) {
   const __m512 one = _mm512_set1_ps(1.f), k = _mm512_set1_ps(-2.f * 0.7978845608028654f);
   const __m512 c = _mm512_set1_ps(0.044715f), overflow = _mm512_set1_ps(88.f);
-  for (int64_t r = 0; r < p.rows; ++r) {
-    const float* gate = p.gate + r * p.stride;
-    const float* up = p.up + r * p.stride;
-    float* out = p.out + r * p.stride;
-    for (int64_t i = 0; i < p.n; i += 16) {
-      const __mmask16 m = p.n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                                        : static_cast<__mmask16>((1u << (p.n - i)) - 1);
-      const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
-      // -2u = -2 sqrt(2/pi) (g + 0.044715 g^3)
-      const __m512 minus_2u = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, g), _mm512_mul_ps(g, g), g));
-      const __m512 e = cpu_internal::Exp16(minus_2u);
-      // Where exp(-2u) overflows, 1 + tanh(u) is 0 in f32 and so is the result.
-      const __mmask16 finite = _mm512_cmp_ps_mask(minus_2u, overflow, _CMP_LT_OQ);
-      const __m512 gelu = _mm512_maskz_div_ps(finite, g, _mm512_add_ps(one, e));
-      _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(gelu, _mm512_maskz_loadu_ps(m, up + i)));
-    }
-  }
+  GatedRowsAvx512(p, [&](__m512 g) {
+    // -2u = -2 sqrt(2/pi) (g + 0.044715 g^3)
+    const __m512 minus_2u = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, g), _mm512_mul_ps(g, g), g));
+    const __m512 e = cpu_internal::Exp16(minus_2u);
+    // Where exp(-2u) overflows, 1 + tanh(u) is 0 in f32 and so is the result.
+    const __mmask16 finite = _mm512_cmp_ps_mask(minus_2u, overflow, _CMP_LT_OQ);
+    return _mm512_maskz_div_ps(finite, g, _mm512_add_ps(one, e));
+  });
 }
 
 void LogitSoftcapAvx512(float* x, int64_t n, float cap) {

@@ -134,13 +134,8 @@ TEST(CudaBatchSchedulerOptionsTest, Gemma3nBatchedOnTheGpuEqualsEachRequestAlone
   lo.batch_aware_draft = false;  // every request keeps its k: greedy counts must match too
   absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Load(lo);
   ASSERT_TRUE(e.ok()) << e.status();
-  absl::StatusOr<std::vector<SliceInfo>> slices = (*e)->DescribeSlices(dir + "/slices.csv");
-  ASSERT_TRUE(slices.ok()) << slices.status();
-  ASSERT_FALSE(slices->empty());
-  DraftOptions draft;
-  draft.slice_table = dir + "/slices.csv";
-  draft.slice_name = slices->back().name;
-  draft.draft_max = 2;
+  const DraftOptions draft = testing::FixtureLastSliceDraft(**e, dir);
+  ASSERT_FALSE(draft.slice_name.empty());
   testing::ExpectConcurrentEqualsSolo(**e, testing::MixedRequests((*e)->Describe().vocab_size, draft, 16), 8,
                                       /*greedy_counts_exact=*/true);
 }

@@ -40,6 +40,16 @@ DraftOptions BundledQuarterDraft() {
   return draft;
 }
 
+DraftOptions FixtureLastSliceDraft(Engine& engine, const std::string& dir) {
+  DraftOptions draft;
+  draft.slice_table = dir + "/slices.csv";
+  draft.draft_max = 2;
+  absl::StatusOr<std::vector<SliceInfo>> slices = engine.DescribeSlices(draft.slice_table);
+  EXPECT_TRUE(slices.ok() && !slices->empty()) << slices.status();
+  if (slices.ok() && !slices->empty()) draft.slice_name = slices->back().name;
+  return draft;
+}
+
 std::vector<GenerationRequest> MixedRequests(int64_t vocab, const DraftOptions& draft, int64_t n) {
   std::vector<GenerationRequest> out;
   for (int p = 0; p < 5; ++p) {

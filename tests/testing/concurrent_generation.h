@@ -5,6 +5,7 @@
 #define MATSPEC_TESTS_TESTING_CONCURRENT_GENERATION_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "matspec/matspec.h"
@@ -18,6 +19,11 @@ struct GenerationRequest {
 
 // The bundled model's quarter-width slice drafting k = 3 (models/matlm-tiny).
 DraftOptions BundledQuarterDraft();
+
+// The last slice of `dir`/slices.csv (a Gemma 3n fixture's narrowest) drafting
+// k = 2, as `engine` (loaded from `dir`) describes it; a GoogleTest failure and
+// an empty slice name when the table does not load.
+DraftOptions FixtureLastSliceDraft(Engine& engine, const std::string& dir);
 
 // Five prompts x {plain, speculative greedy, speculative sampling with a seed},
 // n new tokens each, drafting with `draft`.
