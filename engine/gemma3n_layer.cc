@@ -50,17 +50,17 @@ absl::Status Attention(const Ops& ops, const Gemma3nConfig& config, const Gemma3
                                         .head_dim = hd, .positions = a.positions, .theta = theta}));
     RETURN_IF_ERROR(ops.Linear(a.an, D, t, w.v, values, kvdim, false));
     RETURN_IF_ERROR(ops.Norm(values, VectorView{}, eps, t * b.num_kv_heads, hd, values));
-    for (int64_t row = 0; const Gemma3nLayerKv& kv : seqs) {
-      if (direct) break;
+    int64_t row = 0;
+    for (const Gemma3nLayerKv& kv : direct ? seqs.first(0) : seqs) {
       const float* k_rows = a.k + row * kvdim;
       const float* v_rows = a.v + row * kvdim;
+      row += kv.t;
       if (ring(kv)) {
         kv.windows->Fill(l, k_rows, v_rows, kv.t);
       } else {  // at its host length or *d_past
         RETURN_IF_ERROR(ops.KvAppend(k_rows, kvdim, kv.t, kvdim, kv.len, kv.keys));
         RETURN_IF_ERROR(ops.KvAppend(v_rows, kvdim, kv.t, kvdim, kv.len, kv.values));
       }
-      row += kv.t;
     }
   }
   int64_t row = 0;

@@ -51,7 +51,6 @@ class RingWindows final : public Gemma3nWindows {
   RingWindows(const Gemma3nConfig& config, Gemma3nKvCache& kv, int64_t past, std::vector<std::vector<float>>& win_k,
               std::vector<std::vector<float>>& win_v, std::vector<int64_t>& win_past)
       : config_(config), kv_(kv), past_(past), win_k_(win_k), win_v_(win_v), win_past_(win_past) {}
-  RingWindows(const RingWindows&) = default;
 
   void Fill(int64_t l, const float* keys, const float* values, int64_t t) override {
     const ModelConfig& b = config_.base;
@@ -322,9 +321,10 @@ absl::Status Gemma3nModel::Run(const SliceView& slice, std::span<const BatchSegm
   int64_t t = 0, max_len = 0, logit_rows = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     KvCache& kv = *segments[i].kv;
-    const std::string which = segments.size() > 1 ? absl::StrCat("segment ", i, " of the batch: ") : "";
+    // The error's prefix, made only for an error.
+    auto which = [&] { return segments.size() > 1 ? absl::StrCat("segment ", i, " of the batch: ") : std::string(); };
     if (kv.num_layers() != b.num_layers) {
-      return absl::InvalidArgumentError(absl::StrCat(which, "KV cache has ", kv.num_layers(),
+      return absl::InvalidArgumentError(absl::StrCat(which(), "KV cache has ", kv.num_layers(),
                                                      " layers; the model has ", b.num_layers));
     }
     rings[i] = dynamic_cast<Gemma3nKvCache*>(&kv);
@@ -332,13 +332,13 @@ absl::Status Gemma3nModel::Run(const SliceView& slice, std::span<const BatchSegm
       const int64_t src = config_.kv_source[l];
       const bool held = rings[i] != nullptr && config_.sliding[src] ? rings[i]->has_ring(src) : kv.stores(src);
       if (!held) {
-        return absl::InvalidArgumentError(absl::StrCat(which, "KV cache has no storage for layer ", src,
+        return absl::InvalidArgumentError(absl::StrCat(which(), "KV cache has no storage for layer ", src,
                                                        " needed by layer ", l, " of slice \"", slice.name, "\""));
       }
     }
     if (rings[i] != nullptr) {
       if (absl::Status st = rings[i]->CheckRingWindow(); !st.ok()) {
-        return absl::Status(st.code(), absl::StrCat(which, st.message()));
+        return absl::Status(st.code(), absl::StrCat(which(), st.message()));
       }
     }
     t += segments[i].t;
