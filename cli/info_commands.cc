@@ -72,7 +72,8 @@ int RunInspect(const RunConfig& config) {
       m.dtype, m.parameters, Params(m.parameters), m.weight_bytes, m.weight_bytes / double(1 << 20), m.num_tensors);
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu:            %s\n", GetCpuFeatures().name);
-  const std::string few = Bf16MultiTokenKernelName();
+  // (On amx-bf16 the AMX tiles take every token count of bf16 weights.)
+  const std::string few = MatMulIsaName() == std::string("amx-bf16") ? "" : Bf16MultiTokenKernelName();
   std::cout << absl::StrFormat("cpu kernels:    %s%s\n", MatMulIsaName(),
                                few.empty() ? "" : absl::StrCat(" (bf16 x 2+ tokens: ", few, ")"));
   std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);

@@ -38,6 +38,8 @@ struct MatMulParams {
 // The CPU implementations, best first. MatMul takes the first one the CPU has
 // (chosen once, from cpuid).
 enum class MatMulPath {
+  kAmxBf16,     // bf16 weights with k % 32 == 0: x rounded to bf16, AMX TDPBF16PS
+                // (kernels/cpu/matmul_amx.h), every token count; else as kAvx512Bf16
   kAvx512Bf16,  // bf16 weights: x rounded to bf16, vdpbf16ps; other weights: as kAvx512
   kAvx512,      // AVX-512 F/BW/VL/DQ, f32 x, f32 FMA
   kAvx2,        // AVX2 + FMA + F16C, f32 x, f32 FMA
@@ -52,8 +54,8 @@ enum class MatMulPath {
 // gather) and whatever ctx.num_threads and ctx.pool are. Greedy speculative decoding relies
 // on it: verifying k+1 tokens reproduces single-token decoding bit for bit.
 //
-// Accuracy: f32 x (kMatMulTol against MatMulReference) except on kAvx512Bf16
-// with bf16 weights and !ctx.f32_activations, where x is first rounded to bf16
+// Accuracy: f32 x (kMatMulTol against MatMulReference) except on kAmxBf16 and
+// kAvx512Bf16 with bf16 weights and !ctx.f32_activations, where x is first rounded to bf16
 // exactly as RoundToBf16LikeMatMul does and the products accumulate in f32.
 // Quantized weights (every path, whatever ctx.f32_activations): x is
 // quantized per block of 32 to int8 with an f32 scale exactly as
@@ -69,7 +71,7 @@ void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& 
 // The paths this CPU can run, best first (always ends with kPortable).
 std::vector<MatMulPath> AvailableMatMulPaths();
 
-// "avx512-bf16", "avx512", "avx2+fma+f16c" or "portable".
+// "amx-bf16", "avx512-bf16", "avx512", "avx2+fma+f16c" or "portable".
 const char* MatMulPathName(MatMulPath path);
 
 // True when MatMulWithPath(path, ctx, p) rounds x to bf16 for weights of `dtype`.

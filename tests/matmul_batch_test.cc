@@ -108,6 +108,10 @@ TEST_P(MatMulBatchTest, BatchEqualsRowByRowAndThreadsDoNotMatter) {
       {263, 2071, false, false, false},  // > 1 MiB of bf16: threads and prefetch
       {300, 1800, true, true, false},    // ... from a slice (ld > k), accumulating
       {257, 2048, false, false, false},  // ... rows a power of two long
+      // k a multiple of 32 (what the amx-bf16 path takes): row tiles cut short
+      // at 16 and 32, a gather, a slice.
+      {70, 96, true, true, false},       {33, 320, false, false, true},
+      {48, 1024, true, false, true},
   };
   CpuWorkspace workspace;
   for (MatMulPath path : AvailableMatMulPaths()) {
@@ -174,6 +178,29 @@ TEST(MatMulBatchBf16SumsTest, KernelNames) {
   EXPECT_STREQ(Bf16MultiTokenKernelName(CpuContext::Bf16Sums::kDot), "vdpbf16ps");
   EXPECT_STREQ(Bf16MultiTokenKernelName(CpuContext::Bf16Sums::kFma),
                Bf16FmaTilesAvailable() ? "f32 fma" : "vdpbf16ps");
+}
+
+// amx-bf16 takes bf16 weights only when k is a multiple of 32; the others run
+// on the avx512-bf16 tiles, the same bits at every token count (one matrix
+// never mixes the two), and so do f16 / f32 weights.
+TEST(MatMulBatchAmxTest, WhatTheAmxTilesDoNotTakeIsTheAvx512Bf16Path) {
+  const std::vector<MatMulPath> paths = AvailableMatMulPaths();
+  if (paths.front() != MatMulPath::kAmxBf16) GTEST_SKIP() << "no usable AMX-BF16 here";
+  std::mt19937 rng(5);
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    for (int64_t k : {30, 130, 1000}) {
+      const int64_t n = 70;
+      WeightBuffer w(dtype, n, k, n, k, RandomFloats(rng, n * k));
+      for (int64_t t : {1, 5, 30}) {
+        SCOPED_TRACE(std::string(DTypeName(dtype)) + " k=" + std::to_string(k) + " t=" + std::to_string(t));
+        const std::vector<float> x = RandomFloats(rng, t * k);
+        std::vector<float> a(t * n), b(t * n);
+        MatMulWithPath(MatMulPath::kAmxBf16, CpuContext{2}, {x.data(), k, t, w.view(), a.data(), n, false});
+        MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{2}, {x.data(), k, t, w.view(), b.data(), n, false});
+        EXPECT_EQ(a, b);
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDTypes, MatMulBatchTest,

@@ -131,7 +131,7 @@ void CheckCase(const Case& c, DType dtype, int threads, PathCtx pc) {
 std::vector<Case> SmallCases() {
   std::vector<Case> cases;
   for (int64_t n : {1, 3, 17, 61}) {
-    for (int64_t k : {1, 3, 17, 61, 130}) {
+    for (int64_t k : {1, 3, 17, 61, 64, 130, 160}) {  // 64, 160: what amx-bf16 takes
       for (int64_t t : {1, 2, 5, 9, 17}) {
         cases.push_back({n, k, t, false, false});
         cases.push_back({n, k, t, true, (n + k + t) % 2 == 0});
@@ -142,9 +142,11 @@ std::vector<Case> SmallCases() {
 }
 
 // Large enough for a team of threads and for the software prefetch (weights
-// over 1 MiB), with k tails that are not a multiple of 8, 16 or 32.
+// over 1 MiB), with k tails that are not a multiple of 8, 16 or 32; and k a
+// multiple of 32 (amx-bf16) with up to 3 token groups of 16.
 std::vector<Case> LargeCases() {
-  return {{130, 517, 1, false, false}, {131, 517, 1, true, true},  {257, 1030, 1, true, false},
+  return {{1100, 1024, 1, false, false}, {270, 2048, 40, true, true}, {130, 1024, 8, false, false},
+          {130, 517, 1, false, false}, {131, 517, 1, true, true},  {257, 1030, 1, true, false},
           {130, 130, 9, true, false},  {67, 4100, 17, true, false}, {67, 4100, 17, false, true},
           {45, 2053, 5, true, true},   {300, 300, 2, false, false},
           {263, 2071, 1, true, false}, {263, 2071, 7, false, true}};
@@ -272,17 +274,18 @@ TEST(MatMulTest, ValidRejectsShortStrides) {
 TEST(MatMulTest, ReportsIsa) {
   const std::string isa = MatMulIsaName();
   EXPECT_EQ(isa, MatMulPathName(AvailableMatMulPaths().front()));
-  EXPECT_TRUE(isa == "avx512-bf16" || isa == "avx512" || isa == "avx2+fma+f16c" || isa == "portable")
+  EXPECT_TRUE(isa == "amx-bf16" || isa == "avx512-bf16" || isa == "avx512" || isa == "avx2+fma+f16c" || isa == "portable")
       << isa;
   EXPECT_EQ(AvailableMatMulPaths().back(), MatMulPath::kPortable);
 }
 
-// Only the AVX512_BF16 path with bf16 weights rounds x, and never with
-// f32_activations.
+// Only the AMX and AVX512_BF16 paths with bf16 weights round x, and never
+// with f32_activations.
 TEST(MatMulTest, OnlyBf16WeightsOnTheBf16PathRoundX) {
   for (MatMulPath path : AvailableMatMulPaths()) {
     for (DType d : {DType::kF32, DType::kF16, DType::kBF16}) {
-      const bool want = path == MatMulPath::kAvx512Bf16 && d == DType::kBF16;
+      const bool want =
+          (path == MatMulPath::kAmxBf16 || path == MatMulPath::kAvx512Bf16) && d == DType::kBF16;
       EXPECT_EQ(MatMulRoundsXToBf16(path, CpuContext{1, false}, d), want) << MatMulPathName(path);
       EXPECT_FALSE(MatMulRoundsXToBf16(path, CpuContext{1, true}, d)) << MatMulPathName(path);
     }
@@ -306,31 +309,37 @@ TEST(MatMulTest, RoundToBf16LikeMatMul) {
   }
 }
 
-// On the bf16-x path a product with one weight equal to 1 returns x rounded by
-// the kernel itself (the product and the sum of zeros are exact), which must be
+// On the bf16-x paths a product with one weight equal to 1 (and 31 zeros, so
+// that the AMX tiles take it) returns x rounded by the kernel itself (the
+// product and the sum of zeros are exact), which must be
 // RoundToBf16LikeMatMul(x) bit for bit: halfway cases, subnormals, NaN, infinity.
-TEST(MatMulTest, Bf16PathRoundsXExactlyLikeRoundToBf16LikeMatMul) {
-  const std::vector<MatMulPath> paths = AvailableMatMulPaths();
-  if (paths.front() != MatMulPath::kAvx512Bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+TEST(MatMulTest, Bf16PathsRoundXExactlyLikeRoundToBf16LikeMatMul) {
+  std::vector<MatMulPath> paths;
+  for (MatMulPath path : AvailableMatMulPaths()) {
+    if (MatMulRoundsXToBf16(path, CpuContext{1}, DType::kBF16)) paths.push_back(path);
+  }
+  if (paths.empty()) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
   std::mt19937 rng(11);
-  std::vector<float> x = RandomFloats(rng, 200, -4.f, 4.f);
+  std::vector<float> values = RandomFloats(rng, 200, -4.f, 4.f);
   const float specials[] = {1.f + 0x1.0p-8f, 1.f + 0x1.0p-7f + 0x1.0p-8f, -(1.f + 0x1.0p-8f),
                             0x1.0p-130f, -0x1.0p-140f, 0x1.0p-126f, 0x1.fffffep-127f,
                             3.4e38f, -3.4e38f, INFINITY, -INFINITY, 0.f, 1e-30f, 65504.f};
-  x.insert(x.end(), std::begin(specials), std::end(specials));
-  const int64_t t = static_cast<int64_t>(x.size());
-  WeightBuffer w(DType::kBF16, 1, 1, 1, 1, {1.f});
-  std::vector<float> y(t), want(t);
-  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
-                 MatMulParams{x.data(), 1, t, w.view(), y.data(), 1, false});
-  RoundToBf16LikeMatMul(x.data(), t, want.data());
-  for (int64_t i = 0; i < t; ++i) EXPECT_EQ(y[i], want[i]) << "x = " << x[i];
-  // NaN stays NaN.
-  const float nan = std::nanf("");
-  float y_nan = 0.f;
-  MatMulWithPath(MatMulPath::kAvx512Bf16, CpuContext{1},
-                 MatMulParams{&nan, 1, 1, w.view(), &y_nan, 1, false});
-  EXPECT_TRUE(std::isnan(y_nan));
+  values.insert(values.end(), std::begin(specials), std::end(specials));
+  values.push_back(std::nanf(""));
+  const int64_t t = static_cast<int64_t>(values.size()), k = 32;
+  std::vector<float> x(t * k, 0.f), want(t);
+  for (int64_t j = 0; j < t; ++j) x[j * k] = values[j];
+  std::vector<float> w_values(k, 0.f);
+  w_values[0] = 1.f;
+  WeightBuffer w(DType::kBF16, 1, k, 1, k, w_values);
+  RoundToBf16LikeMatMul(values.data(), t, want.data());
+  for (MatMulPath path : paths) {
+    SCOPED_TRACE(MatMulPathName(path));
+    std::vector<float> y(t);
+    MatMulWithPath(path, CpuContext{1}, MatMulParams{x.data(), k, t, w.view(), y.data(), 1, false});
+    for (int64_t j = 0; j + 1 < t; ++j) EXPECT_EQ(y[j], want[j]) << "x = " << values[j];
+    EXPECT_TRUE(std::isnan(y[t - 1])) << "NaN stays NaN";
+  }
 }
 
 }  // namespace

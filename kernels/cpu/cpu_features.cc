@@ -1,10 +1,15 @@
 #include "kernels/cpu/cpu_features.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace matspec {
@@ -46,6 +51,31 @@ std::string BrandString() {
 }
 #endif
 
+#if defined(__x86_64__)
+// AMX-TILE and AMX-BF16 (cpuid leaf 7, EDX bits 24 and 22), the OS enabling
+// the tile state in XCR0 (bits 17-18), and Linux granting this process the
+// tile data (an 8 KiB per-thread state it hands out only on request).
+bool AmxBf16Usable() {
+  const char* env = std::getenv("MATSPEC_AMX");
+  if (env != nullptr && std::string(env) == "0") return false;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if ((d & (1u << 24)) == 0 || (d & (1u << 22)) == 0) return false;
+  unsigned eax1 = 0, ebx1 = 0, ecx1 = 0, edx1 = 0;
+  if (!__get_cpuid(1, &eax1, &ebx1, &ecx1, &edx1) || (ecx1 & bit_OSXSAVE) == 0) return false;
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+#endif
+
 CpuFeatures Detect() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
@@ -57,6 +87,9 @@ CpuFeatures Detect() {
              __builtin_cpu_supports("avx512dq");
   f.avx512_bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
   f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+#if defined(__x86_64__)
+  f.amx_bf16 = f.avx512_bf16 && AmxBf16Usable();
+#endif
   if (std::string brand = BrandString(); !brand.empty()) f.name = brand;
 #endif
   return f;

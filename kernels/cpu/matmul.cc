@@ -35,6 +35,11 @@
 // vdpbf16ps issues slower than two FMAs (Intel Xeon); their x is the bf16
 // rounding widened to f32 and split into even and odd columns (SplitX).
 //
+// On amx-bf16, bf16 weights whose k is a multiple of 32 take the AMX tiles
+// (kernels/cpu/matmul_amx.h) at every token count instead: 32 rows at a time
+// per thread, x packed once per call into the workspace; the threads split the
+// rows as below. Other weights take the avx512-bf16 set.
+//
 // The bf16 copy of x (avx512-bf16) is made once per call into the context's
 // workspace (kernels/cpu_workspace.h: no allocation per decode step); its rows are padded to
 // 32 elements + 64 bytes so that token rows never alias in L1. Quantized
@@ -50,6 +55,7 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/matmul_amx.h"
 #include "kernels/cpu/matmul_tiles.h"
 #include "kernels/cpu_thread_pool.h"
 #include "kernels/cpu_workspace.h"
@@ -109,6 +115,7 @@ bool UsesBf16Fma(const TileSet& set, const CpuContext& ctx, const MatMulParams& 
 const TileSet& TileSetFor(MatMulPath path, const CpuContext& ctx) {
   switch (path) {
 #if defined(__x86_64__)
+    case MatMulPath::kAmxBf16:  // for what the AMX tiles do not take
     case MatMulPath::kAvx512Bf16:
       return ctx.f32_activations ? matmul_internal::Avx512TileSet()
                                  : matmul_internal::Avx512Bf16TileSet();
@@ -213,25 +220,72 @@ int TileTokens(int64_t t, int max_tokens) {
   return static_cast<int>((t + tiles - 1) / tiles);
 }
 
-// The OpenMP form of RunMatMul's last step: x converted, then the row tasks.
+// RunMatMul's last step: the x_rows rows of x converted (round_row), then the
+// row tasks, on ctx.pool when it has one and there are threads > 1, else on an
+// OpenMP team.
 template <class RoundRow, class RunTask>
-void RunOnTeam(const MatMulParams& p, int64_t threads, int64_t tasks, bool converts_x,
-               const RoundRow& round_row, const RunTask& run_task) {
-  if (converts_x && p.t <= 16) {  // a few rows: not worth a parallel loop of their own
-    for (int64_t j = 0; j < p.t; ++j) round_row(j);
+void RunTasks(const CpuContext& ctx, int64_t threads, int64_t tasks, int64_t x_rows,
+              const RoundRow& round_row, const RunTask& run_task) {
+  if (threads > 1 && ctx.pool != nullptr) {
+    if (x_rows > 0) ctx.pool->ParallelFor(x_rows, round_row);
+    ctx.pool->ParallelFor(tasks, run_task);
+    return;
+  }
+  if (x_rows <= 16) {  // a few rows: not worth a parallel loop of their own
+    for (int64_t j = 0; j < x_rows; ++j) round_row(j);
   }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    if (converts_x && p.t > 16) {
+    if (x_rows > 16) {
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < p.t; ++j) round_row(j);
+      for (int64_t j = 0; j < x_rows; ++j) round_row(j);
     }
 #pragma omp for schedule(static) nowait
     for (int64_t task = 0; task < tasks; ++task) run_task(task);
   }
 }
 
-void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p) {
+// Threads for a product of n output rows in `units` units of work: at most
+// ctx.num_threads (and the pool's size), one when the product is small.
+int64_t ThreadsFor(const CpuContext& ctx, const MatMulParams& p, int64_t n, int64_t units) {
+  int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, units);
+  if (ctx.pool != nullptr) threads = std::min<int64_t>(threads, ctx.pool->num_threads());
+  if (n * p.w.cols * p.t < kMinParallelMacs) threads = 1;
+  return threads;
+}
+
+// Contiguous ranges of units: one per OpenMP thread; on a pool, a few per
+// thread, claimed dynamically (a descheduled worker then holds up little).
+int64_t TasksFor(const CpuContext& ctx, int64_t threads, int64_t units) {
+  return ctx.pool != nullptr && threads > 1 ? std::min(units, 4 * threads) : threads;
+}
+
+#if defined(__x86_64__)
+// The amx-bf16 product (amx_internal::Takes(p)): x packed once, then the rows
+// in tasks of whole 32-row blocks.
+void RunAmxMatMul(const CpuContext& ctx, const MatMulParams& p, int64_t n) {
+  const int64_t k = p.w.cols;
+  AlignedBuffer local_x;
+  AlignedBuffer& x_buffer = WorkspaceSlot(ctx.workspace, CpuWorkspace::Slot::kConvertedX, local_x);
+  auto* xv = static_cast<uint16_t*>(x_buffer.Reserve(amx_internal::PackedXBytes(p.t, k)));
+  const int64_t x_rows = amx_internal::NumGroups(p.t) * amx_internal::GroupTokens(p.t);
+  const int64_t blocks = (n + 31) / 32;
+  const int64_t threads = ThreadsFor(ctx, p, n, blocks);
+  const int64_t tasks = TasksFor(ctx, threads, blocks);
+  const int64_t rows_per_task = (blocks + tasks - 1) / tasks * 32;
+  RunTasks(
+      ctx, threads, tasks, x_rows,
+      [&](int64_t j) { amx_internal::PackXRow(j < p.t ? p.x + j * p.x_ld : nullptr, k, j, p.t, xv); },
+      [&](int64_t task) {
+        const int64_t r_begin = task * rows_per_task;
+        if (r_begin < n) amx_internal::RunRows(p, xv, r_begin, std::min(n, r_begin + rows_per_task));
+      });
+  x_buffer.ShrinkTo(kKeepConvertedXBytes);
+}
+#endif
+
+// amx: the product may take the AMX tiles (the amx-bf16 path, bf16 x).
+void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p, bool amx) {
   assert(p.Valid());
   if (p.t <= 0 || p.w.rows <= 0 || (p.row_ids != nullptr && p.num_row_ids <= 0)) return;
   const int64_t n = p.row_ids != nullptr ? p.num_row_ids : p.w.rows, k = p.w.cols;
@@ -244,6 +298,10 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     return;
   }
 #if defined(__x86_64__)
+  if (amx && amx_internal::Takes(p)) {
+    RunAmxMatMul(ctx, p, n);
+    return;
+  }
   // Many tokens (prefill) with bf16 weights on the avx512-bf16 tiles: the
   // packed GEMM, which sums every output as the tiles do (same bits).
   if (p.t >= gemm_internal::kGemmMinTokens && p.w.dtype == DType::kBF16 &&
@@ -318,12 +376,8 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
   }
 
   const int64_t tiles = (n + plan.rows_per_tile - 1) / plan.rows_per_tile;
-  int64_t threads = std::clamp<int64_t>(ctx.num_threads, 1, tiles);
-  if (ctx.pool != nullptr) threads = std::min<int64_t>(threads, ctx.pool->num_threads());
-  if (n * k * p.t < kMinParallelMacs) threads = 1;
-  // Contiguous row ranges: one per OpenMP thread; on a pool, a few per thread,
-  // claimed dynamically (a descheduled worker then holds up little).
-  const int64_t tasks = ctx.pool != nullptr && threads > 1 ? std::min(tiles, 4 * threads) : threads;
+  const int64_t threads = ThreadsFor(ctx, p, n, tiles);
+  const int64_t tasks = TasksFor(ctx, threads, tiles);
   const int64_t rows_per_task = (tiles + tasks - 1) / tasks * plan.rows_per_tile;
   auto round_row = [&](int64_t j) {
     if (dt.quant_x) {
@@ -341,12 +395,7 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p)
     const int64_t r_begin = task * rows_per_task;
     RunRows(plan, r_begin, std::min(n, r_begin + rows_per_task));
   };
-  if (threads > 1 && ctx.pool != nullptr) {
-    if (converts_x) ctx.pool->ParallelFor(p.t, round_row);
-    ctx.pool->ParallelFor(tasks, run_task);
-  } else {
-    RunOnTeam(p, threads, tasks, converts_x, round_row, run_task);
-  }
+  RunTasks(ctx, threads, tasks, converts_x ? p.t : 0, round_row, run_task);
   x_buffer.ShrinkTo(kKeepConvertedXBytes);
 }
 }  // namespace
@@ -361,6 +410,7 @@ bool MatMulParams::Valid() const {
 std::vector<MatMulPath> AvailableMatMulPaths() {
   const CpuFeatures& f = GetCpuFeatures();
   std::vector<MatMulPath> paths;
+  if (f.amx_bf16) paths.push_back(MatMulPath::kAmxBf16);
   if (f.avx512_bf16) paths.push_back(MatMulPath::kAvx512Bf16);
   if (f.avx512) paths.push_back(MatMulPath::kAvx512);
   if (f.avx2_fma_f16c) paths.push_back(MatMulPath::kAvx2);
@@ -370,6 +420,7 @@ std::vector<MatMulPath> AvailableMatMulPaths() {
 
 const char* MatMulPathName(MatMulPath path) {
   switch (path) {
+    case MatMulPath::kAmxBf16: return "amx-bf16";
     case MatMulPath::kAvx512Bf16: return "avx512-bf16";
     case MatMulPath::kAvx512: return "avx512";
     case MatMulPath::kAvx2: return "avx2+fma+f16c";
@@ -389,7 +440,7 @@ const char* QuantMatMulKernelName(MatMulPath path) {
 }
 
 void MatMulWithPath(MatMulPath path, const CpuContext& ctx, const MatMulParams& p) {
-  RunMatMul(TileSetFor(path, ctx), ctx, p);
+  RunMatMul(TileSetFor(path, ctx), ctx, p, path == MatMulPath::kAmxBf16 && !ctx.f32_activations);
 }
 
 void MatMul(const CpuContext& ctx, const MatMulParams& p) {
