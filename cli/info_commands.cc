@@ -73,7 +73,8 @@ int RunInspect(const RunConfig& config) {
   // The CPU matrix-product path this machine dispatches to (chosen from cpuid).
   std::cout << absl::StrFormat("cpu:            %s\n", GetCpuFeatures().name);
   // (On amx-bf16 the AMX tiles take every token count of bf16 weights.)
-  const std::string few = MatMulIsaName() == std::string("amx-bf16") ? "" : Bf16MultiTokenKernelName();
+  const std::string few =
+      AvailableMatMulPaths().front() == MatMulPath::kAmxBf16 ? "" : Bf16MultiTokenKernelName();
   std::cout << absl::StrFormat("cpu kernels:    %s%s\n", MatMulIsaName(),
                                few.empty() ? "" : absl::StrCat(" (bf16 x 2+ tokens: ", few, ")"));
   std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);

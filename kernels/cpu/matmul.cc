@@ -36,9 +36,9 @@
 // rounding widened to f32 and split into even and odd columns (SplitX).
 //
 // On amx-bf16, bf16 weights whose k is a multiple of 32 take the AMX tiles
-// (kernels/cpu/matmul_amx.h) at every token count instead: 32 rows at a time
-// per thread, x packed once per call into the workspace; the threads split the
-// rows as below. Other weights take the avx512-bf16 set.
+// (kernels/cpu/matmul_amx.h) at every token count instead: x packed once per
+// call into the workspace, the threads splitting the rows in 32-row blocks as
+// below. Other weights take the avx512-bf16 set.
 //
 // The bf16 copy of x (avx512-bf16) is made once per call into the context's
 // workspace (kernels/cpu_workspace.h: no allocation per decode step); its rows are padded to

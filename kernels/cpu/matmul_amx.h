@@ -8,17 +8,18 @@
 // 16 f32 accumulators (C). Every output element takes the 32-column steps of
 // k in order, from zero, one TDPBF16PS per step; the hardware's sum within a
 // step is its own (it is not the SDM pseudo-code's chain of FMAs, nor one
-// rounding: measured) but it is the same for an element whatever the other
-// rows and tokens of its tiles are (tests/matmul_amx_test.cc checks 1 row x
-// 1 token against full tiles). So the path is batch-invariant at every token
-// count, prefill included, but its bits are not those of the vdpbf16ps tiles:
-// it is a path of its own, never mixed with them for one matrix.
+// rounding: measured, bench/RESULTS.md §5.10) but it is the same for an
+// element whatever the other rows and tokens of its tiles are (a 1 x 1 tile
+// against the same element in a 16 x 16 one: 0 of 256 differ; the batch and
+// row-gather tests of tests/matmul_batch_test.cc hold it to that). So the path
+// is batch-invariant at every token count, prefill included, but its bits are
+// not those of the vdpbf16ps tiles: it is a path of its own, never mixed with
+// them for one matrix.
 //
-// Why: one TDPBF16PS does 8192 multiply-adds, so even one token is bound by
-// the weight reads, and 16 rows read at once keep many loads in flight. On
-// this project's Xeon (family 6, model 207) one core read 6144 x 1536 and
-// 1536 x 6144 bf16 weights at 18.8-21.8 GB/s for 1 token and 17.6-21.1 GB/s
-// for 8 tokens, against 12.9-14.0 and 7.7-7.9 GB/s on the vdpbf16ps tiles
+// Why: one TDPBF16PS does 8192 multiply-adds, so up to 16 tokens are all bound
+// by the weight reads. On this project's Xeon (family 6, model 207) verifying
+// 8 tokens on the x8 inflated model costs 1.13x a one-token step, against
+// 1.78x on the vdpbf16ps / f32-FMA tiles, and one token reads as fast as there
 // (bench/RESULTS.md §5.10).
 //
 // Taken only for k a multiple of 32 (a step never reads past a row's end);
@@ -54,7 +55,8 @@ inline bool Takes(const MatMulParams& p) { return p.w.dtype == DType::kBF16 && p
 void PackXRow(const float* x, int64_t k, int64_t j, int64_t t, uint16_t* xv);
 
 // Output rows [r_begin, r_end) of p (rows of W, or of p.row_ids) against
-// every token, from x packed by PackXRow. r_begin is a multiple of 32.
+// every token, from x packed by PackXRow; r_begin a multiple of 32 (a task
+// boundary of matmul.cc).
 // Configures the tiles of the calling thread and releases them on return.
 void RunRows(const MatMulParams& p, const uint16_t* xv, int64_t r_begin, int64_t r_end);
 #endif
