@@ -30,9 +30,10 @@
 // BM_MatMulPool/n/k/t/threads/pool: bf16 on the best path; pool = 1 runs on a
 //   CpuThreadPool, 0 on OpenMP. Meant to be run beside a busy process
 //   (`yes > /dev/null &`) to see whether 2 threads collapse.
-// BM_MatMulQuant/dtype/n/k/t/threads: q8 (dtype 3) or q4 (4) weights from
-//   DRAM on the best path; bytes_per_second = quantized bytes (values and
-//   scales) per call.
+// BM_MatMulQuant/dtype/n/k/t/threads/dram: q8 (dtype 3) or q4 (4) weights on
+//   the best path, from DRAM (dram = 1, copies in turn) or one copy that stays
+//   in L2 (dram = 0: the kernel's instruction cost, not the memory's);
+//   bytes_per_second = quantized bytes (values and scales) per call.
 // BM_DecodeStep/t/threads/few: the 410M decode step's bf16 products in model
 //   order (t = 1) and its verification (t = 4, 8); bytes_per_second = weights
 //   per step; few = CpuContext::bf16_sums (0 auto, 1 vdpbf16ps, 2 f32 FMA).
@@ -206,9 +207,10 @@ void BM_MatMulQuant(benchmark::State& state) {
   const DType dtype = state.range(0) == 3 ? DType::kQ8 : DType::kQ4;
   const int64_t n = state.range(1), k = state.range(2), t = state.range(3);
   const int threads = static_cast<int>(state.range(4));
+  const bool dram = state.range(5) != 0;
   const int64_t value_bytes = n * DTypeRowBytes(dtype, k), scale_count = n * k / kQuantBlock;
   const int64_t matrix_bytes = value_bytes + scale_count * 2;
-  const int64_t copies = std::max<int64_t>(1, kDramBytes / matrix_bytes);
+  const int64_t copies = dram ? std::max<int64_t>(1, kDramBytes / matrix_bytes) : 1;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> f(n * k);
@@ -245,9 +247,10 @@ void BM_MatMulQuant(benchmark::State& state) {
   state.SetLabel(std::string(DTypeName(dtype)));
 }
 BENCHMARK(BM_MatMulQuant)
-    ->ArgNames({"dtype", "n", "k", "t", "threads"})
-    ->ArgsProduct({{3, 4}, {4096, 1024}, {1024}, {1, 4, 8}, {1, 2}})
-    ->ArgsProduct({{3, 4}, {1024}, {4096}, {1, 4}, {1, 2}})
+    ->ArgNames({"dtype", "n", "k", "t", "threads", "dram"})
+    ->ArgsProduct({{3, 4}, {4096, 1024}, {1024}, {1, 4, 8}, {1, 2}, {1}})
+    ->ArgsProduct({{3, 4}, {1024}, {4096}, {1, 4}, {1, 2}, {1}})
+    ->ArgsProduct({{3, 4}, {1024}, {1024}, {1, 4, 8}, {1}, {0}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -146,7 +146,9 @@ TEST(HugePagesTest, FileCachedInSmallPagesIsReadAgainOnce) {
   MappedFile f(path, 0);  // maps the cached file without rewriting it
   ASSERT_TRUE(f.ok());
   const HugePageReport r = f.Prefer(f.ino());
-  if (r.reread) EXPECT_GT(r.huge_bytes, 0);  // the probe saw a 2 MiB page come back
+  if (r.reread) {
+    EXPECT_GT(r.huge_bytes, 0);  // the probe saw a 2 MiB page come back
+  }
   EXPECT_TRUE(f.Intact());
   EXPECT_FALSE(f.Prefer(f.ino()).reread);
   std::printf("a file cached in 4 KiB pages: %s\n", DescribeHugePages(r).c_str());
@@ -209,7 +211,9 @@ TEST(HugePagesTest, OnlyTheRangesReadEveryStepAreFaultedIn) {
   EXPECT_LE(r.eligible_bytes, 3 * kHugePageBytes);
   EXPECT_LE(r.huge_bytes, r.eligible_bytes);
   EXPECT_GT(f.ResidentPages(mib, 3 * mib), 0);
-  if (evicted) EXPECT_EQ(f.ResidentPages(12 * mib, 4 * mib), 0);  // far from the range: never read
+  if (evicted) {
+    EXPECT_EQ(f.ResidentPages(12 * mib, 4 * mib), 0);  // far from the range: never read
+  }
   EXPECT_TRUE(f.Intact());
 }
 

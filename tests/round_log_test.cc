@@ -66,7 +66,9 @@ TEST(RoundLogTest, OneRecordPerRoundMatchingTheStatistics) {
         }
         EXPECT_GE(r.verify_seconds, 0.0);
         EXPECT_GE(r.round_seconds, 0.0);
-        if (k == 0) EXPECT_EQ(r.drafted, 0);
+        if (k == 0) {
+          EXPECT_EQ(r.drafted, 0);
+        }
         drafted += r.drafted;
         accepted += r.accepted;
         committed += r.accepted + 1;

@@ -72,9 +72,12 @@ struct Vnni {
 
   template <int R, int T>
   struct Tile {
-    // One 64-column chunk at c. dw(r) gives row r's scale vector for it.
-    template <typename ScalesOf>
-    static inline void Step(const TileArgs& a, const char* x, int64_t kp, int64_t c, bool full, ScalesOf dw,
+    // One 64-column chunk at c. scale(r, j, dx) gives the per-lane product of
+    // row r's and token j's block scales, dx being token j's scale lanes for
+    // the chunk: acc += float(lanes) * (w scale * x scale), the one form every
+    // tile shape uses (batch invariance).
+    template <typename ScaleOf>
+    static inline void Step(const TileArgs& a, const char* x, int64_t kp, int64_t c, bool full, ScaleOf scale,
                             __m512 (&acc)[R][T]) {
       __m512i w[R];
 #pragma GCC unroll 8
@@ -84,11 +87,11 @@ struct Vnni {
         const char* xj = x + j * a.x_ld;
         const __m512i xq = _mm512_loadu_si512(xj + c);
         const __m512i bias = _mm512_loadu_si512(xj + kp + c);
-        const __m512 dx = _mm512_loadu_ps(reinterpret_cast<const float*>(xj + 2 * kp + c));
+        const float* dx = reinterpret_cast<const float*>(xj + 2 * kp + c);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           const __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w[r], xq));
-          acc[r][j] = _mm512_fmadd_ps(_mm512_mul_ps(f, dx), dw(r), acc[r][j]);
+          acc[r][j] = _mm512_fmadd_ps(f, scale(r, j, dx), acc[r][j]);
         }
       }
     }
@@ -106,10 +109,17 @@ struct Vnni {
       while (c < end) {
         const int64_t group_end = std::min(end, c + 512);
         const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
+        // One token: the weight scales times x's block scales once per group
+        // (lane = block), then one permutation per chunk; the same products
+        // as the per-chunk multiplication of several tokens.
         __m512 sv[R];
+        const __m512 x_blocks =
+            T == 1 ? _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32)
+                   : _mm512_setzero_ps();
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
+          if constexpr (T == 1) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
         }
         __m512i idx = first_idx;
         for (; c < group_end; c += 64, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(2))) {
@@ -123,7 +133,12 @@ struct Vnni {
               }
             }
           }
-          Step(a, x, kp, c, true, [&](int r) { return _mm512_permutexvar_ps(idx, sv[r]); }, acc);
+          Step(a, x, kp, c, true,
+               [&](int r, int, const float* dx) {
+                 if constexpr (T == 1) return _mm512_permutexvar_ps(idx, sv[r]);
+                 return _mm512_mul_ps(_mm512_permutexvar_ps(idx, sv[r]), _mm512_loadu_ps(dx));
+               },
+               acc);
         }
       }
       if (a.k1 < a.k) {
@@ -131,7 +146,11 @@ struct Vnni {
         return;
       }
       if (c < a.k) {  // one last block of 32
-        Step(a, x, kp, c, false, [&](int r) { return LoadScales(a.scale_rows[r], c, false); }, acc);
+        Step(a, x, kp, c, false,
+             [&](int r, int, const float* dx) {
+               return _mm512_mul_ps(LoadScales(a.scale_rows[r], c, false), _mm512_loadu_ps(dx));
+             },
+             acc);
       }
       FinishTile(acc, a.s);
     }
@@ -172,6 +191,7 @@ void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out) {
   int8_t* q = reinterpret_cast<int8_t*>(out);
   int32_t* bias = reinterpret_cast<int32_t*>(out + kp);
   float* d = reinterpret_cast<float*>(out + 2 * kp);
+  float* block_d = reinterpret_cast<float*>(out + 3 * kp);
   const bool q4 = w_dtype == DType::kQ4;
   const __m512i neg_b = _mm512_set1_epi32(q4 ? -8 : -128);
   const __m512i ones = _mm512_set1_epi8(1);
@@ -198,6 +218,8 @@ void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out) {
     const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v);  // 4 bytes a lane
     _mm512_storeu_si512(bias + c / 4, _mm512_mullo_epi32(sums, neg_b));
     _mm512_storeu_ps(d + c / 4, scale);
+    block_d[c / 32] = dc[0];
+    block_d[c / 32 + 1] = dc[1];
   }
 }
 

@@ -21,9 +21,11 @@ void QuantizeXRow(const float* x, int64_t k, DType w_dtype, char* out) {
   int8_t* q = reinterpret_cast<int8_t*>(out);
   int32_t* bias = reinterpret_cast<int32_t*>(out + kp);
   float* d = reinterpret_cast<float*>(out + 2 * kp);
+  float* block_d = reinterpret_cast<float*>(out + 3 * kp);
   const int32_t b = w_dtype == DType::kQ8 ? 128 : 8;
   for (int64_t c = 0; c < kp; c += kQuantBlock) {
     const float dc = c < k ? QuantizeActivationBlock(x + c, std::min(kQuantBlock, k - c), q + c) : 0.f;
+    block_d[c / kQuantBlock] = dc;
     if (c >= k) std::memset(q + c, 0, kQuantBlock);
     for (int l = 0; l < 8; ++l) {
       const int64_t lane = c / 4 + l;  // (c / 64) * 16 + (c % 64 != 0) * 8 + l

@@ -47,10 +47,12 @@ struct TileArgs {
 //   int8  q[kp]          the values, zero past k;
 //   int32 bias[kp / 4]   chunk c, lane l (16 lanes): -B * sum of q[64c + 4l .. 64c + 4l + 3],
 //                        B = 128 for q8 and 8 for q4 (see the VNNI tiles);
-//   f32   d[kp / 4]      chunk c, lane l: the scale of block 2c + (l >= 8).
-// Offsets: bias at byte kp, d at byte 2 * kp.
+//   f32   d[kp / 4]      chunk c, lane l: the scale of block 2c + (l >= 8);
+//   f32   block_d[kp / 32]  block b's scale (0 past k): the VNNI tiles scale
+//                        16 blocks of a weight row at once with it.
+// Offsets: bias at byte kp, d at byte 2 * kp, block_d at byte 3 * kp.
 inline int64_t QuantXPaddedK(int64_t k) { return (k + 63) / 64 * 64; }
-inline int64_t QuantXRowBytes(int64_t k) { return 3 * QuantXPaddedK(k) + 64; }
+inline int64_t QuantXRowBytes(int64_t k) { return 3 * QuantXPaddedK(k) + QuantXPaddedK(k) / 8 + 64; }
 void QuantizeXRow(const float* x, int64_t k, DType w_dtype, char* out);
 using QuantizeXFn = void (*)(const float* x, int64_t k, DType w_dtype, char* out);
 
