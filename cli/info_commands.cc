@@ -77,6 +77,8 @@ int RunInspect(const RunConfig& config) {
       AvailableMatMulPaths().front() == MatMulPath::kAmxBf16 ? "" : Bf16MultiTokenKernelName();
   std::cout << absl::StrFormat("cpu kernels:    %s%s\n", MatMulIsaName(),
                                few.empty() ? "" : absl::StrCat(" (bf16 x 2+ tokens: ", few, ")"));
+  // Quantized weights (--quantize q8|q4, or a quantized checkpoint) have tiles of their own.
+  std::cout << absl::StrFormat("q8/q4 kernels:  %s\n", QuantMatMulKernelName(AvailableMatMulPaths().front()));
   std::cout << absl::StrFormat("weight pages:   %s\n", m.weight_pages);
   if (config.check_weights) return CheckWeightsReport(config.load.model_dir);
   return 0;

@@ -149,6 +149,11 @@ fi
 if ! timeout 120 "$bin" inspect -m $model --check-weights >$tmp/out 2>&1 || ! grep -q "0 hold NaN or Inf" $tmp/out; then
   echo "FAIL inspect-check-weights-clean: $(cat $tmp/out)"; fails=$((fails+1))
 fi
+# inspect names the kernels it runs: the bf16/f32 path and the q8/q4 tiles.
+if ! grep -Eq "^cpu kernels: +(amx-bf16|avx512-bf16|avx512|avx2\+fma\+f16c|portable)" $tmp/out ||
+   ! grep -Eq "^q8/q4 kernels: +(avx512-vnni|portable)$" $tmp/out; then
+  echo "FAIL inspect-kernels: $(cat $tmp/out)"; fails=$((fails+1))
+fi
 
 # And the good path: --json prints one object with the statistics' names; the preset's slice drafts.
 json=$(timeout 120 "$bin" generate --config configs/matlm-tiny.toml -p "In the beginning" -n 12 --json 2>/dev/null)
