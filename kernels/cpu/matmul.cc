@@ -226,17 +226,20 @@ int TileTokens(int64_t t, int max_tokens) {
 template <class RoundRow, class RunTask>
 void RunTasks(const CpuContext& ctx, int64_t threads, int64_t tasks, int64_t x_rows,
               const RoundRow& round_row, const RunTask& run_task) {
+  // A few rows (decoding, verification) are not worth a parallel loop of
+  // their own, on the pool as on an OpenMP team.
+  const bool few_rows = x_rows <= 16;
+  if (few_rows) {
+    for (int64_t j = 0; j < x_rows; ++j) round_row(j);
+  }
   if (threads > 1 && ctx.pool != nullptr) {
-    if (x_rows > 0) ctx.pool->ParallelFor(x_rows, round_row);
+    if (!few_rows) ctx.pool->ParallelFor(x_rows, round_row);
     ctx.pool->ParallelFor(tasks, run_task);
     return;
   }
-  if (x_rows <= 16) {  // a few rows: not worth a parallel loop of their own
-    for (int64_t j = 0; j < x_rows; ++j) round_row(j);
-  }
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (threads > 1)
   {
-    if (x_rows > 16) {
+    if (!few_rows) {
 #pragma omp for schedule(static)
       for (int64_t j = 0; j < x_rows; ++j) round_row(j);
     }

@@ -113,13 +113,14 @@ struct Vnni {
         // (lane = block), then one permutation per chunk; the same products
         // as the per-chunk multiplication of several tokens.
         __m512 sv[R];
-        const __m512 x_blocks =
-            T == 1 ? _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32)
-                   : _mm512_setzero_ps();
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
-          if constexpr (T == 1) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
+        }
+        if constexpr (T == 1) {
+          const __m512 x_blocks = _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
         }
         __m512i idx = first_idx;
         for (; c < group_end; c += 64, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(2))) {
