@@ -115,7 +115,7 @@ struct Case {
 
 #if defined(__x86_64__)
 // The AVX-512 x quantizer writes QuantizeXRow's bytes (for q4 in the tiles'
-// lane order): values, bias and scales, for partial blocks, zero and
+// order, matmul_tiles.h): values, bias and scales, for partial blocks, zero and
 // non-finite blocks, and values on rounding ties.
 TEST(QuantizeXRowTest, VnniEqualsScalarBitForBit) {
   if (!GetCpuFeatures().avx512_vnni) GTEST_SKIP() << "no AVX512_VNNI on this CPU";
@@ -138,20 +138,22 @@ TEST(QuantizeXRowTest, VnniEqualsScalarBitForBit) {
       std::vector<char> want(QuantXRowBytes(k), 0), got(QuantXRowBytes(k), 0);
       QuantizeXRow(x.data(), k, w, want.data());
       QuantizeXRowVnni(x.data(), k, w, got.data());
-      std::vector<char> order = want;  // the q4 tiles' order: per chunk [A0-15 B0-15 A16-31 B16-31]
+      std::vector<char> order = want;  // the q4 tiles' order, per 128 columns (blocks A-D)
       if (w == DType::kQ4) {
-        const auto* bias = reinterpret_cast<const int32_t*>(want.data() + kp);
-        const auto* d = reinterpret_cast<const float*>(want.data() + 2 * kp);
+        const auto* q = reinterpret_cast<const int8_t*>(want.data());
+        const auto* block_d = reinterpret_cast<const float*>(want.data() + 3 * kp);
         auto* obias = reinterpret_cast<int32_t*>(order.data() + kp);
         auto* od = reinterpret_cast<float*>(order.data() + 2 * kp);
-        for (int64_t c = 0; c < kp; c += 64) {
-          for (int quarter = 0; quarter < 4; ++quarter) {
-            const int from = quarter == 1 ? 2 : quarter == 2 ? 1 : quarter;  // 16-byte pieces
-            std::memcpy(order.data() + c + 16 * quarter, want.data() + c + 16 * from, 16);
-            for (int l = 0; l < 4; ++l) {
-              obias[c / 4 + 4 * quarter + l] = bias[c / 4 + 4 * from + l];
-              od[c / 4 + 4 * quarter + l] = d[c / 4 + 4 * from + l];
-            }
+        for (int64_t c = 0; c < kp; c += 128) {
+          for (int half = 0; half < 2; ++half) {  // low: columns 0-15 of each block, high: 16-31
+            for (int b = 0; b < 4; ++b) std::memcpy(order.data() + c + 64 * half + 16 * b, q + c + 32 * b + 16 * half, 16);
+          }
+          const auto* lo = reinterpret_cast<const int8_t*>(order.data() + c);
+          for (int l = 0; l < 32; ++l) {
+            int32_t sum = 0;
+            for (int i = 0; l < 16 && i < 4; ++i) sum += lo[4 * l + i] + lo[64 + 4 * l + i];
+            obias[c / 4 + l] = -8 * sum;
+            od[c / 4 + l] = l < 16 ? block_d[c / 32 + l / 4] : 0.f;
           }
         }
       }

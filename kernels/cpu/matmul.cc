@@ -72,7 +72,7 @@ using matmul_internal::TileSet;
 constexpr int64_t kMinParallelMacs = int64_t{1} << 17;
 // Budget for the block of x all tokens of a token block share: half of L2.
 constexpr int64_t kXBlockBytes = 512 * 1024;
-// Columns per tile call when a product is cut along k (a multiple of 64).
+// Columns per tile call when a product is cut along k (a multiple of 128).
 constexpr int64_t kColumnBlock = 1024;
 // Up to this many tokens x is cut into column blocks that fit, with the
 // weight rows of a tile, in this much of L1; blocks are at least
@@ -374,7 +374,7 @@ void RunMatMul(const TileSet& set, const CpuContext& ctx, const MatMulParams& p,
   // sit in L1 together (at k = 4096, 8 bf16 tokens alone are 64 KiB).
   if (dt.acc_lanes > 0 && p.t > 1 && p.t <= kFewTokens) {
     const int64_t bytes_per_column = (p.t + plan.rows_per_tile) * x_elem_bytes;
-    plan.k_block = std::max<int64_t>(kMinColumnBlock, kL1Bytes / bytes_per_column / 64 * 64);
+    plan.k_block = std::max<int64_t>(kMinColumnBlock, kL1Bytes / bytes_per_column / 128 * 128);
     if (plan.k_block >= k) plan.k_block = k;
   }
 

@@ -1,19 +1,22 @@
 // AVX512_VNNI tiles for quantized weights (kQ8, kQ4). x comes quantized per
-// block of 32 (QuantizeXRow). One step covers a 64-column chunk (two blocks)
-// of every row and token of the tile:
-//   w: q8: 64 int8, flipped to unsigned by xor 0x80 (w + 128, in [1, 255]);
-//      q4: 32 bytes unpacked to 64 nibbles (w + 8, in [0, 15]), low nibbles
-//      then high ones: columns [A0-15 B0-15 A16-31 B16-31] of blocks A, B
-//      (x comes in that order too: QuantizeXRowVnni);
-//   vpdpbusd(bias, w_unsigned, x_int8): 16 int32 lanes, lane l the exact dot
-//      product of 4 columns; the bias lanes (-128 or -8 times the sum of
-//      those 4 x values, precomputed with x) remove the offset exactly;
-//   acc += (float(lanes) * d_x) * d_w, each lane with the scales of its
-//      block (q8: lanes 0-7 A, 8-15 B; q4: 0-3 and 8-11 A, the others B).
-// Each output has one 16-lane accumulator over k in chunk order and the tree
+// block of 32 (QuantizeXRowVnni). Every row and token of a tile advance
+// together, one step at a time:
+//   q8: a step is a 64-column chunk (two blocks A, B): 64 int8 weights,
+//      flipped to unsigned by xor 0x80 (w + 128, in [1, 255]); lanes 0-7
+//      are A's, 8-15 B's;
+//   q4: a step is 128 columns (four blocks A-D, 64 bytes of each row): the
+//      low nibbles are columns [A0-15 B0-15 C0-15 D0-15], the high ones
+//      [A16-31 B16-31 C16-31 D16-31] (w + 8, in [0, 15]); x comes as those
+//      two vectors, so lane l holds 8 columns of block l / 4;
+//   vpdpbusd(bias, w_unsigned, x_int8) (twice for q4, low then high): 16
+//      int32 lanes, each the exact dot product of its columns; the bias lanes
+//      (-128 or -8 times the sum of those x values, precomputed with x)
+//      remove the offset exactly;
+//   acc += float(lanes) * (d_w * d_x), each lane with the scales of its block.
+// Each output has one 16-lane accumulator over k in step order and the tree
 // reduction of matmul_avx512_reduce.h, whatever the tile shape: batch
-// invariant. k is a multiple of 32; a last half chunk loads one block only
-// (x's padding is zeros, its bias lanes zero).
+// invariant. k is a multiple of 32; a last partial step loads the blocks
+// that exist (x's padding is zeros, its bias and scale lanes zero).
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -36,30 +39,19 @@
 namespace matspec::matmul_internal {
 namespace {
 
-template <DType D>
-struct Vnni {
+// The q8 tiles: one 64-column chunk per step.
+struct Q8 {
   // The weight chunk at column c of a row, as unsigned bytes in column order.
   static inline __m512i LoadW(const char* row, int64_t c, bool full) {
-    if constexpr (D == DType::kQ8) {
-      const __m512i v = full ? _mm512_loadu_si512(row + c)
-                             : _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)));
-      return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
-    } else {
-      // The 32 bytes in both halves (a broadcast load), the upper half shifted
-      // down by 4, then the low nibbles: [A 0-15 | B 0-15 | A 16-31 | B 16-31].
-      const char* p = row + c / 2;
-      const __m512i v =
-          full ? _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))
-               : _mm512_maskz_broadcast_i32x4(0x0f0f, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      return _mm512_and_si512(_mm512_mask_srli_epi64(v, 0xf0, v, 4), _mm512_set1_epi8(0x0f));
-    }
+    const __m512i v = full ? _mm512_loadu_si512(row + c)
+                           : _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)));
+    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 
   // Lane l of a chunk takes the scale of block FirstScaleIndex()[l] (0: the
   // chunk's first block, 1: the second); adding 2 moves to the next chunk.
   static inline __m512i FirstScaleIndex() {
-    if constexpr (D == DType::kQ8) return _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+    return _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   // The weight scales of the chunk at column c, per lane.
@@ -127,7 +119,7 @@ struct Vnni {
           if (a.prefetch_bytes > 0) {
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
-              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + DTypeRowBytes(D, c), _MM_HINT_T1);
+              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c, _MM_HINT_T1);
               if ((c & 1023) == 0) {
                 _mm_prefetch(reinterpret_cast<const char*>(a.scale_rows[r]) + a.scale_prefetch_bytes + c / 16,
                              _MM_HINT_T1);
@@ -152,6 +144,85 @@ struct Vnni {
                return _mm512_mul_ps(LoadScales(a.scale_rows[r], c, false), _mm512_loadu_ps(dx));
              },
              acc);
+      }
+      FinishTile(acc, a.s);
+    }
+  };
+};
+
+// The q4 tiles: 128 columns (64 bytes of a row) per step.
+struct Q4 {
+  template <int R, int T>
+  struct Tile {
+    static void Run(const TileArgs& a) {
+      const char* x = static_cast<const char*>(a.x);
+      const int64_t kp = QuantXPaddedK(a.k);
+      __m512 acc[R][T];
+      LoadTileAcc(a, acc);
+      const __m512i nibble = _mm512_set1_epi8(0x0f);
+      // Lane l of step s within a group of 16 blocks takes block 4s + l / 4.
+      const __m512i first_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+      int64_t c = a.k0;
+      while (c < a.k1) {
+        // Scales 16 blocks (4 steps) at a time, as the q8 tiles do; for one
+        // token the products with x's block scales are formed here too.
+        const int64_t group_end = std::min(a.k1, c + 512);
+        const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
+        __m512 sv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
+        }
+        if constexpr (T == 1) {
+          const __m512 x_blocks = _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
+        }
+        __m512i idx = first_idx;
+        for (; c < group_end; c += 128, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4))) {
+          const bool full = c + 128 <= group_end;
+          // A last partial step: the bytes of its 1-3 blocks only.
+          const __mmask64 bytes = full ? ~__mmask64{0} : (__mmask64{1} << ((group_end - c) / 2)) - 1;
+          if (a.prefetch_bytes > 0) {
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+              _mm_prefetch(a.w_rows[r] + a.prefetch_bytes + c / 2, _MM_HINT_T1);
+              if ((c & 1023) == 0) {
+                _mm_prefetch(reinterpret_cast<const char*>(a.scale_rows[r]) + a.scale_prefetch_bytes + c / 16,
+                             _MM_HINT_T1);
+              }
+            }
+          }
+          __m512i xlo[T], xhi[T], bias[T];
+#pragma GCC unroll 8
+          for (int j = 0; j < T; ++j) {
+            const char* xj = x + j * a.x_ld;
+            xlo[j] = _mm512_loadu_si512(xj + c);
+            xhi[j] = _mm512_loadu_si512(xj + c + 64);
+            bias[j] = _mm512_loadu_si512(xj + kp + c);
+          }
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+            const char* p = a.w_rows[r] + c / 2;
+            const __m512i v = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes, p);
+            const __m512i lo = _mm512_and_si512(v, nibble);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+            const __m512 sw = _mm512_permutexvar_ps(idx, sv[r]);
+#pragma GCC unroll 8
+            for (int j = 0; j < T; ++j) {
+              const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bias[j], lo, xlo[j]), hi, xhi[j]);
+              __m512 s = sw;
+              if constexpr (T > 1) {
+                s = _mm512_mul_ps(sw, _mm512_loadu_ps(reinterpret_cast<const float*>(x + j * a.x_ld + 2 * kp + c)));
+              }
+              acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[r][j]);
+            }
+          }
+        }
+      }
+      if (a.k1 < a.k) {
+        StoreTileAcc(a, acc);
+        return;
       }
       FinishTile(acc, a.s);
     }
@@ -194,33 +265,43 @@ void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out) {
   float* d = reinterpret_cast<float*>(out + 2 * kp);
   float* block_d = reinterpret_cast<float*>(out + 3 * kp);
   const bool q4 = w_dtype == DType::kQ4;
+  const int64_t step = q4 ? 128 : 64;  // columns of one tile step
   const __m512i neg_b = _mm512_set1_epi32(q4 ? -8 : -128);
   const __m512i ones = _mm512_set1_epi8(1);
-  for (int64_t c = 0; c < kp; c += 64) {
-    alignas(64) int8_t blocks[64];
-    float dc[2] = {0.f, 0.f};
-    for (int h = 0; h < 2; ++h) {
+  for (int64_t c = 0; c < kp; c += step) {
+    alignas(64) int8_t blocks[128];
+    float dc[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int h = 0; h < step / 32; ++h) {
       const int64_t b = c + 32 * h;
       if (b < k) {
         dc[h] = QuantizeBlock32(x + b, std::min<int64_t>(kQuantBlock, k - b), blocks + 32 * h);
       } else {
         std::memset(blocks + 32 * h, 0, kQuantBlock);
       }
+      block_d[b / 32] = dc[h];
     }
-    __m512i v = _mm512_load_si512(blocks);
-    __m512 scale;
-    if (q4) {  // [A0-15 A16-31 B0-15 B16-31] -> [A0-15 B0-15 A16-31 B16-31]
-      v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
-      scale = _mm512_mask_blend_ps(0xf0f0, _mm512_set1_ps(dc[0]), _mm512_set1_ps(dc[1]));
+    const __m512i v0 = _mm512_load_si512(blocks);
+    if (q4) {
+      // [A0-15 A16-31 B0-15 B16-31 | C.. D..] -> low [A0-15 B0-15 C0-15 D0-15],
+      // high [A16-31 B16-31 C16-31 D16-31]; lane l's bias sums both halves.
+      const __m512i v1 = _mm512_load_si512(blocks + 64);
+      const __m512i lo = _mm512_permutex2var_epi64(v0, _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), v1);
+      const __m512i hi = _mm512_permutex2var_epi64(v0, _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2), v1);
+      _mm512_storeu_si512(q + c, lo);
+      _mm512_storeu_si512(q + c + 64, hi);
+      const __m512i sums = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+      _mm512_storeu_si512(bias + c / 4, _mm512_mullo_epi32(sums, neg_b));
+      _mm512_storeu_si512(bias + c / 4 + 16, _mm512_setzero_si512());
+      const __m512 scale = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                                 _mm512_castps128_ps512(_mm_loadu_ps(dc)));
+      _mm512_storeu_ps(d + c / 4, scale);
+      _mm512_storeu_ps(d + c / 4 + 16, _mm512_setzero_ps());
     } else {
-      scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dc[0]), _mm512_set1_ps(dc[1]));
+      _mm512_storeu_si512(q + c, v0);
+      const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v0);  // 4 bytes a lane
+      _mm512_storeu_si512(bias + c / 4, _mm512_mullo_epi32(sums, neg_b));
+      _mm512_storeu_ps(d + c / 4, _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dc[0]), _mm512_set1_ps(dc[1])));
     }
-    _mm512_storeu_si512(q + c, v);
-    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v);  // 4 bytes a lane
-    _mm512_storeu_si512(bias + c / 4, _mm512_mullo_epi32(sums, neg_b));
-    _mm512_storeu_ps(d + c / 4, scale);
-    block_d[c / 32] = dc[0];
-    block_d[c / 32 + 1] = dc[1];
   }
 }
 
@@ -246,8 +327,8 @@ void AddVnniQuantTiles(TileSet& set) {
     for (int i = 0; i < kMaxTileTokens; ++i) d.rows[i] = rows[i];
     d.cached_single_token_rows = 4;
   }
-  FillTiles<Vnni<DType::kQ8>::Tile, 8, 4>(set.dtypes[DTypeIndex(DType::kQ8)].tiles);
-  FillTiles<Vnni<DType::kQ4>::Tile, 8, 4>(set.dtypes[DTypeIndex(DType::kQ4)].tiles);
+  FillTiles<Q8::Tile, 8, 4>(set.dtypes[DTypeIndex(DType::kQ8)].tiles);
+  FillTiles<Q4::Tile, 8, 4>(set.dtypes[DTypeIndex(DType::kQ4)].tiles);
 }
 
 }  // namespace matspec::matmul_internal

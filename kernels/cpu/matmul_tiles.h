@@ -24,8 +24,8 @@ struct TileArgs {
   const void* x;              // token 0: f32, bf16 when the set rounds x, or a quantized row (see below)
   int64_t x_ld;               // elements between token rows of x (bytes for a quantized x)
   int64_t k;                  // columns of the whole product
-  // Columns [k0, k1) are summed by this call; k0 is a multiple of 64 and so is
-  // k1 unless k1 == k. A product may be split into consecutive column blocks
+  // Columns [k0, k1) are summed by this call; k0 is a multiple of 128 and so
+  // is k1 unless k1 == k. A product may be split into consecutive column blocks
   // only on sets with acc_lanes > 0; the accumulators then wait in `acc`
   // between calls, so the arithmetic (and every bit) is that of one call.
   int64_t k0;
@@ -43,7 +43,7 @@ struct TileArgs {
 
 // The x of quantized weights (DTypeTiles::quant_x): each token row quantized
 // per block of 32 by QuantizeActivationBlock into QuantXRowBytes(k) bytes,
-// with kp = k rounded up to 64 (one 64-column chunk = two blocks):
+// with kp = k rounded up to 128 (one 64-column chunk = two blocks):
 //   int8  q[kp]          the values, zero past k;
 //   int32 bias[kp / 4]   chunk c, lane l (16 lanes): -B * sum of q[64c + 4l .. 64c + 4l + 3],
 //                        B = 128 for q8 and 8 for q4 (see the VNNI tiles);
@@ -51,16 +51,18 @@ struct TileArgs {
 //   f32   block_d[kp / 32]  block b's scale (0 past k): the VNNI tiles scale
 //                        16 blocks of a weight row at once with it.
 // Offsets: bias at byte kp, d at byte 2 * kp, block_d at byte 3 * kp.
-inline int64_t QuantXPaddedK(int64_t k) { return (k + 63) / 64 * 64; }
+inline int64_t QuantXPaddedK(int64_t k) { return (k + 127) / 128 * 128; }
 inline int64_t QuantXRowBytes(int64_t k) { return 3 * QuantXPaddedK(k) + QuantXPaddedK(k) / 8 + 64; }
 void QuantizeXRow(const float* x, int64_t k, DType w_dtype, char* out);
 using QuantizeXFn = void (*)(const float* x, int64_t k, DType w_dtype, char* out);
 
 #if defined(__x86_64__)
-// QuantizeXRow with AVX-512 (VNNI machines only): the same values, bias and
-// scales, except that for q4 each 64-column chunk of blocks A, B is stored in
-// the order the VNNI q4 tiles unpack weight nibbles, [A0-15 B0-15 A16-31
-// B16-31], with its bias and scale lanes to match (lanes 4-7 and 12-15 are B's).
+// QuantizeXRow with AVX-512 (VNNI machines only): the same bytes for q8. For
+// q4, in the order the VNNI q4 tiles unpack weight nibbles, 128 columns
+// (blocks A-D) at a time: the values at q + c as [A0-15 B0-15 C0-15 D0-15]
+// then [A16-31 B16-31 C16-31 D16-31]; bias lanes 0-15 at bias + c / 4, lane l
+// the sum over both halves' bytes 4l .. 4l + 3, and d lanes 0-15 at d + c / 4,
+// lane l block l / 4's scale; lanes 16-31 of both are zero. block_d as above.
 void QuantizeXRowVnni(const float* x, int64_t k, DType w_dtype, char* out);
 #endif
 
