@@ -33,7 +33,15 @@ int Run(int argc, char** argv) {
   }
   const std::string model_dir = argv[1], table_path = argv[2];
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
+  if (threads < 1) {
+    std::fprintf(stderr, "quant_fidelity: threads must be a positive integer, got '%s'\n", argv[4]);
+    return 2;
+  }
   std::ifstream in(argv[3]);
+  if (!in) {
+    std::fprintf(stderr, "quant_fidelity: cannot read the windows file %s\n", argv[3]);
+    return 1;
+  }
   std::string line;
   int32_t bos = -1;
   std::vector<std::vector<int32_t>> windows;
@@ -46,6 +54,10 @@ int Run(int argc, char** argv) {
     std::vector<int32_t> w;
     for (int32_t id; ss >> id;) w.push_back(id);
     if (!w.empty()) windows.push_back(std::move(w));
+  }
+  if (windows.empty()) {
+    std::fprintf(stderr, "quant_fidelity: %s holds no token windows\n", argv[3]);
+    return 1;
   }
   auto table = LoadSliceTable(table_path);
   if (!table.ok()) {
