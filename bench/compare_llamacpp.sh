@@ -24,7 +24,7 @@
 #
 # Environment (defaults in brackets):
 #   PAIRS [5]  THREADS ["1 2"]  CASES [decode,prefill,tiny,wall,spec; also q8,q4]  N_DECODE [128]
-#   N_PREFILL [512]  INFLATE_M [8]  SPEC_SLICES [half,quarter]  SPEC_K [3,4,6]
+#   N_PREFILL [512]  INFLATE_M [8]  SPEC_SLICES [half,quarter,eighth]  SPEC_K [3,4,6]
 #   MATSPEC_BIN   an existing matspec binary (e.g. another worktree's build); unset: this tree is built
 #                 CPU-only with scripts/build.sh MATSPEC_BUILD -DMATSPEC_CUDA=OFF -DMATSPEC_BUILD_BENCH=ON
 #   MATSPEC_BUILD [WORK/matspec-build]
@@ -53,7 +53,7 @@ CASES=${CASES:-decode,prefill,tiny,wall,spec}
 N_DECODE=${N_DECODE:-128}
 N_PREFILL=${N_PREFILL:-512}
 INFLATE_M=${INFLATE_M:-8}
-SPEC_SLICES=${SPEC_SLICES:-half,quarter}
+SPEC_SLICES=${SPEC_SLICES:-half,quarter,eighth}
 SPEC_K=${SPEC_K:-3,4,6}
 QUANTIZE=${QUANTIZE:-1}
 JOBS=${JOBS:-2}
