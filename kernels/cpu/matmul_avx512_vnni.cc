@@ -39,6 +39,22 @@
 namespace matspec::matmul_internal {
 namespace {
 
+// The scales of up to 16 blocks (the mask) from column c, one lane per block,
+// for every row of a tile: the weight scales, and for one token already
+// multiplied by x's block scales (block_d). Several tokens form the same
+// products per step, so every tile shape multiplies the same two floats.
+template <int R, int T>
+inline void LoadGroupScales(const TileArgs& a, const char* x, int64_t kp, int64_t c, __mmask16 blocks,
+                            __m512 (&sv)[R]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
+  if constexpr (T == 1) {
+    const __m512 x_blocks = _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
+  }
+}
+
 // The q8 tiles: one 64-column chunk per step.
 struct Q8 {
   // The weight chunk at column c of a row, as unsigned bytes in column order.
@@ -101,19 +117,9 @@ struct Q8 {
       while (c < end) {
         const int64_t group_end = std::min(end, c + 512);
         const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
-        // One token: the weight scales times x's block scales once per group
-        // (lane = block), then one permutation per chunk; the same products
-        // as the per-chunk multiplication of several tokens.
+        // Then one permutation per chunk spreads a chunk's two blocks.
         __m512 sv[R];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
-        }
-        if constexpr (T == 1) {
-          const __m512 x_blocks = _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32);
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
-        }
+        LoadGroupScales<R, T>(a, x, kp, c, blocks, sv);
         __m512i idx = first_idx;
         for (; c < group_end; c += 64, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(2))) {
           if (a.prefetch_bytes > 0) {
@@ -164,20 +170,11 @@ struct Q4 {
       const __m512i first_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
       int64_t c = a.k0;
       while (c < a.k1) {
-        // Scales 16 blocks (4 steps) at a time, as the q8 tiles do; for one
-        // token the products with x's block scales are formed here too.
+        // Scales 16 blocks (4 steps) at a time, as the q8 tiles do.
         const int64_t group_end = std::min(a.k1, c + 512);
         const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
         __m512 sv[R];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(blocks, a.scale_rows[r] + c / 32));
-        }
-        if constexpr (T == 1) {
-          const __m512 x_blocks = _mm512_maskz_loadu_ps(blocks, reinterpret_cast<const float*>(x + 3 * kp) + c / 32);
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) sv[r] = _mm512_mul_ps(sv[r], x_blocks);
-        }
+        LoadGroupScales<R, T>(a, x, kp, c, blocks, sv);
         __m512i idx = first_idx;
         for (; c < group_end; c += 128, idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4))) {
           const bool full = c + 128 <= group_end;
