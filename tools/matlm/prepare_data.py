@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import unicodedata
 
@@ -40,6 +41,8 @@ def clean_text(text):
 
 def kjv_chapters():
     """[(book, chapter, text)] for the whole KJV in canonical order."""
+    if shutil.which("bible") is None:
+        raise SystemExit("the KJV text comes from the `bible` program: apt-get install -y bible-kjv")
     out = subprocess.run(["bible", "Gen1:1-Rev22:21"], check=True, capture_output=True).stdout
     lines = out.decode("ascii").split("\n")
     chapters = []
@@ -62,6 +65,8 @@ def kjv_chapters():
 
 
 def fortune_files():
+    if not os.path.isdir(FORTUNE_DIR):
+        raise SystemExit(f"no fortune files in {FORTUNE_DIR}: apt-get install -y fortunes")
     names = []
     for name in sorted(os.listdir(FORTUNE_DIR)):
         path = os.path.join(FORTUNE_DIR, name)
