@@ -149,9 +149,11 @@ TEST(QuantizeXRowTest, VnniEqualsScalarBitForBit) {
             for (int b = 0; b < 4; ++b) std::memcpy(order.data() + c + 64 * half + 16 * b, q + c + 32 * b + 16 * half, 16);
           }
           const auto* lo = reinterpret_cast<const int8_t*>(order.data() + c);
-          for (int l = 0; l < 32; ++l) {
+          for (int l = 0; l < 32; ++l) {  // lanes 16-31 of bias and d are zero
             int32_t sum = 0;
-            for (int i = 0; l < 16 && i < 4; ++i) sum += lo[4 * l + i] + lo[64 + 4 * l + i];
+            if (l < 16) {
+              for (int i = 0; i < 4; ++i) sum += lo[4 * l + i] + lo[64 + 4 * l + i];
+            }
             obias[c / 4 + l] = -8 * sum;
             od[c / 4 + l] = l < 16 ? block_d[c / 32 + l / 4] : 0.f;
           }

@@ -117,7 +117,8 @@ struct Q8 {
       while (c < end) {
         const int64_t group_end = std::min(end, c + 512);
         const __mmask16 blocks = static_cast<__mmask16>((1u << ((group_end - c) / 32)) - 1);
-        // Then one permutation per chunk spreads a chunk's two blocks.
+        // The group's scales; one permutation per chunk then spreads a
+        // chunk's two blocks over its lanes.
         __m512 sv[R];
         LoadGroupScales<R, T>(a, x, kp, c, blocks, sv);
         __m512i idx = first_idx;
@@ -190,13 +191,17 @@ struct Q4 {
               }
             }
           }
+          // Token j's values (low, high), bias lanes and, for several
+          // tokens, scale lanes of this step.
           __m512i xlo[T], xhi[T], bias[T];
+          __m512 dx[T];
 #pragma GCC unroll 8
           for (int j = 0; j < T; ++j) {
             const char* xj = x + j * a.x_ld;
             xlo[j] = _mm512_loadu_si512(xj + c);
             xhi[j] = _mm512_loadu_si512(xj + c + 64);
             bias[j] = _mm512_loadu_si512(xj + kp + c);
+            if constexpr (T > 1) dx[j] = _mm512_loadu_ps(reinterpret_cast<const float*>(xj + 2 * kp + c));
           }
 #pragma GCC unroll 8
           for (int r = 0; r < R; ++r) {
@@ -208,10 +213,7 @@ struct Q4 {
 #pragma GCC unroll 8
             for (int j = 0; j < T; ++j) {
               const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bias[j], lo, xlo[j]), hi, xhi[j]);
-              __m512 s = sw;
-              if constexpr (T > 1) {
-                s = _mm512_mul_ps(sw, _mm512_loadu_ps(reinterpret_cast<const float*>(x + j * a.x_ld + 2 * kp + c)));
-              }
+              const __m512 s = T == 1 ? sw : _mm512_mul_ps(sw, dx[j]);
               acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[r][j]);
             }
           }
