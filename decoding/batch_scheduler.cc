@@ -50,6 +50,7 @@ struct BatchScheduler::Sequence {
   double draft_seconds = 0.0;
   bool prefilling = true;  // its prompt is still entering the caches, chunk by chunk
   Clock::time_point start, admitted, decode_start;
+  Clock::time_point last_round;  // when its previous round was recorded (first: decode_start)
   absl::Status error;      // ends the request with this error
   bool finished = false;
 };
@@ -185,7 +186,7 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
     seq.admitted = Clock::now();  // its prompt enters the caches with the next rounds' forwards
     seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 ||
                      (seq.drafter && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0);
-    if (!seq.prefilling) seq.decode_start = seq.admitted;  // a one-token prompt
+    if (!seq.prefilling) seq.decode_start = seq.last_round = seq.admitted;  // a one-token prompt
     active->push_back(std::move(owned));
   }
 }
@@ -209,7 +210,7 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     // Only greedy requests are capped: their tokens do not depend on k, while a
     // sampled request's seed decides its tokens through the k it drafts with.
     int64_t k_cap = seq->job.params.sampling.greedy() ? cap : kMaxDraft;
-    if (seq->adaptive) k_cap = std::min(k_cap, seq->adaptive->NextDraftLength());
+    if (seq->adaptive) k_cap = std::min(k_cap, seq->adaptive->NextDraftCap());  // the drafter stops by confidence
     std::optional<int64_t> k = seq->loop->NextRound(k_cap);
     if (!k) {
       Finish(*seq);
@@ -220,6 +221,7 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     seq->proposal.tokens.clear();
     seq->proposal.q.clear();
     seq->proposal.top_p.clear();
+    seq->proposal.logit_gap.clear();
     running.push_back(seq.get());
   }
   // Draft: one group per slice.
@@ -236,7 +238,7 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
     const bool drafter_done = !seq->drafter || seq->drafter->NextPrefillChunk(seq->job.prompt, 1).t == 0;
     if (drafter_done && seq->verifier->NextPrefillChunk(seq->job.prompt, 1).t == 0) {
       seq->prefilling = false;
-      seq->decode_start = Clock::now();
+      seq->decode_start = seq->last_round = Clock::now();
       seq->result.stats.prefill_seconds = Seconds(seq->admitted, seq->decode_start);
     }
   }
@@ -279,7 +281,9 @@ void BatchScheduler::PrefillDrafts(const std::vector<Sequence*>& group) {
 void BatchScheduler::Draft(const std::vector<Sequence*>& group) {
   const auto t0 = Clock::now();
   for (Sequence* seq : group) {
-    seq->drafter->BeginProposal(seq->loop->sequence(), seq->max_draft, seq->job.params.policy, &seq->proposal);
+    DraftPolicy policy = seq->job.params.policy;
+    if (seq->adaptive) policy.stop_rule = seq->adaptive->stop_rule();
+    seq->drafter->BeginProposal(seq->loop->sequence(), seq->max_draft, policy, &seq->proposal);
   }
   std::vector<BatchSegment> segments;
   std::vector<Sequence*> stepping;
@@ -345,8 +349,15 @@ void BatchScheduler::Verify(const std::vector<Sequence*>& running, const std::ve
     round.tokens.push_back(r->next_token);
     round.draft_seconds = seq->draft_seconds;
     round.draft_top_p = seq->proposal.top_p;
+    round.draft_logit_gap = seq->proposal.logit_gap;
     round.verify_seconds = forward_seconds + Seconds(t1, Clock::now());
-    if (seq->adaptive) seq->adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
+    if (seq->adaptive) {
+      // The round's whole wall time, as in SpeculativeDecoder::Run.
+      const Clock::time_point now = Clock::now();
+      const double rest = std::max(Seconds(seq->last_round, now) - round.draft_seconds, 0.0);
+      seq->adaptive->Record(round.drafted, round.accepted, round.draft_seconds, rest, round.draft_logit_gap);
+      seq->last_round = now;
+    }
     const std::vector<int32_t>& fresh = seq->loop->Commit(std::move(round));
     const int64_t length = seq->loop->committed_length();
     seq->error = seq->verifier->Rollback(length);

@@ -28,14 +28,18 @@ absl::Status CpuRoundRunner::Prefill(const std::vector<int32_t>& prompt) {
   return drafter_ ? drafter_->Prefill(prompt) : absl::OkStatus();
 }
 
-absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft) {
+absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft,
+                                                  const DraftStopRule* stop) {
   RoundOutcome out;
   proposal_.tokens.clear();
   proposal_.q.clear();
   proposal_.top_p.clear();
+  proposal_.logit_gap.clear();
   if (drafter_ && max_draft > 0) {
+    DraftPolicy policy = policy_;
+    policy.stop_rule = stop;
     const auto t0 = Clock::now();
-    RETURN_IF_ERROR(drafter_->Propose(sequence, max_draft, policy_, &proposal_));
+    RETURN_IF_ERROR(drafter_->Propose(sequence, max_draft, policy, &proposal_));
     out.draft_seconds = Seconds(t0, Clock::now());
   }
   const auto t0 = Clock::now();
@@ -43,6 +47,7 @@ absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& s
   out.verify_seconds = Seconds(t0, Clock::now());
   out.drafted = static_cast<int64_t>(proposal_.tokens.size());
   out.draft_top_p = proposal_.top_p;
+  out.draft_logit_gap = proposal_.logit_gap;
   out.accepted = r.accepted;
   out.tokens.assign(proposal_.tokens.begin(), proposal_.tokens.begin() + r.accepted);
   out.tokens.push_back(r.next_token);

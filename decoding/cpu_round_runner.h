@@ -30,7 +30,9 @@ class CpuRoundRunner final : public RoundRunner {
                  const SamplingConfig& sampling, uint64_t seed, int64_t capacity);
 
   absl::Status Prefill(const std::vector<int32_t>& prompt) override;
-  absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft) override;
+  absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft,
+                                     const DraftStopRule* stop) override;
+  bool honours_stop_rule() const override { return true; }
   absl::Status Rollback(int64_t committed_length) override;
   int64_t draft_kv_bytes() const override { return drafter_ ? drafter_->cache_bytes() : 0; }
 

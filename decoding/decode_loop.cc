@@ -82,6 +82,7 @@ const std::vector<int32_t>& DecodeLoop::Commit(RoundOutcome round) {
         .verify_seconds = round.verify_seconds,
         .round_seconds = round_clock_ ? std::chrono::duration<double>(now - *round_clock_).count() : 0.0,
         .draft_top_p = round.draft_top_p,
+        .draft_logit_gap = round.draft_logit_gap,
     });
     round_clock_ = now;
   }

@@ -125,6 +125,7 @@ std::string RoundRecordJson(const RoundRecord& r, const RoundLabels& labels) {
   j["verify_seconds"] = r.verify_seconds;
   j["round_seconds"] = r.round_seconds;
   j["draft_top_p"] = r.draft_top_p;
+  j["draft_logit_gap"] = r.draft_logit_gap;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -63,9 +63,27 @@ absl::Status SpeculativeDecoder::Run(const std::vector<int32_t>& prompt, const T
 
   std::optional<SequenceDraftLength> adaptive;  // --draft-adaptive
   if (params_.draft && params_.adaptive_draft) adaptive.emplace(AdaptiveOptions(params_), params_.draft_memory);
-  while (std::optional<int64_t> max_draft = loop.NextRound(adaptive ? adaptive->NextDraftLength() : kMaxDraft)) {
-    ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(loop.sequence(), *max_draft));
-    if (adaptive) adaptive->Record(round.drafted, round.accepted, round.draft_seconds, round.verify_seconds);
+  // A runner that can end a draft mid-round gets the confidence stop; the
+  // others a k chosen per round.
+  const bool stop_by_confidence = adaptive && runner_->honours_stop_rule();
+  const DraftStopRule* stop = stop_by_confidence ? adaptive->stop_rule() : nullptr;
+  auto next_k = [&] {
+    if (!adaptive) return kMaxDraft;
+    return stop_by_confidence ? adaptive->NextDraftCap() : adaptive->NextDraftLength();
+  };
+  // The estimator is told each round's whole wall time (since the previous
+  // round was recorded), not only its timed draft and verification: the
+  // bookkeeping between them is paid once per round, so it is a cost a plain
+  // round pays per token and a long draft spreads out (bench/RESULTS.md §10.2.5).
+  Clock::time_point last_round = t_decode;
+  while (std::optional<int64_t> max_draft = loop.NextRound(next_k())) {
+    ASSIGN_OR_RETURN(RoundOutcome round, runner_->Round(loop.sequence(), *max_draft, stop));
+    if (adaptive) {
+      const Clock::time_point now = Clock::now();
+      const double rest = std::max(Seconds(last_round, now) - round.draft_seconds, 0.0);
+      adaptive->Record(round.drafted, round.accepted, round.draft_seconds, rest, round.draft_logit_gap);
+      last_round = now;
+    }
     const std::vector<int32_t>& fresh = loop.Commit(std::move(round));
     RETURN_IF_ERROR(runner_->Rollback(loop.committed_length()));
     if (on_tokens && !on_tokens(fresh)) loop.StopBy("callback");

@@ -1,8 +1,23 @@
 #include "draft/adaptive_draft_length.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace matspec {
+namespace {
+
+// Upper edges of the logit-gap buckets (nats); the last bucket is everything
+// above the last edge. Acceptance climbs steeply over the first few
+// (bench/RESULTS.md §10.2.5), so they are narrow there.
+constexpr float kGapEdges[] = {0.05f, 0.1f, 0.2f, 0.3f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 3.0f};
+constexpr size_t kGapBuckets = std::size(kGapEdges) + 1;
+
+size_t GapBucket(float gap) {
+  return static_cast<size_t>(std::upper_bound(std::begin(kGapEdges), std::end(kGapEdges), gap) -
+                             std::begin(kGapEdges));
+}
+
+}  // namespace
 
 AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   options_.min_k = std::max<int64_t>(options_.min_k, options_.draft_cost > 0.0 ? 1 : 0);
@@ -13,10 +28,14 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   passed_.assign(options_.max_k, 0.0);
   rounds_at_k_.assign(options_.max_k + 1, 0.0);
   verify_at_k_.assign(options_.max_k + 1, 0.0);
+  if (!(options_.stop_margin > 0.0)) options_.stop_margin = 0.9;
+  gap_reached_.assign(kGapBuckets, 0.0);
+  gap_passed_.assign(kGapBuckets, 0.0);
+  RefreshRoundTimes();
 }
 
 void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds,
-                                 double verify_seconds) {
+                                 double verify_seconds, std::span<const float> gaps) {
   drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
   accepted = std::clamp<int64_t>(accepted, 0, drafted);
   const double w = options_.decay;
@@ -53,7 +72,23 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
   }
   rounds_at_k_[drafted] += 1.0;
   verify_at_k_[drafted] += t;
+  for (size_t b = 0; b < kGapBuckets; ++b) {
+    gap_reached_[b] *= w;
+    gap_passed_[b] *= w;
+  }
+  const int64_t seen = std::min<int64_t>({drafted, accepted + 1, static_cast<int64_t>(gaps.size())});
+  for (int64_t i = 0; i < seen; ++i) {
+    const size_t b = GapBucket(gaps[i]);
+    gap_reached_[b] += 1.0;
+    if (i < accepted) gap_passed_[b] += 1.0;
+  }
+  const double round_time = options_.draft_cost > 0.0
+                                ? drafted * options_.draft_cost + 1.0
+                                : std::max(draft_seconds, 0.0) + std::max(verify_seconds, 0.0);
+  rate_tokens_ = rate_tokens_ * w + static_cast<double>(accepted + 1);
+  rate_time_ = rate_time_ * w + round_time;
   ++rounds_;
+  RefreshRoundTimes();
 }
 
 void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing_rounds,
@@ -81,6 +116,13 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
     rounds_at_k_[i] += t * other.rounds_at_k_[i];
     verify_at_k_[i] += t * other.verify_at_k_[i];
   }
+  for (size_t b = 0; b < kGapBuckets; ++b) {
+    gap_reached_[b] += t * other.gap_reached_[b];
+    gap_passed_[b] += t * other.gap_passed_[b];
+  }
+  rate_tokens_ += t * other.rate_tokens_;
+  rate_time_ += t * other.rate_time_;
+  RefreshRoundTimes();
   // Probing is for a verification line nobody has measured yet.
   seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
             (options_.draft_cost > 0.0 && a > 0);
@@ -167,6 +209,51 @@ int64_t AdaptiveDraftLength::NextDraftLength() const {
                       options_.min_k, options_.max_k);
   }
   return best;
+}
+
+double AdaptiveDraftLength::GapAcceptance(float gap) const {
+  const size_t b = GapBucket(gap);
+  return (gap_passed_[b] + options_.prior_weight * PooledGapAcceptance()) /
+         (gap_reached_[b] + options_.prior_weight);
+}
+
+double AdaptiveDraftLength::PooledGapAcceptance() const {
+  double reached = 0, passed = 0;
+  for (size_t b = 0; b < kGapBuckets; ++b) {
+    reached += gap_reached_[b];
+    passed += gap_passed_[b];
+  }
+  return (passed + 1.0) / (reached + 2.0);
+}
+
+double AdaptiveDraftLength::MeasuredRate() const { return rate_time_ > 0 ? rate_tokens_ / rate_time_ : 0.0; }
+
+void AdaptiveDraftLength::RefreshRoundTimes() {
+  round_time_.resize(options_.max_k + 1);
+  for (int64_t k = 0; k <= options_.max_k; ++k) round_time_[k] = RoundTime(k);
+}
+
+int64_t AdaptiveDraftLength::NextDraftCap() const {
+  if (rounds_ == 0 && !seeded_) return options_.max_k;
+  return KeepDrafting(nullptr, 0) ? options_.max_k : options_.min_k;
+}
+
+bool AdaptiveDraftLength::KeepDrafting(const float* gaps, int64_t drafted) const {
+  if (drafted >= options_.max_k) return false;
+  if (drafted < options_.min_k) return true;
+  const double rate = MeasuredRate();
+  if (!(rate > 0)) return true;  // nothing measured yet: draft
+  double alive = 1.0;
+  for (int64_t i = 0; i < drafted; ++i) alive *= GapAcceptance(gaps[i]);
+  const double next = PooledGapAcceptance();
+  double gain = 0.0;
+  for (int64_t m = 1; drafted + m <= options_.max_k; ++m) {
+    alive *= next;
+    gain += alive;
+    const double extra = round_time_[drafted + m] - round_time_[drafted];
+    if (!(extra > 0) || gain >= options_.stop_margin * rate * extra) return true;
+  }
+  return false;
 }
 
 int64_t AdaptiveDraftLength::BestDraftLength() const {

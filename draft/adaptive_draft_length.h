@@ -18,7 +18,9 @@
 // (draft seconds = d drafted + e missed; e = d until the missed counts vary).
 // Without e, the catch-up after plain rounds inflates d, drafting looks dearer,
 // more plain rounds follow (bench/RESULTS.md §10.2.3); V(k): the mean
-// verification time of the rounds that drafted k when
+// rest of the round (its wall time less the draft's: verification and the
+// bookkeeping of a round, which the callers pass as `verify_seconds`; a cost
+// a plain round pays per token, §10.2.5) of the rounds that drafted k when
 // there are enough of them, else v0 + v1 k, a least-squares line through all
 // rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
 // > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
@@ -34,17 +36,43 @@
 // with one probe at the far end of the range from the learned choice instead
 // of three, then takes the choice.
 //
-// Any k gives the same output (greedy) or the same distribution (sampling):
-// the choice only uses rounds already committed, so it is lossless.
+// Confidence stop (for a round runner that honours a DraftStopRule: the CPU
+// ones). Choosing k per round cannot tell an easy stretch of the next tokens
+// from a hard one; the draft itself can. How sure the draft was of a token,
+// its logit gap (top-1 minus top-2 raw logit), predicts whether the verifier
+// keeps it far better than its top-1 probability: a slice of the same weights
+// disagrees with the full model mostly where its own top two are close
+// (bench/RESULTS.md §10.2.5: kept 40-60 % below a gap of 0.1, ~100 % above 1).
+// So the object also calibrates acceptance per gap bucket from the tokens it
+// saw verified (shrunk towards the pooled rate), and as a DraftStopRule ends a
+// round's draft after token i when no longer draft pays:
+//   alive = prod_{j<=i} a(gap_j)  (the chance every token so far is kept)
+//   draft on iff for some m >= 1:
+//     alive (a + a^2 + ... + a^m) / (T(i + m) - T(i)) >= stop_margin * R
+// a: the pooled acceptance of a token not yet drafted, T as above, R the rate
+// measured so far (committed tokens per second of the rounds' draft and
+// verification time, decayed like the rest; per verification pass with a
+// fixed draft_cost). Drafting more pays when its expected tokens per unit of
+// extra time beat the rate already reached (the marginal rule of a ratio);
+// looking m tokens ahead, not one, keeps a round whose first token alone does
+// not pay but whose next few do. With the stop, a round's cap is
+// NextDraftCap(): max_k, or min_k when not even drafting ahead pays now.
+//
+// Any k and any stop give the same output (greedy) or the same distribution
+// (sampling): the choice only uses rounds already committed and the draft's
+// own outputs, and every drafted token is verified, so it is lossless.
 #ifndef MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
 #define MATSPEC_DRAFT_ADAPTIVE_DRAFT_LENGTH_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
+
+#include "engine/draft_policy.h"
 
 namespace matspec {
 
-class AdaptiveDraftLength {
+class AdaptiveDraftLength final : public DraftStopRule {
  public:
   struct Options {
     int64_t min_k = 1;          // >= 0; 0 lets plain rounds win when drafting does not pay
@@ -54,6 +82,9 @@ class AdaptiveDraftLength {
     double decay = 0.98;        // weight of the past per round, in (0, 1]
     double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
+    double stop_margin = 0.9;   // confidence stop: draft on while the expected gain per unit time is at
+                                // least this times the measured rate (> 0; a little under 1 leans towards
+                                // drafting, which a rate still being learned understates)
   };
 
   // Out-of-range options are clamped (min_k >= 0, or >= 1 with a fixed draft_cost;
@@ -67,11 +98,20 @@ class AdaptiveDraftLength {
   // The k that maximises E(k) / T(k) (what NextDraftLength returns when not probing).
   int64_t BestDraftLength() const;
 
+  // With the confidence stop: the next round's cap (max_k, or min_k when
+  // KeepDrafting says no before the first token). Needs no probes: the stop
+  // varies the drafted lengths by itself.
+  int64_t NextDraftCap() const;
+  // DraftStopRule: the rule above.
+  bool KeepDrafting(const float* gaps, int64_t drafted) const override;
+
   // Adds `other`'s estimates to this one's as if its rounds had been recorded
   // here (before any of this one's own), its timing weighed as at most
   // `timing_rounds` rounds and its acceptance as at most `acceptance_rounds`
   // (both >= 0): a prior that this sequence's own rounds soon outweigh.
-  // Positions beyond this object's max_k are dropped.
+  // Positions beyond this object's max_k are dropped. The gap calibration and
+  // the measured rate weigh as timing: like the costs, they belong to the
+  // slice and the machine more than to the text.
   void Absorb(const AdaptiveDraftLength& other, double timing_rounds, double acceptance_rounds);
 
   // Whether the verification line has a slope yet: rounds at two different k.
@@ -80,9 +120,13 @@ class AdaptiveDraftLength {
   double weight() const { return n_; }
 
   // Reports a finished round: `drafted` tokens proposed (positions 1..drafted),
-  // the first `accepted` of them kept, and the round's draft and verification
-  // seconds (ignored with a fixed draft_cost).
-  void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds);
+  // the first `accepted` of them kept, the round's draft seconds and the rest
+  // of its wall time (`verify_seconds`: verification and the round's
+  // bookkeeping; both ignored with a fixed draft_cost).
+  // `gaps`: the drafted tokens' logit gaps (empty: none recorded; the gap
+  // calibration then learns nothing from the round).
+  void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
+              std::span<const float> gaps = {});
 
   // The estimates behind the choice (for tests and reports).
   double ConditionalAcceptance(int64_t position) const;  // a_position, position >= 1
@@ -90,6 +134,9 @@ class AdaptiveDraftLength {
   double RoundTime(int64_t k) const;                     // T(k), in seconds or in verification passes
   double DraftStepSeconds() const;                       // d (0 with a fixed draft_cost)
   double CatchUpSeconds() const;                         // e (0 with a fixed draft_cost)
+  double GapAcceptance(float gap) const;  // a token's acceptance given its logit gap (calibrated)
+  double PooledGapAcceptance() const;     // over every calibrated token (1/2 before any)
+  double MeasuredRate() const;            // R (0 before any round)
 
  private:
   // d and e of the draft's time (0 with a fixed draft_cost or before any
@@ -119,6 +166,14 @@ class AdaptiveDraftLength {
   // cost is convex in k on a compute-bound CPU (flat to ~3 tokens, steep after),
   // and a line through the probes at max_k overstates it in between.
   std::vector<double> rounds_at_k_, verify_at_k_;
+  // Per logit-gap bucket (kGapEdges): weighted tokens whose verification was
+  // reached (every earlier one kept) and of those the ones kept.
+  std::vector<double> gap_reached_, gap_passed_;
+  double rate_tokens_ = 0, rate_time_ = 0;  // for R
+  // RoundTime(k) for k = 0..max_k, recomputed after every Record and Absorb
+  // (KeepDrafting runs per drafted token).
+  std::vector<double> round_time_;
+  void RefreshRoundTimes();
 };
 
 }  // namespace matspec

@@ -34,9 +34,10 @@ SequenceDraftLength::SequenceDraftLength(AdaptiveDraftLength::Options options,
       choice_(memory_ != nullptr ? memory_->Start() : AdaptiveDraftLength(options)),
       own_(options) {}
 
-void SequenceDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds) {
-  choice_.Record(drafted, accepted, draft_seconds, verify_seconds);
-  own_.Record(drafted, accepted, draft_seconds, verify_seconds);
+void SequenceDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
+                                 std::span<const float> gaps) {
+  choice_.Record(drafted, accepted, draft_seconds, verify_seconds, gaps);
+  own_.Record(drafted, accepted, draft_seconds, verify_seconds, gaps);
 }
 
 void SequenceDraftLength::Finish() {

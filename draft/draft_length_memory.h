@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "draft/adaptive_draft_length.h"
@@ -56,8 +57,15 @@ class SequenceDraftLength {
   // memory may be null: the sequence then learns alone, from zero.
   SequenceDraftLength(AdaptiveDraftLength::Options options, std::shared_ptr<DraftLengthMemory> memory);
 
+  // The next round's k, chosen per round (for a runner without stop rules) ...
   int64_t NextDraftLength() const { return choice_.NextDraftLength(); }
-  void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds);
+  // ... or its cap, with stop_rule() ending each draft by the draft's
+  // confidence (AdaptiveDraftLength's confidence stop; for runners that
+  // honour one). The rule lives as long as this object.
+  int64_t NextDraftCap() const { return choice_.NextDraftCap(); }
+  const DraftStopRule* stop_rule() const { return &choice_; }
+  void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
+              std::span<const float> gaps = {});
   // Hands the sequence's rounds to the memory (once; later calls do nothing).
   void Finish();
   const AdaptiveDraftLength& estimates() const { return choice_; }

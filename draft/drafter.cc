@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "engine/finite_check.h"
@@ -18,6 +19,23 @@ float TopProbability(const float* logits, int64_t n) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - m));
   return static_cast<float>(1.0 / sum);
+}
+
+// The largest logit minus the second largest (0 on a tie; a vocabulary with one
+// finite logit: a large gap).
+float TopTwoGap(const float* logits, int64_t n) {
+  float first = -std::numeric_limits<float>::infinity(), second = first;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = logits[i];
+    if (v > first) {
+      second = first;
+      first = v;
+    } else if (v > second) {
+      second = v;
+    }
+  }
+  constexpr float kNoRunnerUp = 1e4f;
+  return std::isfinite(second) ? first - second : kNoRunnerUp;
 }
 
 }  // namespace
@@ -66,6 +84,7 @@ void Drafter::BeginProposal(const std::vector<int32_t>& sequence, int64_t max_to
   out->tokens.clear();
   out->q.clear();
   out->top_p.clear();
+  out->logit_gap.clear();
   const int64_t committed = static_cast<int64_t>(sequence.size());
   // The first forward catches up: it feeds every committed token the cache has not seen.
   step_ = Step{.wants_forward = max_tokens > 0,
@@ -99,6 +118,8 @@ absl::Status Drafter::FinishForward() {
     return absl::OkStatus();
   }
   if (step_.policy.record_top_p) out->top_p.push_back(top_p);
+  const DraftStopRule* stop = step_.policy.stop_rule;
+  if (stop != nullptr || step_.policy.record_top_p) out->logit_gap.push_back(TopTwoGap(logits_.data(), vocab));
   out->q.resize((i + 1) * vocab);
   float* q = out->q.data() + i * vocab;
   ProcessLogits(logits_.data(), vocab, sampling_, q, scratch_.data());
@@ -107,6 +128,9 @@ absl::Status Drafter::FinishForward() {
                             : SampleFromWeights(q, vocab, Uniform(seed_, step_.committed + i, RandomStream::kDraft));
   out->tokens.push_back(token);
   if (i + 1 == step_.max_tokens) return absl::OkStatus();  // the last proposal need not enter the cache
+  if (stop != nullptr && i + 1 >= step_.policy.draft_min && !stop->KeepDrafting(out->logit_gap.data(), i + 1)) {
+    return absl::OkStatus();
+  }
   step_.index = i + 1;
   step_.tokens = &out->tokens.back();
   step_.t = 1;

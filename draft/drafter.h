@@ -27,6 +27,9 @@ struct DraftProposal {
   std::vector<int32_t> tokens;  // [n] proposed tokens, n <= requested
   std::vector<float> q;         // [n, vocab] processed draft distributions
   std::vector<float> top_p;     // [n] the draft's top-1 probability per token (DraftPolicy::record_top_p)
+  // [n] the draft's top-1 minus top-2 raw logit per token (with record_top_p
+  // or a stop_rule; else empty): how sure the draft was.
+  std::vector<float> logit_gap;
 };
 
 class Drafter {

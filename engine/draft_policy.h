@@ -8,6 +8,18 @@
 
 namespace matspec {
 
+// Ends a round's draft early from what the draft has proposed so far: the
+// adaptive draft length's confidence stop (draft/adaptive_draft_length.h). A
+// stop decided from the draft's own outputs is lossless: every drafted token is
+// still verified as always. Called by one thread at a time (the sequence's).
+class DraftStopRule {
+ public:
+  virtual ~DraftStopRule() = default;
+  // Whether to draft one more token after `drafted` tokens whose logit gaps
+  // (the draft's top-1 minus its top-2 raw logit, >= 0) are gaps[0..drafted).
+  virtual bool KeepDrafting(const float* gaps, int64_t drafted) const = 0;
+};
+
 struct DraftPolicy {
   int64_t draft_max = 4;    // k: at most this many per round (>= 1)
   int64_t draft_min = 0;    // always draft at least this many (<= draft_max)
@@ -17,6 +29,10 @@ struct DraftPolicy {
   // draft_top_p; for round logs): a softmax over the vocabulary per draft
   // step. The CPU drafter only.
   bool record_top_p = false;
+  // Consulted after each drafted token once draft_min are drafted (and before
+  // none: a round it refuses at 0 is the caller's to skip); null: none. The
+  // CPU drafter only. Must outlive the proposal.
+  const DraftStopRule* stop_rule = nullptr;
 };
 
 }  // namespace matspec

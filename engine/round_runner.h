@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/draft_policy.h"
 
 namespace matspec {
 
@@ -35,6 +36,9 @@ struct RoundOutcome {
   // The draft's top-1 probability per drafted token, when the policy asked
   // (DraftPolicy::record_top_p; the CPU drafter only), else empty.
   std::vector<float> draft_top_p;
+  // The draft's top-1 minus top-2 logit per drafted token, when the policy
+  // recorded it or a stop rule ran (the CPU drafter only), else empty.
+  std::vector<float> draft_logit_gap;
 };
 
 class RoundRunner {
@@ -42,13 +46,19 @@ class RoundRunner {
   virtual ~RoundRunner() = default;
 
   virtual absl::Status Prefill(const std::vector<int32_t>& prompt) = 0;
-  // max_draft = 0 is plain decoding: one verifier step, one token.
-  virtual absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft) = 0;
+  // max_draft = 0 is plain decoding: one verifier step, one token. `stop`
+  // (may be null) may end the draft before max_draft tokens, when
+  // honours_stop_rule(); a runner that does not ignores it.
+  virtual absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft,
+                                             const DraftStopRule* stop) = 0;
   virtual absl::Status Rollback(int64_t committed_length) = 0;
   // Bytes of the draft's KV cache (0 without a draft).
   virtual int64_t draft_kv_bytes() const = 0;
   // Rounds replayed as a recorded graph (CUDA graphs; 0 on the host).
   virtual int64_t graph_launches() const { return 0; }
+  // Whether Round consults a DraftStopRule after each drafted token (the host
+  // runner does; the CUDA runner drafts max_draft tokens inside its graph).
+  virtual bool honours_stop_rule() const = 0;
 };
 
 }  // namespace matspec

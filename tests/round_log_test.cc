@@ -1,6 +1,7 @@
 // GenerationOptions::on_round (the round log behind --round-log): one record
 // per round, consistent with the statistics, the draft's top-1 probability
 // for every drafted token, and no effect on the output.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -64,6 +65,12 @@ TEST(RoundLogTest, OneRecordPerRoundMatchingTheStatistics) {
           EXPECT_GT(p, 0.f);
           EXPECT_LE(p, 1.f);
         }
+        ASSERT_EQ(r.draft_logit_gap.size(), r.draft_top_p.size());
+        for (size_t j = 0; j < r.draft_top_p.size(); ++j) {
+          // top-1 minus top-2 logit: 0 exactly when the top two tie, and p1 <= 1 / (1 + exp(-gap)).
+          EXPECT_GE(r.draft_logit_gap[j], 0.f);
+          EXPECT_LE(r.draft_top_p[j], 1.0 / (1.0 + std::exp(-static_cast<double>(r.draft_logit_gap[j]))) + 1e-5);
+        }
         EXPECT_GE(r.verify_seconds, 0.0);
         EXPECT_GE(r.round_seconds, 0.0);
         if (k == 0) {
@@ -82,7 +89,8 @@ TEST(RoundLogTest, OneRecordPerRoundMatchingTheStatistics) {
 
 TEST(RoundLogTest, JsonLineHasTheLabelsFirstThenTheRecord) {
   RoundRecord r{.round = 2, .position = 9, .drafted = 3, .accepted = 1, .draft_seconds = 0.5,
-                .verify_seconds = 0.25, .round_seconds = 1.0, .draft_top_p = {0.5f, 0.25f, 1.0f}};
+                .verify_seconds = 0.25, .round_seconds = 1.0, .draft_top_p = {0.5f, 0.25f, 1.0f},
+                .draft_logit_gap = {0.125f, 0.0f, 7.5f}};
   const std::string line = RoundRecordJson(r, {{"draft", std::string("quarter")}, {"k", int64_t{3}}, {"temp", 0.7}});
   EXPECT_EQ(line.find('\n'), std::string::npos);
   const nlohmann::ordered_json j = nlohmann::ordered_json::parse(line);
@@ -99,6 +107,8 @@ TEST(RoundLogTest, JsonLineHasTheLabelsFirstThenTheRecord) {
   EXPECT_DOUBLE_EQ(j["round_seconds"].get<double>(), 1.0);
   EXPECT_EQ(j["draft_top_p"].size(), 3u);
   EXPECT_FLOAT_EQ(j["draft_top_p"][1].get<float>(), 0.25f);
+  EXPECT_EQ(j["draft_logit_gap"].size(), 3u);
+  EXPECT_FLOAT_EQ(j["draft_logit_gap"][2].get<float>(), 7.5f);
 }
 
 }  // namespace

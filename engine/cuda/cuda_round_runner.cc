@@ -200,7 +200,8 @@ absl::Status CudaRoundRunner::CaptureRoundTail(int64_t k) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft) {
+absl::StatusOr<RoundOutcome> CudaRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft,
+                                                   const DraftStopRule* /*stop*/) {
   const int64_t committed = static_cast<int64_t>(sequence.size());
   const int64_t k = draft_ ? std::min(max_draft, policy_.draft_max) : 0;
   CudaContext& ctx = model_->context();

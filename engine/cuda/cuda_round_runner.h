@@ -61,7 +61,11 @@ class CudaRoundRunner final : public RoundRunner {
   ~CudaRoundRunner() override;
 
   absl::Status Prefill(const std::vector<int32_t>& prompt) override;
-  absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft) override;
+  // `stop` is ignored: a round drafts max_draft tokens (or stops by
+  // draft_p_min) inside one queued graph; see honours_stop_rule().
+  absl::StatusOr<RoundOutcome> Round(const std::vector<int32_t>& sequence, int64_t max_draft,
+                                     const DraftStopRule* stop) override;
+  bool honours_stop_rule() const override { return false; }
   absl::Status Rollback(int64_t committed_length) override;
   int64_t draft_kv_bytes() const override { return draft_cache_ ? draft_cache_->bytes() : 0; }
 

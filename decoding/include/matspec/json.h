@@ -47,7 +47,7 @@ std::string RequestEventJson(const RequestEvent& event);
 // One line of a round log (`--round-log FILE`, JSON Lines): the `labels`
 // first (e.g. {"draft", "quarter"}, {"k", 4} in `matspec bench`), then
 // round, position, drafted, accepted, draft_seconds, verify_seconds,
-// round_seconds and draft_top_p as in RoundRecord. No newline.
+// round_seconds, draft_top_p and draft_logit_gap as in RoundRecord. No newline.
 using RoundLabels = std::vector<std::pair<std::string, std::variant<std::string, int64_t, double>>>;
 std::string RoundRecordJson(const RoundRecord& record, const RoundLabels& labels = {});
 

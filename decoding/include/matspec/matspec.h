@@ -146,6 +146,9 @@ struct RoundRecord {
   // The draft's top-1 probability (softmax of its logits) per drafted token;
   // empty on --device cuda.
   std::vector<float> draft_top_p;
+  // The draft's top-1 minus top-2 logit per drafted token (how sure it was;
+  // what --draft-adaptive's confidence stop reads); empty on --device cuda.
+  std::vector<float> draft_logit_gap;
 };
 
 struct GenerationOptions {
