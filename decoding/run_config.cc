@@ -57,7 +57,9 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
       {"draft-max", "", false, "k: most tokens drafted per round (default 4)"},
       {"draft-min", "", false, "fewest tokens drafted per round (default 0)"},
       {"draft-adaptive", "", true,
-       "choose k each round in [draft-min, draft-max] from measured acceptance and timings (lossless)"},
+       "draft length chosen as it goes, within [draft-min, draft-max] (lossless): on the CPU each draft stops once "
+       "more tokens no longer pay (acceptance learned per draft confidence, measured timings); on --device cuda "
+       "k is chosen per round"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
       {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
       {"draft-vocab-file", "", false,

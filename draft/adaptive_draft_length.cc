@@ -87,6 +87,7 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
                                 : std::max(draft_seconds, 0.0) + std::max(verify_seconds, 0.0);
   rate_tokens_ = rate_tokens_ * w + static_cast<double>(accepted + 1);
   rate_time_ = rate_time_ * w + round_time;
+  plain_run_ = drafted == 0 ? plain_run_ + 1 : 0;
   ++rounds_;
   RefreshRoundTimes();
 }
@@ -235,6 +236,7 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
 
 int64_t AdaptiveDraftLength::NextDraftCap() const {
   if (rounds_ == 0 && !seeded_) return options_.max_k;
+  if (options_.probe_every > 0 && plain_run_ >= options_.probe_every) return options_.max_k;
   return KeepDrafting(nullptr, 0) ? options_.max_k : options_.min_k;
 }
 

@@ -56,7 +56,10 @@
 // extra time beat the rate already reached (the marginal rule of a ratio);
 // looking m tokens ahead, not one, keeps a round whose first token alone does
 // not pay but whose next few do. With the stop, a round's cap is
-// NextDraftCap(): max_k, or min_k when not even drafting ahead pays now.
+// NextDraftCap(): max_k, or min_k when not even drafting ahead pays now; after
+// Options::probe_every plain rounds in a row, max_k once anyway (estimates
+// frozen by plain rounds would otherwise keep them plain for good; such a
+// probe usually stops after a token or two).
 //
 // Any k and any stop give the same output (greedy) or the same distribution
 // (sampling): the choice only uses rounds already committed and the draft's
@@ -102,6 +105,8 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // KeepDrafting says no before the first token). Needs no probes: the stop
   // varies the drafted lengths by itself.
   int64_t NextDraftCap() const;
+  // Plain rounds recorded in a row, up to now.
+  int64_t plain_run() const { return plain_run_; }
   // DraftStopRule: the rule above.
   bool KeepDrafting(const float* gaps, int64_t drafted) const override;
 
@@ -156,6 +161,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Tokens the draft has not seen beyond the one every drafting round feeds:
   // what the next drafting round catches up on (inferred from the rounds).
   int64_t missed_ = 0;
+  int64_t plain_run_ = 0;
   // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
   // drafted, m missed).
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;

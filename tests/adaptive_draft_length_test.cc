@@ -249,5 +249,117 @@ TEST(AdaptiveDraftLengthTest, AbsorbSeedsAndIsCapped) {
   EXPECT_EQ(other.NextDraftLength(), 8);
 }
 
+// The confidence stop. Rounds of 4 drafted tokens: the draft is sure (logit gap
+// 2) of tokens the verifier keeps and unsure (gap 0.02) of the one it rejects.
+// Times: 1 ms per drafted token, 2 ms for the rest of a round.
+AdaptiveDraftLength SureThenUnsure(AdaptiveDraftLength::Options options = {.min_k = 0, .max_k = 6, .decay = 1.0}) {
+  AdaptiveDraftLength a(options);
+  const std::vector<float> gaps = {2.0f, 2.0f, 2.0f, 0.02f};
+  for (int i = 0; i < 40; ++i) a.Record(4, 3, 4e-3, 2e-3, gaps);
+  return a;
+}
+
+TEST(AdaptiveDraftLengthTest, AcceptanceIsCalibratedPerLogitGap) {
+  const AdaptiveDraftLength a = SureThenUnsure();
+  EXPECT_GT(a.GapAcceptance(2.0f), 0.95);
+  EXPECT_GT(a.GapAcceptance(2.5f), 0.95) << "same bucket as 2.0";
+  EXPECT_LT(a.GapAcceptance(0.02f), 0.1);
+  EXPECT_NEAR(a.PooledGapAcceptance(), (120.0 + 1) / (160 + 2), 1e-12);
+  // A bucket never seen takes the pooled rate.
+  EXPECT_NEAR(a.GapAcceptance(0.4f), a.PooledGapAcceptance(), 1e-12);
+  // 4 tokens per round of 6 ms.
+  EXPECT_NEAR(a.MeasuredRate(), 4.0 / 6e-3, 1e-6);
+  // Tokens past the first rejection were not verified: they teach nothing.
+  AdaptiveDraftLength b({.min_k = 0, .max_k = 6, .decay = 1.0});
+  for (int i = 0; i < 40; ++i) b.Record(3, 0, 3e-3, 2e-3, std::vector<float>{0.4f, 5.0f, 5.0f});
+  EXPECT_LT(b.GapAcceptance(0.4f), 0.1);
+  EXPECT_NEAR(b.GapAcceptance(5.0f), b.PooledGapAcceptance(), 1e-12);
+  // Without gaps the calibration learns nothing (rounds from a runner that records none).
+  AdaptiveDraftLength c({.min_k = 0, .max_k = 6, .decay = 1.0});
+  for (int i = 0; i < 10; ++i) c.Record(3, 3, 3e-3, 2e-3);
+  EXPECT_NEAR(c.PooledGapAcceptance(), 0.5, 1e-12);
+}
+
+TEST(AdaptiveDraftLengthTest, KeepsDraftingWhileTheDraftIsSure) {
+  const AdaptiveDraftLength a = SureThenUnsure();
+  const float sure[] = {2.0f, 2.0f, 2.0f, 2.0f, 2.0f};
+  const float unsure[] = {2.0f, 0.02f};
+  EXPECT_TRUE(a.KeepDrafting(nullptr, 0));
+  for (int64_t drafted = 1; drafted <= 5; ++drafted) EXPECT_TRUE(a.KeepDrafting(sure, drafted)) << drafted;
+  EXPECT_FALSE(a.KeepDrafting(sure, 6)) << "max_k";
+  // After a token the verifier will almost surely reject, more tokens are waste.
+  EXPECT_FALSE(a.KeepDrafting(unsure, 2));
+  EXPECT_EQ(a.NextDraftCap(), 6);
+  // min_k tokens are drafted whatever the draft's confidence.
+  const AdaptiveDraftLength b = SureThenUnsure({.min_k = 3, .max_k = 6, .decay = 1.0});
+  const float unsure_then_sure[] = {2.0f, 0.02f, 2.0f};
+  EXPECT_TRUE(b.KeepDrafting(unsure_then_sure, 2));
+  EXPECT_FALSE(b.KeepDrafting(unsure_then_sure, 3));
+}
+
+// The marginal rule: one more token is worth its time when what it is expected
+// to add beats the rate reached so far. Here every round drafts 2 tokens of
+// gap 1 (both kept) at 1 ms each plus 1 ms: 3 tokens per 3 ms, R = 1/ms. A
+// third token of pooled acceptance ~1 adds ~1 token for 1 ms: at stop_margin
+// 0.9 that pays, at 1.1 it does not.
+TEST(AdaptiveDraftLengthTest, StopsWhereTheNextTokensDoNotPayTheirTime) {
+  for (double margin : {0.9, 1.1}) {
+    AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 0, .stop_margin = margin});
+    for (int i = 0; i < 400; ++i) a.Record(2, 2, 2e-3, 1e-3, std::vector<float>{1.0f, 1.0f});
+    EXPECT_NEAR(a.MeasuredRate(), 1000.0, 1e-6);
+    const float gaps[] = {1.0f, 1.0f};
+    EXPECT_EQ(a.KeepDrafting(gaps, 2), margin < 1.0) << margin;
+  }
+}
+
+// A draft that is never kept: plain rounds (the cap falls to min_k = 0).
+// Drafting rounds (4 tokens, 1 ms each, plus 0.1 ms per token missed in plain
+// rounds before) alternate with runs of plain ones; every round's rest is 1 ms.
+TEST(AdaptiveDraftLengthTest, CapFallsToMinKWhenDraftingDoesNotPay) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0});
+  EXPECT_EQ(a.NextDraftCap(), 4) << "before any round";
+  for (int i = 0; i < 30; ++i) {
+    a.Record(4, 0, 4e-3 + 0.1e-3 * (i % 3), 1e-3, std::vector<float>{0.5f});
+    for (int p = 0; p < (i + 1) % 3; ++p) a.Record(0, 0, 0.0, 1e-3);
+  }
+  EXPECT_NEAR(a.CatchUpSeconds(), 0.1e-3, 1e-9);
+  EXPECT_EQ(a.NextDraftCap(), 0);
+  EXPECT_FALSE(a.KeepDrafting(nullptr, 0));
+  // probe_every (8) plain rounds in a row: one round may draft again.
+  int plain = 0;
+  while (a.NextDraftCap() == 0 && plain < 100) {
+    a.Record(0, 0, 0.0, 1e-3);
+    ++plain;
+  }
+  EXPECT_EQ(a.NextDraftCap(), 4);
+  EXPECT_EQ(a.plain_run(), 8);
+  EXPECT_EQ(plain, 8) << "the pattern ended on a drafting round";
+  a.Record(1, 0, 1e-3, 1e-3, std::vector<float>{0.5f});
+  EXPECT_EQ(a.NextDraftCap(), 0);
+}
+
+// With a fixed draft cost the rate and times are in verification passes.
+TEST(AdaptiveDraftLengthTest, ConfidenceStopWithAFixedDraftCost) {
+  AdaptiveDraftLength a({.min_k = 1, .max_k = 8, .draft_cost = 0.1, .decay = 1.0});
+  for (int i = 0; i < 40; ++i) a.Record(4, 3, 0, 0, std::vector<float>{3.5f, 3.5f, 3.5f, 0.01f});
+  EXPECT_NEAR(a.MeasuredRate(), 4.0 / 1.4, 1e-9);
+  const float sure[] = {3.5f, 3.5f};
+  const float unsure[] = {0.01f};
+  EXPECT_TRUE(a.KeepDrafting(sure, 2));
+  EXPECT_FALSE(a.KeepDrafting(unsure, 1));
+}
+
+// Absorb carries the calibration and the rate, weighed as timing.
+TEST(AdaptiveDraftLengthTest, AbsorbCarriesTheGapCalibration) {
+  const AdaptiveDraftLength learned = SureThenUnsure();
+  AdaptiveDraftLength fresh({.min_k = 0, .max_k = 6, .decay = 1.0});
+  fresh.Absorb(learned, 16, 8);
+  EXPECT_GT(fresh.GapAcceptance(2.0f), 0.9);
+  EXPECT_LT(fresh.GapAcceptance(0.02f), 0.15);
+  EXPECT_NEAR(fresh.MeasuredRate(), learned.MeasuredRate(), 1e-6);
+  const float unsure[] = {0.02f};
+  EXPECT_FALSE(fresh.KeepDrafting(unsure, 1));
+}
+
 }  // namespace
 }  // namespace matspec

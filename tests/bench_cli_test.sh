@@ -119,10 +119,11 @@ cat > "$tmp/check_rounds.py" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 keys = ["draft", "k", "adaptive", "vocab", "temp", "prompt", "category", "turn", "pass", "round", "position",
-        "drafted", "accepted", "draft_seconds", "verify_seconds", "round_seconds", "draft_top_p"]
+        "drafted", "accepted", "draft_seconds", "verify_seconds", "round_seconds", "draft_top_p",
+        "draft_logit_gap"]
 assert lines and all(list(l) == keys for l in lines), list(lines[0]) if lines else "empty"
 assert {l["draft"] for l in lines} == {"(plain)", "quarter"}
-assert all(len(l["draft_top_p"]) == l["drafted"] and l["accepted"] <= l["drafted"] <= l["k"] for l in lines)
+assert all(len(l["draft_top_p"]) == len(l["draft_logit_gap"]) == l["drafted"] and l["accepted"] <= l["drafted"] <= l["k"] for l in lines)
 assert any(l["drafted"] == 2 for l in lines)
 PY
 if ! timeout 300 "$bin" bench -m $model --matformer-config-path $table --slices quarter --draft-max 1,2 \

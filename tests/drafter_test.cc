@@ -7,7 +7,9 @@
 //    sequence, greedy and sampling.
 #include "draft/drafter.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "draft/slice_spec.h"
 #include "gtest/gtest.h"
@@ -74,6 +76,56 @@ TEST_F(DrafterTest, WithoutPMinTheBudgetIsDraftedWhateverDraftMin) {
     DraftProposal out;
     ASSERT_TRUE(drafter->Propose(prompt_, budget, policy, &out).ok());
     EXPECT_EQ(static_cast<int64_t>(out.tokens.size()), budget);
+  }
+}
+
+// A stop rule that allows `keep` tokens and records what it was shown.
+class CountingStop final : public DraftStopRule {
+ public:
+  explicit CountingStop(int64_t keep) : keep_(keep) {}
+  bool KeepDrafting(const float* gaps, int64_t drafted) const override {
+    seen.assign(gaps, gaps + drafted);
+    ++calls;
+    return drafted < keep_;
+  }
+  mutable std::vector<float> seen;
+  mutable int calls = 0;
+
+ private:
+  int64_t keep_;
+};
+
+// The stop rule ends the draft after the token it refuses at, is asked after
+// every token once draft_min are drafted, never changes the tokens drafted
+// (a prefix of the full proposal), and sees each token's logit gap.
+TEST_F(DrafterTest, StopRuleEndsTheDraftAfterDraftMin) {
+  auto full_drafter = NewDrafter();
+  ASSERT_TRUE(full_drafter->Prefill(prompt_).ok());
+  DraftPolicy policy;
+  policy.draft_max = 6;
+  DraftProposal full;
+  ASSERT_TRUE(full_drafter->Propose(prompt_, 6, policy, &full).ok());
+  ASSERT_EQ(full.tokens.size(), 6u);
+  EXPECT_TRUE(full.logit_gap.empty()) << "no rule, no record: no gaps";
+  for (int64_t draft_min : {0, 2}) {
+    for (int64_t keep : {1, 3, 6}) {
+      auto drafter = NewDrafter();
+      ASSERT_TRUE(drafter->Prefill(prompt_).ok());
+      CountingStop stop(keep);
+      policy.draft_min = draft_min;
+      policy.stop_rule = &stop;
+      DraftProposal out;
+      ASSERT_TRUE(drafter->Propose(prompt_, 6, policy, &out).ok());
+      const int64_t want = std::max(keep, draft_min);
+      ASSERT_EQ(static_cast<int64_t>(out.tokens.size()), want) << "keep " << keep << " min " << draft_min;
+      EXPECT_TRUE(std::equal(out.tokens.begin(), out.tokens.end(), full.tokens.begin()));
+      ASSERT_EQ(out.logit_gap.size(), out.tokens.size());
+      for (float g : out.logit_gap) EXPECT_GE(g, 0.f);
+      // Asked after tokens max(draft_min, 1) .. want (not after the last of the budget).
+      const int64_t asked = std::min<int64_t>(want, 5) - std::max<int64_t>(draft_min, 1) + 1;
+      EXPECT_EQ(stop.calls, asked) << "keep " << keep << " min " << draft_min;
+      if (stop.calls > 0) EXPECT_EQ(stop.seen, std::vector<float>(out.logit_gap.begin(), out.logit_gap.begin() + stop.seen.size()));
+    }
   }
 }
 

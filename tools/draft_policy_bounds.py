@@ -9,8 +9,9 @@
 Greedy rounds only (temp 0). For greedy decoding whether the draft's token at a
 position matches the verifier's does not depend on the policy: the draft sees
 the same committed prefix whatever k was. So the rounds of the largest fixed k
-give, for nearly every generated position, the draft's top-1 probability and
-whether its token was kept (a position after a fully accepted round is the
+give, for nearly every generated position, how sure the draft was (its logit
+gap, top-1 minus top-2 logit, where the log has it; else its top-1
+probability) and whether its token was kept (a position after a fully accepted round is the
 bonus token and unobserved; it counts as kept). Replaying those positions with
 a round time per k (the mean wall time of that k's rounds, interpolated
 between the measured k) gives the speed-up of any policy relative to plain
@@ -79,12 +80,12 @@ def interpolate(times, k_max):
 
 
 def positions(gens, k):
-    """Per generation: [(top_p or None, kept 1/0)] for each generated position."""
+    """Per generation: [(confidence or None, kept 1/0)] for each generated position."""
     seqs = []
     for g in gens:
         s = []
         for r in g:
-            a, d, ps = r["accepted"], r["drafted"], r["draft_top_p"]
+            a, d, ps = r["accepted"], r["drafted"], r.get("draft_logit_gap") or r["draft_top_p"]
             for i in range(min(d, a + 1)):
                 s.append((ps[i] if i < len(ps) else None, 1 if i < a else 0))
             if a == d:
@@ -93,7 +94,13 @@ def positions(gens, k):
     return seqs
 
 
-def calibrate(seqs, edges=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.01)):
+# Bucket edges of the confidence: logit gaps (nats; as --draft-adaptive buckets
+# them) or top-1 probabilities (logs without gaps).
+GAP_EDGES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, float("inf"))
+TOP_P_EDGES = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.01)
+
+
+def calibrate(seqs, edges):
     counts = collections.Counter()
     for s in seqs:
         for p, kept in s:
@@ -159,7 +166,8 @@ def bounds(rows, draft, n):
             if rate > best_ctx[1]:
                 best_ctx = ((kf, kp), rate)
 
-    acceptance = calibrate(seqs)
+    has_gaps = any(r.get("draft_logit_gap") for g in rows[(draft, k_max, 0)] for r in g)
+    acceptance = calibrate(seqs, GAP_EDGES if has_gaps else TOP_P_EDGES)
     best_conf = (None, 0.0)
     for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
         for cap in range(1, k_max + 1):
