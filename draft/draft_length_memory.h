@@ -6,8 +6,12 @@
 // first guess for any text; a sequence that learned both from zero spent its
 // first rounds probing and its short life on noisy estimates (bench/RESULTS.md
 // §10.2). So a new sequence starts from the memory as a prior, worth
-// kSeedTimingRounds rounds of timing and kSeedAcceptanceRounds of acceptance,
-// which its own rounds soon outweigh; when it ends, its rounds are folded in.
+// kSeedTimingRounds rounds of timing (with the confidence stop's calibration
+// and measured rate) and kSeedAcceptanceRounds of acceptance by position; when
+// it ends, its rounds are folded in. The timing prior is heavy (several
+// sequences' worth) because one sequence's ~20 round times on a noisy machine
+// move by 1.5x and more: with 16 rounds the confidence stop trailed the best
+// fixed k, with 64 it led it (bench/RESULTS.md §10.2.5).
 //
 // One memory per draft configuration (slice, draft head, k range, greedy or
 // sampled), held by the Engine (DraftLengthMemories) and shared by its
@@ -27,11 +31,11 @@ namespace matspec {
 
 class DraftLengthMemory {
  public:
-  static constexpr double kSeedTimingRounds = 16;
+  static constexpr double kSeedTimingRounds = 64;
   static constexpr double kSeedAcceptanceRounds = 8;
   // The memory holds at most this many rounds: older sequences fade out, so it
   // follows a machine whose load changes.
-  static constexpr double kMemoryRounds = 64;
+  static constexpr double kMemoryRounds = 256;
 
   explicit DraftLengthMemory(AdaptiveDraftLength::Options options);
 

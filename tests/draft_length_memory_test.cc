@@ -38,7 +38,9 @@ TEST(DraftLengthMemoryTest, TheNextSequenceStartsFromWhatTheFirstLearned) {
 
   SequenceDraftLength second(kOptions, memory);
   const int64_t best = first.estimates().BestDraftLength();
-  EXPECT_NEAR(second.estimates().weight(), DraftLengthMemory::kSeedTimingRounds, 1e-9);
+  // The seed weighs as at most kSeedTimingRounds rounds: here all 30 the memory has.
+  static_assert(DraftLengthMemory::kSeedTimingRounds >= 30);
+  EXPECT_NEAR(second.estimates().weight(), 30.0, 1e-9);
   // Seeded: one wide probe (the far end from the choice), then the choice.
   EXPECT_GE(second.estimates().BestDraftLength(), best - 2);
   EXPECT_EQ(second.NextDraftLength(), 1) << "the far end from a long choice";
@@ -58,12 +60,14 @@ TEST(DraftLengthMemoryTest, TheNextSequenceStartsFromWhatTheFirstLearned) {
 
 TEST(DraftLengthMemoryTest, MemoryIsCapped) {
   DraftLengthMemory memory(kOptions);
-  for (int s = 0; s < 10; ++s) {
+  const int sequences = static_cast<int>(DraftLengthMemory::kMemoryRounds / 20) + 5;
+  for (int s = 0; s < sequences; ++s) {
     AdaptiveDraftLength seq(kOptions);
     for (int i = 0; i < 20; ++i) seq.Record(1 + i % 8, 1, 0.01, 1.0);
     memory.Learn(seq);
   }
-  EXPECT_LE(memory.weight(), DraftLengthMemory::kMemoryRounds + 20 + 1e-9);
+  // The old memory capped at kMemoryRounds, then the newest sequence's 20.
+  EXPECT_NEAR(memory.weight(), DraftLengthMemory::kMemoryRounds + 20, 1e-9);
 }
 
 TEST(DraftLengthMemoriesTest, OneMemoryPerKey) {
