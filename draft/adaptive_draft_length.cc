@@ -230,8 +230,15 @@ double AdaptiveDraftLength::PooledGapAcceptance() const {
 double AdaptiveDraftLength::MeasuredRate() const { return rate_time_ > 0 ? rate_tokens_ / rate_time_ : 0.0; }
 
 void AdaptiveDraftLength::RefreshRoundTimes() {
+  // Per-k means from a few noisy rounds can make T(k) dip below T(k - 1)
+  // (seen: T(2) 2.8 ms, T(3) 2.1 ms), and the rule would then think a token
+  // free or worse; another drafted token always costs at least its draft step.
+  const double step = options_.draft_cost > 0.0 ? options_.draft_cost : DraftStepSeconds();
   round_time_.resize(options_.max_k + 1);
-  for (int64_t k = 0; k <= options_.max_k; ++k) round_time_[k] = RoundTime(k);
+  for (int64_t k = 0; k <= options_.max_k; ++k) {
+    round_time_[k] = RoundTime(k);
+    if (k > 0) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
+  }
 }
 
 int64_t AdaptiveDraftLength::NextDraftCap() const {

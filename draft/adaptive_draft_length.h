@@ -177,7 +177,8 @@ class AdaptiveDraftLength final : public DraftStopRule {
   std::vector<double> gap_reached_, gap_passed_;
   double rate_tokens_ = 0, rate_time_ = 0;  // for R
   // RoundTime(k) for k = 0..max_k, recomputed after every Record and Absorb
-  // (KeepDrafting runs per drafted token).
+  // (KeepDrafting runs per drafted token), made to rise by at least a draft
+  // step per k.
   std::vector<double> round_time_;
   void RefreshRoundTimes();
 };
