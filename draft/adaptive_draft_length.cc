@@ -173,10 +173,17 @@ double AdaptiveDraftLength::CatchUpSeconds() const { return FitDraftTime().per_m
 
 double AdaptiveDraftLength::RoundTime(int64_t k) const {
   if (options_.draft_cost > 0.0) return k * options_.draft_cost + 1.0;
+  return RoundTimes()[std::clamp<int64_t>(k, 0, options_.max_k)];
+}
+
+std::vector<double> AdaptiveDraftLength::RoundTimes() const {
+  std::vector<double> times(options_.max_k + 1);
+  if (options_.draft_cost > 0.0) {
+    for (int64_t k = 0; k <= options_.max_k; ++k) times[k] = k * options_.draft_cost + 1.0;
+    return times;
+  }
   const DraftFit fit = FitDraftTime();
   const double d = fit.per_drafted, e = fit.per_missed;
-  double all_accepted = 1.0;
-  for (int64_t i = 1; i <= k; ++i) all_accepted *= ConditionalAcceptance(i);
   double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
   const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
   if (KnowsVerificationSlope()) {
@@ -184,10 +191,13 @@ double AdaptiveDraftLength::RoundTime(int64_t k) const {
     v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
   }
   constexpr double kMinRoundsAtK = 2.0;
-  const size_t i = static_cast<size_t>(std::max<int64_t>(k, 0));
-  const double draft = k * d + e * all_accepted;  // k = 0: e, the token the next drafting round feeds
-  if (i < rounds_at_k_.size() && rounds_at_k_[i] >= kMinRoundsAtK) return draft + verify_at_k_[i] / rounds_at_k_[i];
-  return draft + k * v1 + v0;
+  double all_accepted = 1.0;
+  for (int64_t k = 0; k <= options_.max_k; ++k) {
+    if (k > 0) all_accepted *= ConditionalAcceptance(k);
+    const double draft = k * d + e * all_accepted;  // k = 0: e, the token the next drafting round feeds
+    times[k] = rounds_at_k_[k] >= kMinRoundsAtK ? draft + verify_at_k_[k] / rounds_at_k_[k] : draft + k * v1 + v0;
+  }
+  return times;
 }
 
 int64_t AdaptiveDraftLength::NextDraftLength() const {
@@ -234,11 +244,8 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
   // (seen: T(2) 2.8 ms, T(3) 2.1 ms), and the rule would then think a token
   // free or worse; another drafted token always costs at least its draft step.
   const double step = options_.draft_cost > 0.0 ? options_.draft_cost : DraftStepSeconds();
-  round_time_.resize(options_.max_k + 1);
-  for (int64_t k = 0; k <= options_.max_k; ++k) {
-    round_time_[k] = RoundTime(k);
-    if (k > 0) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
-  }
+  round_time_ = RoundTimes();
+  for (int64_t k = 1; k <= options_.max_k; ++k) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
 }
 
 int64_t AdaptiveDraftLength::NextDraftCap() const {
@@ -269,8 +276,9 @@ int64_t AdaptiveDraftLength::BestDraftLength() const {
   if (rounds_ == 0 && !seeded_) return options_.max_k;
   int64_t best = options_.max_k;
   double best_rate = -1.0;
+  const std::vector<double> times = RoundTimes();
   for (int64_t k = options_.min_k; k <= options_.max_k; ++k) {
-    const double time = RoundTime(k);
+    const double time = times[k];
     // No time measured yet (a clock that did not move): more tokens per round is all that counts.
     const double rate = time > 0 ? ExpectedTokens(k) / time : ExpectedTokens(k);
     if (rate > best_rate * (1.0 + 1e-12)) {

@@ -137,6 +137,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
   double ConditionalAcceptance(int64_t position) const;  // a_position, position >= 1
   double ExpectedTokens(int64_t k) const;                // E(k)
   double RoundTime(int64_t k) const;                     // T(k), in seconds or in verification passes
+  std::vector<double> RoundTimes() const;                // T(0..max_k) in one pass
   double DraftStepSeconds() const;                       // d (0 with a fixed draft_cost)
   double CatchUpSeconds() const;                         // e (0 with a fixed draft_cost)
   double GapAcceptance(float gap) const;  // a token's acceptance given its logit gap (calibrated)
