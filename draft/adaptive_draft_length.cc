@@ -12,6 +12,13 @@ namespace {
 constexpr float kGapEdges[] = {0.05f, 0.1f, 0.2f, 0.3f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 3.0f};
 constexpr size_t kGapBuckets = std::size(kGapEdges) + 1;
 
+// Rounds that took more than this times their expected time were interrupted
+// (Record), once the estimates rest on this many rounds.
+constexpr double kInterruptedRound = 2.0;
+constexpr double kRoundsBeforeClipping = 8.0;
+// The longest run of plain rounds between two probes (NextDraftCap).
+constexpr int64_t kMaxProbeInterval = 128;
+
 size_t GapBucket(float gap) {
   return static_cast<size_t>(std::upper_bound(std::begin(kGapEdges), std::end(kGapEdges), gap) -
                              std::begin(kGapEdges));
@@ -29,15 +36,40 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   rounds_at_k_.assign(options_.max_k + 1, 0.0);
   verify_at_k_.assign(options_.max_k + 1, 0.0);
   if (!(options_.stop_margin > 0.0)) options_.stop_margin = 0.9;
+  if (!(options_.plain_margin > 0.0)) options_.plain_margin = 1.0;
   gap_reached_.assign(kGapBuckets, 0.0);
   gap_passed_.assign(kGapBuckets, 0.0);
+  probe_interval_ = options_.probe_every;
   RefreshRoundTimes();
+}
+
+void AdaptiveDraftLength::ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const {
+  *draft_seconds = std::max(*draft_seconds, 0.0);
+  *verify_seconds = std::max(*verify_seconds, 0.0);
+  if (options_.draft_cost > 0.0 || n_ < kRoundsBeforeClipping) return;
+  drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
+  // round_time_ charges the catch-up a round leaves; this round paid for the tokens it missed.
+  const double catch_up = drafted > 0 ? CatchUpSeconds() * static_cast<double>(missed_) : 0.0;
+  const double expected = round_time_[drafted] + catch_up, took = *draft_seconds + *verify_seconds;
+  if (expected > 0 && took > kInterruptedRound * expected) {
+    const double scale = kInterruptedRound * expected / took;
+    *draft_seconds *= scale;
+    *verify_seconds *= scale;
+  }
 }
 
 void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds,
                                  double verify_seconds, std::span<const float> gaps) {
+  ClipInterrupted(drafted, &draft_seconds, &verify_seconds);
+  RecordAsMeasured(drafted, accepted, draft_seconds, verify_seconds, gaps);
+}
+
+void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, double draft_seconds,
+                                           double verify_seconds, std::span<const float> gaps) {
   drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
   accepted = std::clamp<int64_t>(accepted, 0, drafted);
+  draft_seconds = std::max(draft_seconds, 0.0);
+  verify_seconds = std::max(verify_seconds, 0.0);
   const double w = options_.decay;
   for (size_t i = 0; i < reached_.size(); ++i) {
     reached_[i] *= w;
@@ -49,18 +81,18 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
     if (i < accepted) passed_[i] += 1.0;
   }
   drafted_weight_ = drafted_weight_ * w + drafted;
-  draft_seconds_ = draft_seconds_ * w + std::max(draft_seconds, 0.0);
+  draft_seconds_ = draft_seconds_ * w + draft_seconds;
   sum_dkk_ *= w, sum_dkm_ *= w, sum_dmm_ *= w, sum_dks_ *= w, sum_dms_ *= w;
   if (drafted > 0) {
     const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
-    const double s = std::max(draft_seconds, 0.0);
+    const double s = draft_seconds;
     sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
     // After a fully accepted round the draft lacks its own last token as well.
     missed_ = accepted == drafted ? 1 : 0;
   } else {
     ++missed_;  // a plain round: one more committed token the draft has not seen
   }
-  const double k = static_cast<double>(drafted), t = std::max(verify_seconds, 0.0);
+  const double k = static_cast<double>(drafted), t = verify_seconds;
   n_ = n_ * w + 1.0;
   sum_k_ = sum_k_ * w + k;
   sum_kk_ = sum_kk_ * w + k * k;
@@ -84,9 +116,18 @@ void AdaptiveDraftLength::Record(int64_t drafted, int64_t accepted, double draft
   }
   const double round_time = options_.draft_cost > 0.0
                                 ? drafted * options_.draft_cost + 1.0
-                                : std::max(draft_seconds, 0.0) + std::max(verify_seconds, 0.0);
+                                : draft_seconds + verify_seconds;
   rate_tokens_ = rate_tokens_ * w + static_cast<double>(accepted + 1);
   rate_time_ = rate_time_ * w + round_time;
+  if (drafted > 0) {
+    // A round the rule chose to draft (not a probe) puts probing back to its base interval.
+    last_was_probe_ = options_.probe_every > 0 && plain_run_ >= probe_interval_;
+    if (!last_was_probe_) probe_interval_ = options_.probe_every;
+  } else if (last_was_probe_) {
+    // The probe did not make drafting pay: wait twice as long before the next.
+    set_probe_interval(2 * probe_interval_);
+    last_was_probe_ = false;
+  }
   plain_run_ = drafted == 0 ? plain_run_ + 1 : 0;
   ++rounds_;
   RefreshRoundTimes();
@@ -123,6 +164,8 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   }
   rate_tokens_ += t * other.rate_tokens_;
   rate_time_ += t * other.rate_time_;
+  // How long plain runs go unprobed is learned as well (the rounds absorbed came first).
+  if (rounds_ == 0 && other.options_.probe_every > 0) set_probe_interval(other.probe_interval_);
   RefreshRoundTimes();
   // Probing is for a verification line nobody has measured yet.
   seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
@@ -248,9 +291,14 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
   for (int64_t k = 1; k <= options_.max_k; ++k) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
 }
 
+void AdaptiveDraftLength::set_probe_interval(int64_t plain_rounds) {
+  if (options_.probe_every > 0)
+    probe_interval_ = std::max(options_.probe_every, std::min(plain_rounds, kMaxProbeInterval));
+}
+
 int64_t AdaptiveDraftLength::NextDraftCap() const {
   if (rounds_ == 0 && !seeded_) return options_.max_k;
-  if (options_.probe_every > 0 && plain_run_ >= options_.probe_every) return options_.max_k;
+  if (options_.probe_every > 0 && plain_run_ >= probe_interval_) return options_.max_k;
   return KeepDrafting(nullptr, 0) ? options_.max_k : options_.min_k;
 }
 
@@ -262,12 +310,13 @@ bool AdaptiveDraftLength::KeepDrafting(const float* gaps, int64_t drafted) const
   double alive = 1.0;
   for (int64_t i = 0; i < drafted; ++i) alive *= GapAcceptance(gaps[i]);
   const double next = PooledGapAcceptance();
+  const double margin = drafted == 0 ? options_.plain_margin : options_.stop_margin;
   double gain = 0.0;
   for (int64_t m = 1; drafted + m <= options_.max_k; ++m) {
     alive *= next;
     gain += alive;
     const double extra = round_time_[drafted + m] - round_time_[drafted];
-    if (!(extra > 0) || gain >= options_.stop_margin * rate * extra) return true;
+    if (!(extra > 0) || gain >= margin * rate * extra) return true;
   }
   return false;
 }

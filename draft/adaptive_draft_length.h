@@ -56,10 +56,27 @@
 // extra time beat the rate already reached (the marginal rule of a ratio);
 // looking m tokens ahead, not one, keeps a round whose first token alone does
 // not pay but whose next few do. With the stop, a round's cap is
-// NextDraftCap(): max_k, or min_k when not even drafting ahead pays now; after
+// NextDraftCap(): max_k, or min_k when not even drafting ahead pays now (the
+// same test at i = 0 with plain_margin for stop_margin: at the rule's fixed
+// point, where R is the drafting rounds' own rate, margin 1 turns plain
+// exactly when plain rounds are faster; the 0.9 within a draft values the
+// draft's chance to stop by itself later, which a round not yet begun
+// shares, but it also kept a drafting habit within 10 % of plain rounds'
+// rate for good); after
 // Options::probe_every plain rounds in a row, max_k once anyway (estimates
 // frozen by plain rounds would otherwise keep them plain for good; such a
-// probe usually stops after a token or two).
+// probe usually stops after a token or two). A probe is dear: the draft first
+// catches up on every token of the plain run (at 2 threads, half of the
+// bundled model: a probe every 8 rounds cost 8 % against plain rounds alone),
+// so each probe after which the rule stays plain doubles the run before the
+// next (up to 128 rounds), and a round the rule chooses to draft resets it;
+// a sequence seeded by Absorb starts from the interval its prior reached.
+//
+// Round times on a shared machine have a tail: a round during which another
+// process held a core takes 2-8x its usual time, and a few such rounds at one
+// k swing that k's mean, and the choice, by 30 %. Record counts a round that
+// took more than twice its expected time (once 8 rounds are behind the
+// estimates) as twice it: ClipInterrupted.
 //
 // Any k and any stop give the same output (greedy) or the same distribution
 // (sampling): the choice only uses rounds already committed and the draft's
@@ -87,7 +104,12 @@ class AdaptiveDraftLength final : public DraftStopRule {
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
     double stop_margin = 0.9;   // confidence stop: draft on while the expected gain per unit time is at
                                 // least this times the measured rate (> 0; a little under 1 leans towards
-                                // drafting, which a rate still being learned understates)
+                                // drafting: looking a fixed m tokens ahead undervalues a draft that can
+                                // still stop by itself after any of them)
+    double plain_margin = 1.0;  // the same before the first token: a plain round unless drafting ahead
+                                // beats this times the rate (> 0; under 1, a drafting habit whose rate is
+                                // within that margin of plain rounds' never turns plain: at 2 threads,
+                                // where half of the bundled model barely pays, 0.9 kept k ~4 at 0.92x)
   };
 
   // Out-of-range options are clamped (min_k >= 0, or >= 1 with a fixed draft_cost;
@@ -105,8 +127,11 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // KeepDrafting says no before the first token). Needs no probes: the stop
   // varies the drafted lengths by itself.
   int64_t NextDraftCap() const;
-  // Plain rounds recorded in a row, up to now.
+  // Plain rounds recorded in a row, up to now, and how many make the next cap a probe.
   int64_t plain_run() const { return plain_run_; }
+  int64_t probe_interval() const { return probe_interval_; }
+  // Sets it (kept within [probe_every, 128]; no effect with probe_every 0).
+  void set_probe_interval(int64_t plain_rounds);
   // DraftStopRule: the rule above.
   bool KeepDrafting(const float* gaps, int64_t drafted) const override;
 
@@ -132,6 +157,17 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // calibration then learns nothing from the round).
   void Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
               std::span<const float> gaps = {});
+  // Record's first step: negative times become 0, and a round that took more
+  // than twice the time expected of a round that drafted `drafted` (and caught
+  // up on the tokens it missed) is scaled down to twice it, draft and
+  // verification alike. No change before the estimates rest on 8 rounds, or
+  // with a fixed draft_cost.
+  void ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const;
+  // Record without ClipInterrupted: for times already clipped by another
+  // estimator's expectations (SequenceDraftLength records its own rounds
+  // with the seeded estimator's clip).
+  void RecordAsMeasured(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
+                        std::span<const float> gaps = {});
 
   // The estimates behind the choice (for tests and reports).
   double ConditionalAcceptance(int64_t position) const;  // a_position, position >= 1
@@ -163,6 +199,8 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // what the next drafting round catches up on (inferred from the rounds).
   int64_t missed_ = 0;
   int64_t plain_run_ = 0;
+  int64_t probe_interval_ = 0;  // plain rounds in a row before NextDraftCap probes
+  bool last_was_probe_ = false;
   // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
   // drafted, m missed).
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;

@@ -32,12 +32,16 @@ SequenceDraftLength::SequenceDraftLength(AdaptiveDraftLength::Options options,
                                          std::shared_ptr<DraftLengthMemory> memory)
     : memory_(std::move(memory)),
       choice_(memory_ != nullptr ? memory_->Start() : AdaptiveDraftLength(options)),
-      own_(options) {}
+      own_(options) {
+  own_.set_probe_interval(choice_.probe_interval());  // so that the memory learns the interval reached
+}
 
 void SequenceDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,
                                  std::span<const float> gaps) {
-  choice_.Record(drafted, accepted, draft_seconds, verify_seconds, gaps);
-  own_.Record(drafted, accepted, draft_seconds, verify_seconds, gaps);
+  // One clip for both, by the seeded estimator's expectations (the sequence's own are few and noisy).
+  choice_.ClipInterrupted(drafted, &draft_seconds, &verify_seconds);
+  choice_.RecordAsMeasured(drafted, accepted, draft_seconds, verify_seconds, gaps);
+  own_.RecordAsMeasured(drafted, accepted, draft_seconds, verify_seconds, gaps);
 }
 
 void SequenceDraftLength::Finish() {

@@ -312,6 +312,23 @@ TEST(AdaptiveDraftLengthTest, StopsWhereTheNextTokensDoNotPayTheirTime) {
   }
 }
 
+// Before the first token the margin is plain_margin (1): a drafting habit a
+// little slower than plain rounds turns plain. Here rounds of 2 drafted tokens
+// (both kept) take 3.2 ms for 3 tokens, plain rounds 1 ms for 1: drafting
+// ahead adds ~0.9 tokens/ms against a rate of ~0.94/ms. At 0.9 it would
+// draft on.
+TEST(AdaptiveDraftLengthTest, PlainMarginTurnsASlowerDraftingHabitPlain) {
+  for (double plain_margin : {1.0, 0.9}) {
+    AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 0, .plain_margin = plain_margin});
+    for (int i = 0; i < 100; ++i) a.Record(2, 2, 2e-3, 1.2e-3, std::vector<float>{1.0f, 1.0f});
+    for (int i = 0; i < 3; ++i) a.Record(0, 0, 0.0, 1e-3);
+    EXPECT_NEAR(a.MeasuredRate(), 303.0 / 323e-3, 1e-6);
+    EXPECT_EQ(a.NextDraftCap(), plain_margin < 1.0 ? 4 : 0) << plain_margin;
+    const float sure[] = {1.0f};
+    EXPECT_TRUE(a.KeepDrafting(sure, 1)) << "within a draft the stop margin (0.9) still applies";
+  }
+}
+
 // A draft that is never kept: plain rounds (the cap falls to min_k = 0).
 // Drafting rounds (4 tokens, 1 ms each, plus 0.1 ms per token missed in plain
 // rounds before) alternate with runs of plain ones; every round's rest is 1 ms.
@@ -336,6 +353,65 @@ TEST(AdaptiveDraftLengthTest, CapFallsToMinKWhenDraftingDoesNotPay) {
   EXPECT_EQ(plain, 8) << "the pattern ended on a drafting round";
   a.Record(1, 0, 1e-3, 1e-3, std::vector<float>{0.5f});
   EXPECT_EQ(a.NextDraftCap(), 0);
+  // Each probe after which the rule stays plain doubles the run before the next, up to 128.
+  for (int64_t expected : {16, 32, 64, 128, 128}) {
+    plain = 0;
+    while (a.NextDraftCap() == 0 && plain < 1000) {
+      a.Record(0, 0, 0.0, 1e-3);
+      ++plain;
+    }
+    EXPECT_EQ(plain, expected);
+    EXPECT_EQ(a.probe_interval(), expected);
+    a.Record(1, 0, 1e-3 + 0.1e-3 * plain, 1e-3, std::vector<float>{0.5f});  // the probe, which catches up
+  }
+  // A drafting round that is not a probe (the rule chose it) puts the interval back.
+  a.Record(0, 0, 0.0, 1e-3);
+  a.Record(2, 0, 2.1e-3, 1e-3, std::vector<float>{0.5f});
+  EXPECT_EQ(a.probe_interval(), 8);
+  // Absorb hands the interval to a fresh estimator (a new sequence seeded by a memory).
+  AdaptiveDraftLength b({.min_k = 0, .max_k = 4, .decay = 1.0});
+  a.set_probe_interval(64);
+  b.Absorb(a, 64, 8);
+  EXPECT_EQ(b.probe_interval(), 64);
+  b.set_probe_interval(1000);
+  EXPECT_EQ(b.probe_interval(), 128);
+  AdaptiveDraftLength never({.min_k = 0, .max_k = 4, .probe_every = 0});
+  never.Absorb(a, 64, 8);
+  EXPECT_EQ(never.probe_interval(), 0) << "probe_every 0: never probes";
+}
+
+// A round that took far longer than expected (another process held the core)
+// counts as twice the expected time, so a few of them cannot swing the choice.
+TEST(AdaptiveDraftLengthTest, InterruptedRoundsAreClipped) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0});
+  double draft = 30e-3, verify = 15e-3;
+  a.ClipInterrupted(2, &draft, &verify);
+  EXPECT_EQ(draft, 30e-3) << "no estimates yet: nothing to compare with";
+  for (int i = 0; i < 20; ++i) a.Record(2, 1, 2e-3, 1e-3);
+  a.ClipInterrupted(2, &draft, &verify);
+  // Twice the expected round time: T(2), raised to at most a draft step above T(1) + a step.
+  const double expected = (draft + verify) / 2;
+  EXPECT_GE(expected, a.RoundTime(2) - 1e-12);
+  EXPECT_LE(expected, a.RoundTime(2) + a.DraftStepSeconds());
+  EXPECT_LT(expected, 5e-3);
+  EXPECT_NEAR(draft / verify, 2.0, 1e-12) << "draft and verification scaled alike";
+  double slow_draft = expected, slow_verify = expected / 2;  // 1.5x: slow, not interrupted
+  a.ClipInterrupted(2, &slow_draft, &slow_verify);
+  EXPECT_EQ(slow_draft, expected);
+  EXPECT_EQ(slow_verify, expected / 2);
+  double negative_draft = -1.0, negative_verify = -1.0;
+  a.ClipInterrupted(2, &negative_draft, &negative_verify);
+  EXPECT_EQ(negative_draft, 0.0);
+  EXPECT_EQ(negative_verify, 0.0);
+  // Record clips: a 15x round moves the estimates as the clipped one would ...
+  AdaptiveDraftLength b = a, c = a, d = a;
+  b.Record(2, 1, 30e-3, 15e-3);
+  c.Record(2, 1, draft, verify);
+  EXPECT_NEAR(b.RoundTime(2), c.RoundTime(2), 1e-12);
+  EXPECT_NEAR(b.MeasuredRate(), c.MeasuredRate(), 1e-9);
+  // ... and RecordAsMeasured does not.
+  d.RecordAsMeasured(2, 1, 30e-3, 15e-3);
+  EXPECT_GT(d.RoundTime(2), c.RoundTime(2) + 0.5e-3);
 }
 
 // With a fixed draft cost the rate and times are in verification passes.

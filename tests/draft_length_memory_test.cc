@@ -58,6 +58,31 @@ TEST(DraftLengthMemoryTest, TheNextSequenceStartsFromWhatTheFirstLearned) {
   alone.Finish();  // nothing to hand back: no crash
 }
 
+// How long a plain run goes before a probe is learned with the rest: a sequence
+// whose probes kept failing hands its interval to the next.
+TEST(DraftLengthMemoryTest, TheProbeIntervalCarriesOver) {
+  constexpr AdaptiveDraftLength::Options kPlainWins{.min_k = 0, .max_k = 4, .decay = 1.0};
+  auto memory = std::make_shared<DraftLengthMemory>(kPlainWins);
+  SequenceDraftLength first(kPlainWins, memory);
+  // The draft is never kept and costs 4 ms; a plain round costs 1 ms.
+  for (int i = 0; i < 300; ++i) {
+    const int64_t cap = first.NextDraftCap();
+    if (cap == 0) {
+      first.Record(0, 0, 0.0, 1e-3);
+    } else {
+      first.Record(1, 0, 4e-3, 1.1e-3, std::vector<float>{0.5f});
+    }
+  }
+  EXPECT_GT(first.estimates().probe_interval(), 8);
+  const int64_t reached = first.estimates().probe_interval();
+  first.Finish();
+  SequenceDraftLength second(kPlainWins, memory);
+  EXPECT_EQ(second.estimates().probe_interval(), reached);
+  second.Record(0, 0, 0.0, 1e-3);
+  second.Finish();
+  EXPECT_EQ(memory->Start().probe_interval(), reached) << "the second sequence's own rounds kept it";
+}
+
 TEST(DraftLengthMemoryTest, MemoryIsCapped) {
   DraftLengthMemory memory(kOptions);
   const int sequences = static_cast<int>(DraftLengthMemory::kMemoryRounds / 20) + 5;
