@@ -7,8 +7,9 @@
 // first rounds probing and its short life on noisy estimates (bench/RESULTS.md
 // §10.2). So a new sequence starts from the memory as a prior, worth
 // kSeedTimingRounds rounds of timing (with the confidence stop's calibration
-// and measured rate) and kSeedAcceptanceRounds of acceptance by position; when
-// it ends, its rounds are folded in. The timing prior is heavy (several
+// and measured rate) and kSeedAcceptanceRounds of acceptance by position, and
+// probing plain runs as sparsely as the last sequence had learned to; when it
+// ends, its rounds are folded in. The timing prior is heavy (several
 // sequences' worth) because one sequence's ~20 round times on a noisy machine
 // move by 1.5x and more: with 16 rounds the confidence stop trailed the best
 // fixed k, with 64 it led it (bench/RESULTS.md §10.2.5).
