@@ -119,6 +119,12 @@ TEST_F(BenchSweepRunTest, GreedyReportAddsUp) {
       continue;
     }
     EXPECT_EQ(s.same_tokens, "yes") << row.config.draft << " k=" << row.config.k;
+    // An adaptive row may run plain rounds throughout when drafting does not pay (seen under ASan, where
+    // the draft's time relative to verification differs): nothing to check about acceptance then.
+    if (row.config.adaptive && s.drafted_tokens == 0) {
+      EXPECT_EQ(s.mean_k, 0.0);
+      continue;
+    }
     EXPECT_GT(s.drafted_tokens, 0);
     EXPECT_NEAR(s.acceptance_rate, double(s.accepted_tokens) / s.drafted_tokens, 1e-12);
     EXPECT_NEAR(s.mean_acceptance_length, 1.0 + double(s.accepted_tokens) / s.rounds, 1e-12);

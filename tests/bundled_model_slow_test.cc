@@ -62,6 +62,7 @@ TEST_F(BundledModelTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
   ASSERT_TRUE(slices.ok()) << slices.status();
   ASSERT_GE(slices->size(), 10u);
   int64_t adaptive_runs = 0, adaptive_short_rounds = 0;  // rounds that drafted fewer than 8 with k <= 8 adaptive
+  int64_t adaptive_drafted = 0;                          // tokens the k <= 8 adaptive runs drafted
   for (const std::string& p : prompts) {
     GenerationOptions plain;
     plain.max_new_tokens = 64;
@@ -87,6 +88,7 @@ TEST_F(BundledModelTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
           EXPECT_EQ(r->text, ref->text);
           if (adaptive && k == 8) {
             adaptive_runs += 1;
+            adaptive_drafted += r->stats.drafted_tokens;
             // Rounds that drafted fewer than k (none drafted k when the vector is shorter).
             const std::vector<int64_t>& drafted = r->stats.per_position_drafted;
             adaptive_short_rounds +=
@@ -98,6 +100,9 @@ TEST_F(BundledModelTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
   }
   // Adaptation must really change k: more short rounds than the one budget-limited last round per run.
   EXPECT_GT(adaptive_short_rounds, 2 * adaptive_runs);
+  // ... and still draft (an adaptive run may go plain where drafting does not pay, but not all of them here:
+  // the comparison with plain decoding above would then test nothing).
+  EXPECT_GT(adaptive_drafted, 64 * adaptive_runs / 4);
 }
 
 TEST_F(BundledModelTest, StreamedTextEqualsFinalText) {
