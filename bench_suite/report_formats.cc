@@ -44,13 +44,17 @@ void MarkdownTable(const SweepReport& report, bool overall, size_t group, std::s
     }
     const std::string k =
         c.adaptive ? absl::StrFormat("<=%d adaptive (mean %.2f)", c.k, s.mean_k) : absl::StrCat(c.k);
+    // A row that drafted nothing (an adaptive row whose rounds were all plain
+    // ones) has no acceptance, draft cost or verification of drafts to show.
+    const bool drafted = s.drafted_tokens > 0;
+    const auto shown = [drafted](const std::string& value) { return drafted ? value : std::string("-"); };
     absl::StrAppendFormat(
-        out,
-        "| %s | %s | %s | %g | %.3f | %.2f | %s | %.1f | %.2fx [%.2f, %.2f] | %.2fx | %.3f | %.2f | %s |\n",
-        c.draft, k, c.draft_vocab == 0 ? std::string("all") : absl::StrCat(c.draft_vocab), c.temperature,
-        s.acceptance_rate, s.mean_acceptance_length, Positions(s.per_position_acceptance, " ", 8),
-        s.tokens_per_second, s.speedup_median, s.speedup_min, s.speedup_max, s.analytic_speedup, s.draft_cost,
-        s.verify_ratio, s.same_tokens);
+        out, "| %s | %s | %s | %g | %s | %.2f | %s | %.1f | %.2fx [%.2f, %.2f] | %s | %s | %s | %s |\n", c.draft, k,
+        c.draft_vocab == 0 ? std::string("all") : absl::StrCat(c.draft_vocab), c.temperature,
+        shown(absl::StrFormat("%.3f", s.acceptance_rate)), s.mean_acceptance_length,
+        shown(Positions(s.per_position_acceptance, " ", 8)), s.tokens_per_second, s.speedup_median, s.speedup_min,
+        s.speedup_max, shown(absl::StrFormat("%.2fx", s.analytic_speedup)),
+        shown(absl::StrFormat("%.3f", s.draft_cost)), shown(absl::StrFormat("%.2f", s.verify_ratio)), s.same_tokens);
   }
 }
 

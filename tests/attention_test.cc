@@ -1,10 +1,11 @@
 // Attention against an f64 evaluation of the header's definition, over
-// past in {0, 5, 37}, t in {1, 2, 5, 9, 17}, GQA ratios 1 / 2 / 4, head dims
+// past in {0, 5, 37}, t in {1, 2, 5, 9, 17}, GQA ratios 1 / 2 / 3 / 4 / 6, head dims
 // that are not multiples of 8, sliding windows, soft-capping, strided q and
 // out rows (padding untouched), 1 and 2 threads, with scratch sized exactly by
 // AttentionScratchFloats (ASan catches an overrun). Causality: T tokens at
 // once give bit-identical rows to T calls of one token each, whose caches end
-// at the token and hold NaN in the slots its window excludes. On a
+// at the token and hold NaN in the slots its window excludes. Query heads run
+// together (sharing a KV head's loads) give the bits each gives alone. On a
 // CpuThreadPool the kernel gives the OpenMP team's bits.
 #include "kernels/attention.h"
 
@@ -134,11 +135,12 @@ std::vector<float> RunKernel(const Inputs& in, int threads, CpuThreadPool* pool 
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
-  // (heads, kv_heads, head_dim): the last three take the AVX-512 code where
-  // the CPU has it (one head at a time: odd group, head_dim 128; two heads:
-  // group 2, head_dim 32); {8, 2, 64} takes it two heads at a time too.
-  const int64_t head_shapes[][3] = {{4, 4, 3}, {4, 2, 17}, {8, 2, 64}, {2, 1, 1},
-                                    {6, 2, 64}, {2, 2, 128}, {4, 2, 32}};
+  // (heads, kv_heads, head_dim): from {6, 2, 64} on they take the AVX-512
+  // code where the CPU has it (one head at a time: odd group, head_dim 64 or
+  // 128; two heads: group 2, head_dim 32; three heads: group 3, head_dim 32, and
+  // group 6, head_dim 16); {8, 2, 64} takes it two heads at a time too.
+  const int64_t head_shapes[][3] = {{4, 4, 3}, {4, 2, 17}, {8, 2, 64}, {2, 1, 1}, {6, 2, 64},
+                                    {2, 2, 128}, {4, 2, 32}, {6, 2, 32}, {6, 1, 16}};
   for (int64_t past : {0, 5, 37}) {
     for (int64_t t : {1, 2, 5, 9, 17}) {
       for (const auto& hs : head_shapes) {
@@ -175,7 +177,8 @@ TEST(AttentionTest, ManyTokensAtOnceEqualOneByOne) {
   uint32_t seed = 100;
   for (const Case& base : {Case{0, 17, 4, 2, 17, 0, 0.f}, Case{6, 9, 8, 2, 64, 0, 0.f},
                            Case{23, 5, 4, 4, 3, 4, 0.f}, Case{3, 9, 4, 1, 16, 0, 5.f},
-                           Case{5, 7, 6, 2, 64, 0, 0.f}, Case{2, 6, 4, 2, 32, 3, 0.f}}) {
+                           Case{5, 7, 6, 2, 64, 0, 0.f}, Case{2, 6, 4, 2, 32, 3, 0.f},
+                           Case{4, 9, 6, 2, 32, 0, 0.f}}) {
     SCOPED_TRACE(Describe(base));
     const Inputs all(base, seed++);
     const std::vector<float> together = RunKernel(all, 2);
@@ -202,6 +205,35 @@ TEST(AttentionTest, ManyTokensAtOnceEqualOneByOne) {
         ASSERT_EQ(alone[i], together[j * row + i]) << "token " << j << " element " << i;
       }
     }
+  }
+}
+
+// Query heads that share a KV head run together where the AVX-512 code can
+// (two or three at once, sharing each cache row load); each must give the
+// bits it gives alone: the same inputs with every query head given its own
+// copy of its KV head's rows (a group of 1, one head at a time).
+TEST(AttentionTest, HeadsRunTogetherEqualEachHeadAlone) {
+  uint32_t seed = 300;
+  for (const Case& c : {Case{37, 1, 6, 2, 32, 0, 0.f}, Case{5, 9, 6, 2, 32, 0, 0.f}, Case{37, 2, 6, 1, 16, 0, 0.f},
+                        Case{37, 1, 4, 2, 32, 0, 0.f}, Case{0, 5, 8, 2, 64, 0, 0.f}, Case{9, 3, 6, 2, 32, 4, 3.f}}) {
+    SCOPED_TRACE(Describe(c));
+    const Inputs grouped(c, seed++);
+    Case ungrouped_case = c;
+    ungrouped_case.kv_heads = c.heads;
+    Inputs ungrouped = grouped;
+    ungrouped.c = ungrouped_case;
+    const int64_t group = c.heads / c.kv_heads, slots = c.past + c.t;
+    ungrouped.k.assign(slots * c.heads * c.d, 0.f);
+    ungrouped.v.assign(slots * c.heads * c.d, 0.f);
+    for (int64_t s = 0; s < slots; ++s) {
+      for (int64_t h = 0; h < c.heads; ++h) {
+        for (int64_t i = 0; i < c.d; ++i) {
+          ungrouped.k[(s * c.heads + h) * c.d + i] = grouped.k[(s * c.kv_heads + h / group) * c.d + i];
+          ungrouped.v[(s * c.heads + h) * c.d + i] = grouped.v[(s * c.kv_heads + h / group) * c.d + i];
+        }
+      }
+    }
+    for (int threads : {1, 2}) EXPECT_EQ(RunKernel(grouped, threads), RunKernel(ungrouped, threads));
   }
 }
 

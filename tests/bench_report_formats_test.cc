@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench_suite/report_formats.h"
 #include "bench_suite/svg_plot.h"
@@ -127,6 +128,42 @@ TEST_F(BenchReportFormatsTest, MarkdownHasHeaderAndOneLinePerRow) {
   const auto lines =
       std::distance(std::sregex_iterator(md.begin(), md.end(), table_line), std::sregex_iterator());
   EXPECT_EQ(lines, static_cast<long>(report_->rows.size() * 3));
+}
+
+// A speculative row that drafted nothing (an adaptive row whose rounds were
+// all plain) shows "-" where a figure about drafts would be, not zeros.
+TEST_F(BenchReportFormatsTest, MarkdownShowsDashesForARowThatDraftedNothing) {
+  SweepReport report = *report_;
+  SweepRow* adaptive = nullptr;
+  for (SweepRow& row : report.rows) {
+    if (row.config.adaptive && adaptive == nullptr) adaptive = &row;
+  }
+  ASSERT_NE(adaptive, nullptr);
+  RowStats& s = adaptive->overall;
+  s.drafted_tokens = s.accepted_tokens = 0;
+  s.acceptance_rate = s.draft_cost = s.verify_ratio = s.analytic_speedup = s.mean_k = 0.0;
+  s.mean_acceptance_length = 1.0;
+  s.per_position_acceptance.assign(s.per_position_acceptance.size(), 0.0);
+  const std::string md = FormatMarkdown(report);
+  const size_t at = md.find(absl::StrCat("| ", adaptive->config.draft, " | <=", adaptive->config.k, " adaptive (mean 0.00)"));
+  ASSERT_NE(at, std::string::npos) << md;
+  const std::string line = md.substr(at, md.find('\n', at) - at);
+  const std::vector<std::string> cells = absl::StrSplit(line, " | ");
+  ASSERT_EQ(cells.size(), 13u) << line;
+  EXPECT_EQ(cells[4], "-");   // acceptance rate
+  EXPECT_EQ(cells[5], "1.00");  // mean acceptance length: one token per round
+  EXPECT_EQ(cells[6], "-");   // acceptance by position
+  EXPECT_EQ(cells[9], "-");   // analytic speed-up
+  EXPECT_EQ(cells[10], "-");  // draft cost c
+  EXPECT_EQ(cells[11], "-");  // verify ratio
+  // The rows that drafted keep their figures.
+  const size_t fixed = md.find(absl::StrCat("| ", adaptive->config.draft, " | 1 | all | 0 | "));
+  ASSERT_NE(fixed, std::string::npos) << md;
+  const std::vector<std::string> fixed_cells = absl::StrSplit(md.substr(fixed, md.find('\n', fixed) - fixed), " | ");
+  ASSERT_EQ(fixed_cells.size(), 13u);
+  double rate = -1.0;
+  EXPECT_TRUE(absl::SimpleAtod(fixed_cells[4], &rate)) << fixed_cells[4];
+  EXPECT_GE(rate, 0.0);
 }
 
 // Well-formed XML for what PlotSvg writes: tags balance, attributes are

@@ -29,8 +29,8 @@ namespace {
 constexpr int64_t kMinParallelMacs = int64_t{1} << 15;
 // Scratch rows are padded to this many floats so threads do not share lines.
 constexpr int64_t kScratchAlign = 16;
-// Score rows per thread: the AVX-512 code runs up to 2 heads at once.
-constexpr int64_t kScoreRows = 2;
+// Score rows per thread: the AVX-512 code runs up to 3 heads at once.
+constexpr int64_t kScoreRows = 3;
 
 int64_t ScratchRow(int64_t kv_len) {
   return (kv_len + kScratchAlign - 1) / kScratchAlign * kScratchAlign;

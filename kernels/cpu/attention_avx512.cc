@@ -149,14 +149,22 @@ void Attend(const AttentionParams& p, int64_t j, int64_t h, float* scores, int64
 
 int AttentionAvx512Heads(const AttentionParams& p) {
   const int64_t group = p.num_heads / p.num_kv_heads;
+  // Three heads hold 3 x 3 x C accumulators and query chunks: within the 32
+  // registers up to head_dim 32 (C = 2).
+  if (group % 3 == 0 && p.head_dim <= 32) return 3;
   return group % 2 == 0 && p.head_dim <= 64 ? 2 : 1;
 }
 
 void AttendAvx512(const AttentionParams& p, int64_t j, int64_t h, float* scores, int64_t score_stride) {
-  const bool two = AttentionAvx512Heads(p) == 2;
+  const int heads = AttentionAvx512Heads(p);
+  const bool two = heads == 2;
   switch (p.head_dim) {
-    case 16: return two ? Attend<1, 2>(p, j, h, scores, score_stride) : Attend<1, 1>(p, j, h, scores, score_stride);
-    case 32: return two ? Attend<2, 2>(p, j, h, scores, score_stride) : Attend<2, 1>(p, j, h, scores, score_stride);
+    case 16:
+      if (heads == 3) return Attend<1, 3>(p, j, h, scores, score_stride);
+      return two ? Attend<1, 2>(p, j, h, scores, score_stride) : Attend<1, 1>(p, j, h, scores, score_stride);
+    case 32:
+      if (heads == 3) return Attend<2, 3>(p, j, h, scores, score_stride);
+      return two ? Attend<2, 2>(p, j, h, scores, score_stride) : Attend<2, 1>(p, j, h, scores, score_stride);
     case 64: return two ? Attend<4, 2>(p, j, h, scores, score_stride) : Attend<4, 1>(p, j, h, scores, score_stride);
     case 128: return Attend<8, 1>(p, j, h, scores, score_stride);
     case 256: return Attend<16, 1>(p, j, h, scores, score_stride);

@@ -24,9 +24,11 @@ namespace matspec::attention_internal {
 // head_dim one of 16, 32, 64, 128, 256.
 bool Avx512AttentionApplies(const AttentionParams& p);
 
-// Query heads AttentionAvx512Heads(p) of one KV head at once (2 when the GQA
-// group is even and head_dim <= 64, so that they share each cache row load;
-// else 1). Only where Avx512AttentionApplies(p).
+// Query heads AttentionAvx512Heads(p) of one KV head at once, so that they
+// share each cache row load: 3 when the GQA group is a multiple of 3 and
+// head_dim <= 32 (the bundled model: 6 heads over 2 KV heads, head_dim 32);
+// else 2 when the group is even and head_dim <= 64; else 1. Only where
+// Avx512AttentionApplies(p).
 int AttentionAvx512Heads(const AttentionParams& p);
 
 // Token j, query heads h .. h + AttentionAvx512Heads(p) - 1 (h a multiple of
