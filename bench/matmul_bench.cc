@@ -39,6 +39,12 @@
 //   per step; few = CpuContext::bf16_sums (0 auto, 1 vdpbf16ps, 2 f32 FMA).
 // BM_Verify/n/k/t/threads: bf16 from DRAM on the best path, the model shapes
 //   at t = 1..16 (the cost of verifying t tokens against one decode step).
+// BM_Attention/past/t/heads/kv_heads/head_dim/threads: one layer's attention
+//   (kernels/attention.h) of t new tokens over a cache of past + t slots,
+//   f32 as the engine keeps it; the bundled model's shape (6 heads over 2 KV
+//   heads, head_dim 32: three query heads per cache-row load) and a group of
+//   4 at head_dim 128 (one head at a time); bytes_per_second = cache bytes
+//   (K and V) per call.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -50,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/cpu_thread_pool.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
@@ -349,6 +356,36 @@ void GemmArgs(benchmark::internal::Benchmark* b) {
   for (int64_t t : {16, 24, 32, 64, 128}) b->Args({0, 4096, 1024, t, 1, 0, 1});
 }
 BENCHMARK(BM_MatMul)->Apply(GemmArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Attention(benchmark::State& state) {
+  const int64_t past = state.range(0), t = state.range(1), heads = state.range(2), kv_heads = state.range(3),
+                d = state.range(4);
+  const int threads = static_cast<int>(state.range(5));
+  const int64_t slots = past + t;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  std::vector<float> q(t * heads * d), k(slots * kv_heads * d), v(slots * kv_heads * d), out(t * heads * d);
+  for (std::vector<float>* a : {&q, &k, &v}) {
+    for (float& x : *a) x = uniform(rng);
+  }
+  std::vector<float> scratch(AttentionScratchFloats(slots, threads));
+  AttentionParams p =
+      PackedAttentionParams(heads, kv_heads, d, q.data(), k.data(), v.data(), past, t, out.data());
+  p.scratch = scratch.data();
+  CpuContext ctx{threads};
+  for (auto _ : state) {
+    Attention(ctx, p);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * slots * kv_heads * d * 4);
+}
+BENCHMARK(BM_Attention)
+    ->ArgNames({"past", "t", "heads", "kv_heads", "d", "threads"})
+    ->ArgsProduct({{100, 400, 800}, {1, 5}, {6}, {2}, {32}, {1}})
+    ->ArgsProduct({{400}, {1, 5}, {16}, {4}, {128}, {1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void BM_MatMulPool(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(3));
