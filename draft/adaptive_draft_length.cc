@@ -120,13 +120,21 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
   rate_tokens_ = rate_tokens_ * w + static_cast<double>(accepted + 1);
   rate_time_ = rate_time_ * w + round_time;
   if (drafted > 0) {
-    // A round the rule chose to draft (not a probe) puts probing back to its base interval.
-    last_was_probe_ = options_.probe_every > 0 && plain_run_ >= probe_interval_;
-    if (!last_was_probe_) probe_interval_ = options_.probe_every;
-  } else if (last_was_probe_) {
-    // The probe did not make drafting pay: wait twice as long before the next.
-    set_probe_interval(2 * probe_interval_);
-    last_was_probe_ = false;
+    if (options_.probe_every > 0 && plain_run_ >= probe_interval_) {
+      // A probe: on trial until the rule has drafted probe_every rounds in a row after it.
+      on_trial_ = true;
+      drafting_run_ = 0;
+    } else if (++drafting_run_ >= options_.probe_every) {
+      // Drafting has held: probing goes back to its base interval.
+      on_trial_ = false;
+      probe_interval_ = options_.probe_every;
+    }
+  } else {
+    // A probe after which the rule turned plain again before drafting had held
+    // did not make drafting pay: wait twice as long before the next.
+    if (on_trial_) set_probe_interval(2 * probe_interval_);
+    on_trial_ = false;
+    drafting_run_ = 0;
   }
   plain_run_ = drafted == 0 ? plain_run_ + 1 : 0;
   ++rounds_;
@@ -164,8 +172,8 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   }
   rate_tokens_ += t * other.rate_tokens_;
   rate_time_ += t * other.rate_time_;
-  // How long plain runs go unprobed is learned as well (the rounds absorbed came first).
-  if (rounds_ == 0 && other.options_.probe_every > 0) set_probe_interval(other.probe_interval_);
+  // Probing goes on where the rounds absorbed left it (they came first).
+  if (rounds_ == 0) ContinueProbing(other);
   RefreshRoundTimes();
   // Probing is for a verification line nobody has measured yet.
   seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
@@ -289,6 +297,14 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
   const double step = options_.draft_cost > 0.0 ? options_.draft_cost : DraftStepSeconds();
   round_time_ = RoundTimes();
   for (int64_t k = 1; k <= options_.max_k; ++k) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
+}
+
+void AdaptiveDraftLength::ContinueProbing(const AdaptiveDraftLength& from) {
+  if (options_.probe_every <= 0 || from.options_.probe_every <= 0) return;
+  set_probe_interval(from.probe_interval_);
+  plain_run_ = from.plain_run_;
+  drafting_run_ = from.drafting_run_;
+  on_trial_ = from.on_trial_;
 }
 
 void AdaptiveDraftLength::set_probe_interval(int64_t plain_rounds) {

@@ -67,10 +67,16 @@
 // frozen by plain rounds would otherwise keep them plain for good; such a
 // probe usually stops after a token or two). A probe is dear: the draft first
 // catches up on every token of the plain run (at 2 threads, half of the
-// bundled model: a probe every 8 rounds cost 8 % against plain rounds alone),
-// so each probe after which the rule stays plain doubles the run before the
-// next (up to 128 rounds), and a round the rule chooses to draft resets it;
-// a sequence seeded by Absorb starts from the interval its prior reached.
+// bundled model: a probe every 8 rounds cost 8 % against plain rounds alone;
+// the catch-up costs 0.25-0.3 of a plain step per token missed), so each
+// probe after which the rule turns plain again before it has drafted
+// probe_every rounds in a row doubles the run before the next (up to 128
+// rounds); probe_every drafting rounds in a row reset it. (A single drafting
+// round after a probe used to reset it: the probe's fully accepted tokens
+// lift the acceptance estimates for a round or two, and where drafting
+// barely pays the rule cycled probe, a few drafting rounds, plain, probe
+// after 8, each cycle paying a catch-up; bench/RESULTS.md §10.2.7.) A
+// sequence seeded by Absorb starts from the interval its prior reached.
 //
 // Round times on a shared machine have a tail: a round during which another
 // process held a core takes 2-8x its usual time, and a few such rounds at one
@@ -132,11 +138,20 @@ class AdaptiveDraftLength final : public DraftStopRule {
   int64_t probe_interval() const { return probe_interval_; }
   // Sets it (kept within [probe_every, 128]; no effect with probe_every 0).
   void set_probe_interval(int64_t plain_rounds);
+  // Takes over `from`'s probing state: its interval, the plain rounds in a row
+  // it ended on, and whether its last probe is still on trial (no effect when
+  // either never probes). A plain run goes on across sequences: a memory whose
+  // interval has reached 128 would otherwise never see a probe in sequences
+  // shorter than that, and a slice that once looked slow stayed plain for good
+  // (bench/RESULTS.md §10.2.7); a probe that falls due as a sequence starts is
+  // also the cheapest, the draft having just read the prompt.
+  void ContinueProbing(const AdaptiveDraftLength& from);
   // DraftStopRule: the rule above.
   bool KeepDrafting(const float* gaps, int64_t drafted) const override;
 
   // Adds `other`'s estimates to this one's as if its rounds had been recorded
-  // here (before any of this one's own), its timing weighed as at most
+  // here (before any of this one's own; without rounds of its own yet, this
+  // one also continues other's probing: ContinueProbing), its timing weighed as at most
   // `timing_rounds` rounds and its acceptance as at most `acceptance_rounds`
   // (both >= 0): a prior that this sequence's own rounds soon outweigh.
   // Positions beyond this object's max_k are dropped. The gap calibration and
@@ -200,7 +215,8 @@ class AdaptiveDraftLength final : public DraftStopRule {
   int64_t missed_ = 0;
   int64_t plain_run_ = 0;
   int64_t probe_interval_ = 0;  // plain rounds in a row before NextDraftCap probes
-  bool last_was_probe_ = false;
+  int64_t drafting_run_ = 0;    // rounds the rule chose to draft in a row (a probe not counted)
+  bool on_trial_ = false;       // a probe whose drafting has not yet held for probe_every rounds
   // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
   // drafted, m missed).
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;

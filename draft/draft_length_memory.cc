@@ -33,7 +33,7 @@ SequenceDraftLength::SequenceDraftLength(AdaptiveDraftLength::Options options,
     : memory_(std::move(memory)),
       choice_(memory_ != nullptr ? memory_->Start() : AdaptiveDraftLength(options)),
       own_(options) {
-  own_.set_probe_interval(choice_.probe_interval());  // so that the memory learns the interval reached
+  own_.ContinueProbing(choice_);  // so that the memory learns where probing stands at the end
 }
 
 void SequenceDraftLength::Record(int64_t drafted, int64_t accepted, double draft_seconds, double verify_seconds,

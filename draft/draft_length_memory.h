@@ -8,7 +8,8 @@
 // §10.2). So a new sequence starts from the memory as a prior, worth
 // kSeedTimingRounds rounds of timing (with the confidence stop's calibration
 // and measured rate) and kSeedAcceptanceRounds of acceptance by position, and
-// probing plain runs as sparsely as the last sequence had learned to; when it
+// probing plain runs as sparsely as the last sequence had learned to, and
+// counting its plain run on from where the last one ended (ContinueProbing); when it
 // ends, its rounds are folded in. The timing prior is heavy (several
 // sequences' worth) because one sequence's ~20 round times on a noisy machine
 // move by 1.5x and more: with 16 rounds the confidence stop trailed the best

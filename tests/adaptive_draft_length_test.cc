@@ -364,9 +364,15 @@ TEST(AdaptiveDraftLengthTest, CapFallsToMinKWhenDraftingDoesNotPay) {
     EXPECT_EQ(a.probe_interval(), expected);
     a.Record(1, 0, 1e-3 + 0.1e-3 * plain, 1e-3, std::vector<float>{0.5f});  // the probe, which catches up
   }
-  // A drafting round that is not a probe (the rule chose it) puts the interval back.
+  // A probe after which the rule drafts a few rounds and then turns plain again
+  // failed all the same: the interval stays at its ceiling.
+  for (int i = 0; i < 7; ++i) a.Record(2, 2, 2.0e-3, 1e-3, std::vector<float>{2.f, 2.f});
   a.Record(0, 0, 0.0, 1e-3);
-  a.Record(2, 0, 2.1e-3, 1e-3, std::vector<float>{0.5f});
+  EXPECT_EQ(a.probe_interval(), 128);
+  // Rounds the rule chose to draft, probe_every (8) of them in a row, put it back.
+  for (int i = 0; i < 7; ++i) a.Record(2, 2, 2.0e-3, 1e-3, std::vector<float>{2.f, 2.f});
+  EXPECT_EQ(a.probe_interval(), 128) << "7 drafting rounds: not yet";
+  a.Record(2, 2, 2.0e-3, 1e-3, std::vector<float>{2.f, 2.f});
   EXPECT_EQ(a.probe_interval(), 8);
   // Absorb hands the interval to a fresh estimator (a new sequence seeded by a memory).
   AdaptiveDraftLength b({.min_k = 0, .max_k = 4, .decay = 1.0});

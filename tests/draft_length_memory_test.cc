@@ -83,6 +83,51 @@ TEST(DraftLengthMemoryTest, TheProbeIntervalCarriesOver) {
   EXPECT_EQ(memory->Start().probe_interval(), reached) << "the second sequence's own rounds kept it";
 }
 
+// The plain run goes on across sequences: once the interval has reached 128,
+// sequences of 40 rounds that stay plain must still see a probe now and then
+// (before, each started its run at 0 and none ever probed again, so a slice that
+// once looked slow stayed plain for good). The probe falls due where the
+// previous sequences' plain rounds add up to the interval.
+TEST(DraftLengthMemoryTest, ThePlainRunCarriesOverSoShortSequencesStillProbe) {
+  constexpr AdaptiveDraftLength::Options kPlainWins{.min_k = 0, .max_k = 4, .decay = 1.0};
+  auto memory = std::make_shared<DraftLengthMemory>(kPlainWins);
+  // The draft is never kept and costs 4 ms; a plain round costs 1 ms. Long
+  // sequences first, until the interval reaches its ceiling.
+  for (int sequence = 0; sequence < 10 && memory->Start().probe_interval() < 128; ++sequence) {
+    SequenceDraftLength seq(kPlainWins, memory);
+    for (int i = 0; i < 300; ++i) {
+      if (seq.NextDraftCap() == 0) {
+        seq.Record(0, 0, 0.0, 1e-3);
+      } else {
+        seq.Record(1, 0, 4e-3, 1.1e-3, std::vector<float>{0.5f});
+      }
+    }
+    seq.Finish();
+  }
+  ASSERT_EQ(memory->Start().probe_interval(), 128);
+  int64_t since_probe = memory->Start().plain_run();  // plain rounds in a row, across sequences
+  int probes = 0;
+  for (int sequence = 0; sequence < 8; ++sequence) {
+    SequenceDraftLength seq(kPlainWins, memory);
+    EXPECT_EQ(seq.estimates().plain_run(), since_probe) << "sequence " << sequence;
+    for (int i = 0; i < 40; ++i) {
+      if (seq.NextDraftCap() == 0) {
+        seq.Record(0, 0, 0.0, 1e-3);
+        ++since_probe;
+      } else {
+        EXPECT_EQ(since_probe, 128) << "sequence " << sequence << " round " << i;
+        ++probes;
+        since_probe = 0;
+        seq.Record(1, 0, 4e-3, 1.1e-3, std::vector<float>{0.5f});
+      }
+    }
+    seq.Finish();
+  }
+  // 320 rounds: a probe within the first 128 and another 128 rounds after it.
+  EXPECT_GE(probes, 2);
+  EXPECT_EQ(memory->Start().probe_interval(), 128) << "each probe failed";
+}
+
 TEST(DraftLengthMemoryTest, MemoryIsCapped) {
   DraftLengthMemory memory(kOptions);
   const int sequences = static_cast<int>(DraftLengthMemory::kMemoryRounds / 20) + 5;
