@@ -78,6 +78,7 @@ std::string PresetToml(const RunConfig& base, const SweepRow* chosen, const std:
   absl::StrAppend(&out, "draft-max = ", d.draft_max, "\n");
   if (d.draft_min > 0) absl::StrAppend(&out, "draft-min = ", d.draft_min, "\n");
   if (d.draft_adaptive) absl::StrAppend(&out, "draft-adaptive = true\n");
+  if (d.draft_own_kv) absl::StrAppend(&out, "draft-own-kv = true\n");
   if (d.draft_vocab > 0) absl::StrAppend(&out, "draft-vocab = ", d.draft_vocab, "\n");
   if (!d.draft_vocab_file.empty())
     absl::StrAppend(&out, "draft-vocab-file = ", Quoted(d.draft_vocab_file), "\n");

@@ -42,6 +42,9 @@ struct BatchScheduler::Sequence {
   GenerationResult result;
   std::unique_ptr<DecodeLoop> loop;
   std::unique_ptr<Drafter> drafter;  // null: plain decoding
+  // DraftPolicy::adopt_verifier_kv where the caches allow it: the draft skips
+  // the prompt and copies the verifier's rows of what it lacks before each draft.
+  bool adopts_rows = false;
   std::optional<SequenceDraftLength> adaptive;  // --draft-adaptive
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<TextStreamer> streamer;
@@ -54,6 +57,10 @@ struct BatchScheduler::Sequence {
   absl::Status error;      // ends the request with this error
   bool finished = false;
 };
+
+bool BatchScheduler::DraftPrefills(const Sequence& seq) {
+  return seq.drafter && !seq.adopts_rows && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0;
+}
 
 BatchScheduler::BatchScheduler(std::shared_ptr<EngineState> state, Options options)
     : state_(std::move(state)),
@@ -173,6 +180,8 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
     // the batch forward of every other one.
     seq.error = seq.verifier->cache().status();
     if (seq.error.ok() && seq.drafter) seq.error = seq.drafter->cache().status();
+    seq.adopts_rows =
+        seq.drafter && params.policy.adopt_verifier_kv && seq.drafter->CanAdoptRows(seq.verifier->cache());
     if (!seq.error.ok()) {
       Finish(seq);
       continue;
@@ -184,8 +193,7 @@ void BatchScheduler::Admit(std::vector<std::unique_ptr<Sequence>>* active) {
     seq.loop = std::make_unique<DecodeLoop>(params, seq.job.prompt, &seq.result.stats, &seq.result.tokens);
     if (params.draft && params.adaptive_draft) seq.adaptive.emplace(AdaptiveOptions(params), params.draft_memory);
     seq.admitted = Clock::now();  // its prompt enters the caches with the next rounds' forwards
-    seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 ||
-                     (seq.drafter && seq.drafter->NextPrefillChunk(seq.job.prompt, 1).t > 0);
+    seq.prefilling = seq.verifier->NextPrefillChunk(seq.job.prompt, 1).t > 0 || DraftPrefills(seq);
     if (!seq.prefilling) seq.decode_start = seq.last_round = seq.admitted;  // a one-token prompt
     active->push_back(std::move(owned));
   }
@@ -235,8 +243,7 @@ void BatchScheduler::Round(std::vector<std::unique_ptr<Sequence>>* active) {
       Finish(*seq);
       continue;
     }
-    const bool drafter_done = !seq->drafter || seq->drafter->NextPrefillChunk(seq->job.prompt, 1).t == 0;
-    if (drafter_done && seq->verifier->NextPrefillChunk(seq->job.prompt, 1).t == 0) {
+    if (!DraftPrefills(*seq) && seq->verifier->NextPrefillChunk(seq->job.prompt, 1).t == 0) {
       seq->prefilling = false;
       seq->decode_start = seq->last_round = Clock::now();
       seq->result.stats.prefill_seconds = Seconds(seq->admitted, seq->decode_start);
@@ -266,6 +273,7 @@ void BatchScheduler::PrefillDrafts(const std::vector<Sequence*>& group) {
   std::vector<BatchSegment> segments;
   std::vector<Sequence*> feeding;
   for (Sequence* seq : group) {
+    if (!DraftPrefills(*seq)) continue;
     const BatchSegment g = seq->drafter->NextPrefillChunk(seq->job.prompt, options_.prefill_chunk);
     if (g.t == 0) continue;
     segments.push_back(g);
@@ -283,6 +291,10 @@ void BatchScheduler::Draft(const std::vector<Sequence*>& group) {
   for (Sequence* seq : group) {
     DraftPolicy policy = seq->job.params.policy;
     if (seq->adaptive) policy.stop_rule = seq->adaptive->stop_rule();
+    if (seq->adopts_rows && seq->error.ok()) {
+      const int64_t committed = static_cast<int64_t>(seq->loop->sequence().size());
+      seq->error = seq->drafter->AdoptRows(seq->verifier->cache(), committed);
+    }
     seq->drafter->BeginProposal(seq->loop->sequence(), seq->max_draft, policy, &seq->proposal);
   }
   std::vector<BatchSegment> segments;

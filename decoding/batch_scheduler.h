@@ -88,6 +88,9 @@ class BatchScheduler {
   static std::vector<std::vector<Sequence*>> SliceGroups(const std::vector<Sequence*>& seqs, bool drafting_only);
   void Draft(const std::vector<Sequence*>& group);
   void PrefillDrafts(const std::vector<Sequence*>& group);
+  // Whether the sequence's draft still has prompt tokens of its own to feed (a
+  // draft that adopts the verifier's rows has none: it copies them before it drafts).
+  static bool DraftPrefills(const Sequence& seq);
   void Verify(const std::vector<Sequence*>& running, const std::vector<Sequence*>& prefilling);
   void Finish(Sequence& seq);
 

@@ -20,12 +20,16 @@ CpuRoundRunner::CpuRoundRunner(const Model* model, std::optional<SliceView> draf
       verifier_(model, capacity, draft ? policy.draft_max : 0, sampling, seed, forward_scratch_.get()) {
   if (draft) {
     drafter_ = std::make_unique<Drafter>(model, std::move(*draft), capacity, sampling, seed, forward_scratch_.get());
+    // Where the layouts differ (Gemma 3n's rings) the draft computes its own entries, as without the option.
+    adopt_verifier_kv_ = policy.adopt_verifier_kv && drafter_->CanAdoptRows(verifier_.cache());
   }
 }
 
 absl::Status CpuRoundRunner::Prefill(const std::vector<int32_t>& prompt) {
   RETURN_IF_ERROR(verifier_.Prefill(prompt));
-  return drafter_ ? drafter_->Prefill(prompt) : absl::OkStatus();
+  if (!drafter_) return absl::OkStatus();
+  return adopt_verifier_kv_ ? drafter_->AdoptRows(verifier_.cache(), static_cast<int64_t>(prompt.size()))
+                            : drafter_->Prefill(prompt);
 }
 
 absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& sequence, int64_t max_draft,
@@ -39,6 +43,9 @@ absl::StatusOr<RoundOutcome> CpuRoundRunner::Round(const std::vector<int32_t>& s
     DraftPolicy policy = policy_;
     policy.stop_rule = stop;
     const auto t0 = Clock::now();
+    if (adopt_verifier_kv_) {
+      RETURN_IF_ERROR(drafter_->AdoptRows(verifier_.cache(), static_cast<int64_t>(sequence.size())));
+    }
     RETURN_IF_ERROR(drafter_->Propose(sequence, max_draft, policy, &proposal_));
     out.draft_seconds = Seconds(t0, Clock::now());
   }

@@ -42,6 +42,7 @@ class CpuRoundRunner final : public RoundRunner {
   Verifier verifier_;
   std::unique_ptr<Drafter> drafter_;
   DraftProposal proposal_;
+  bool adopt_verifier_kv_ = false;  // the policy's, where the caches allow it
 };
 
 }  // namespace matspec

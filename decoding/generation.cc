@@ -68,7 +68,8 @@ bool TakeTurn(EngineState& state, const RequestCore& core, std::unique_lock<std:
 }
 
 // Sequences that draft alike (slice, draft head, k range, greedy or sampled,
-// the p_min cut) share what their adaptive draft length learns.
+// the p_min cut, own or adopted keys and values) share what their adaptive
+// draft length learns.
 std::string DraftMemoryKey(const DecodeParams& params) {
   const SliceView& d = *params.draft;
   std::string head = absl::StrCat(d.head_rows);
@@ -79,7 +80,8 @@ std::string DraftMemoryKey(const DecodeParams& params) {
   }
   return absl::StrCat(d.name, "|", absl::StrJoin(d.ffn_widths, ","), "|", head, "|k", params.policy.draft_min, "-",
                       params.policy.draft_max, "|p", params.policy.draft_p_min, "|",
-                      params.sampling.temperature > 0 ? "sampled" : "greedy");
+                      params.sampling.temperature > 0 ? "sampled" : "greedy",
+                      params.policy.adopt_verifier_kv ? "|adopted-kv" : "|own-kv");
 }
 
 }  // namespace
@@ -136,6 +138,7 @@ absl::StatusOr<PreparedGeneration> PrepareGeneration(const EngineState& s, std::
   params.adaptive_draft = options.draft.draft_adaptive;
   params.on_round = options.on_round;
   params.policy.record_top_p = static_cast<bool>(options.on_round);
+  params.policy.adopt_verifier_kv = !options.draft.draft_own_kv;
   if (options.speculative) {
     ASSIGN_OR_RETURN(SliceView slice, ResolveDraft(options.draft, *s.model));
     params.draft = std::move(slice);

@@ -60,6 +60,9 @@ const std::vector<RunOptionDoc>& RunOptionDocs() {
        "draft length chosen as it goes, within [draft-min, draft-max] (lossless): on the CPU each draft stops once "
        "more tokens no longer pay (acceptance learned per draft confidence, measured timings); on --device cuda "
        "k is chosen per round"},
+      {"draft-own-kv", "", true,
+       "the draft computes keys and values for every token itself (prefills the prompt, catches up after plain "
+       "rounds); default: it copies the verifier's for the tokens it has not seen (CPU, llama family)"},
       {"draft-p-min", "", false, "stop drafting when the draft's top-1 probability is below this (default 0)"},
       {"draft-vocab", "", false, "the draft scores only token ids below this (a reduced LM head); 0 = all"},
       {"draft-vocab-file", "", false,
@@ -145,6 +148,8 @@ absl::Status SetRunOption(RunConfig* c, std::string_view name, std::string_view 
     return ParseInt(origin, v, &g.draft.draft_min);
   } else if (n == "draft-adaptive") {
     return ParseBool(origin, v, &g.draft.draft_adaptive);
+  } else if (n == "draft-own-kv") {
+    return ParseBool(origin, v, &g.draft.draft_own_kv);
   } else if (n == "draft-p-min") {
     return ParseDouble(origin, v, &g.draft.draft_p_min);
   } else if (n == "draft-vocab") {

@@ -138,6 +138,10 @@ absl::Status Drafter::FinishForward() {
   return absl::OkStatus();
 }
 
+absl::Status Drafter::AdoptRows(const KvCache& verifier_cache, int64_t committed_length) {
+  return CopyKvRows(verifier_cache, committed_length - 1, cache_.get());
+}
+
 absl::Status Drafter::Rollback(int64_t committed_length) {
   const int64_t keep = std::min(cache_->length(), committed_length - 1);
   return cache_->Truncate(std::max<int64_t>(keep, 0));

@@ -60,6 +60,14 @@ class Drafter {
   // the next proposal. An error ends the proposal.
   absl::Status FinishForward();
 
+  // Catches the cache up to s[0..L-2] (L = committed_length) by copying the
+  // rows it lacks from `verifier_cache`, which must hold them
+  // (DraftPolicy::adopt_verifier_kv; CopyKvRows in engine/kv_cache.h). The
+  // next proposal then feeds only the last committed token.
+  absl::Status AdoptRows(const KvCache& verifier_cache, int64_t committed_length);
+  // Whether AdoptRows can work with `verifier_cache` (same cache layout).
+  bool CanAdoptRows(const KvCache& verifier_cache) const { return CanCopyKvRows(verifier_cache, *cache_); }
+
   // Rolls the cache back to at most committed_length - 1 positions.
   absl::Status Rollback(int64_t committed_length);
 

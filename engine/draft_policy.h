@@ -33,6 +33,15 @@ struct DraftPolicy {
   // none: a round it refuses at 0 is the caller's to skip); null: none. The
   // CPU drafter only. Must outlive the proposal.
   const DraftStopRule* stop_rule = nullptr;
+  // The draft catches up on committed tokens it has not seen (the prompt, the
+  // tokens of plain rounds, its own last token after a fully accepted round)
+  // by copying the verifier's keys and values for them instead of running its
+  // slice over them: free catch-up, so a plain round costs no later draft
+  // work. The draft then attends to the full model's entries there (its own
+  // layers below differ), which changes its proposals a little, never the
+  // output: every drafted token is verified as always. The CPU round runner
+  // only, and only where both caches share a layout (llama family).
+  bool adopt_verifier_kv = false;
 };
 
 }  // namespace matspec

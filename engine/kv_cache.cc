@@ -1,5 +1,8 @@
 #include "engine/kv_cache.h"
 
+#include <algorithm>
+#include <typeinfo>
+
 #include "absl/strings/str_cat.h"
 
 namespace matspec {
@@ -49,6 +52,38 @@ int64_t KvCache::bytes() const {
   int64_t total = 0;
   for (size_t l = 0; l < keys_.size(); ++l) total += (keys_[l].floats + values_[l].floats) * sizeof(float);
   return total;
+}
+
+bool CanCopyKvRows(const KvCache& from, const KvCache& to) {
+  if (typeid(from) != typeid(KvCache) || typeid(to) != typeid(KvCache)) return false;
+  if (from.num_layers() != to.num_layers() || from.row_floats() != to.row_floats()) return false;
+  bool any = false;
+  for (int64_t l = 0; l < to.num_layers(); ++l) {
+    if (to.stores(l) && !from.stores(l)) return false;
+    any = any || to.stores(l);
+  }
+  return any;
+}
+
+absl::Status CopyKvRows(const KvCache& from, int64_t end, KvCache* to) {
+  if (!CanCopyKvRows(from, *to)) {
+    return absl::FailedPreconditionError("KV rows can only be copied between host caches of the same layout");
+  }
+  const int64_t begin = to->length();
+  if (end <= begin) return absl::OkStatus();
+  if (from.length() < end) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("KV rows up to position ", end, " requested from a cache that holds ", from.length()));
+  }
+  if (absl::Status s = to->CheckRoom(end - begin); !s.ok()) return s;
+  const int64_t row = to->row_floats();
+  for (int64_t l = 0; l < to->num_layers(); ++l) {
+    if (!to->stores(l)) continue;
+    std::copy(from.keys(l) + begin * row, from.keys(l) + end * row, to->keys(l) + begin * row);
+    std::copy(from.values(l) + begin * row, from.values(l) + end * row, to->values(l) + begin * row);
+  }
+  to->Advance(end - begin);
+  return absl::OkStatus();
 }
 
 }  // namespace matspec

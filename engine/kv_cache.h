@@ -69,6 +69,19 @@ class KvCache {
   std::vector<Rows> values_;
 };
 
+// Whether CopyKvRows can fill `to` from `from`: both host caches of this very
+// class (not Gemma 3n's rings, not a device cache), with the same layers and
+// row size, and `from` storing every layer `to` stores.
+bool CanCopyKvRows(const KvCache& from, const KvCache& to);
+
+// Copies positions [to->length(), end) of every layer `to` stores from `from`
+// and advances `to` to `end`: a draft that catches up on committed tokens by
+// adopting the verifier's keys and values instead of computing its own
+// (DraftPolicy::adopt_verifier_kv). FailedPrecondition unless CanCopyKvRows
+// and from.length() >= end; OutOfRange past `to`'s capacity; nothing is
+// copied on an error.
+absl::Status CopyKvRows(const KvCache& from, int64_t end, KvCache* to);
+
 }  // namespace matspec
 
 #endif  // MATSPEC_ENGINE_KV_CACHE_H_

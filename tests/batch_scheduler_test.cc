@@ -3,7 +3,7 @@
 // by an independent path (an engine with --no-batching: a thread per request,
 // its own forwards). Batches of 1 to 16 mixed requests (prompt lengths, draft
 // slices, with and without skipped layers and a reduced draft vocabulary, k
-// fixed or adaptive,
+// fixed or adaptive, the draft's own keys and values or the verifier's,
 // plain, greedy and sampled with a seed, lengths; prompts fed whole or in
 // chunks of 3 tokens beside the decoding ones), requests that join and
 // leave while others run, a queue beyond --max-sequences, a full queue

@@ -4,7 +4,11 @@
 //    draft_min == draft_max drafts them all, draft_min == 0 drafts none;
 //  rollback: after a proposal, a partial acceptance and Rollback(L), the next
 //    proposal (tokens and q) equals that of a fresh drafter fed the committed
-//    sequence, greedy and sampling.
+//    sequence, greedy and sampling;
+//  adopted rows (DraftPolicy::adopt_verifier_kv): AdoptRows copies the other
+//    cache's rows of exactly the missing positions, a full-slice draft that
+//    adopts a full-slice cache proposes what one that prefilled proposes, and
+//    a cache of another layout or one too short is refused with nothing copied.
 #include "draft/drafter.h"
 
 #include <algorithm>
@@ -162,6 +166,93 @@ TEST_F(DrafterTest, ProposalAfterRollbackEqualsFreshDrafter) {
     for (size_t i = 0; i < got.q.size(); ++i) worst = std::max(worst, std::abs(got.q[i] - want.q[i]));
     EXPECT_LE(worst, 1e-6f) << "draft distributions after the rollback differ from a fresh drafter's";
   }
+}
+
+// A cache of the full model filled by a forward over sequence[0..L-2]: what the verifier holds.
+std::unique_ptr<KvCache> FullCacheOf(const Model& model, const std::vector<int32_t>& sequence) {
+  const SliceView full = model.FullSlice();
+  auto cache = model.NewKvCache(full, 128);
+  auto scratch = model.NewScratch();
+  ForwardArgs args;
+  args.slice = &full;
+  args.tokens = sequence.data();
+  args.t = static_cast<int64_t>(sequence.size()) - 1;
+  args.kv = cache.get();
+  args.scratch = scratch.get();
+  EXPECT_TRUE(model.Forward(args).ok());
+  return cache;
+}
+
+TEST_F(DrafterTest, AdoptedRowsAreTheOtherCachesOfTheMissingPositions) {
+  std::vector<int32_t> longer = prompt_;
+  longer.insert(longer.end(), {7, 30, 12});
+  const std::unique_ptr<KvCache> full = FullCacheOf(*m_.model, longer);
+  auto drafter = NewDrafter();
+  ASSERT_TRUE(drafter->Prefill(prompt_).ok());  // its own rows of prompt_[0..4]
+  const int64_t own = drafter->cache_length();
+  ASSERT_TRUE(drafter->CanAdoptRows(*full));
+  ASSERT_TRUE(drafter->AdoptRows(*full, static_cast<int64_t>(longer.size())).ok());
+  ASSERT_EQ(drafter->cache_length(), static_cast<int64_t>(longer.size()) - 1);
+  const KvCache& got = drafter->cache();
+  const int64_t row = got.row_floats();
+  for (int64_t l = 0; l < got.num_layers(); ++l) {
+    ASSERT_TRUE(got.stores(l));
+    for (int64_t i = 0; i < (got.length() - own) * row; ++i) {
+      ASSERT_EQ(got.keys(l)[own * row + i], full->keys(l)[own * row + i]) << "layer " << l;
+      ASSERT_EQ(got.values(l)[own * row + i], full->values(l)[own * row + i]) << "layer " << l;
+    }
+  }
+  // The slice's own rows stay its own: the draft's layers above 0 differ from the full model's.
+  bool differs = false;
+  for (int64_t i = 0; i < own * row; ++i) differs = differs || got.keys(2)[i] != full->keys(2)[i];
+  EXPECT_TRUE(differs);
+  // Nothing missing: nothing copied.
+  EXPECT_TRUE(drafter->AdoptRows(*full, static_cast<int64_t>(longer.size())).ok());
+  EXPECT_EQ(drafter->cache_length(), static_cast<int64_t>(longer.size()) - 1);
+}
+
+TEST_F(DrafterTest, FullSliceDraftThatAdoptsProposesWhatOneThatPrefilledDoes) {
+  slice_ = m_.model->FullSlice();
+  SamplingConfig sampled;
+  sampled.temperature = 0.9f;
+  for (const SamplingConfig& sampling : {SamplingConfig{}, sampled}) {
+    SCOPED_TRACE(sampling.greedy() ? "greedy" : "sampling");
+    const std::unique_ptr<KvCache> full = FullCacheOf(*m_.model, prompt_);
+    DraftPolicy policy;
+    policy.draft_max = 4;
+    auto adopting = NewDrafter(sampling);
+    ASSERT_TRUE(adopting->AdoptRows(*full, static_cast<int64_t>(prompt_.size())).ok());
+    DraftProposal got;
+    ASSERT_TRUE(adopting->Propose(prompt_, 4, policy, &got).ok());
+    auto prefilled = NewDrafter(sampling);
+    ASSERT_TRUE(prefilled->Prefill(prompt_).ok());
+    DraftProposal want;
+    ASSERT_TRUE(prefilled->Propose(prompt_, 4, policy, &want).ok());
+    EXPECT_EQ(got.tokens, want.tokens);
+    EXPECT_EQ(got.q, want.q);
+  }
+}
+
+TEST_F(DrafterTest, AdoptingFromAnotherLayoutOrATooShortCacheIsRefused) {
+  auto drafter = NewDrafter();
+  // Another head_dim: not the same layout.
+  KvCache other(std::vector<bool>(m_.config.num_layers, true), m_.config.num_kv_heads, m_.config.head_dim + 2, 128);
+  other.Advance(8);
+  EXPECT_FALSE(drafter->CanAdoptRows(other));
+  absl::Status s = drafter->AdoptRows(other, 6);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(drafter->cache_length(), 0);
+  // The right layout but only 3 positions held: rows up to 5 cannot come from it.
+  const std::unique_ptr<KvCache> short_cache = FullCacheOf(*m_.model, {4, 17, 9, 33});
+  s = drafter->AdoptRows(*short_cache, 6);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(drafter->cache_length(), 0);
+  // A draft cache that skips a layer needs only the layers it stores; a source lacking one it stores is refused.
+  std::vector<bool> without_first(m_.config.num_layers, true);
+  without_first[0] = false;
+  KvCache lacking(without_first, m_.config.num_kv_heads, m_.config.head_dim, 128);
+  EXPECT_FALSE(drafter->CanAdoptRows(lacking));
+  EXPECT_TRUE(CanCopyKvRows(*short_cache, lacking));
 }
 
 }  // namespace

@@ -103,6 +103,50 @@ TEST_F(SpeculativeDecoderTest, GreedySpeculativeEqualsPlainForEverySliceAndK) {
   }
 }
 
+// A draft that copies the verifier's keys and values for the tokens it has
+// not seen (the prompt, its own last token after a fully accepted round, the
+// tokens of plain rounds) proposes differently, but greedy output is still
+// plain greedy's: fixed k and adaptive (which runs plain rounds), every slice.
+TEST_F(SpeculativeDecoderTest, DraftAdoptingTheVerifiersRowsStillEqualsPlain) {
+  auto table = ParseSliceTable(kTable, "test table");
+  ASSERT_TRUE(table.ok()) << table.status();
+  for (int prompt_i = 0; prompt_i < 6; ++prompt_i) {
+    const std::vector<int32_t> prompt = Prompt(prompt_i);
+    const std::vector<int32_t> plain = Generate(prompt, Params(48));
+    for (const SliceSpec& spec : *table) {
+      auto slice = ValidateSlice(spec, m_.config);
+      ASSERT_TRUE(slice.ok()) << slice.status();
+      for (int64_t k : {1, 3, 8}) {
+        for (bool adaptive : {false, true}) {
+          DecodeParams p = Params(48);
+          p.draft = *slice;
+          p.policy.draft_max = k;
+          p.policy.adopt_verifier_kv = true;
+          p.adaptive_draft = adaptive;
+          GenerationStats stats;
+          EXPECT_EQ(Generate(prompt, p, &stats), plain)
+              << "slice " << spec.name << " k=" << k << (adaptive ? " adaptive" : "") << " prompt " << prompt_i;
+          EXPECT_EQ(stats.accepted_tokens + stats.rounds, stats.generated_tokens);
+        }
+      }
+    }
+  }
+}
+
+// The full model as its own draft, adopting the verifier's rows: the rows are
+// the ones it would have computed, so it still accepts every token.
+TEST_F(SpeculativeDecoderTest, IdentityDraftAdoptingTheVerifiersRowsAcceptsEveryToken) {
+  DecodeParams p = Params(40);
+  p.draft = m_.model->FullSlice();
+  p.policy.draft_max = 4;
+  p.policy.adopt_verifier_kv = true;
+  GenerationStats stats;
+  Generate(Prompt(3), p, &stats);
+  EXPECT_EQ(stats.generated_tokens, 40);
+  EXPECT_EQ(stats.accepted_tokens, stats.drafted_tokens);
+  EXPECT_EQ(stats.rounds, 8);
+}
+
 TEST_F(SpeculativeDecoderTest, IdentityDraftAcceptsEveryToken) {
   DecodeParams p = Params(40);
   p.draft = m_.model->FullSlice();

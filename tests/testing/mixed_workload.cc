@@ -16,6 +16,8 @@ Job MixedJob(int i) {
   }
   o.draft.draft_max = 1 + i % 6;
   if (i % 7 == 3) o.draft.draft_vocab = 1024;  // a reduced draft head
+  // Some drafts compute their own keys and values; the rest copy the verifier's for what they missed.
+  if (i % 4 == 3) o.draft.draft_own_kv = true;
   // Adaptive k (greedy): such requests share what they learn (draft/draft_length_memory.h).
   if (i % 5 == 1 && i % 3 != 2 && o.speculative) o.draft.draft_adaptive = true;
   if (i % 3 == 2) {

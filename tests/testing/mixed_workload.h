@@ -1,8 +1,9 @@
 // The mixed workload of the batching tests (tests/batch_scheduler_test.cc,
 // tests/cuda/batch_scheduler_test.cc): request i of a batch on the bundled
 // model, each with its own prompt length, draft (table slices, flags, skipped
-// layers, a reduced draft head, plain), k fixed or adaptive, greedy or sampled
-// with a seed, and length.
+// layers, a reduced draft head, plain), k fixed or adaptive, keys and values
+// of the draft's own or copied from the verifier, greedy or sampled with a
+// seed, and length.
 #ifndef MATSPEC_TESTS_TESTING_MIXED_WORKLOAD_H_
 #define MATSPEC_TESTS_TESTING_MIXED_WORKLOAD_H_
 

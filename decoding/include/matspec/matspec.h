@@ -123,6 +123,14 @@ struct DraftOptions {
   // the same engine and draft learned (draft/draft_length_memory.h), so it
   // needs no probing rounds. Output is unchanged (lossless for any k).
   bool draft_adaptive = false;
+  // --draft-own-kv: the draft computes the keys and values of every committed
+  // token itself (it prefills the prompt, and after plain rounds it runs its
+  // slice over the tokens it missed). By default (false) it copies the full
+  // model's for those tokens from the verifier's cache instead: a draft that
+  // did not see a token costs nothing to catch up, and its prompt costs no
+  // prefill (DraftPolicy::adopt_verifier_kv; llama family on the CPU, else
+  // ignored). Output is the same either way; acceptance may move a little.
+  bool draft_own_kv = false;
   // Reduced-vocabulary draft head: the draft scores only token ids < draft_vocab,
   // or with draft_vocab_file the ids listed there (its first draft_vocab ids
   // when draft_vocab > 0); 0 / "" = the whole vocabulary.
