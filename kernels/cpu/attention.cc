@@ -6,7 +6,8 @@
 // (a static schedule in blocks would give the thread holding the last tokens
 // of a causal prompt most of the work), grouped by KV head so that the cache
 // rows being read stay in L2 (a 512-token prompt's rows of all heads do not). On AVX-512 CPUs a pair runs the
-// vectorised code of kernels/cpu/attention_avx512.h when head_dim allows.
+// vectorised code of kernels/cpu/attention_avx512.h when head_dim allows, on
+// AVX2 CPUs without AVX-512 that of kernels/cpu/attention_avx2.h.
 // Threads: an OpenMP team, or the context's CpuThreadPool when it has one
 // (thread r's share, items r, r + threads, ..., becomes one task with its
 // own scratch rows, claimed dynamically).
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/cpu/attention_avx2.h"
 #include "kernels/cpu/attention_avx512.h"
 #include "kernels/cpu_thread_pool.h"
 
@@ -94,6 +96,7 @@ void Attention(const CpuContext& ctx, const AttentionParams& p) {
   const int64_t avg_visible =
       p.sliding_window > 0 ? std::min(p.sliding_window, p.past + p.t) : p.past + (p.t + 1) / 2;
   const bool avx512 = attention_internal::Avx512AttentionApplies(p);
+  const bool avx2 = !avx512 && attention_internal::Avx2AttentionApplies(p);
   // Query heads per work item (consecutive heads of one KV head).
   const int64_t heads = avx512 ? attention_internal::AttentionAvx512Heads(p) : 1;
   const int64_t group = p.num_heads / p.num_kv_heads, items_per_token = group / heads;
@@ -107,6 +110,8 @@ void Attention(const CpuContext& ctx, const AttentionParams& p) {
     const int64_t j = rest / items_per_token, h = kv_head * group + rest % items_per_token * heads;
     if (avx512) {
       attention_internal::AttendAvx512(p, j, h, scores, row);
+    } else if (avx2) {
+      attention_internal::AttendAvx2(p, j, h, scores);
     } else {
       AttendOne(p, j, h, scores);
     }
