@@ -110,7 +110,13 @@ absl::Status Drafter::FinishForward() {
   if (absl::Status s = CheckLogitsFinite(logits_.data(), vocab, /*allow_negative_infinity=*/true, "the draft",
                                          step_.committed + i);
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"]"));
+    // With adopted rows the draft read the full model's keys and values too: a
+    // non-finite weight that only the full model reads can surface here first.
+    return absl::Status(s.code(), absl::StrCat(s.message(), " [draft slice \"", slice_.name, "\"",
+                                               adopted_ ? "; it attends to the full model's keys and values of "
+                                                          "the tokens it did not draft (--draft-own-kv: its own)"
+                                                        : "",
+                                               "]"));
   }
   const bool wants_p = step_.policy.draft_p_min > 0.f || step_.policy.record_top_p;
   const float top_p = wants_p ? TopProbability(logits_.data(), vocab) : 0.f;
@@ -139,7 +145,10 @@ absl::Status Drafter::FinishForward() {
 }
 
 absl::Status Drafter::AdoptRows(const KvCache& verifier_cache, int64_t committed_length) {
-  return CopyKvRows(verifier_cache, committed_length - 1, cache_.get());
+  const int64_t before = cache_->length();
+  RETURN_IF_ERROR(CopyKvRows(verifier_cache, committed_length - 1, cache_.get()));
+  adopted_ = adopted_ || cache_->length() > before;
+  return absl::OkStatus();
 }
 
 absl::Status Drafter::Rollback(int64_t committed_length) {

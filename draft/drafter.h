@@ -88,6 +88,7 @@ class Drafter {
   ForwardScratch* scratch_forward_;
   SliceView slice_;
   std::unique_ptr<KvCache> cache_;
+  bool adopted_ = false;  // AdoptRows has copied rows into the cache (named in a non-finite error)
   SamplingConfig sampling_;
   uint64_t seed_;
   std::vector<float> logits_;

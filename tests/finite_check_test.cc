@@ -73,7 +73,10 @@ void WriteLlamaWith(const std::string& dir, const std::string& name, int64_t ind
   ASSERT_TRUE(testing::WriteFileBytes(path, *bytes).ok());
 }
 
-absl::StatusOr<GenerationResult> Generate(const std::string& dir, bool speculative) {
+// draft_own_kv: the draft computes its own keys and values (a draft that adopts
+// the verifier's reads whatever the full model's prefill wrote there).
+absl::StatusOr<GenerationResult> Generate(const std::string& dir, bool speculative,
+                                          bool draft_own_kv = true) {
   LoadOptions lo;
   lo.model_dir = dir;
   lo.num_threads = 1;
@@ -83,6 +86,7 @@ absl::StatusOr<GenerationResult> Generate(const std::string& dir, bool speculati
   o.max_new_tokens = 8;
   o.speculative = speculative;
   o.draft.ffn = "32";  // the draft reads rows [0, 32) of gate/up
+  o.draft.draft_own_kv = draft_own_kv;
   return (*engine)->GenerateTokens({3, 14, 15}, o);
 }
 
@@ -97,6 +101,13 @@ TEST(NonFiniteGenerationTest, NaNOnlyTheFullModelReadsStopsAtTheFirstVerificatio
     // The prompt has 3 tokens: the first verified row predicts position 3.
     EXPECT_THAT(r.status().message(), AllOf(HasSubstr("the full model"), HasSubstr("position 3"), HasSubstr("NaN")));
   }
+  // A draft that adopts the verifier's keys and values reads the NaN the full
+  // model's prefill wrote there: the first draft step stops, and says why.
+  absl::StatusOr<GenerationResult> r = Generate(dir.path(), /*speculative=*/true, /*draft_own_kv=*/false);
+  ASSERT_FALSE(r.ok()) << "generated " << r->tokens.size() << " tokens";
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(r.status().message(), AllOf(HasSubstr("the draft"), HasSubstr("position 3"), HasSubstr("NaN"),
+                                          HasSubstr("the full model's keys and values"), HasSubstr("--draft-own-kv")));
 }
 
 TEST(NonFiniteGenerationTest, NaNTheDraftReadsIsNeverProposed) {
