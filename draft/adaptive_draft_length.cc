@@ -18,6 +18,9 @@ constexpr double kInterruptedRound = 2.0;
 constexpr double kRoundsBeforeClipping = 8.0;
 // The longest run of plain rounds between two probes (NextDraftCap).
 constexpr int64_t kMaxProbeInterval = 128;
+// NextDraftCap probes plain rounds while the steady ones behind the estimates
+// weigh less than this.
+constexpr double kPlainProbeWeight = 0.25;
 
 size_t GapBucket(float gap) {
   return static_cast<size_t>(std::upper_bound(std::begin(kGapEdges), std::end(kGapEdges), gap) -
@@ -30,6 +33,7 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   options_.min_k = std::max<int64_t>(options_.min_k, options_.draft_cost > 0.0 ? 1 : 0);
   options_.max_k = std::max({options_.max_k, options_.min_k, int64_t{1}});
   if (!(options_.decay > 0.0 && options_.decay <= 1.0)) options_.decay = 1.0;
+  if (!(options_.timing_decay > 0.0 && options_.timing_decay <= 1.0)) options_.timing_decay = 1.0;
   options_.prior_weight = std::max(options_.prior_weight, 0.0);
   reached_.assign(options_.max_k, 0.0);
   passed_.assign(options_.max_k, 0.0);
@@ -80,30 +84,38 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
     reached_[i] += 1.0;
     if (i < accepted) passed_[i] += 1.0;
   }
-  drafted_weight_ = drafted_weight_ * w + drafted;
-  draft_seconds_ = draft_seconds_ * w + draft_seconds;
-  sum_dkk_ *= w, sum_dkm_ *= w, sum_dmm_ *= w, sum_dks_ *= w, sum_dms_ *= w;
+  // Timing: only rounds of the same kind as the one before (see the header);
+  // the older ones weigh less at the slower timing_decay.
+  const double tw = options_.timing_decay;
+  const bool steady = last_drafted_ >= 0 && (last_drafted_ > 0) == (drafted > 0);
+  const double one = steady ? 1.0 : 0.0;
+  drafted_weight_ = drafted_weight_ * tw + one * drafted;
+  draft_seconds_ = draft_seconds_ * tw + one * draft_seconds;
+  sum_dkk_ *= tw, sum_dkm_ *= tw, sum_dmm_ *= tw, sum_dks_ *= tw, sum_dms_ *= tw;
   if (drafted > 0) {
-    const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
-    const double s = draft_seconds;
-    sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
+    if (steady) {
+      const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
+      const double s = draft_seconds;
+      sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
+    }
     // After a fully accepted round the draft lacks its own last token as well.
     missed_ = accepted == drafted ? 1 : 0;
   } else {
     ++missed_;  // a plain round: one more committed token the draft has not seen
   }
   const double k = static_cast<double>(drafted), t = verify_seconds;
-  n_ = n_ * w + 1.0;
-  sum_k_ = sum_k_ * w + k;
-  sum_kk_ = sum_kk_ * w + k * k;
-  sum_t_ = sum_t_ * w + t;
-  sum_kt_ = sum_kt_ * w + k * t;
+  n_ = n_ * tw + one;
+  sum_k_ = sum_k_ * tw + one * k;
+  sum_kk_ = sum_kk_ * tw + one * k * k;
+  sum_t_ = sum_t_ * tw + one * t;
+  sum_kt_ = sum_kt_ * tw + one * k * t;
   for (size_t i = 0; i < rounds_at_k_.size(); ++i) {
-    rounds_at_k_[i] *= w;
-    verify_at_k_[i] *= w;
+    rounds_at_k_[i] *= tw;
+    verify_at_k_[i] *= tw;
   }
-  rounds_at_k_[drafted] += 1.0;
-  verify_at_k_[drafted] += t;
+  rounds_at_k_[drafted] += one;
+  verify_at_k_[drafted] += one * t;
+  last_drafted_ = drafted;
   for (size_t b = 0; b < kGapBuckets; ++b) {
     gap_reached_[b] *= w;
     gap_passed_[b] *= w;
@@ -215,7 +227,8 @@ AdaptiveDraftLength::DraftFit AdaptiveDraftLength::FitDraftTime() const {
     if (d > 0 && e >= 0) return {d, e};
     if (d > 0) return {sum_dkk_ > 0 ? sum_dks_ / sum_dkk_ : ratio, 0.0};  // e < 0 is noise: fit d alone
   }
-  return {ratio, ratio};  // not told apart yet: a missed token costs a draft step
+  // Not told apart yet: a missed token costs a draft step, or nothing when copied.
+  return {ratio, options_.draft_copies_missed ? 0.0 : ratio};
 }
 
 double AdaptiveDraftLength::DraftStepSeconds() const { return FitDraftTime().per_drafted; }
@@ -241,12 +254,13 @@ std::vector<double> AdaptiveDraftLength::RoundTimes() const {
     v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
     v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
   }
-  constexpr double kMinRoundsAtK = 2.0;
+  constexpr double kLineRounds = 1.0;
   double all_accepted = 1.0;
   for (int64_t k = 0; k <= options_.max_k; ++k) {
     if (k > 0) all_accepted *= ConditionalAcceptance(k);
     const double draft = k * d + e * all_accepted;  // k = 0: e, the token the next drafting round feeds
-    times[k] = rounds_at_k_[k] >= kMinRoundsAtK ? draft + verify_at_k_[k] / rounds_at_k_[k] : draft + k * v1 + v0;
+    // The k's own mean, shrunk towards the line by kLineRounds rounds' worth.
+    times[k] = draft + (verify_at_k_[k] + kLineRounds * (k * v1 + v0)) / (rounds_at_k_[k] + kLineRounds);
   }
   return times;
 }
@@ -261,14 +275,19 @@ int64_t AdaptiveDraftLength::NextDraftLength() const {
     // would fit, and lock in, a line that only holds there).
     return BestDraftLength() * 2 <= options_.min_k + options_.max_k ? options_.max_k : options_.min_k;
   }
-  if (measured && rounds_ <= 2 && !seeded_)
+  // min_k twice: a plain round (min_k 0) times only as the second of a run.
+  if (measured && rounds_ <= (options_.min_k == 0 ? 3 : 2) && !seeded_)
     return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
   const int64_t best = BestDraftLength();
-  if (measured && options_.probe_every > 0 && rounds_ > 0 && rounds_ % options_.probe_every == 0) {
+  // A probe that switches between plain and drafting rounds takes two rounds
+  // (only the second times its kind).
+  const int64_t phase = options_.probe_every > 0 ? rounds_ % options_.probe_every : -1;
+  if (measured && rounds_ >= options_.probe_every && (phase == 0 || phase == 1)) {
     const bool up = (rounds_ / options_.probe_every) % 2 == 1;
     const int64_t probe = best + (up ? 1 : -1);
-    return std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
-                      options_.min_k, options_.max_k);
+    const int64_t k = std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
+                                 options_.min_k, options_.max_k);
+    if (phase == 0 || (k == 0) != (best == 0)) return k;
   }
   return best;
 }
@@ -315,6 +334,13 @@ void AdaptiveDraftLength::set_probe_interval(int64_t plain_rounds) {
 int64_t AdaptiveDraftLength::NextDraftCap() const {
   if (rounds_ == 0 && !seeded_) return options_.max_k;
   if (options_.probe_every > 0 && plain_run_ >= probe_interval_) return options_.max_k;
+  // A plain probe: two plain rounds (the second times a plain round in a run
+  // of them) when drafting has held for probe_every rounds and little is known
+  // of that time.
+  if (options_.min_k == 0 && options_.probe_every > 0 && options_.draft_cost <= 0.0 &&
+      rounds_at_k_[0] < kPlainProbeWeight && (drafting_run_ >= options_.probe_every || plain_run_ == 1)) {
+    return 0;
+  }
   return KeepDrafting(nullptr, 0) ? options_.max_k : options_.min_k;
 }
 

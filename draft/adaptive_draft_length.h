@@ -15,15 +15,16 @@
 // token and e: seconds per token the draft has to catch up on before it can
 // draft (one after a fully accepted round; one per plain round, which the draft
 // does not see), both fitted by least squares to the rounds' draft times
-// (draft seconds = d drafted + e missed; e = d until the missed counts vary).
+// (draft seconds = d drafted + e missed; until the missed counts vary, e = d,
+// or 0 for a draft that copies the missed tokens' keys and values).
 // Without e, the catch-up after plain rounds inflates d, drafting looks dearer,
 // more plain rounds follow (bench/RESULTS.md §10.2.3); V(k): the mean
 // rest of the round (its wall time less the draft's: verification and the
 // bookkeeping of a round, which the callers pass as `verify_seconds`; a cost
-// a plain round pays per token, §10.2.5) of the rounds that drafted k when
-// there are enough of them, else v0 + v1 k, a least-squares line through all
-// rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
-// > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
+// a plain round pays per token, §10.2.5) of the rounds that drafted k,
+// shrunk by one round's worth towards v0 + v1 k, a least-squares line through
+// all rounds' verification times (v1 = 0 until two different k were seen).
+// With Options::draft_cost > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
 // verification pass). Older rounds weigh less (Options::decay per round), so
 // k follows a sequence whose text gets easier or harder.
 //
@@ -78,6 +79,22 @@
 // after 8, each cycle paying a catch-up; bench/RESULTS.md §10.2.7.) A
 // sequence seeded by Absorb starts from the interval its prior reached.
 //
+// Only rounds of the same kind as the one before them (drafting after
+// drafting, plain after plain; not a sequence's first) time their k: d, e,
+// the verification line and the per-k means. A round of the other kind runs
+// cold: at 2 threads on the bundled model a plain round after a drafting one
+// took 1.2-1.5x a plain round after a plain one, and a drafting round after
+// plain ones likewise (bench/RESULTS.md §10.2.9). Priced by its cold rounds,
+// a plain round looked dearer than it is in a run of them, and a drafting
+// habit that lost 15 % against plain decoding never ended. The per-k mean is
+// shrunk towards the line by one round's worth, and the times fade more
+// slowly than acceptance (Options::timing_decay: they belong to the machine,
+// not the text). So that the steady plain time gets measured, the cap (with
+// min_k 0) probes two plain rounds in a row when drafting has held for
+// probe_every rounds and the steady plain rounds behind the estimates weigh
+// under a quarter of a round; NextDraftLength's probes that switch between
+// plain and drafting take two rounds for the same reason.
+//
 // Round times on a shared machine have a tail: a round during which another
 // process held a core takes 2-8x its usual time, and a few such rounds at one
 // k swing that k's mean, and the choice, by 30 %. Record counts a round that
@@ -105,7 +122,11 @@ class AdaptiveDraftLength final : public DraftStopRule {
                                 // (with a fixed draft_cost, >= 1: nothing would probe back)
     int64_t max_k = 4;          // >= min_k
     double draft_cost = 0.0;    // > 0: fixed c instead of the measured times
-    double decay = 0.98;        // weight of the past per round, in (0, 1]
+    double decay = 0.98;        // weight of the past per round, in (0, 1]: acceptance, gaps, the rate
+    double timing_decay = 0.995;  // the same for the times (the machine's, not the text's; in (0, 1])
+    bool draft_copies_missed = false;  // the draft copies the keys and values of the tokens it missed
+                                       // (DraftPolicy::adopt_verifier_kv): until the draft times tell the
+                                       // two apart, a missed token costs nothing, not a draft step
     double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
     double stop_margin = 0.9;   // confidence stop: draft on while the expected gain per unit time is at
@@ -213,6 +234,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Tokens the draft has not seen beyond the one every drafting round feeds:
   // what the next drafting round catches up on (inferred from the rounds).
   int64_t missed_ = 0;
+  int64_t last_drafted_ = -1;  // the last round recorded here drafted this many (-1: none yet)
   int64_t plain_run_ = 0;
   int64_t probe_interval_ = 0;  // plain rounds in a row before NextDraftCap probes
   int64_t drafting_run_ = 0;    // rounds the rule chose to draft in a row (a probe not counted)
@@ -222,10 +244,12 @@ class AdaptiveDraftLength final : public DraftStopRule {
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;
   // Weighted sums for the verification line t = v0 + v1 k.
   double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
-  // Per k (index k): weighted rounds and their verification seconds. Where a
-  // k has kMinRoundsAtK rounds its own mean replaces the line: verification
-  // cost is convex in k on a compute-bound CPU (flat to ~3 tokens, steep after),
-  // and a line through the probes at max_k overstates it in between.
+  // Per k (index k): weighted rounds and their verification seconds. A k's
+  // own mean, shrunk towards the line by one round, stands for it:
+  // verification cost is convex in k on a compute-bound CPU (flat to ~3
+  // tokens, steep after), and a line through the probes at max_k overstates
+  // it in between. (A k whose mean used to need 2 rounds fell back to the line
+  // as its rounds faded, and the line understated the jump at 5 tokens.)
   std::vector<double> rounds_at_k_, verify_at_k_;
   // Per logit-gap bucket (kGapEdges): weighted tokens whose verification was
   // reached (every earlier one kept) and of those the ones kept.

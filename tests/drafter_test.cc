@@ -128,7 +128,9 @@ TEST_F(DrafterTest, StopRuleEndsTheDraftAfterDraftMin) {
       // Asked after tokens max(draft_min, 1) .. want (not after the last of the budget).
       const int64_t asked = std::min<int64_t>(want, 5) - std::max<int64_t>(draft_min, 1) + 1;
       EXPECT_EQ(stop.calls, asked) << "keep " << keep << " min " << draft_min;
-      if (stop.calls > 0) EXPECT_EQ(stop.seen, std::vector<float>(out.logit_gap.begin(), out.logit_gap.begin() + stop.seen.size()));
+      if (stop.calls > 0) {
+        EXPECT_EQ(stop.seen, std::vector<float>(out.logit_gap.begin(), out.logit_gap.begin() + stop.seen.size()));
+      }
     }
   }
 }
