@@ -347,8 +347,12 @@ int64_t AdaptiveDraftLength::NextDraftCap() const {
 bool AdaptiveDraftLength::KeepDrafting(const float* gaps, int64_t drafted) const {
   if (drafted >= options_.max_k) return false;
   if (drafted < options_.min_k) return true;
-  const double rate = MeasuredRate();
+  double rate = MeasuredRate();
   if (!(rate > 0)) return true;  // nothing measured yet: draft
+  // Before the first token, plain rounds' own rate (1 / T(0)) is a floor: a
+  // draft that does not beat them is not worth starting, however low the
+  // measured rate (which the habit being judged holds down).
+  if (drafted == 0 && round_time_[0] > 0) rate = std::max(rate, 1.0 / round_time_[0]);
   double alive = 1.0;
   for (int64_t i = 0; i < drafted; ++i) alive *= GapAcceptance(gaps[i]);
   const double next = PooledGapAcceptance();

@@ -63,7 +63,10 @@
 // exactly when plain rounds are faster; the 0.9 within a draft values the
 // draft's chance to stop by itself later, which a round not yet begun
 // shares, but it also kept a drafting habit within 10 % of plain rounds'
-// rate for good); after
+// rate for good; and at i = 0, R is at least 1 / T(0), plain rounds' own
+// rate: the measured R of a drafting habit is held down by that habit's
+// cold switches and early stops, and against it drafting ahead kept passing
+// where every fixed k lost 10 % to plain rounds, §10.2.9); after
 // Options::probe_every plain rounds in a row, max_k once anyway (estimates
 // frozen by plain rounds would otherwise keep them plain for good; such a
 // probe usually stops after a token or two). A probe is dear: the draft first

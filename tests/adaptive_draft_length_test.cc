@@ -369,6 +369,32 @@ TEST(AdaptiveDraftLengthTest, PlainMarginTurnsASlowerDraftingHabitPlain) {
   }
 }
 
+// Before the first token the rate to beat is at least plain rounds' own
+// (1 / T(0)). Here drafting 2 tokens (both kept) takes 2.5 ms for 3 tokens
+// (1.2/ms) and a steady plain round 0.7 ms (1.43/ms), but cold switches
+// (a plain round after drafting: 3 ms; a drafting round after plain: 5 ms)
+// hold the measured rate at ~1.04/ms, under what drafting ahead adds
+// (2 tokens for 1.8 ms more, 1.11/ms): against the measured rate alone the
+// habit would go on.
+TEST(AdaptiveDraftLengthTest, PlainRoundsRateIsAFloorBeforeTheFirstToken) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 2, .decay = 1.0, .timing_decay = 1.0, .draft_copies_missed = true,
+                         .probe_every = 0});
+  const std::vector<float> sure = {3.0f, 3.0f};
+  for (int i = 0; i < 100; ++i) a.RecordAsMeasured(2, 2, 1e-3, 1.5e-3, sure);
+  for (int i = 0; i < 10; ++i) {
+    a.RecordAsMeasured(0, 0, 0.0, 3e-3);
+    a.RecordAsMeasured(0, 0, 0.0, 0.7e-3);
+    a.RecordAsMeasured(2, 2, 2e-3, 3e-3, sure);
+  }
+  ASSERT_LT(a.MeasuredRate(), 1.11e3);
+  EXPECT_NEAR(a.RoundTime(0), 0.7e-3, 1e-9);
+  EXPECT_NEAR(a.RoundTime(2), 2.5e-3, 1e-9);
+  EXPECT_FALSE(a.KeepDrafting(nullptr, 0));
+  EXPECT_EQ(a.NextDraftCap(), 0);
+  // Within a draft the measured rate still rules: a sure second token pays.
+  EXPECT_TRUE(a.KeepDrafting(sure.data(), 1));
+}
+
 // A draft that is never kept: plain rounds (the cap falls to min_k = 0).
 // Drafting rounds (4 tokens, 1 ms each, plus 0.1 ms per token missed in plain
 // rounds before) alternate with runs of plain ones; every round's rest is 1 ms.

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""What a round costs after a round of the other kind: medians from a `matspec bench --round-log`.
+
+    matspec bench -m models/matlm-tiny --matformer-config-path matformer_configs/matlm-tiny.csv \\
+        --slices eighth --draft-max 1 --adaptive --prompts bench/prompts/mixed-88.jsonl -n 64 \\
+        --repeat 1 --threads 2 --round-log rounds.jsonl
+    python3 tools/round_switch_costs.py rounds.jsonl
+
+For every row (draft, k, adaptive) it groups the rounds by their own kind
+(plain: nothing drafted; drafted d) and by what came before them in the same
+generation (the first round of a generation; a plain round; a drafting round)
+and prints the median draft, verification and wall microseconds of each group.
+A plain round after a drafting one, or a drafting round after plain ones, that
+takes clearly longer than one after its own kind is the cold-switch cost that
+`--draft-adaptive` leaves out of its timing (draft/adaptive_draft_length.h;
+bench/RESULTS.md §10.2.9).
+"""
+import argparse
+import collections
+import json
+import statistics
+import sys
+
+
+def groups(path, min_rounds):
+    by = collections.defaultdict(list)  # (row, kind, before) -> [(draft, verify, wall) us]
+    previous = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                sys.exit(f"{path}:{number}: not JSON: {e}")
+            row = (r["draft"], r["k"], "adaptive" if r["adaptive"] else "fixed")
+            gen = (r["prompt"], r["turn"], r["pass"], r.get("temp", 0), r.get("vocab", 0))
+            last = previous.get(row)
+            if r["round"] == 0 or last is None or last[0] != gen:
+                before = "first"
+            else:
+                before = "after plain" if last[1] == 0 else "after drafting"
+            previous[row] = (gen, r["drafted"])
+            kind = "plain" if r["drafted"] == 0 else f"drafted {r['drafted']}"
+            by[(row, kind, before)].append(
+                (1e6 * r["draft_seconds"], 1e6 * r["verify_seconds"], 1e6 * r["round_seconds"]))
+    return {k: v for k, v in by.items() if len(v) >= min_rounds}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("round_log")
+    p.add_argument("--min-rounds", type=int, default=10, help="leave out groups with fewer rounds")
+    args = p.parse_args()
+    rows = groups(args.round_log, args.min_rounds)
+    if not rows:
+        sys.exit(f"{args.round_log}: no group has {args.min_rounds} rounds")
+    print("| row | round | before it | rounds | draft µs | verify µs | wall µs |")
+    print("|---|---|---|---|---|---|---|")
+    for (row, kind, before), v in sorted(rows.items()):
+        med = [statistics.median(x[i] for x in v) for i in range(3)]
+        print(f"| {row[0]} k={row[1]} {row[2]} | {kind} | {before} | {len(v)} | "
+              f"{med[0]:.0f} | {med[1]:.0f} | {med[2]:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
