@@ -50,7 +50,7 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
 void AdaptiveDraftLength::ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const {
   *draft_seconds = std::max(*draft_seconds, 0.0);
   *verify_seconds = std::max(*verify_seconds, 0.0);
-  if (options_.draft_cost > 0.0 || n_ < kRoundsBeforeClipping) return;
+  if (options_.draft_cost > 0.0 || line_n_ < kRoundsBeforeClipping) return;
   drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
   // round_time_ charges the catch-up a round leaves; this round paid for the tokens it missed.
   const double catch_up = drafted > 0 ? CatchUpSeconds() * static_cast<double>(missed_) : 0.0;
@@ -104,7 +104,8 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
     ++missed_;  // a plain round: one more committed token the draft has not seen
   }
   const double k = static_cast<double>(drafted), t = verify_seconds;
-  n_ = n_ * tw + one;
+  n_ = n_ * w + 1.0;
+  line_n_ = line_n_ * tw + one;
   sum_k_ = sum_k_ * tw + one * k;
   sum_kk_ = sum_kk_ * tw + one * k * k;
   sum_t_ = sum_t_ * tw + one * t;
@@ -156,27 +157,30 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
 void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing_rounds,
                                  double acceptance_rounds) {
   const double t = other.n_ > 0 ? std::min(1.0, std::max(timing_rounds, 0.0) / other.n_) : 0.0;
+  // The steady rounds behind the times are capped alike.
+  const double tl = other.line_n_ > 0 ? std::min(1.0, std::max(timing_rounds, 0.0) / other.line_n_) : 0.0;
   const double first_position = other.reached_.empty() ? 0.0 : other.reached_[0];
   const double a = first_position > 0 ? std::min(1.0, std::max(acceptance_rounds, 0.0) / first_position) : 0.0;
   for (size_t i = 0; i < std::min(reached_.size(), other.reached_.size()); ++i) {
     reached_[i] += a * other.reached_[i];
     passed_[i] += a * other.passed_[i];
   }
-  drafted_weight_ += t * other.drafted_weight_;
-  draft_seconds_ += t * other.draft_seconds_;
-  sum_dkk_ += t * other.sum_dkk_;
-  sum_dkm_ += t * other.sum_dkm_;
-  sum_dmm_ += t * other.sum_dmm_;
-  sum_dks_ += t * other.sum_dks_;
-  sum_dms_ += t * other.sum_dms_;
+  drafted_weight_ += tl * other.drafted_weight_;
+  draft_seconds_ += tl * other.draft_seconds_;
+  sum_dkk_ += tl * other.sum_dkk_;
+  sum_dkm_ += tl * other.sum_dkm_;
+  sum_dmm_ += tl * other.sum_dmm_;
+  sum_dks_ += tl * other.sum_dks_;
+  sum_dms_ += tl * other.sum_dms_;
   n_ += t * other.n_;
-  sum_k_ += t * other.sum_k_;
-  sum_kk_ += t * other.sum_kk_;
-  sum_t_ += t * other.sum_t_;
-  sum_kt_ += t * other.sum_kt_;
+  line_n_ += tl * other.line_n_;
+  sum_k_ += tl * other.sum_k_;
+  sum_kk_ += tl * other.sum_kk_;
+  sum_t_ += tl * other.sum_t_;
+  sum_kt_ += tl * other.sum_kt_;
   for (size_t i = 0; i < std::min(rounds_at_k_.size(), other.rounds_at_k_.size()); ++i) {
-    rounds_at_k_[i] += t * other.rounds_at_k_[i];
-    verify_at_k_[i] += t * other.verify_at_k_[i];
+    rounds_at_k_[i] += tl * other.rounds_at_k_[i];
+    verify_at_k_[i] += tl * other.verify_at_k_[i];
   }
   for (size_t b = 0; b < kGapBuckets; ++b) {
     gap_reached_[b] += t * other.gap_reached_[b];
@@ -188,12 +192,12 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   if (rounds_ == 0) ContinueProbing(other);
   RefreshRoundTimes();
   // Probing is for a verification line nobody has measured yet.
-  seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
+  seeded_ = seeded_ || (other.KnowsVerificationSlope() && tl > 0) || (other.seeded_ && t > 0) ||
             (options_.draft_cost > 0.0 && a > 0);
 }
 
 bool AdaptiveDraftLength::KnowsVerificationSlope() const {
-  return n_ > 0 && n_ * sum_kk_ - sum_k_ * sum_k_ > 1e-9 * n_ * n_;
+  return line_n_ > 0 && line_n_ * sum_kk_ - sum_k_ * sum_k_ > 1e-9 * line_n_ * line_n_;
 }
 
 double AdaptiveDraftLength::ConditionalAcceptance(int64_t position) const {
@@ -248,11 +252,11 @@ std::vector<double> AdaptiveDraftLength::RoundTimes() const {
   }
   const DraftFit fit = FitDraftTime();
   const double d = fit.per_drafted, e = fit.per_missed;
-  double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
-  const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
+  double v0 = line_n_ > 0 ? sum_t_ / line_n_ : 0.0, v1 = 0.0;
+  const double variance = line_n_ * sum_kk_ - sum_k_ * sum_k_;
   if (KnowsVerificationSlope()) {
-    v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
-    v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
+    v1 = std::max(0.0, (line_n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
+    v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / line_n_);
   }
   constexpr double kLineRounds = 1.0;
   double all_accepted = 1.0;

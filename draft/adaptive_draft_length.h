@@ -101,8 +101,8 @@
 // Round times on a shared machine have a tail: a round during which another
 // process held a core takes 2-8x its usual time, and a few such rounds at one
 // k swing that k's mean, and the choice, by 30 %. Record counts a round that
-// took more than twice its expected time (once 8 rounds are behind the
-// estimates) as twice it: ClipInterrupted.
+// took more than twice its expected time (once 8 steady rounds are behind
+// the times) as twice it: ClipInterrupted.
 //
 // Any k and any stop give the same output (greedy) or the same distribution
 // (sampling): the choice only uses rounds already committed and the draft's
@@ -199,7 +199,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Record's first step: negative times become 0, and a round that took more
   // than twice the time expected of a round that drafted `drafted` (and caught
   // up on the tokens it missed) is scaled down to twice it, draft and
-  // verification alike. No change before the estimates rest on 8 rounds, or
+  // verification alike. No change before the times rest on 8 steady rounds, or
   // with a fixed draft_cost.
   void ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const;
   // Record without ClipInterrupted: for times already clipped by another
@@ -245,8 +245,9 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
   // drafted, m missed).
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;
-  // Weighted sums for the verification line t = v0 + v1 k.
-  double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
+  double n_ = 0;  // weighted rounds, every one (weight())
+  // Weighted sums over steady rounds for the verification line t = v0 + v1 k.
+  double line_n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
   // Per k (index k): weighted rounds and their verification seconds. A k's
   // own mean, shrunk towards the line by one round, stands for it:
   // verification cost is convex in k on a compute-bound CPU (flat to ~3
