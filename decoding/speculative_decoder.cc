@@ -39,9 +39,7 @@ void SummarizeStats(int64_t generated_tokens, double decode_seconds, GenerationS
 }
 
 AdaptiveDraftLength::Options AdaptiveOptions(const DecodeParams& params) {
-  return AdaptiveDraftLength::Options{.min_k = params.policy.draft_min,
-                                      .max_k = params.policy.draft_max,
-                                      .draft_copies_missed = params.policy.adopt_verifier_kv};
+  return AdaptiveDraftLength::Options{.min_k = params.policy.draft_min, .max_k = params.policy.draft_max};
 }
 
 SpeculativeDecoder::SpeculativeDecoder(const Model* model, DecodeParams params)

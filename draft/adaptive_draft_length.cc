@@ -18,9 +18,6 @@ constexpr double kInterruptedRound = 2.0;
 constexpr double kRoundsBeforeClipping = 8.0;
 // The longest run of plain rounds between two probes (NextDraftCap).
 constexpr int64_t kMaxProbeInterval = 128;
-// NextDraftCap probes plain rounds while the steady ones behind the estimates
-// weigh less than this.
-constexpr double kPlainProbeWeight = 0.25;
 
 size_t GapBucket(float gap) {
   return static_cast<size_t>(std::upper_bound(std::begin(kGapEdges), std::end(kGapEdges), gap) -
@@ -33,7 +30,6 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   options_.min_k = std::max<int64_t>(options_.min_k, options_.draft_cost > 0.0 ? 1 : 0);
   options_.max_k = std::max({options_.max_k, options_.min_k, int64_t{1}});
   if (!(options_.decay > 0.0 && options_.decay <= 1.0)) options_.decay = 1.0;
-  if (!(options_.timing_decay > 0.0 && options_.timing_decay <= 1.0)) options_.timing_decay = 1.0;
   options_.prior_weight = std::max(options_.prior_weight, 0.0);
   reached_.assign(options_.max_k, 0.0);
   passed_.assign(options_.max_k, 0.0);
@@ -50,7 +46,7 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
 void AdaptiveDraftLength::ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const {
   *draft_seconds = std::max(*draft_seconds, 0.0);
   *verify_seconds = std::max(*verify_seconds, 0.0);
-  if (options_.draft_cost > 0.0 || line_n_ < kRoundsBeforeClipping) return;
+  if (options_.draft_cost > 0.0 || n_ < kRoundsBeforeClipping) return;
   drafted = std::clamp<int64_t>(drafted, 0, options_.max_k);
   // round_time_ charges the catch-up a round leaves; this round paid for the tokens it missed.
   const double catch_up = drafted > 0 ? CatchUpSeconds() * static_cast<double>(missed_) : 0.0;
@@ -84,20 +80,13 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
     reached_[i] += 1.0;
     if (i < accepted) passed_[i] += 1.0;
   }
-  // Timing: only rounds of the same kind as the one before (see the header);
-  // the older ones weigh less at the slower timing_decay.
-  const double tw = options_.timing_decay;
-  const bool steady = last_drafted_ >= 0 && (last_drafted_ > 0) == (drafted > 0);
-  const double one = steady ? 1.0 : 0.0;
-  drafted_weight_ = drafted_weight_ * tw + one * drafted;
-  draft_seconds_ = draft_seconds_ * tw + one * draft_seconds;
-  sum_dkk_ *= tw, sum_dkm_ *= tw, sum_dmm_ *= tw, sum_dks_ *= tw, sum_dms_ *= tw;
+  drafted_weight_ = drafted_weight_ * w + drafted;
+  draft_seconds_ = draft_seconds_ * w + draft_seconds;
+  sum_dkk_ *= w, sum_dkm_ *= w, sum_dmm_ *= w, sum_dks_ *= w, sum_dms_ *= w;
   if (drafted > 0) {
-    if (steady) {
-      const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
-      const double s = draft_seconds;
-      sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
-    }
+    const double dk = static_cast<double>(drafted), dm = static_cast<double>(missed_);
+    const double s = draft_seconds;
+    sum_dkk_ += dk * dk, sum_dkm_ += dk * dm, sum_dmm_ += dm * dm, sum_dks_ += dk * s, sum_dms_ += dm * s;
     // After a fully accepted round the draft lacks its own last token as well.
     missed_ = accepted == drafted ? 1 : 0;
   } else {
@@ -105,18 +94,16 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
   }
   const double k = static_cast<double>(drafted), t = verify_seconds;
   n_ = n_ * w + 1.0;
-  line_n_ = line_n_ * tw + one;
-  sum_k_ = sum_k_ * tw + one * k;
-  sum_kk_ = sum_kk_ * tw + one * k * k;
-  sum_t_ = sum_t_ * tw + one * t;
-  sum_kt_ = sum_kt_ * tw + one * k * t;
+  sum_k_ = sum_k_ * w + k;
+  sum_kk_ = sum_kk_ * w + k * k;
+  sum_t_ = sum_t_ * w + t;
+  sum_kt_ = sum_kt_ * w + k * t;
   for (size_t i = 0; i < rounds_at_k_.size(); ++i) {
-    rounds_at_k_[i] *= tw;
-    verify_at_k_[i] *= tw;
+    rounds_at_k_[i] *= w;
+    verify_at_k_[i] *= w;
   }
-  rounds_at_k_[drafted] += one;
-  verify_at_k_[drafted] += one * t;
-  last_drafted_ = drafted;
+  rounds_at_k_[drafted] += 1.0;
+  verify_at_k_[drafted] += t;
   for (size_t b = 0; b < kGapBuckets; ++b) {
     gap_reached_[b] *= w;
     gap_passed_[b] *= w;
@@ -157,30 +144,27 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
 void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing_rounds,
                                  double acceptance_rounds) {
   const double t = other.n_ > 0 ? std::min(1.0, std::max(timing_rounds, 0.0) / other.n_) : 0.0;
-  // The steady rounds behind the times are capped alike.
-  const double tl = other.line_n_ > 0 ? std::min(1.0, std::max(timing_rounds, 0.0) / other.line_n_) : 0.0;
   const double first_position = other.reached_.empty() ? 0.0 : other.reached_[0];
   const double a = first_position > 0 ? std::min(1.0, std::max(acceptance_rounds, 0.0) / first_position) : 0.0;
   for (size_t i = 0; i < std::min(reached_.size(), other.reached_.size()); ++i) {
     reached_[i] += a * other.reached_[i];
     passed_[i] += a * other.passed_[i];
   }
-  drafted_weight_ += tl * other.drafted_weight_;
-  draft_seconds_ += tl * other.draft_seconds_;
-  sum_dkk_ += tl * other.sum_dkk_;
-  sum_dkm_ += tl * other.sum_dkm_;
-  sum_dmm_ += tl * other.sum_dmm_;
-  sum_dks_ += tl * other.sum_dks_;
-  sum_dms_ += tl * other.sum_dms_;
+  drafted_weight_ += t * other.drafted_weight_;
+  draft_seconds_ += t * other.draft_seconds_;
+  sum_dkk_ += t * other.sum_dkk_;
+  sum_dkm_ += t * other.sum_dkm_;
+  sum_dmm_ += t * other.sum_dmm_;
+  sum_dks_ += t * other.sum_dks_;
+  sum_dms_ += t * other.sum_dms_;
   n_ += t * other.n_;
-  line_n_ += tl * other.line_n_;
-  sum_k_ += tl * other.sum_k_;
-  sum_kk_ += tl * other.sum_kk_;
-  sum_t_ += tl * other.sum_t_;
-  sum_kt_ += tl * other.sum_kt_;
+  sum_k_ += t * other.sum_k_;
+  sum_kk_ += t * other.sum_kk_;
+  sum_t_ += t * other.sum_t_;
+  sum_kt_ += t * other.sum_kt_;
   for (size_t i = 0; i < std::min(rounds_at_k_.size(), other.rounds_at_k_.size()); ++i) {
-    rounds_at_k_[i] += tl * other.rounds_at_k_[i];
-    verify_at_k_[i] += tl * other.verify_at_k_[i];
+    rounds_at_k_[i] += t * other.rounds_at_k_[i];
+    verify_at_k_[i] += t * other.verify_at_k_[i];
   }
   for (size_t b = 0; b < kGapBuckets; ++b) {
     gap_reached_[b] += t * other.gap_reached_[b];
@@ -192,12 +176,12 @@ void AdaptiveDraftLength::Absorb(const AdaptiveDraftLength& other, double timing
   if (rounds_ == 0) ContinueProbing(other);
   RefreshRoundTimes();
   // Probing is for a verification line nobody has measured yet.
-  seeded_ = seeded_ || (other.KnowsVerificationSlope() && tl > 0) || (other.seeded_ && t > 0) ||
+  seeded_ = seeded_ || (other.KnowsVerificationSlope() && t > 0) || (other.seeded_ && t > 0) ||
             (options_.draft_cost > 0.0 && a > 0);
 }
 
 bool AdaptiveDraftLength::KnowsVerificationSlope() const {
-  return line_n_ > 0 && line_n_ * sum_kk_ - sum_k_ * sum_k_ > 1e-9 * line_n_ * line_n_;
+  return n_ > 0 && n_ * sum_kk_ - sum_k_ * sum_k_ > 1e-9 * n_ * n_;
 }
 
 double AdaptiveDraftLength::ConditionalAcceptance(int64_t position) const {
@@ -231,8 +215,7 @@ AdaptiveDraftLength::DraftFit AdaptiveDraftLength::FitDraftTime() const {
     if (d > 0 && e >= 0) return {d, e};
     if (d > 0) return {sum_dkk_ > 0 ? sum_dks_ / sum_dkk_ : ratio, 0.0};  // e < 0 is noise: fit d alone
   }
-  // Not told apart yet: a missed token costs a draft step, or nothing when copied.
-  return {ratio, options_.draft_copies_missed ? 0.0 : ratio};
+  return {ratio, ratio};  // not told apart yet: a missed token costs a draft step
 }
 
 double AdaptiveDraftLength::DraftStepSeconds() const { return FitDraftTime().per_drafted; }
@@ -252,19 +235,18 @@ std::vector<double> AdaptiveDraftLength::RoundTimes() const {
   }
   const DraftFit fit = FitDraftTime();
   const double d = fit.per_drafted, e = fit.per_missed;
-  double v0 = line_n_ > 0 ? sum_t_ / line_n_ : 0.0, v1 = 0.0;
-  const double variance = line_n_ * sum_kk_ - sum_k_ * sum_k_;
+  double v0 = n_ > 0 ? sum_t_ / n_ : 0.0, v1 = 0.0;
+  const double variance = n_ * sum_kk_ - sum_k_ * sum_k_;
   if (KnowsVerificationSlope()) {
-    v1 = std::max(0.0, (line_n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
-    v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / line_n_);
+    v1 = std::max(0.0, (n_ * sum_kt_ - sum_k_ * sum_t_) / variance);
+    v0 = std::max(0.0, (sum_t_ - v1 * sum_k_) / n_);
   }
-  constexpr double kLineRounds = 1.0;
+  constexpr double kMinRoundsAtK = 2.0;
   double all_accepted = 1.0;
   for (int64_t k = 0; k <= options_.max_k; ++k) {
     if (k > 0) all_accepted *= ConditionalAcceptance(k);
     const double draft = k * d + e * all_accepted;  // k = 0: e, the token the next drafting round feeds
-    // The k's own mean, shrunk towards the line by kLineRounds rounds' worth.
-    times[k] = draft + (verify_at_k_[k] + kLineRounds * (k * v1 + v0)) / (rounds_at_k_[k] + kLineRounds);
+    times[k] = rounds_at_k_[k] >= kMinRoundsAtK ? draft + verify_at_k_[k] / rounds_at_k_[k] : draft + k * v1 + v0;
   }
   return times;
 }
@@ -279,19 +261,14 @@ int64_t AdaptiveDraftLength::NextDraftLength() const {
     // would fit, and lock in, a line that only holds there).
     return BestDraftLength() * 2 <= options_.min_k + options_.max_k ? options_.max_k : options_.min_k;
   }
-  // min_k twice: a plain round (min_k 0) times only as the second of a run.
-  if (measured && rounds_ <= (options_.min_k == 0 ? 3 : 2) && !seeded_)
+  if (measured && rounds_ <= 2 && !seeded_)
     return rounds_ == 1 ? (options_.min_k + options_.max_k + 1) / 2 : options_.min_k;
   const int64_t best = BestDraftLength();
-  // A probe that switches between plain and drafting rounds takes two rounds
-  // (only the second times its kind).
-  const int64_t phase = options_.probe_every > 0 ? rounds_ % options_.probe_every : -1;
-  if (measured && rounds_ >= options_.probe_every && (phase == 0 || phase == 1)) {
+  if (measured && options_.probe_every > 0 && rounds_ > 0 && rounds_ % options_.probe_every == 0) {
     const bool up = (rounds_ / options_.probe_every) % 2 == 1;
     const int64_t probe = best + (up ? 1 : -1);
-    const int64_t k = std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
-                                 options_.min_k, options_.max_k);
-    if (phase == 0 || (k == 0) != (best == 0)) return k;
+    return std::clamp(probe >= options_.min_k && probe <= options_.max_k ? probe : best + (up ? -1 : 1),
+                      options_.min_k, options_.max_k);
   }
   return best;
 }
@@ -338,25 +315,14 @@ void AdaptiveDraftLength::set_probe_interval(int64_t plain_rounds) {
 int64_t AdaptiveDraftLength::NextDraftCap() const {
   if (rounds_ == 0 && !seeded_) return options_.max_k;
   if (options_.probe_every > 0 && plain_run_ >= probe_interval_) return options_.max_k;
-  // A plain probe: two plain rounds (the second times a plain round in a run
-  // of them) when drafting has held for probe_every rounds and little is known
-  // of that time.
-  if (options_.min_k == 0 && options_.probe_every > 0 && options_.draft_cost <= 0.0 &&
-      rounds_at_k_[0] < kPlainProbeWeight && (drafting_run_ >= options_.probe_every || plain_run_ == 1)) {
-    return 0;
-  }
   return KeepDrafting(nullptr, 0) ? options_.max_k : options_.min_k;
 }
 
 bool AdaptiveDraftLength::KeepDrafting(const float* gaps, int64_t drafted) const {
   if (drafted >= options_.max_k) return false;
   if (drafted < options_.min_k) return true;
-  double rate = MeasuredRate();
+  const double rate = MeasuredRate();
   if (!(rate > 0)) return true;  // nothing measured yet: draft
-  // Before the first token, plain rounds' own rate (1 / T(0)) is a floor: a
-  // draft that does not beat them is not worth starting, however low the
-  // measured rate (which the habit being judged holds down).
-  if (drafted == 0 && round_time_[0] > 0) rate = std::max(rate, 1.0 / round_time_[0]);
   double alive = 1.0;
   for (int64_t i = 0; i < drafted; ++i) alive *= GapAcceptance(gaps[i]);
   const double next = PooledGapAcceptance();

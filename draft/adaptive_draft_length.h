@@ -15,16 +15,15 @@
 // token and e: seconds per token the draft has to catch up on before it can
 // draft (one after a fully accepted round; one per plain round, which the draft
 // does not see), both fitted by least squares to the rounds' draft times
-// (draft seconds = d drafted + e missed; until the missed counts vary, e = d,
-// or 0 for a draft that copies the missed tokens' keys and values).
+// (draft seconds = d drafted + e missed; e = d until the missed counts vary).
 // Without e, the catch-up after plain rounds inflates d, drafting looks dearer,
 // more plain rounds follow (bench/RESULTS.md §10.2.3); V(k): the mean
 // rest of the round (its wall time less the draft's: verification and the
 // bookkeeping of a round, which the callers pass as `verify_seconds`; a cost
-// a plain round pays per token, §10.2.5) of the rounds that drafted k,
-// shrunk by one round's worth towards v0 + v1 k, a least-squares line through
-// all rounds' verification times (v1 = 0 until two different k were seen).
-// With Options::draft_cost > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
+// a plain round pays per token, §10.2.5) of the rounds that drafted k when
+// there are enough of them, else v0 + v1 k, a least-squares line through all
+// rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
+// > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
 // verification pass). Older rounds weigh less (Options::decay per round), so
 // k follows a sequence whose text gets easier or harder.
 //
@@ -63,10 +62,7 @@
 // exactly when plain rounds are faster; the 0.9 within a draft values the
 // draft's chance to stop by itself later, which a round not yet begun
 // shares, but it also kept a drafting habit within 10 % of plain rounds'
-// rate for good; and at i = 0, R is at least 1 / T(0), plain rounds' own
-// rate: the measured R of a drafting habit is held down by that habit's
-// cold switches and early stops, and against it drafting ahead kept passing
-// where every fixed k lost 10 % to plain rounds, §10.2.9); after
+// rate for good); after
 // Options::probe_every plain rounds in a row, max_k once anyway (estimates
 // frozen by plain rounds would otherwise keep them plain for good; such a
 // probe usually stops after a token or two). A probe is dear: the draft first
@@ -82,27 +78,11 @@
 // after 8, each cycle paying a catch-up; bench/RESULTS.md §10.2.7.) A
 // sequence seeded by Absorb starts from the interval its prior reached.
 //
-// Only rounds of the same kind as the one before them (drafting after
-// drafting, plain after plain; not a sequence's first) time their k: d, e,
-// the verification line and the per-k means. A round of the other kind runs
-// cold: at 2 threads on the bundled model a plain round after a drafting one
-// took 1.2-1.5x a plain round after a plain one, and a drafting round after
-// plain ones likewise (bench/RESULTS.md §10.2.9). Priced by its cold rounds,
-// a plain round looked dearer than it is in a run of them, and a drafting
-// habit that lost 15 % against plain decoding never ended. The per-k mean is
-// shrunk towards the line by one round's worth, and the times fade more
-// slowly than acceptance (Options::timing_decay: they belong to the machine,
-// not the text). So that the steady plain time gets measured, the cap (with
-// min_k 0) probes two plain rounds in a row when drafting has held for
-// probe_every rounds and the steady plain rounds behind the estimates weigh
-// under a quarter of a round; NextDraftLength's probes that switch between
-// plain and drafting take two rounds for the same reason.
-//
 // Round times on a shared machine have a tail: a round during which another
 // process held a core takes 2-8x its usual time, and a few such rounds at one
 // k swing that k's mean, and the choice, by 30 %. Record counts a round that
-// took more than twice its expected time (once 8 steady rounds are behind
-// the times) as twice it: ClipInterrupted.
+// took more than twice its expected time (once 8 rounds are behind the
+// estimates) as twice it: ClipInterrupted.
 //
 // Any k and any stop give the same output (greedy) or the same distribution
 // (sampling): the choice only uses rounds already committed and the draft's
@@ -125,11 +105,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
                                 // (with a fixed draft_cost, >= 1: nothing would probe back)
     int64_t max_k = 4;          // >= min_k
     double draft_cost = 0.0;    // > 0: fixed c instead of the measured times
-    double decay = 0.98;        // weight of the past per round, in (0, 1]: acceptance, gaps, the rate
-    double timing_decay = 0.995;  // the same for the times (the machine's, not the text's; in (0, 1])
-    bool draft_copies_missed = false;  // the draft copies the keys and values of the tokens it missed
-                                       // (DraftPolicy::adopt_verifier_kv): until the draft times tell the
-                                       // two apart, a missed token costs nothing, not a draft step
+    double decay = 0.98;        // weight of the past per round, in (0, 1]
     double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
     double stop_margin = 0.9;   // confidence stop: draft on while the expected gain per unit time is at
@@ -199,7 +175,7 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Record's first step: negative times become 0, and a round that took more
   // than twice the time expected of a round that drafted `drafted` (and caught
   // up on the tokens it missed) is scaled down to twice it, draft and
-  // verification alike. No change before the times rest on 8 steady rounds, or
+  // verification alike. No change before the estimates rest on 8 rounds, or
   // with a fixed draft_cost.
   void ClipInterrupted(int64_t drafted, double* draft_seconds, double* verify_seconds) const;
   // Record without ClipInterrupted: for times already clipped by another
@@ -237,7 +213,6 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Tokens the draft has not seen beyond the one every drafting round feeds:
   // what the next drafting round catches up on (inferred from the rounds).
   int64_t missed_ = 0;
-  int64_t last_drafted_ = -1;  // the last round recorded here drafted this many (-1: none yet)
   int64_t plain_run_ = 0;
   int64_t probe_interval_ = 0;  // plain rounds in a row before NextDraftCap probes
   int64_t drafting_run_ = 0;    // rounds the rule chose to draft in a row (a probe not counted)
@@ -245,15 +220,12 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // Weighted sums over drafting rounds for draft seconds s = d k + e m (k
   // drafted, m missed).
   double sum_dkk_ = 0, sum_dkm_ = 0, sum_dmm_ = 0, sum_dks_ = 0, sum_dms_ = 0;
-  double n_ = 0;  // weighted rounds, every one (weight())
-  // Weighted sums over steady rounds for the verification line t = v0 + v1 k.
-  double line_n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
-  // Per k (index k): weighted rounds and their verification seconds. A k's
-  // own mean, shrunk towards the line by one round, stands for it:
-  // verification cost is convex in k on a compute-bound CPU (flat to ~3
-  // tokens, steep after), and a line through the probes at max_k overstates
-  // it in between. (A k whose mean used to need 2 rounds fell back to the line
-  // as its rounds faded, and the line understated the jump at 5 tokens.)
+  // Weighted sums for the verification line t = v0 + v1 k.
+  double n_ = 0, sum_k_ = 0, sum_kk_ = 0, sum_t_ = 0, sum_kt_ = 0;
+  // Per k (index k): weighted rounds and their verification seconds. Where a
+  // k has kMinRoundsAtK rounds its own mean replaces the line: verification
+  // cost is convex in k on a compute-bound CPU (flat to ~3 tokens, steep after),
+  // and a line through the probes at max_k overstates it in between.
   std::vector<double> rounds_at_k_, verify_at_k_;
   // Per logit-gap bucket (kGapEdges): weighted tokens whose verification was
   // reached (every earlier one kept) and of those the ones kept.
