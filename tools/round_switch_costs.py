@@ -11,9 +11,10 @@ For every row (draft, k, adaptive) it groups the rounds by their own kind
 generation (the first round of a generation; a plain round; a drafting round)
 and prints the median draft, verification and wall microseconds of each group.
 A plain round after a drafting one, or a drafting round after plain ones, that
-takes clearly longer than one after its own kind is the cold-switch cost that
-`--draft-adaptive` leaves out of its timing (draft/adaptive_draft_length.h;
-bench/RESULTS.md §10.2.9).
+takes clearly longer than one after its own kind pays a cold switch: on a
+2-vCPU machine at 2 threads, 1.2-1.5x its time in a run of its own kind
+(bench/RESULTS.md §10.2.9). `--draft-adaptive` times each k by the mean of
+its rounds, cold ones included.
 """
 import argparse
 import collections
