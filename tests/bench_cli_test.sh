@@ -114,7 +114,7 @@ PY
 fi
 
 # --round-log: one JSON line per round with the sweep's labels, and
-# tools/draft_policy_bounds.py replays it.
+# tools/draft_policy_bounds.py and tools/round_switch_costs.py read it.
 cat > "$tmp/check_rounds.py" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -134,8 +134,11 @@ elif ! python3 "$tmp/check_rounds.py" "$tmp/rounds.jsonl" 2> "$tmp/err"; then
 elif ! python3 tools/draft_policy_bounds.py "$tmp/rounds.jsonl" > "$tmp/bounds" 2> "$tmp/err" \
     || ! grep -q "| oracle | " "$tmp/bounds"; then
   fail "draft_policy_bounds.py: $(cat "$tmp/err" "$tmp/bounds")"
+elif ! python3 tools/round_switch_costs.py --min-rounds 1 "$tmp/rounds.jsonl" > "$tmp/switch" 2> "$tmp/err" \
+    || ! grep -q "| quarter k=2 fixed | drafted 2 | after drafting | " "$tmp/switch"; then
+  fail "round_switch_costs.py: $(cat "$tmp/err" "$tmp/switch")"
 else
-  echo "ok   bench --round-log + draft_policy_bounds.py: $(grep -c . "$tmp/rounds.jsonl") rounds"
+  echo "ok   bench --round-log + draft_policy_bounds.py + round_switch_costs.py: $(grep -c . "$tmp/rounds.jsonl") rounds"
 fi
 expect_error round-log-bad-path "--round-log: cannot create" -- bench -m $model --matformer-config-path $table \
   --slices quarter --draft-max 1 --prompts "$tmp/p.jsonl" -n 2 --round-log "$tmp/no/such/dir/r.jsonl"

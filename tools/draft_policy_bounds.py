@@ -28,27 +28,16 @@ data, so they overstate what an online policy gets; the oracle bounds every poli
 """
 import argparse
 import collections
-import json
 import sys
+
+from round_log import generations
 
 
 def load(path):
     rows = collections.defaultdict(list)  # (draft, k, adaptive) -> [generation: [round, ...]]
-    current = {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{number}: not JSON: {e}")
-            if r.get("temp", 0) != 0 or r.get("pass", 0) < 0 or r.get("vocab", 0) != 0:
-                continue
-            key = (r["draft"], r["k"], r["adaptive"])
-            gen = (r["prompt"], r["turn"], r["pass"])
-            if r["round"] == 0 or current.get(key) != gen:
-                rows[key].append([])
-                current[key] = gen
-            rows[key][-1].append(r)
+    greedy_all_vocab = lambda r: r.get("temp", 0) == 0 and r.get("pass", 0) >= 0 and r.get("vocab", 0) == 0
+    for row, generation in generations(path, greedy_all_vocab):
+        rows[row].append(generation)
     return rows
 
 

@@ -18,28 +18,18 @@ its rounds, cold ones included.
 """
 import argparse
 import collections
-import json
 import statistics
 import sys
+
+from round_log import generations
 
 
 def groups(path, min_rounds):
     by = collections.defaultdict(list)  # (row, kind, before) -> [(draft, verify, wall) us]
-    previous = {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{number}: not JSON: {e}")
-            row = (r["draft"], r["k"], "adaptive" if r["adaptive"] else "fixed")
-            gen = (r["prompt"], r["turn"], r["pass"], r.get("temp", 0), r.get("vocab", 0))
-            last = previous.get(row)
-            if r["round"] == 0 or last is None or last[0] != gen:
-                before = "first"
-            else:
-                before = "after plain" if last[1] == 0 else "after drafting"
-            previous[row] = (gen, r["drafted"])
+    for (draft, k, adaptive), generation in generations(path):
+        row = (draft, k, "adaptive" if adaptive else "fixed")
+        for i, r in enumerate(generation):
+            before = "first" if i == 0 else ("after plain" if generation[i - 1]["drafted"] == 0 else "after drafting")
             kind = "plain" if r["drafted"] == 0 else f"drafted {r['drafted']}"
             by[(row, kind, before)].append(
                 (1e6 * r["draft_seconds"], 1e6 * r["verify_seconds"], 1e6 * r["round_seconds"]))
