@@ -97,9 +97,11 @@ std::string FormatMarkdown(const SweepReport& r) {
       &out,
       "model %s (%s, %d parameters, %s); device %s, threads %d; commit %s\n"
       "%d prompts from %s%s, %d new tokens each, %d measured repeat(s) after %d warm-up; plain "
-      "decoding interleaved prompt by prompt; speed-ups are ratios within this run.\n\n",
+      "decoding interleaved prompt by prompt; speed-ups are ratios within this run; %s.\n\n",
       r.model, r.architecture, r.parameters, r.dtype, r.device, r.threads, r.commit, r.prompts,
-      r.prompts_file, r.all_turns ? " (every turn)" : "", r.max_new_tokens, r.repeat, r.warmup);
+      r.prompts_file, r.all_turns ? " (every turn)" : "", r.max_new_tokens, r.repeat, r.warmup,
+      r.draft_own_kv ? "the draft computes its own keys and values (--draft-own-kv)"
+                     : "the draft adopts the full model's keys and values where it can (CPU, llama family)");
   absl::StrAppend(&out, "## All prompts\n\n");
   MarkdownTable(r, true, 0, &out);
   if (r.categories.size() > 1) {
@@ -185,6 +187,7 @@ std::string FormatJson(const SweepReport& r) {
                  {"parameters", r.parameters},
                  {"device", r.device},
                  {"threads", r.threads},
+                 {"draft_own_kv", r.draft_own_kv},
                  {"commit", r.commit},
                  {"prompts_file", r.prompts_file},
                  {"prompts", r.prompts},

@@ -96,6 +96,7 @@ struct SweepReport {
   // Filled by the caller (what ran where).
   std::string model, device, commit, prompts_file;
   int threads = 0;
+  bool draft_own_kv = false;  // --draft-own-kv: the draft computed its own keys and values (else adopted)
   // Filled by RunSweep.
   std::string architecture, dtype;
   int64_t parameters = 0;

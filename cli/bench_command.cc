@@ -308,6 +308,7 @@ int RunBench(const std::vector<std::string>& args, bool tune) {
                        ? absl::StrCat("cpu (", GetCpuFeatures().name, ", ", MatMulIsaName(), ")")
                        : config.load.device;
   report->threads = config.load.num_threads;
+  report->draft_own_kv = config.generation.draft.draft_own_kv;
   report->commit = MATSPEC_GIT_COMMIT;
   report->prompts_file = flags.prompts;
 

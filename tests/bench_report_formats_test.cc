@@ -101,6 +101,7 @@ TEST_F(BenchReportFormatsTest, JsonParsesBack) {
   EXPECT_EQ(j["header"]["model"], "models/m \"q\"");
   EXPECT_EQ(j["header"]["commit"], "abc123");
   EXPECT_EQ(j["header"]["threads"], 1);
+  EXPECT_EQ(j["header"]["draft_own_kv"], false);
   EXPECT_EQ(j["header"]["repeat"], 2);
   EXPECT_EQ(j["header"]["categories"], (std::vector<std::string>{"", "x,y"}));
   ASSERT_EQ(j["rows"].size(), report_->rows.size());
@@ -121,6 +122,11 @@ TEST_F(BenchReportFormatsTest, MarkdownHasHeaderAndOneLinePerRow) {
   const std::string md = FormatMarkdown(*report_);
   EXPECT_THAT(md, HasSubstr("commit abc123"));
   EXPECT_THAT(md, HasSubstr("threads 1"));
+  EXPECT_THAT(md, HasSubstr("the draft adopts the full model's keys and values"));
+  report_->draft_own_kv = true;
+  EXPECT_THAT(FormatMarkdown(*report_), HasSubstr("the draft computes its own keys and values (--draft-own-kv)"));
+  EXPECT_EQ(nlohmann::json::parse(FormatJson(*report_))["header"]["draft_own_kv"], true);
+  report_->draft_own_kv = false;
   EXPECT_THAT(md, HasSubstr("## Category x,y (2 prompts)"));
   EXPECT_THAT(md, HasSubstr("adaptive (mean "));
   // One table for all prompts and one per category, each with a line per row.
