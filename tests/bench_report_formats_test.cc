@@ -123,10 +123,10 @@ TEST_F(BenchReportFormatsTest, MarkdownHasHeaderAndOneLinePerRow) {
   EXPECT_THAT(md, HasSubstr("commit abc123"));
   EXPECT_THAT(md, HasSubstr("threads 1"));
   EXPECT_THAT(md, HasSubstr("the draft adopts the full model's keys and values"));
-  report_->draft_own_kv = true;
-  EXPECT_THAT(FormatMarkdown(*report_), HasSubstr("the draft computes its own keys and values (--draft-own-kv)"));
-  EXPECT_EQ(nlohmann::json::parse(FormatJson(*report_))["header"]["draft_own_kv"], true);
-  report_->draft_own_kv = false;
+  SweepReport own_kv = *report_;
+  own_kv.draft_own_kv = true;
+  EXPECT_THAT(FormatMarkdown(own_kv), HasSubstr("the draft computes its own keys and values (--draft-own-kv)"));
+  EXPECT_EQ(nlohmann::json::parse(FormatJson(own_kv))["header"]["draft_own_kv"], true);
   EXPECT_THAT(md, HasSubstr("## Category x,y (2 prompts)"));
   EXPECT_THAT(md, HasSubstr("adaptive (mean "));
   // One table for all prompts and one per category, each with a line per row.

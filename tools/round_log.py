@@ -24,13 +24,14 @@ def generations(path, keep=lambda r: True):
     """[(row, [round, ...]), ...] per generation, in the order they began: a row is (draft, k, adaptive),
     a generation one (prompt, turn, pass, temp, vocab) of that row, starting again at round 0. Rounds
     `keep` rejects are left out."""
-    out, current = [], {}
+    out = []
+    current = {}  # row -> (its generation now, that generation's rounds)
     for r in rounds(path):
         if not keep(r):
             continue
         row = (r["draft"], r["k"], r["adaptive"])
         gen = (r["prompt"], r["turn"], r["pass"], r.get("temp", 0), r.get("vocab", 0))
-        if r["round"] == 0 or current.get(row, (None,))[0] != gen:
+        if r["round"] == 0 or row not in current or current[row][0] != gen:
             current[row] = (gen, [])
             out.append((row, current[row][1]))
         current[row][1].append(r)
