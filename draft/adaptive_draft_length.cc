@@ -35,7 +35,7 @@ AdaptiveDraftLength::AdaptiveDraftLength(Options options) : options_(options) {
   passed_.assign(options_.max_k, 0.0);
   rounds_at_k_.assign(options_.max_k + 1, 0.0);
   verify_at_k_.assign(options_.max_k + 1, 0.0);
-  if (!(options_.stop_margin > 0.0)) options_.stop_margin = 0.9;
+  if (!(options_.stop_margin > 0.0)) options_.stop_margin = 1.0;
   if (!(options_.plain_margin > 0.0)) options_.plain_margin = 1.0;
   gap_reached_.assign(kGapBuckets, 0.0);
   gap_passed_.assign(kGapBuckets, 0.0);
@@ -273,8 +273,9 @@ int64_t AdaptiveDraftLength::NextDraftLength() const {
   return best;
 }
 
-double AdaptiveDraftLength::GapAcceptance(float gap) const {
-  const size_t b = GapBucket(gap);
+double AdaptiveDraftLength::GapAcceptance(float gap) const { return BucketAcceptance(GapBucket(gap)); }
+
+double AdaptiveDraftLength::BucketAcceptance(size_t b) const {
   return (gap_passed_[b] + options_.prior_weight * PooledGapAcceptance()) /
          (gap_reached_[b] + options_.prior_weight);
 }
@@ -297,6 +298,7 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
   const double step = options_.draft_cost > 0.0 ? options_.draft_cost : DraftStepSeconds();
   round_time_ = RoundTimes();
   for (int64_t k = 1; k <= options_.max_k; ++k) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
+  RefreshStopValues();
 }
 
 void AdaptiveDraftLength::ContinueProbing(const AdaptiveDraftLength& from) {
@@ -325,16 +327,58 @@ bool AdaptiveDraftLength::KeepDrafting(const float* gaps, int64_t drafted) const
   if (!(rate > 0)) return true;  // nothing measured yet: draft
   double alive = 1.0;
   for (int64_t i = 0; i < drafted; ++i) alive *= GapAcceptance(gaps[i]);
-  const double next = PooledGapAcceptance();
   const double margin = drafted == 0 ? options_.plain_margin : options_.stop_margin;
-  double gain = 0.0;
-  for (int64_t m = 1; drafted + m <= options_.max_k; ++m) {
-    alive *= next;
-    gain += alive;
-    const double extra = round_time_[drafted + m] - round_time_[drafted];
-    if (!(extra > 0) || gain >= margin * rate * extra) return true;
+  const double extra = round_time_[drafted + 1] - round_time_[drafted];
+  if (!(extra > 0)) return true;
+  return ContinuationValue(drafted + 1, alive) >= margin * rate * extra;
+}
+
+double AdaptiveDraftLength::ContinuationValue(int64_t next, double alive) const {
+  double value = 0.0;
+  for (const GapOutcome& o : gap_outcomes_) {
+    const double kept = alive * o.acceptance;
+    value += o.weight * (kept + StopValue(next, kept));
   }
-  return false;
+  return value;
+}
+
+double AdaptiveDraftLength::StopValue(int64_t drafted, double alive) const {
+  if (drafted >= options_.max_k) return 0.0;
+  const double x = std::clamp(alive, 0.0, 1.0) * (kAliveGrid - 1);
+  const size_t j = std::min(static_cast<size_t>(x), kAliveGrid - 2);
+  const double* row = &stop_value_[static_cast<size_t>(drafted) * kAliveGrid];
+  return row[j] + (x - static_cast<double>(j)) * (row[j + 1] - row[j]);
+}
+
+void AdaptiveDraftLength::RefreshStopValues() {
+  gap_outcomes_.clear();
+  double reached = 0.0;
+  for (size_t b = 0; b < kGapBuckets; ++b) reached += gap_reached_[b];
+  if (reached > 0) {
+    for (size_t b = 0; b < kGapBuckets; ++b) {
+      if (gap_reached_[b] <= 0) continue;
+      gap_outcomes_.push_back({gap_reached_[b] / reached, BucketAcceptance(b)});
+    }
+  } else {
+    gap_outcomes_.push_back({1.0, PooledGapAcceptance()});
+  }
+  stop_value_.assign(static_cast<size_t>(options_.max_k + 1) * kAliveGrid, 0.0);
+  const double rate = options_.stop_margin * MeasuredRate();
+  if (!(rate > 0)) return;
+  for (int64_t i = options_.max_k - 1; i >= std::max<int64_t>(options_.min_k, 1); --i) {
+    const double extra = std::max(round_time_[i + 1] - round_time_[i], 0.0);
+    // The value never falls as alive rises (more likely kept, and the same
+    // choices left), so from the top down the first point where stopping is
+    // best ends the row: below it every value is 0. Drafting on seldom pays
+    // below alive ~0.9, so a row costs a few points, not all (a round's
+    // bookkeeping stays ~1 us).
+    for (size_t j = kAliveGrid; j-- > 0;) {
+      const double alive = static_cast<double>(j) / (kAliveGrid - 1);
+      const double value = ContinuationValue(i + 1, alive) - rate * extra;
+      if (value <= 0) break;
+      stop_value_[static_cast<size_t>(i) * kAliveGrid + j] = value;
+    }
+  }
 }
 
 int64_t AdaptiveDraftLength::BestDraftLength() const {

@@ -45,24 +45,33 @@
 // (bench/RESULTS.md §10.2.5: kept 40-60 % below a gap of 0.1, ~100 % above 1).
 // So the object also calibrates acceptance per gap bucket from the tokens it
 // saw verified (shrunk towards the pooled rate), and as a DraftStopRule ends a
-// round's draft after token i when no longer draft pays:
+// round's draft after token i when no longer draft pays. In tokens less R
+// times time (R: the rate measured so far, committed tokens per second of the
+// rounds' draft and verification time, decayed like the rest; per
+// verification pass with a fixed draft_cost), with
 //   alive = prod_{j<=i} a(gap_j)  (the chance every token so far is kept)
-//   draft on iff for some m >= 1:
-//     alive (a + a^2 + ... + a^m) / (T(i + m) - T(i)) >= stop_margin * R
-// a: the pooled acceptance of a token not yet drafted, T as above, R the rate
-// measured so far (committed tokens per second of the rounds' draft and
-// verification time, decayed like the rest; per verification pass with a
-// fixed draft_cost). Drafting more pays when its expected tokens per unit of
-// extra time beat the rate already reached (the marginal rule of a ratio);
-// looking m tokens ahead, not one, keeps a round whose first token alone does
-// not pay but whose next few do. With the stop, a round's cap is
+// drafting token i + 1 is worth
+//   C(i, alive) = sum_b w_b [alive a_b + W(i + 1, alive a_b)]
+//   W(i, alive) = max(0, C(i, alive) - stop_margin R (T(i + 1) - T(i))),  W(max_k, .) = 0
+// over the gap buckets b (w_b: the share of verified tokens in the bucket,
+// a_b its calibrated acceptance; the next token's gap is not known before it
+// is drafted), T as above; draft on iff C(i, alive) >= stop_margin R
+// (T(i + 1) - T(i)). W is the value of going on under the best stopping from
+// there (Dinkelbach's form of maximising a ratio: at the rule's fixed point R
+// is the best rate there is), tabulated after every round on a grid of alive,
+// top down until it reaches 0 (it never falls as alive rises), so a round's
+// bookkeeping stays ~1 us. Looking past the next token matters where
+// verification is convex in k: a dear token followed by cheap ones (the AVX2
+// tiles, bench/RESULTS.md §10.2.8) can pay as a group. This replaced a fixed
+// look-ahead of m tokens at pooled acceptance with stop_margin 0.9, which
+// stood in for the option to stop later and, at its fixed point, kept
+// drafting tokens that paid 0.9 R: at 1 thread eighth drafted 2.3 tokens a
+// round where k = 1 was faster (§10.2.10). With the stop, a round's cap is
 // NextDraftCap(): max_k, or min_k when not even drafting ahead pays now (the
 // same test at i = 0 with plain_margin for stop_margin: at the rule's fixed
 // point, where R is the drafting rounds' own rate, margin 1 turns plain
-// exactly when plain rounds are faster; the 0.9 within a draft values the
-// draft's chance to stop by itself later, which a round not yet begun
-// shares, but it also kept a drafting habit within 10 % of plain rounds'
-// rate for good); after
+// exactly when plain rounds are faster; under 1 it kept a drafting habit
+// within that margin of plain rounds' rate for good); after
 // Options::probe_every plain rounds in a row, max_k once anyway (estimates
 // frozen by plain rounds would otherwise keep them plain for good; such a
 // probe usually stops after a token or two). A probe is dear: the draft first
@@ -108,10 +117,8 @@ class AdaptiveDraftLength final : public DraftStopRule {
     double decay = 0.98;        // weight of the past per round, in (0, 1]
     double prior_weight = 2.0;  // rounds' worth of the pooled rate in each position's estimate
     int64_t probe_every = 8;    // measured times: probe a neighbour k every this many rounds; 0 = never
-    double stop_margin = 0.9;   // confidence stop: draft on while the expected gain per unit time is at
-                                // least this times the measured rate (> 0; a little under 1 leans towards
-                                // drafting: looking a fixed m tokens ahead undervalues a draft that can
-                                // still stop by itself after any of them)
+    double stop_margin = 1.0;   // confidence stop: draft on while the expected gain per unit time is at
+                                // least this times the measured rate (> 0; under 1 leans towards drafting)
     double plain_margin = 1.0;  // the same before the first token: a plain round unless drafting ahead
                                 // beats this times the rate (> 0; under 1, a drafting habit whose rate is
                                 // within that margin of plain rounds' never turns plain: at 2 threads,
@@ -235,7 +242,25 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // (KeepDrafting runs per drafted token), made to rise by at least a draft
   // step per k.
   std::vector<double> round_time_;
-  void RefreshRoundTimes();
+  void RefreshRoundTimes();  // and RefreshStopValues
+  double BucketAcceptance(size_t bucket) const;  // GapAcceptance of a gap in that bucket
+  // The confidence stop's table (RefreshStopValues, after round_time_): the
+  // next token's gap bucket as a weight and an acceptance, and per number of
+  // tokens drafted i and chance alive (on kAliveGrid points in [0, 1]) the
+  // value of drafting on from there under the best stopping, in tokens over
+  // stop_margin * R * time (0 when stopping is best).
+  struct GapOutcome {
+    double weight, acceptance;
+  };
+  static constexpr size_t kAliveGrid = 65;
+  std::vector<GapOutcome> gap_outcomes_;
+  std::vector<double> stop_value_;
+  void RefreshStopValues();
+  // Expected tokens kept, plus StopValue, of drafting token `next` when every
+  // earlier one is kept with chance `alive`.
+  double ContinuationValue(int64_t next, double alive) const;
+  // stop_value_ of `drafted` tokens at `alive`, interpolated (0 at max_k).
+  double StopValue(int64_t drafted, double alive) const;
 };
 
 }  // namespace matspec

@@ -5,8 +5,8 @@
 // libgomp reads OMP_WAIT_POLICY only when it loads. Here:
 //  - items are claimed dynamically and the calling thread works too, so a
 //    descheduled worker delays a call by at most the item it holds;
-//  - an idle worker spins briefly for the next call, then sleeps on a
-//    condition variable (it never burns a core between calls).
+//  - an idle worker spins up to 1 ms for the next call, then sleeps on a
+//    condition variable (so it burns at most that much of a core after a call).
 // Results never depend on which thread ran an item (the kernels make each
 // output a function of its inputs only).
 //

@@ -4,6 +4,9 @@
 #include "draft/adaptive_draft_length.h"
 
 #include <cmath>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -312,21 +315,104 @@ TEST(AdaptiveDraftLengthTest, StopsWhereTheNextTokensDoNotPayTheirTime) {
   }
 }
 
+// The stop is the best stopping rule under the estimates: drafting token i + 1
+// pays when the tokens it is expected to keep, plus what drafting on after it
+// is then worth (stopping as soon as that no longer pays; its gap is not
+// known before it is drafted), beat R times the extra round time. A
+// brute-force recursion over every gap bucket the rounds saw, with the
+// buckets' shares and calibrated acceptances, must give the same answer for
+// every sequence of gaps a draft can have (the rule tabulates the values on a
+// grid of the chance alive; decisions within 0.01 of the line are skipped).
+// Verification here costs 0.6 ms more for a second token and 0.1 ms for a
+// third and fourth (a CPU's tiles: bench/RESULTS.md §10.2.8), so looking only
+// one token ahead decides otherwise in some states: a dear token followed by
+// cheap ones can pay as a group.
+TEST(AdaptiveDraftLengthTest, StopsWhereTheBestStoppingRuleDoes) {
+  constexpr int64_t kMaxK = 5;
+  AdaptiveDraftLength a({.min_k = 0, .max_k = kMaxK, .decay = 1.0, .probe_every = 0});
+  // Gaps 2.5 (kept 29 times in 30) and 0.15 (kept 12 in 30), drawn in a fixed
+  // pattern; rounds draft 1-5 tokens at 0.2 ms each, verification as above.
+  const float kSure = 2.5f, kUnsure = 0.15f;
+  const double verify_ms[kMaxK + 1] = {0.0, 1.0, 1.6, 1.7, 1.8, 2.4};
+  double reached_sure = 0, reached_unsure = 0;
+  for (int r = 0; r < 1000; ++r) {
+    const int64_t k = 1 + r % kMaxK;
+    std::vector<float> gaps;
+    int64_t accepted = 0;
+    bool alive = true;
+    for (int64_t i = 0; i < k; ++i) {
+      const int draw = (r * 7 + static_cast<int>(i) * 13) % 30;
+      const bool sure = (r + i) % 3 != 0;
+      gaps.push_back(sure ? kSure : kUnsure);
+      if (!alive) continue;
+      (sure ? reached_sure : reached_unsure) += 1;
+      if (draw < (sure ? 29 : 12)) ++accepted; else alive = false;
+    }
+    a.Record(k, accepted, k * 0.2e-3, verify_ms[k] * 1e-3, gaps);
+  }
+  const double rate = a.MeasuredRate();
+  const std::vector<std::pair<double, double>> outcomes = {
+      {reached_sure / (reached_sure + reached_unsure), a.GapAcceptance(kSure)},
+      {reached_unsure / (reached_sure + reached_unsure), a.GapAcceptance(kUnsure)}};
+  ASSERT_GT(a.GapAcceptance(kSure), 0.9);
+  ASSERT_LT(a.GapAcceptance(kUnsure), 0.5);
+  std::vector<double> extra(kMaxK);
+  for (int64_t i = 0; i < kMaxK; ++i) {
+    extra[i] = a.RoundTime(i + 1) - a.RoundTime(i);
+    ASSERT_GE(extra[i], a.DraftStepSeconds() - 1e-12) << "round times already rise by a draft step";
+  }
+  // continuation(i, alive): what drafting token i + 1 is worth, in tokens; value: the best of stopping (0) and it.
+  std::function<double(int64_t, double)> value;
+  const auto continuation = [&](int64_t i, double alive) {
+    double worth = 0;
+    for (const auto& [share, acceptance] : outcomes) worth += share * (alive * acceptance + value(i + 1, alive * acceptance));
+    return worth;
+  };
+  value = [&](int64_t i, double alive) {
+    return i >= kMaxK ? 0.0 : std::max(0.0, continuation(i, alive) - rate * extra[i]);
+  };
+  int keep = 0, stop = 0, myopic_differs = 0;
+  for (int64_t drafted = 1; drafted < kMaxK; ++drafted) {
+    for (int pattern = 0; pattern < (1 << drafted); ++pattern) {
+      std::vector<float> gaps;
+      double alive = 1.0;
+      for (int64_t i = 0; i < drafted; ++i) {
+        gaps.push_back((pattern >> i) & 1 ? kUnsure : kSure);
+        alive *= a.GapAcceptance(gaps.back());
+      }
+      const double worth = continuation(drafted, alive), price = rate * extra[drafted];
+      if (std::abs(worth - price) < 0.01) continue;
+      EXPECT_EQ(a.KeepDrafting(gaps.data(), drafted), worth > price) << "drafted " << drafted << " pattern " << pattern;
+      (worth > price ? keep : stop) += 1;
+      double next = 0;
+      for (const auto& [share, acceptance] : outcomes) next += share * alive * acceptance;
+      if ((next > price) != (worth > price)) ++myopic_differs;
+    }
+  }
+  EXPECT_GT(keep, 0);
+  EXPECT_GT(stop, 0);
+  EXPECT_GT(myopic_differs, 0) << "the scenario should need the look beyond the next token";
+}
+
 // Before the first token the margin is plain_margin (1): a drafting habit a
 // little slower than plain rounds turns plain. Here rounds of 2 drafted tokens
 // (both kept) take 3.2 ms for 3 tokens, plain rounds 1 ms for 1: drafting
 // ahead adds ~0.9 tokens/ms against a rate of ~0.94/ms. At 0.9 it would
-// draft on.
+// draft on. Within a draft stop_margin applies instead.
 TEST(AdaptiveDraftLengthTest, PlainMarginTurnsASlowerDraftingHabitPlain) {
-  for (double plain_margin : {1.0, 0.9}) {
-    AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 0, .plain_margin = plain_margin});
+  const auto habit = [](double stop_margin, double plain_margin) {
+    AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 1.0, .probe_every = 0, .stop_margin = stop_margin,
+                           .plain_margin = plain_margin});
     for (int i = 0; i < 100; ++i) a.Record(2, 2, 2e-3, 1.2e-3, std::vector<float>{1.0f, 1.0f});
     for (int i = 0; i < 3; ++i) a.Record(0, 0, 0.0, 1e-3);
     EXPECT_NEAR(a.MeasuredRate(), 303.0 / 323e-3, 1e-6);
-    EXPECT_EQ(a.NextDraftCap(), plain_margin < 1.0 ? 4 : 0) << plain_margin;
-    const float sure[] = {1.0f};
-    EXPECT_TRUE(a.KeepDrafting(sure, 1)) << "within a draft the stop margin (0.9) still applies";
-  }
+    return a;
+  };
+  EXPECT_EQ(habit(1.0, 1.0).NextDraftCap(), 0);
+  EXPECT_EQ(habit(1.0, 0.9).NextDraftCap(), 4);
+  const float sure[] = {1.0f};
+  EXPECT_FALSE(habit(1.0, 1.0).KeepDrafting(sure, 1));
+  EXPECT_TRUE(habit(0.9, 1.0).KeepDrafting(sure, 1));
 }
 
 // A draft that is never kept: plain rounds (the cap falls to min_k = 0).

@@ -1,5 +1,7 @@
 #include "kernels/cpu_thread_pool.h"
 
+#include <chrono>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -7,15 +9,36 @@
 namespace matspec {
 namespace {
 
-// A few to ~100 microseconds of polling (PAUSE takes 10-150 cycles, depending
-// on the CPU) before a worker sleeps: long enough to
-// catch the next product of a forward pass, short enough not to hold a core.
-constexpr int kSpinIterations = 1 << 12;
-
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+// How long an idle thread polls before it sleeps. A wake-up from the condition
+// variable costs tens of microseconds on a VM and meets cold caches, and the
+// gaps it has to bridge are the single-threaded stretches between two
+// parallel products: a draft step of the bundled model's slices (its layer
+// products are too small to share) takes 150-300 us at 2 threads, so a
+// round's verification used to wake a sleeping worker after every draft.
+// Spinning 1 ms instead of ~100 us (a PAUSE count, whose latency also varies
+// 10x between CPUs) lowered the measured draft cost c by 6-9 % and lifted
+// fixed-k speed-ups by 2-4 % at 2 threads, plain decoding unchanged
+// (bench/RESULTS.md §10.2.10). A time, not a count, so the budget is the
+// same on every CPU.
+constexpr std::chrono::microseconds kSpinBudget{1000};
+
+// Polls `ready` for up to kSpinBudget; true once it holds.
+template <class Ready>
+bool SpinUntil(const Ready& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      CpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return ready();
+  }
 }
 
 }  // namespace
@@ -60,10 +83,7 @@ void CpuThreadPool::Run(int64_t n, void (*call)(const void*, int64_t), const voi
     std::lock_guard<std::mutex> lock(mu_);
     current_ = nullptr;
   }
-  for (int spin = 0; spin < kSpinIterations; ++spin) {
-    if (job.refs.load(std::memory_order_acquire) == 0) return;
-    CpuRelax();
-  }
+  if (SpinUntil([&] { return job.refs.load(std::memory_order_acquire) == 0; })) return;
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return job.refs.load(std::memory_order_acquire) == 0; });
 }
@@ -71,10 +91,7 @@ void CpuThreadPool::Run(int64_t n, void (*call)(const void*, int64_t), const voi
 void CpuThreadPool::WorkerLoop() {
   uint64_t seen = generation_.load(std::memory_order_acquire);
   for (;;) {
-    for (int spin = 0; spin < kSpinIterations; ++spin) {
-      if (generation_.load(std::memory_order_acquire) != seen) break;
-      CpuRelax();
-    }
+    SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
     Job* job = nullptr;
     {
       std::unique_lock<std::mutex> lock(mu_);
