@@ -71,9 +71,15 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
   draft_seconds = std::max(draft_seconds, 0.0);
   verify_seconds = std::max(verify_seconds, 0.0);
   const double w = options_.decay;
+  // Acceptance fades with drafting rounds only: a plain round tells nothing
+  // about it, and fading it there drew the estimates towards the prior (1/2)
+  // during a plain run until drafting looked too poor to try again (at 1
+  // thread quarter's adaptive row drafted 0.2 tokens a round where k = 1
+  // gained 4 %, bench/RESULTS.md §10.2.10).
+  const double wa = drafted > 0 ? w : 1.0;
   for (size_t i = 0; i < reached_.size(); ++i) {
-    reached_[i] *= w;
-    passed_[i] *= w;
+    reached_[i] *= wa;
+    passed_[i] *= wa;
   }
   // Positions 1..accepted were reached and passed; position accepted+1 (if drafted) was reached and failed.
   for (int64_t i = 0; i < std::min(drafted, accepted + 1); ++i) {
@@ -105,8 +111,8 @@ void AdaptiveDraftLength::RecordAsMeasured(int64_t drafted, int64_t accepted, do
   rounds_at_k_[drafted] += 1.0;
   verify_at_k_[drafted] += t;
   for (size_t b = 0; b < kGapBuckets; ++b) {
-    gap_reached_[b] *= w;
-    gap_passed_[b] *= w;
+    gap_reached_[b] *= wa;
+    gap_passed_[b] *= wa;
   }
   const int64_t seen = std::min<int64_t>({drafted, accepted + 1, static_cast<int64_t>(gaps.size())});
   for (int64_t i = 0; i < seen; ++i) {

@@ -24,8 +24,9 @@
 // there are enough of them, else v0 + v1 k, a least-squares line through all
 // rounds' verification times (v1 = 0 until two different k were seen). With Options::draft_cost
 // > 0 the time is the model's instead: T(k) = k c + 1 (c = a draft step over a
-// verification pass). Older rounds weigh less (Options::decay per round), so
-// k follows a sequence whose text gets easier or harder.
+// verification pass). Older rounds weigh less (Options::decay per round;
+// acceptance per drafting round, since a plain round says nothing about it),
+// so k follows a sequence whose text gets easier or harder.
 //
 // Measured times need rounds at different k to see how verification grows
 // with k, so with measured times the first rounds probe max_k, the middle of

@@ -415,6 +415,25 @@ TEST(AdaptiveDraftLengthTest, PlainMarginTurnsASlowerDraftingHabitPlain) {
   EXPECT_TRUE(habit(0.9, 1.0).KeepDrafting(sure, 1));
 }
 
+// Acceptance fades with drafting rounds only: a run of plain rounds leaves the
+// estimates where the last drafting round put them (fading them there drew
+// them towards the prior 1/2 until drafting looked too poor to try).
+TEST(AdaptiveDraftLengthTest, PlainRoundsLeaveAcceptanceAlone) {
+  AdaptiveDraftLength a({.min_k = 0, .max_k = 4, .decay = 0.98, .probe_every = 0});
+  for (int i = 0; i < 60; ++i) a.Record(2, i % 10 == 0 ? 1 : 2, 1e-3, 1e-3, std::vector<float>{1.0f, 0.4f});
+  const double position1 = a.ConditionalAcceptance(1), position2 = a.ConditionalAcceptance(2);
+  const double sure = a.GapAcceptance(1.0f), unsure = a.GapAcceptance(0.4f);
+  for (int i = 0; i < 300; ++i) a.Record(0, 0, 0.0, 1e-3);
+  EXPECT_NEAR(a.ConditionalAcceptance(1), position1, 1e-12);
+  EXPECT_NEAR(a.ConditionalAcceptance(2), position2, 1e-12);
+  EXPECT_NEAR(a.GapAcceptance(1.0f), sure, 1e-12);
+  EXPECT_NEAR(a.GapAcceptance(0.4f), unsure, 1e-12);
+  EXPECT_LT(a.ConditionalAcceptance(2), 0.95) << "the estimates are not at a bound";
+  // Drafting rounds still fade them: a change of text shows.
+  for (int i = 0; i < 100; ++i) a.Record(2, 0, 1e-3, 1e-3, std::vector<float>{1.0f, 0.4f});
+  EXPECT_LT(a.ConditionalAcceptance(1), 0.3);
+}
+
 // A draft that is never kept: plain rounds (the cap falls to min_k = 0).
 // Drafting rounds (4 tokens, 1 ms each, plus 0.1 ms per token missed in plain
 // rounds before) alternate with runs of plain ones; every round's rest is 1 ms.
