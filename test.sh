@@ -27,15 +27,14 @@ bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATS
 OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
 
-echo "== ThreadSanitizer: one Engine shared by many threads; requests, cancellation; the kernels' thread pool =="
+echo "== ThreadSanitizer: one Engine shared by many threads; requests, cancellation =="
 # Only the concurrency tests: many threads share one model; every kernel runs
 # single-threaded inside each (OpenMP's runtime is not instrumented).
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE_THREAD=ON \
   -DMATSPEC_BUILD_BENCH=OFF $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
-cmake --build build-tsan -j "$jobs" --target engine_concurrency_test request_test batch_scheduler_test draft_length_memory_test \
-  cpu_thread_pool_test
+cmake --build build-tsan -j "$jobs" --target engine_concurrency_test request_test batch_scheduler_test draft_length_memory_test
 OMP_WAIT_POLICY=passive TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-  ctest --test-dir build-tsan --output-on-failure -R '^(engine_concurrency_test|request_test|batch_scheduler_test|draft_length_memory_test|cpu_thread_pool_test)$'
+  ctest --test-dir build-tsan --output-on-failure -R '^(engine_concurrency_test|request_test|batch_scheduler_test|draft_length_memory_test)$'
 
 echo "== fuzzing harnesses: 4 s each over the seed corpus (skipped without clang) =="
 MATSPEC_FUZZ_SEED=1 bash scripts/fuzz.sh 4
