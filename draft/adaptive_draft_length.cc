@@ -304,7 +304,7 @@ void AdaptiveDraftLength::RefreshRoundTimes() {
   const double step = options_.draft_cost > 0.0 ? options_.draft_cost : DraftStepSeconds();
   round_time_ = RoundTimes();
   for (int64_t k = 1; k <= options_.max_k; ++k) round_time_[k] = std::max(round_time_[k], round_time_[k - 1] + step);
-  RefreshStopValues();
+  RefreshOnwardValues();
 }
 
 void AdaptiveDraftLength::ContinueProbing(const AdaptiveDraftLength& from) {
@@ -343,20 +343,20 @@ double AdaptiveDraftLength::ContinuationValue(int64_t next, double alive) const 
   double value = 0.0;
   for (const GapOutcome& o : gap_outcomes_) {
     const double kept = alive * o.acceptance;
-    value += o.weight * (kept + StopValue(next, kept));
+    value += o.weight * (kept + OnwardValue(next, kept));
   }
   return value;
 }
 
-double AdaptiveDraftLength::StopValue(int64_t drafted, double alive) const {
+double AdaptiveDraftLength::OnwardValue(int64_t drafted, double alive) const {
   if (drafted >= options_.max_k) return 0.0;
   const double x = std::clamp(alive, 0.0, 1.0) * (kAliveGrid - 1);
   const size_t j = std::min(static_cast<size_t>(x), kAliveGrid - 2);
-  const double* row = &stop_value_[static_cast<size_t>(drafted) * kAliveGrid];
+  const double* row = &onward_value_[static_cast<size_t>(drafted) * kAliveGrid];
   return row[j] + (x - static_cast<double>(j)) * (row[j + 1] - row[j]);
 }
 
-void AdaptiveDraftLength::RefreshStopValues() {
+void AdaptiveDraftLength::RefreshOnwardValues() {
   gap_outcomes_.clear();
   double reached = 0.0;
   for (size_t b = 0; b < kGapBuckets; ++b) reached += gap_reached_[b];
@@ -368,7 +368,7 @@ void AdaptiveDraftLength::RefreshStopValues() {
   } else {
     gap_outcomes_.push_back({1.0, PooledGapAcceptance()});
   }
-  stop_value_.assign(static_cast<size_t>(options_.max_k + 1) * kAliveGrid, 0.0);
+  onward_value_.assign(static_cast<size_t>(options_.max_k + 1) * kAliveGrid, 0.0);
   const double rate = options_.stop_margin * MeasuredRate();
   if (!(rate > 0)) return;
   for (int64_t i = options_.max_k - 1; i >= std::max<int64_t>(options_.min_k, 1); --i) {
@@ -382,7 +382,7 @@ void AdaptiveDraftLength::RefreshStopValues() {
       const double alive = static_cast<double>(j) / (kAliveGrid - 1);
       const double value = ContinuationValue(i + 1, alive) - rate * extra;
       if (value <= 0) break;
-      stop_value_[static_cast<size_t>(i) * kAliveGrid + j] = value;
+      onward_value_[static_cast<size_t>(i) * kAliveGrid + j] = value;
     }
   }
 }

@@ -243,9 +243,9 @@ class AdaptiveDraftLength final : public DraftStopRule {
   // (KeepDrafting runs per drafted token), made to rise by at least a draft
   // step per k.
   std::vector<double> round_time_;
-  void RefreshRoundTimes();  // and RefreshStopValues
+  void RefreshRoundTimes();  // and RefreshOnwardValues
   double BucketAcceptance(size_t bucket) const;  // GapAcceptance of a gap in that bucket
-  // The confidence stop's table (RefreshStopValues, after round_time_): the
+  // The confidence stop's table (RefreshOnwardValues, after round_time_): the
   // next token's gap bucket as a weight and an acceptance, and per number of
   // tokens drafted i and chance alive (on kAliveGrid points in [0, 1]) the
   // value of drafting on from there under the best stopping, in tokens over
@@ -255,13 +255,13 @@ class AdaptiveDraftLength final : public DraftStopRule {
   };
   static constexpr size_t kAliveGrid = 65;
   std::vector<GapOutcome> gap_outcomes_;
-  std::vector<double> stop_value_;
-  void RefreshStopValues();
-  // Expected tokens kept, plus StopValue, of drafting token `next` when every
+  std::vector<double> onward_value_;
+  void RefreshOnwardValues();
+  // Expected tokens kept, plus OnwardValue, of drafting token `next` when every
   // earlier one is kept with chance `alive`.
   double ContinuationValue(int64_t next, double alive) const;
-  // stop_value_ of `drafted` tokens at `alive`, interpolated (0 at max_k).
-  double StopValue(int64_t drafted, double alive) const;
+  // onward_value_ of `drafted` tokens at `alive`, interpolated (0 at max_k).
+  double OnwardValue(int64_t drafted, double alive) const;
 };
 
 }  // namespace matspec
