@@ -27,7 +27,7 @@ bash scripts/build.sh build-asan -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE=ON -DMATS
 OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
 
-echo "== ThreadSanitizer: one Engine shared by many threads; requests, cancellation =="
+echo "== ThreadSanitizer: one Engine shared by many threads; requests, cancellation; the kernels' thread pool =="
 # Only the concurrency tests: many threads share one model; every kernel runs
 # single-threaded inside each (OpenMP's runtime is not instrumented).
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMATSPEC_CUDA=OFF -DMATSPEC_SANITIZE_THREAD=ON \
